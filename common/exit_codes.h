@@ -1,0 +1,15 @@
+// Exit codes of `streamgate` and `streamgated`. They are documented in streamgate(1) and
+// streamgated(8) and are never renumbered: scripts depend on them.
+#pragma once
+
+namespace sg {
+
+enum ExitCode : int {
+  kExitOk = 0,             // success; for `health`, healthy
+  kExitFailure = 1,        // the operation failed; for `health`, degraded
+  kExitUsage = 2,          // bad command line; for `health`, unhealthy
+  kExitUnreachable = 3,    // no daemon answered on the control endpoint
+  kExitConfig = 78,        // the configuration is invalid or unreadable (sysexits EX_CONFIG)
+};
+
+}  // namespace sg
