@@ -1,0 +1,228 @@
+#include "config/schema.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace sg::config {
+namespace {
+
+constexpr int64_t kSecond = 1000;  // durations are kept in milliseconds
+constexpr int64_t kDay = 24 * 3600 * kSecond;
+constexpr int64_t kMiB = 1024 * 1024;
+
+std::vector<KeySpec> BuildSchema() {
+  const std::vector<std::string_view> kLevels = {"trace", "debug", "info", "warn",
+                                                 "error", "critical", "off"};
+  return {
+      // app: the seed's application section.
+      {.path = "app.name", .type = Type::kString, .default_value = "streamgate",
+       .doc = "Name of this deployment; shown in logs as the service prefix", .min = 1, .max = 64},
+      {.path = "app.mode", .type = Type::kEnum, .default_value = "monolith",
+       .doc = "monolith runs every plugin in one process; microservice runs one service per process",
+       .choices = {"monolith", "microservice"}},
+      {.path = "app.port", .type = Type::kPort, .default_value = "8080",
+       .doc = "Old name for server.port, kept for the seed's files; set server.port instead",
+       .min = 0, .max = 65535, .alias_of = "server.port"},
+      {.path = "app.debug", .type = Type::kBool, .default_value = "false",
+       .doc = "When true and logging.level is not set, log at debug level"},
+
+      // server: the api-gateway's HTTP listener.
+      {.path = "server.host", .type = Type::kHost, .default_value = "0.0.0.0",
+       .doc = "Address the HTTP listener binds; 0.0.0.0 for every IPv4 address, :: for IPv6 too"},
+      {.path = "server.port", .type = Type::kPort, .default_value = "8080",
+       .doc = "TCP port of the HTTP listener; 0 picks a free port", .min = 0, .max = 65535},
+      {.path = "server.read_timeout", .type = Type::kDuration, .default_value = "30",
+       .doc = "Longest time to read one request, headers and body", .min = 1, .max = kDay},
+      {.path = "server.write_timeout", .type = Type::kDuration, .default_value = "30",
+       .doc = "Longest time to write one response", .min = 1, .max = kDay},
+
+      // grpc: reserved for service-to-service RPC.
+      {.path = "grpc.port", .type = Type::kPort, .default_value = "9090",
+       .doc = "Reserved for gRPC; this release opens no gRPC listener (services talk over NATS)",
+       .min = 0, .max = 65535},
+
+      // consul: validated for the seed's files; discovery runs on NATS instead.
+      {.path = "consul.address", .type = Type::kHost, .default_value = "localhost",
+       .doc = "Consul agent host; not used by this release (discovery runs on NATS)"},
+      {.path = "consul.port", .type = Type::kPort, .default_value = "8500",
+       .doc = "Consul agent port; not used by this release", .min = 1, .max = 65535},
+
+      // database: PostgreSQL, for microservice mode's shared state.
+      {.path = "database.host", .type = Type::kHost, .default_value = "localhost",
+       .doc = "PostgreSQL host"},
+      {.path = "database.port", .type = Type::kPort, .default_value = "5432",
+       .doc = "PostgreSQL port", .min = 1, .max = 65535},
+      {.path = "database.user", .type = Type::kString, .default_value = "streamgate",
+       .doc = "PostgreSQL user", .min = 1},
+      {.path = "database.password", .type = Type::kString, .default_value = "",
+       .doc = "PostgreSQL password", .secret = true, .weak = {"postgres", "password", "streamgate"}},
+      {.path = "database.database", .type = Type::kString, .default_value = "streamgate",
+       .doc = "PostgreSQL database name", .min = 1},
+      {.path = "database.sslmode", .type = Type::kEnum, .default_value = "prefer",
+       .doc = "libpq sslmode",
+       .choices = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+      {.path = "database.maxconns", .type = Type::kInt, .default_value = "20",
+       .doc = "Most connections in the PostgreSQL pool", .min = 1, .max = 10000},
+
+      // redis: the cache plugin's shared backend.
+      {.path = "redis.host", .type = Type::kHost, .default_value = "localhost",
+       .doc = "Redis host"},
+      {.path = "redis.port", .type = Type::kPort, .default_value = "6379", .doc = "Redis port",
+       .min = 1, .max = 65535},
+      {.path = "redis.password", .type = Type::kString, .default_value = "",
+       .doc = "Redis password (AUTH); empty for none", .secret = true},
+      {.path = "redis.db", .type = Type::kInt, .default_value = "0",
+       .doc = "Redis database number", .min = 0, .max = 15},
+      {.path = "redis.poolsize", .type = Type::kInt, .default_value = "16",
+       .doc = "Most connections in the Redis pool", .min = 1, .max = 10000},
+
+      // storage: where media lives.
+      {.path = "storage.type", .type = Type::kEnum, .default_value = "local",
+       .doc = "local keeps media on this machine's disk; minio and s3 use an S3-compatible store",
+       .choices = {"local", "minio", "s3"}},
+      {.path = "storage.path", .type = Type::kString, .default_value = "/var/lib/streamgate/media",
+       .doc = "Directory for media when storage.type is local", .min = 1},
+      {.path = "storage.endpoint", .type = Type::kHostPort, .default_value = "localhost:9000",
+       .doc = "S3-compatible endpoint, host:port, when storage.type is minio or s3"},
+      {.path = "storage.accesskey", .type = Type::kString, .default_value = "",
+       .doc = "S3 access key id", .secret = true, .weak = {"minioadmin"}},
+      {.path = "storage.secretkey", .type = Type::kString, .default_value = "",
+       .doc = "S3 secret key", .secret = true, .weak = {"minioadmin"}},
+      {.path = "storage.bucket", .type = Type::kString, .default_value = "streamgate",
+       .doc = "S3 bucket", .min = 3, .max = 63},
+      {.path = "storage.region", .type = Type::kString, .default_value = "us-east-1",
+       .doc = "S3 region", .min = 1},
+
+      // nats: the event bus in microservice mode.
+      {.path = "nats.url", .type = Type::kUrl, .default_value = "nats://localhost:4222",
+       .doc = "NATS server URL (microservice mode); a password in it is redacted", .min = 1,
+       .choices = {"nats", "tls"}},
+
+      // web3: chain access for the auth plugin.
+      {.path = "web3.ethereum_rpc", .type = Type::kUrl, .default_value = "",
+       .doc = "Ethereum JSON-RPC URL; its path often holds an API key, so it is redacted",
+       .choices = {"http", "https", "ws", "wss"}, .secret = true},
+      {.path = "web3.solana_rpc", .type = Type::kUrl, .default_value = "",
+       .doc = "Solana JSON-RPC URL", .choices = {"http", "https", "ws", "wss"}, .secret = true},
+      {.path = "web3.chain_id", .type = Type::kInt, .default_value = "1",
+       .doc = "EVM chain id (1 mainnet, 11155111 Sepolia)", .min = 1, .max = 4294967295LL},
+
+      // monitoring.
+      {.path = "monitoring.prometheus_port", .type = Type::kPort, .default_value = "9100",
+       .doc = "TCP port of the monitor plugin's /metrics listener; 0 picks a free port", .min = 0,
+       .max = 65535},
+      {.path = "monitoring.jaeger_endpoint", .type = Type::kUrl, .default_value = "",
+       .doc = "Jaeger collector URL for traces; empty disables tracing (not yet implemented)",
+       .choices = {"http", "https"}},
+      {.path = "monitoring.log_level", .type = Type::kEnum, .default_value = "info",
+       .doc = "Old name for logging.level, kept for the seed's files", .choices = kLevels,
+       .alias_of = "logging.level"},
+
+      // plugins.
+      {.path = "plugins.enabled", .type = Type::kStringList, .default_value = "[]",
+       .doc = "Plugins to run in monolith mode; empty runs every plugin the build has",
+       .choices = {"api-gateway", "upload", "transcoder", "streaming", "metadata", "cache", "auth",
+                   "worker", "monitor"}},
+
+      // logging: the daemon's own logs.
+      {.path = "logging.level", .type = Type::kEnum, .default_value = "info",
+       .doc = "Lowest level logged", .choices = kLevels},
+      {.path = "logging.format", .type = Type::kEnum, .default_value = "prod",
+       .doc = "dev (for people, coloured on a terminal), prod (tab-separated) or json (one object a line)",
+       .choices = {"dev", "prod", "json"}},
+      {.path = "logging.file", .type = Type::kString, .default_value = "",
+       .doc = "Also write logs to this file, rotated by size; empty for none"},
+      {.path = "logging.max_size", .type = Type::kSize, .default_value = "10MiB",
+       .doc = "Size at which the log file is rotated", .min = 4096, .max = 1024 * kMiB},
+      {.path = "logging.max_files", .type = Type::kInt, .default_value = "5",
+       .doc = "Rotated log files kept", .min = 1, .max = 1000},
+      {.path = "logging.ring_size", .type = Type::kInt, .default_value = "10000",
+       .doc = "Recent log records kept in memory for streamgate logs", .min = 16, .max = 1000000},
+
+      // control: the operator's control socket.
+      {.path = "control.endpoint", .type = Type::kZmqEndpoint, .default_value = "",
+       .doc = "Control socket; empty for ipc://$XDG_RUNTIME_DIR/streamgate/control.sock "
+              "(/run/streamgate/control.sock for root)"},
+
+      // daemon: the process itself.
+      {.path = "daemon.shutdown_timeout", .type = Type::kDuration, .default_value = "30",
+       .doc = "Longest graceful shutdown before the daemon exits anyway", .min = 1, .max = kDay},
+      {.path = "daemon.plugin_timeout", .type = Type::kDuration, .default_value = "10",
+       .doc = "Longest a plugin's init or start may take before it is marked failed", .min = 1,
+       .max = kDay},
+      {.path = "daemon.health_timeout", .type = Type::kDuration, .default_value = "2",
+       .doc = "Longest a plugin's health check may take before it counts as unhealthy",
+       .min = 1, .max = 3600 * kSecond},
+  };
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& Schema() {
+  static const std::vector<KeySpec> schema = BuildSchema();
+  return schema;
+}
+
+const KeySpec* FindKey(std::string_view path) {
+  for (const auto& spec : Schema()) {
+    if (spec.path == path) return &spec;
+  }
+  return nullptr;
+}
+
+const std::vector<std::string>& Sections() {
+  static const std::vector<std::string> sections = [] {
+    std::vector<std::string> out;
+    for (const auto& spec : Schema()) {
+      std::string section(spec.path.substr(0, spec.path.find('.')));
+      if (std::find(out.begin(), out.end(), section) == out.end()) out.push_back(section);
+    }
+    return out;
+  }();
+  return sections;
+}
+
+std::vector<std::string> KeysOf(std::string_view section) {
+  std::vector<std::string> out;
+  for (const auto& spec : Schema()) {
+    const size_t dot = spec.path.find('.');
+    if (spec.path.substr(0, dot) == section) out.emplace_back(spec.path.substr(dot + 1));
+  }
+  return out;
+}
+
+std::string EnvName(std::string_view path) {
+  std::string out = "STREAMGATE_";
+  for (char c : path) {
+    out += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+const std::vector<std::string>& ServiceNames() {
+  static const std::vector<std::string> names = [] {
+    const KeySpec* spec = FindKey("plugins.enabled");
+    return std::vector<std::string>(spec->choices.begin(), spec->choices.end());
+  }();
+  return names;
+}
+
+std::string_view TypeName(Type type) {
+  switch (type) {
+    case Type::kBool: return "boolean";
+    case Type::kInt: return "integer";
+    case Type::kPort: return "port";
+    case Type::kDuration: return "duration";
+    case Type::kSize: return "size";
+    case Type::kString: return "string";
+    case Type::kEnum: return "enum";
+    case Type::kUrl: return "url";
+    case Type::kHost: return "host";
+    case Type::kHostPort: return "host:port";
+    case Type::kZmqEndpoint: return "endpoint";
+    case Type::kStringList: return "list";
+  }
+  return "string";
+}
+
+}  // namespace sg::config
