@@ -1,0 +1,19 @@
+// streamgated: the StreamGate daemon.
+#include <exception>
+#include <iostream>
+
+#include "common/exit_codes.h"
+#include "daemon/daemon.h"
+#include "daemon/options.h"
+
+int main(int argc, char** argv) {
+  try {
+    sg::daemon::Options options;
+    if (auto rc = sg::daemon::ParseOptions(argc, argv, options)) return *rc;
+    return sg::daemon::RunDaemon(options);
+  } catch (const std::exception& e) {
+    // Last resort: every expected failure is handled where it happens.
+    std::cerr << "streamgated: fatal: " << e.what() << '\n';
+    return sg::kExitFailure;
+  }
+}
