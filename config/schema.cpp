@@ -124,6 +124,17 @@ std::vector<KeySpec> BuildSchema() {
        .choices = {"api-gateway", "upload", "transcoder", "streaming", "metadata", "cache", "auth",
                    "worker", "monitor"}},
 
+      {.path = "plugins.restart", .type = Type::kEnum, .default_value = "on-failure",
+       .doc = "What the kernel does when a plugin fails: never restart it, or restart it with backoff",
+       .choices = {"never", "on-failure"}},
+      {.path = "plugins.restart_limit", .type = Type::kInt, .default_value = "5",
+       .doc = "Restarts of a failed plugin before the kernel gives up", .min = 0, .max = 1000},
+      {.path = "plugins.restart_backoff", .type = Type::kDuration, .default_value = "1s",
+       .doc = "Delay before the first restart; it doubles with each further restart", .min = 1,
+       .max = kDay},
+      {.path = "plugins.restart_backoff_max", .type = Type::kDuration, .default_value = "60s",
+       .doc = "Longest delay between restarts", .min = 1, .max = kDay},
+
       // logging: the daemon's own logs.
       {.path = "logging.level", .type = Type::kEnum, .default_value = "info",
        .doc = "Lowest level logged", .choices = kLevels},

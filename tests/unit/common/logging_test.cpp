@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "common/logging.h"
@@ -146,6 +147,33 @@ TEST_CASE("level and format names parse", "[logging]") {
   CHECK(ParseFormat("json") == Format::kJson);
   CHECK_FALSE(ParseFormat("xml").has_value());
   CHECK(LevelName(spdlog::level::err) == "error");
+}
+
+}  // namespace sg::log
+
+namespace sg::log {
+
+TEST_CASE("the log file rotates by size and keeps max_files", "[logging]") {
+  const auto dir = std::filesystem::temp_directory_path() / "sg-unit-rotate";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  Options options;
+  options.console = false;
+  options.file = (dir / "sg.log").string();
+  options.max_file_bytes = 4096;
+  options.max_files = 2;
+  auto hub = LogHub::Create(options);
+  REQUIRE(hub.has_value());
+
+  for (int i = 0; i < 500; ++i) (*hub)->Get("test")->info("a line long enough to fill the file {}", i);
+  (*hub)->Flush();
+
+  CHECK(std::filesystem::exists(dir / "sg.log"));
+  CHECK(std::filesystem::exists(dir / "sg.1.log"));
+  CHECK(std::filesystem::exists(dir / "sg.2.log"));
+  CHECK_FALSE(std::filesystem::exists(dir / "sg.3.log"));
+  CHECK(std::filesystem::file_size(dir / "sg.log") <= 4096);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace sg::log
