@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: the dev build (warnings as errors), the
+# whole suite under ASan+UBSan, the threaded tests under TSan, and the libFuzzer targets for a
+# bounded time. CI runs exactly this (.ci/run).
+#
+#   scripts/test.sh              everything
+#   SG_TEST_STAGES="dev asan"    only some stages (dev asan tsan fuzz)
+#   SG_FUZZ_SECONDS=60           how long each fuzz target runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh --test
+
+stages=${SG_TEST_STAGES:-"dev asan tsan fuzz"}
+fuzz_seconds=${SG_FUZZ_SECONDS:-60}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-2}
+# Sanitizer reports fail the run; leak checking is on by default under ASan.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+summary=()
+run_stage() {
+  local name=$1
+  shift
+  local start=$SECONDS
+  echo "=== stage $name"
+  "$@"
+  summary+=("$name: ok in $((SECONDS - start))s")
+}
+
+ctest_stage() {
+  local preset=$1
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+  ctest --preset "$preset"
+}
+
+fuzz_stage() {
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  for target in config; do
+    mkdir -p "$work/$target"
+    # The committed seed corpus is read only; new inputs go to a scratch copy.
+    ./build/fuzz/tests/fuzz/${target}_fuzz -max_total_time="$fuzz_seconds" -timeout=10 \
+      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" \
+      "$work/$target" "tests/fuzz/corpus/$target"
+  done
+}
+
+for stage in $stages; do
+  case $stage in
+    dev | asan | tsan) run_stage "$stage" ctest_stage "$stage" ;;
+    fuzz) run_stage fuzz fuzz_stage ;;
+    *) echo "scripts/test.sh: unknown stage '$stage' (dev asan tsan fuzz)" >&2; exit 2 ;;
+  esac
+done
+
+printf '%s\n' "${summary[@]}"
