@@ -1,0 +1,636 @@
+#include "daemon/kernel/kernel.h"
+
+#include <algorithm>
+#include <future>
+#include <set>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include "common/strings.h"
+#include "daemon/kernel/call.h"
+
+namespace sg::kernel {
+
+std::string_view PluginStateName(PluginState state) {
+  switch (state) {
+    case PluginState::kRegistered: return "registered";
+    case PluginState::kInitialized: return "initialized";
+    case PluginState::kStarting: return "starting";
+    case PluginState::kRunning: return "running";
+    case PluginState::kStopping: return "stopping";
+    case PluginState::kStopped: return "stopped";
+    case PluginState::kFailed: return "failed";
+  }
+  return "failed";
+}
+
+struct Kernel::Slot {
+  std::shared_ptr<sg::Plugin> plugin;
+  std::string name;
+  std::string version;
+  std::vector<std::string> dependencies;
+  RestartPolicy policy;
+  std::unique_ptr<PluginContext> context;  // set by InitSlot; outlives every call into the plugin
+  bool initialized = false;
+  bool blocked = false;  // stopped because a dependency is not running; restarted with it
+  PluginState state = PluginState::kRegistered;
+  std::string reason;
+  std::chrono::system_clock::time_point since = std::chrono::system_clock::now();
+  int restarts = 0;
+  std::optional<std::chrono::system_clock::time_point> next_restart;
+  std::unique_ptr<boost::asio::steady_timer> restart_timer;
+};
+
+namespace {
+
+std::string Outcome(const std::string& what, const std::string& error) {
+  return fmt::format("{} threw: {}", what, error);
+}
+
+}  // namespace
+
+Kernel::Kernel(KernelOptions options, std::shared_ptr<const config::Config> config,
+               log::LogHub& logs, Bus& bus, ServiceRegistry& services,
+               boost::asio::any_io_executor executor)
+    : options_(std::move(options)),
+      config_(std::move(config)),
+      logs_(logs),
+      logger_(logs.Get("kernel")),
+      bus_(bus),
+      services_(services),
+      executor_(std::move(executor)) {}
+
+Kernel::~Kernel() {
+  std::lock_guard lock(mu_);
+  for (auto& slot : slots_) {
+    if (slot->restart_timer) slot->restart_timer->cancel();
+  }
+}
+
+Result<void> Kernel::Register(std::unique_ptr<sg::Plugin> plugin, RestartPolicy policy) {
+  SG_CHECK(plugin != nullptr);
+  auto slot = std::make_unique<Slot>();
+  try {
+    slot->name = std::string(plugin->Name());
+    slot->version = std::string(plugin->Version());
+    slot->dependencies = plugin->Dependencies();
+  } catch (const std::exception& e) {
+    return Fail(ErrorCode::kInvalidArgument, std::string("plugin description threw: ") + e.what());
+  }
+  slot->plugin = std::move(plugin);
+  slot->policy = policy;
+  std::lock_guard lock(mu_);
+  if (Find(slot->name) != nullptr) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("plugin '{}' is registered twice", slot->name));
+  }
+  logger_->info(log::With("Plugin registered", {{"name", slot->name}, {"version", slot->version}}));
+  slots_.push_back(std::move(slot));
+  return {};
+}
+
+Kernel::Slot* Kernel::Find(const std::string& name) const {
+  for (const auto& slot : slots_) {
+    if (slot->name == name) return slot.get();
+  }
+  return nullptr;
+}
+
+Result<std::vector<Kernel::Slot*>> Kernel::StartOrder() const {
+  for (const auto& slot : slots_) {
+    for (const auto& dep : slot->dependencies) {
+      if (Find(dep) == nullptr) {
+        return Fail(ErrorCode::kConfig,
+                    fmt::format("plugin '{}' depends on '{}', which is not registered{}",
+                                slot->name, dep, DidYouMean(dep, Names())));
+      }
+    }
+  }
+  // Depth-first topological sort in registration order; a grey node seen again is a cycle.
+  enum class Mark { kWhite, kGrey, kBlack };
+  std::map<const Slot*, Mark> marks;
+  std::vector<Slot*> order;
+  std::vector<std::string> path;
+  std::function<std::optional<Error>(Slot*)> visit = [&](Slot* slot) -> std::optional<Error> {
+    Mark& mark = marks[slot];
+    if (mark == Mark::kBlack) return std::nullopt;
+    if (mark == Mark::kGrey) {
+      auto first = std::find(path.begin(), path.end(), slot->name);
+      std::vector<std::string> cycle(first, path.end());
+      cycle.push_back(slot->name);
+      return Fail(ErrorCode::kConfig, "plugin dependency cycle: " + Join(cycle, " -> "));
+    }
+    mark = Mark::kGrey;
+    path.push_back(slot->name);
+    for (const auto& dep : slot->dependencies) {
+      if (auto error = visit(Find(dep))) return error;
+    }
+    path.pop_back();
+    marks[slot] = Mark::kBlack;
+    order.push_back(slot);
+    return std::nullopt;
+  };
+  for (const auto& slot : slots_) {
+    if (auto error = visit(slot.get())) return *error;
+  }
+  return order;
+}
+
+std::vector<std::string> Kernel::Names() const {
+  std::vector<std::string> names;
+  for (const auto& slot : slots_) names.push_back(slot->name);
+  return names;
+}
+
+void Kernel::SetState(Slot& slot, PluginState state, std::string reason) {
+  std::lock_guard lock(mu_);
+  slot.state = state;
+  slot.reason = std::move(reason);
+  slot.since = std::chrono::system_clock::now();
+}
+
+PluginInfo Kernel::Snapshot(const Slot& slot) const {
+  return PluginInfo{slot.name,  slot.version,  slot.dependencies, slot.state, slot.reason,
+                    slot.since, slot.restarts, slot.next_restart, slot.policy};
+}
+
+bool Kernel::InitSlot(Slot& slot) {
+  if (slot.initialized) return true;
+  slot.context = std::make_unique<PluginContext>();
+  slot.context->config = config_;
+  slot.context->logger = logs_.Get(slot.name);
+  slot.context->bus = &bus_;
+  slot.context->services = &services_;
+  slot.context->executor = executor_;
+  slot.context->report_failure = [this, name = slot.name](const std::string& reason) {
+    boost::asio::post(executor_, [this, name, reason] { OnFailure(name, reason); });
+  };
+  auto outcome = CallWithTimeout<Result<void>>(
+      [plugin = slot.plugin, context = slot.context.get()] { return plugin->Init(*context); },
+      options_.call_timeout);
+  using Kind = CallOutcome<Result<void>>::Kind;
+  if (outcome.kind == Kind::kTimedOut) {
+    MarkFailed(slot, fmt::format("init timed out after {}ms", options_.call_timeout.count()));
+    return false;
+  }
+  if (outcome.kind == Kind::kThrew) {
+    MarkFailed(slot, Outcome("init", outcome.error));
+    return false;
+  }
+  if (!outcome.value->has_value()) {
+    MarkFailed(slot, "init: " + outcome.value->error().message);
+    return false;
+  }
+  slot.initialized = true;
+  SetState(slot, PluginState::kInitialized);
+  return true;
+}
+
+bool Kernel::StartSlot(Slot& slot) {
+  SetState(slot, PluginState::kStarting);
+  auto outcome = CallWithTimeout<Result<void>>([plugin = slot.plugin] { return plugin->Start(); },
+                                               options_.call_timeout);
+  using Kind = CallOutcome<Result<void>>::Kind;
+  if (outcome.kind == Kind::kTimedOut) {
+    MarkFailed(slot, fmt::format("start timed out after {}ms", options_.call_timeout.count()));
+    return false;
+  }
+  if (outcome.kind == Kind::kThrew) {
+    MarkFailed(slot, Outcome("start", outcome.error));
+    return false;
+  }
+  if (!outcome.value->has_value()) {
+    MarkFailed(slot, "start: " + outcome.value->error().message);
+    return false;
+  }
+  {
+    std::lock_guard lock(mu_);
+    slot.blocked = false;
+  }
+  SetState(slot, PluginState::kRunning);
+  logger_->info(log::With("Plugin started", {{"name", slot.name}}));
+  return true;
+}
+
+void Kernel::StopSlot(Slot& slot, Deadline deadline, const std::string& reason) {
+  {
+    std::lock_guard lock(mu_);
+    if (slot.state != PluginState::kRunning && slot.state != PluginState::kStarting) return;
+    slot.state = PluginState::kStopping;
+    slot.since = std::chrono::system_clock::now();
+    stopping_ = slot.name;
+  }
+  const auto now = Clock::now();
+  const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline > now ? deadline - now : Clock::duration::zero());
+  // A little grace past the deadline for the plugin to return after it stopped draining.
+  auto outcome = CallWithTimeout<bool>(
+      [plugin = slot.plugin, deadline] {
+        plugin->Stop(deadline);
+        return true;
+      },
+      budget + std::chrono::milliseconds(250));
+  {
+    std::lock_guard lock(mu_);
+    stopping_.clear();
+  }
+  using Kind = CallOutcome<bool>::Kind;
+  if (outcome.kind == Kind::kTimedOut) {
+    SetState(slot, PluginState::kFailed, "stop did not finish before the deadline");
+    logger_->error(log::With("Plugin stop timed out", {{"name", slot.name}}));
+    return;
+  }
+  if (outcome.kind == Kind::kThrew) {
+    SetState(slot, PluginState::kFailed, Outcome("stop", outcome.error));
+    logger_->error(log::With("Plugin stop threw", {{"name", slot.name}, {"error", outcome.error}}));
+    return;
+  }
+  SetState(slot, PluginState::kStopped, reason);
+  logger_->info(log::With("Plugin stopped", {{"name", slot.name}, {"reason", reason}}));
+}
+
+std::vector<Kernel::Slot*> Kernel::RunningDependents(const Slot& slot) const {
+  // Transitive dependents, in start order, that are running or starting.
+  std::set<std::string> needed = {slot.name};
+  std::vector<Slot*> out;
+  for (const auto& name : start_order_) {
+    Slot* candidate = Find(name);
+    if (candidate == &slot) continue;
+    const bool depends = std::any_of(candidate->dependencies.begin(), candidate->dependencies.end(),
+                                     [&](const std::string& d) { return needed.contains(d); });
+    if (!depends) continue;
+    needed.insert(candidate->name);
+    if (candidate->state == PluginState::kRunning || candidate->state == PluginState::kStarting) {
+      out.push_back(candidate);
+    }
+  }
+  return out;
+}
+
+void Kernel::MarkFailed(Slot& slot, const std::string& reason) {
+  SetState(slot, PluginState::kFailed, reason);
+  logger_->error(log::With("Plugin failed", {{"name", slot.name}, {"reason", reason}}));
+  std::vector<Slot*> dependents;
+  {
+    std::lock_guard lock(mu_);
+    dependents = RunningDependents(slot);
+  }
+  const Deadline deadline = Clock::now() + options_.call_timeout;
+  for (auto it = dependents.rbegin(); it != dependents.rend(); ++it) {
+    StopSlot(**it, deadline, fmt::format("dependency '{}' failed", slot.name));
+    std::lock_guard lock(mu_);
+    (*it)->blocked = true;
+  }
+  ScheduleRestart(slot);
+}
+
+void Kernel::ScheduleRestart(Slot& slot) {
+  std::lock_guard lock(mu_);
+  if (shutting_down_ || slot.policy.mode == RestartPolicy::Mode::kNever) return;
+  if (slot.restarts >= slot.policy.limit) {
+    slot.reason += fmt::format(" (gave up after {} restarts)", slot.restarts);
+    logger_->error(log::With("Plugin restart limit reached",
+                             {{"name", slot.name}, {"restarts", slot.restarts}}));
+    return;
+  }
+  auto delay = slot.policy.backoff;
+  for (int i = 0; i < slot.restarts && delay < slot.policy.max_backoff; ++i) delay *= 2;
+  delay = std::min(delay, slot.policy.max_backoff);
+  slot.next_restart = std::chrono::system_clock::now() + delay;
+  if (!slot.restart_timer) slot.restart_timer = std::make_unique<boost::asio::steady_timer>(executor_);
+  slot.restart_timer->expires_after(delay);
+  logger_->info(log::With("Plugin restart scheduled",
+                          {{"name", slot.name}, {"in_ms", static_cast<int64_t>(delay.count())},
+                           {"attempt", slot.restarts + 1}}));
+  slot.restart_timer->async_wait([this, name = slot.name](const boost::system::error_code& ec) {
+    if (ec) return;
+    std::lock_guard op(op_mu_);
+    Slot* target = nullptr;
+    {
+      std::lock_guard state_lock(mu_);
+      target = Find(name);
+      if (shutting_down_ || target == nullptr || target->state != PluginState::kFailed) return;
+      ++target->restarts;
+      target->next_restart.reset();
+    }
+    logger_->info(log::With("Restarting plugin", {{"name", name}, {"attempt", target->restarts}}));
+    if (InitSlot(*target) && StartSlot(*target)) StartBlockedDependents();
+  });
+}
+
+void Kernel::StartBlockedDependents() {
+  for (bool progress = true; progress;) {
+    progress = false;
+    Slot* next = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& name : start_order_) {
+        Slot* slot = Find(name);
+        if (!slot->blocked || slot->state != PluginState::kStopped) continue;
+        const bool ready = std::all_of(slot->dependencies.begin(), slot->dependencies.end(),
+                                       [&](const std::string& d) {
+                                         return Find(d)->state == PluginState::kRunning;
+                                       });
+        if (ready) {
+          next = slot;
+          break;
+        }
+      }
+    }
+    if (next != nullptr && InitSlot(*next) && StartSlot(*next)) progress = true;
+  }
+}
+
+void Kernel::OnFailure(const std::string& name, const std::string& reason) {
+  std::lock_guard op(op_mu_);
+  Slot* slot = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    slot = Find(name);
+    if (slot == nullptr || slot->state != PluginState::kRunning) return;
+  }
+  // Let the plugin release what it holds before it is marked failed and maybe restarted.
+  StopSlot(*slot, Clock::now() + options_.call_timeout, reason);
+  MarkFailed(*slot, reason);
+}
+
+Result<void> Kernel::StartAll() {
+  std::lock_guard op(op_mu_);
+  std::vector<Slot*> order;
+  {
+    std::lock_guard lock(mu_);
+    auto sorted = StartOrder();
+    if (!sorted) return sorted.error();
+    order = *sorted;
+    start_order_.clear();
+    for (Slot* slot : order) start_order_.push_back(slot->name);
+  }
+  logger_->info(log::With("Starting microkernel",
+                          {{"mode", options_.mode}, {"plugins", static_cast<int64_t>(order.size())}}));
+  for (Slot* slot : order) {
+    std::string missing;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& dep : slot->dependencies) {
+        if (Find(dep)->state != PluginState::kRunning) missing = dep;
+      }
+    }
+    if (!missing.empty()) {
+      SetState(*slot, PluginState::kStopped, fmt::format("dependency '{}' is not running", missing));
+      std::lock_guard lock(mu_);
+      slot->blocked = true;
+      continue;
+    }
+    if (InitSlot(*slot)) StartSlot(*slot);
+  }
+  return {};
+}
+
+void Kernel::StopAll(Deadline deadline) {
+  std::lock_guard op(op_mu_);
+  std::vector<Slot*> order;
+  {
+    std::lock_guard lock(mu_);
+    shutting_down_ = true;
+    for (auto& slot : slots_) {
+      if (slot->restart_timer) slot->restart_timer->cancel();
+      slot->next_restart.reset();
+    }
+    for (const auto& name : start_order_) order.push_back(Find(name));
+  }
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    StopSlot(**it, deadline, "daemon shutting down");
+  }
+}
+
+Result<PluginInfo> Kernel::StartPlugin(const std::string& name) {
+  std::lock_guard op(op_mu_);
+  Slot* slot = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    slot = Find(name);
+    if (slot == nullptr) {
+      return Fail(ErrorCode::kNotFound,
+                  fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
+    }
+    if (slot->state == PluginState::kRunning || slot->state == PluginState::kStarting) {
+      return Fail(ErrorCode::kFailedPrecondition, fmt::format("plugin '{}' is already running", name));
+    }
+    for (const auto& dep : slot->dependencies) {
+      if (Find(dep)->state != PluginState::kRunning) {
+        return Fail(ErrorCode::kFailedPrecondition,
+                    fmt::format("plugin '{}' needs '{}', which is {}; start it first", name, dep,
+                                PluginStateName(Find(dep)->state)));
+      }
+    }
+    if (slot->restart_timer) slot->restart_timer->cancel();
+    slot->next_restart.reset();
+    slot->restarts = 0;  // an operator's start is a fresh start
+  }
+  if (!InitSlot(*slot) || !StartSlot(*slot)) {
+    std::lock_guard lock(mu_);
+    return Fail(ErrorCode::kInternal, fmt::format("plugin '{}' failed to start: {}", name, slot->reason));
+  }
+  StartBlockedDependents();
+  std::lock_guard lock(mu_);
+  return Snapshot(*slot);
+}
+
+Result<std::vector<PluginInfo>> Kernel::StopPlugin(const std::string& name, bool cascade) {
+  std::lock_guard op(op_mu_);
+  Slot* slot = nullptr;
+  std::vector<Slot*> dependents;
+  {
+    std::lock_guard lock(mu_);
+    slot = Find(name);
+    if (slot == nullptr) {
+      return Fail(ErrorCode::kNotFound,
+                  fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
+    }
+    if (slot->state == PluginState::kFailed) {
+      // Stopping a failed plugin cancels its pending restart.
+      if (slot->restart_timer) slot->restart_timer->cancel();
+      slot->next_restart.reset();
+      slot->state = PluginState::kStopped;
+      slot->reason = "stopped by operator after failing: " + slot->reason;
+      slot->since = std::chrono::system_clock::now();
+      return std::vector<PluginInfo>{Snapshot(*slot)};
+    }
+    if (slot->state != PluginState::kRunning && slot->state != PluginState::kStarting) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  fmt::format("plugin '{}' is not running ({})", name, PluginStateName(slot->state)));
+    }
+    dependents = RunningDependents(*slot);
+    if (!dependents.empty() && !cascade) {
+      std::vector<std::string> names;
+      for (Slot* d : dependents) names.push_back(d->name);
+      return Fail(ErrorCode::kFailedPrecondition,
+                  fmt::format("plugin '{}' is needed by running plugins: {}; stop them first, or "
+                              "use --cascade to stop them too",
+                              name, Join(names, ", ")));
+    }
+  }
+  const Deadline deadline = Clock::now() + options_.call_timeout;
+  std::vector<PluginInfo> stopped;
+  for (auto it = dependents.rbegin(); it != dependents.rend(); ++it) {
+    StopSlot(**it, deadline, fmt::format("stopped with '{}' by operator", name));
+    std::lock_guard lock(mu_);
+    stopped.push_back(Snapshot(**it));
+  }
+  StopSlot(*slot, deadline, "stopped by operator");
+  std::lock_guard lock(mu_);
+  stopped.push_back(Snapshot(*slot));
+  return stopped;
+}
+
+Result<std::vector<PluginInfo>> Kernel::RestartPlugin(const std::string& name, bool cascade) {
+  std::vector<std::string> to_start;
+  {
+    std::lock_guard lock(mu_);
+    Slot* slot = Find(name);
+    if (slot == nullptr) {
+      return Fail(ErrorCode::kNotFound,
+                  fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
+    }
+  }
+  auto plugin = Plugin(name);
+  if (plugin->state == PluginState::kRunning) {
+    auto stopped = StopPlugin(name, cascade);
+    if (!stopped) return stopped.error();
+    for (auto it = stopped->rbegin(); it != stopped->rend(); ++it) to_start.push_back(it->name);
+  } else {
+    to_start.push_back(name);
+  }
+  std::vector<PluginInfo> out;
+  for (const auto& n : to_start) {
+    auto started = StartPlugin(n);
+    if (!started) return started.error();
+    out.push_back(*started);
+  }
+  return out;
+}
+
+std::vector<PluginInfo> Kernel::Plugins() const {
+  std::lock_guard lock(mu_);
+  std::vector<PluginInfo> out;
+  // Start order once known, else registration order.
+  if (!start_order_.empty()) {
+    for (const auto& name : start_order_) out.push_back(Snapshot(*Find(name)));
+  } else {
+    for (const auto& slot : slots_) out.push_back(Snapshot(*slot));
+  }
+  return out;
+}
+
+Result<PluginInfo> Kernel::Plugin(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  const Slot* slot = Find(name);
+  if (slot == nullptr) {
+    return Fail(ErrorCode::kNotFound,
+                fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
+  }
+  return Snapshot(*slot);
+}
+
+std::string Kernel::Stopping() const {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+HealthSummary Kernel::CheckHealth() const {
+  struct Probe {
+    std::string name;
+    std::string version;
+    PluginState state;
+    std::string reason;
+    std::shared_ptr<sg::Plugin> plugin;
+  };
+  std::vector<Probe> probes;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& slot : slots_) {
+      probes.push_back({slot->name, slot->version, slot->state, slot->reason, slot->plugin});
+    }
+  }
+  struct Answer {
+    HealthReport report;
+    std::chrono::microseconds latency;
+  };
+  // Ask every running plugin at once; each answer must come within the same deadline.
+  std::vector<std::future<Answer>> futures(probes.size());
+  for (size_t i = 0; i < probes.size(); ++i) {
+    if (probes[i].state != PluginState::kRunning) continue;
+    auto promise = std::make_shared<std::promise<Answer>>();
+    futures[i] = promise->get_future();
+    std::thread([promise, plugin = probes[i].plugin] {
+      const auto start = Clock::now();
+      HealthReport report;
+      try {
+        report = plugin->CheckHealth();
+      } catch (const std::exception& e) {
+        report = {HealthStatus::kUnhealthy, std::string("health check threw: ") + e.what()};
+      } catch (...) {
+        report = {HealthStatus::kUnhealthy, "health check threw"};
+      }
+      promise->set_value(Answer{report, std::chrono::duration_cast<std::chrono::microseconds>(
+                                            Clock::now() - start)});
+    }).detach();
+  }
+  const Deadline deadline = Clock::now() + options_.health_timeout;
+  HealthSummary summary;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    PluginHealth health{probes[i].name, probes[i].version, probes[i].state, {}, {}};
+    if (probes[i].state == PluginState::kRunning) {
+      if (futures[i].wait_until(deadline) == std::future_status::ready) {
+        Answer answer = futures[i].get();
+        health.report = answer.report;
+        health.latency = answer.latency;
+      } else {
+        health.report = {HealthStatus::kUnhealthy, "health check timed out"};
+        health.latency = std::chrono::duration_cast<std::chrono::microseconds>(options_.health_timeout);
+      }
+    } else if (probes[i].state == PluginState::kFailed) {
+      health.report = {HealthStatus::kUnhealthy, "failed: " + probes[i].reason};
+    } else {
+      std::string message(PluginStateName(probes[i].state));
+      if (!probes[i].reason.empty()) message += ": " + probes[i].reason;
+      health.report = {HealthStatus::kDegraded, message};
+    }
+    summary.overall = Worst(summary.overall, health.report.status);
+    summary.plugins.push_back(std::move(health));
+  }
+  return summary;
+}
+
+std::map<std::string, std::string> Kernel::Reconfigure(std::shared_ptr<const config::Config> config) {
+  std::lock_guard op(op_mu_);
+  std::vector<Slot*> running;
+  {
+    std::lock_guard lock(mu_);
+    config_ = config;
+    for (auto& slot : slots_) {
+      if (slot->context) slot->context->config = config;
+      if (slot->state == PluginState::kRunning) running.push_back(slot.get());
+    }
+  }
+  std::map<std::string, std::string> outcomes;
+  for (Slot* slot : running) {
+    auto outcome = CallWithTimeout<Result<bool>>(
+        [plugin = slot->plugin, config] { return plugin->Reconfigure(config); },
+        options_.call_timeout);
+    using Kind = CallOutcome<Result<bool>>::Kind;
+    if (outcome.kind == Kind::kTimedOut) {
+      outcomes[slot->name] = "rejected: reconfigure timed out";
+    } else if (outcome.kind == Kind::kThrew) {
+      outcomes[slot->name] = "rejected: " + Outcome("reconfigure", outcome.error);
+    } else if (!outcome.value->has_value()) {
+      outcomes[slot->name] = "rejected: " + outcome.value->error().message;
+    } else {
+      outcomes[slot->name] = outcome.value->value() ? "applied" : "restart required";
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace sg::kernel

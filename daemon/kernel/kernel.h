@@ -1,0 +1,142 @@
+// The microkernel: the plugin registry, their lifecycle (start in dependency order, stop in
+// reverse, every call bounded by a timeout), runtime control, restart policies and health.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/logging.h"
+#include "daemon/plugin_api/plugin.h"
+
+namespace sg::kernel {
+
+enum class PluginState { kRegistered, kInitialized, kStarting, kRunning, kStopping, kStopped, kFailed };
+
+/// "registered", "initialized", "starting", "running", "stopping", "stopped", "failed".
+std::string_view PluginStateName(PluginState state);
+
+struct RestartPolicy {
+  enum class Mode { kNever, kOnFailure };
+  Mode mode = Mode::kNever;
+  int limit = 5;                               // restarts before giving up
+  std::chrono::milliseconds backoff{1000};     // first delay; doubles each time
+  std::chrono::milliseconds max_backoff{60000};
+};
+
+struct KernelOptions {
+  std::string mode = "monolith";                 // for the log lines
+  std::chrono::milliseconds call_timeout{10000};  // daemon.plugin_timeout: Init, Start, Reconfigure
+  std::chrono::milliseconds health_timeout{2000}; // daemon.health_timeout
+};
+
+/// A snapshot of one plugin, for status, health and the control socket.
+struct PluginInfo {
+  std::string name;
+  std::string version;
+  std::vector<std::string> dependencies;
+  PluginState state = PluginState::kRegistered;
+  std::string reason;                                     // why failed or stopped; "" otherwise
+  std::chrono::system_clock::time_point since;            // when the state last changed
+  int restarts = 0;                                       // restarts by the policy so far
+  std::optional<std::chrono::system_clock::time_point> next_restart;
+  RestartPolicy policy;
+};
+
+struct PluginHealth {
+  std::string name;
+  std::string version;
+  PluginState state = PluginState::kRegistered;
+  HealthReport report;
+  std::chrono::microseconds latency{0};
+};
+
+struct HealthSummary {
+  HealthStatus overall = HealthStatus::kHealthy;
+  std::vector<PluginHealth> plugins;
+};
+
+/// Thread-safe: lifecycle operations run one at a time; snapshots and health may be read
+/// concurrently from any thread.
+class Kernel {
+ public:
+  Kernel(KernelOptions options, std::shared_ptr<const config::Config> config, log::LogHub& logs,
+         Bus& bus, ServiceRegistry& services, boost::asio::any_io_executor executor);
+  ~Kernel();
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  /// Adds a plugin; kInvalidArgument for a duplicate name.
+  Result<void> Register(std::unique_ptr<Plugin> plugin, RestartPolicy policy = {});
+
+  /// Checks the dependency graph (a missing dependency or a cycle is an error naming the plugins)
+  /// then initializes and starts every plugin in dependency order. A plugin that fails is marked
+  /// failed and its dependents are not started; that is not an error of StartAll.
+  Result<void> StartAll();
+
+  /// Stops every plugin in reverse start order, each with the time left until `deadline`.
+  void StopAll(Deadline deadline);
+
+  /// Starts one stopped or failed plugin (initializing it first if it never was).
+  Result<PluginInfo> StartPlugin(const std::string& name);
+  /// Stops one plugin. kFailedPrecondition, naming them, when running plugins depend on it,
+  /// unless `cascade`, which stops them first. Returns every plugin it stopped.
+  Result<std::vector<PluginInfo>> StopPlugin(const std::string& name, bool cascade);
+  /// Stops then starts; with `cascade`, its dependents too.
+  Result<std::vector<PluginInfo>> RestartPlugin(const std::string& name, bool cascade);
+
+  std::vector<PluginInfo> Plugins() const;
+  Result<PluginInfo> Plugin(const std::string& name) const;
+  /// The names of every plugin, for did-you-mean messages.
+  std::vector<std::string> Names() const;
+  /// The plugin still inside Stop() during StopAll, for "waiting for" messages; "" when none.
+  std::string Stopping() const;
+
+  /// Asks every running plugin for its health, in parallel, each bounded by the health timeout.
+  HealthSummary CheckHealth() const;
+
+  /// Hands a new configuration to the running plugins; each answer: "applied", "unchanged",
+  /// "restart required" or "rejected: reason".
+  std::map<std::string, std::string> Reconfigure(std::shared_ptr<const config::Config> config);
+
+ private:
+  struct Slot;
+
+  Slot* Find(const std::string& name) const;  // requires mu_
+  Result<std::vector<Slot*>> StartOrder() const;  // requires mu_
+  std::vector<Slot*> RunningDependents(const Slot& slot) const;  // requires mu_
+  void SetState(Slot& slot, PluginState state, std::string reason = {});
+  PluginInfo Snapshot(const Slot& slot) const;  // requires mu_
+
+  bool InitSlot(Slot& slot);   // requires op_mu_
+  bool StartSlot(Slot& slot);  // requires op_mu_
+  void StopSlot(Slot& slot, Deadline deadline, const std::string& reason);  // requires op_mu_
+  void StartBlockedDependents();  // requires op_mu_
+  void OnFailure(const std::string& name, const std::string& reason);
+  void ScheduleRestart(Slot& slot);  // requires op_mu_
+  void MarkFailed(Slot& slot, const std::string& reason);  // requires op_mu_
+
+  const KernelOptions options_;
+  std::shared_ptr<const config::Config> config_;
+  log::LogHub& logs_;
+  std::shared_ptr<spdlog::logger> logger_;
+  Bus& bus_;
+  ServiceRegistry& services_;
+  boost::asio::any_io_executor executor_;
+
+  std::mutex op_mu_;  // serializes lifecycle operations; taken before mu_
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // guarded by mu_ (the vector; slots live as long)
+  std::vector<std::string> start_order_;      // guarded by mu_
+  std::string stopping_;                      // guarded by mu_
+  bool shutting_down_ = false;                // guarded by mu_
+};
+
+}  // namespace sg::kernel

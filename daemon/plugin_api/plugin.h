@@ -1,0 +1,66 @@
+// The plugin contract: what the kernel calls, and what it hands a plugin to work with. This
+// folder is the only part of the daemon a plugin may include.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <spdlog/logger.h>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "daemon/plugin_api/bus.h"
+#include "daemon/plugin_api/health.h"
+#include "daemon/plugin_api/services.h"
+
+namespace sg {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+/// What the kernel gives a plugin at Init. Everything in it outlives the plugin.
+struct PluginContext {
+  std::shared_ptr<const config::Config> config;   // the whole configuration at Init
+  std::shared_ptr<spdlog::logger> logger;         // named after the plugin
+  Bus* bus = nullptr;                              // the event bus
+  ServiceRegistry* services = nullptr;             // other plugins' services, by interface
+  boost::asio::any_io_executor executor;           // the daemon's thread pool, for async work
+  /// Tells the kernel that the plugin failed while running (its listener died, say); the kernel
+  /// marks it failed and applies its restart policy. Safe from any thread.
+  std::function<void(const std::string& reason)> report_failure;
+};
+
+/// A plugin. The kernel calls Init once, then Start and Stop (possibly several times, for
+/// restarts), from one thread at a time; CheckHealth may be called from any thread, concurrently
+/// with the others. Anything a method throws marks the plugin failed.
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+
+  virtual std::string_view Name() const = 0;     // "api-gateway": lower case, hyphenated
+  virtual std::string_view Version() const = 0;  // "1.0.0"
+  /// The plugins that must be running before this one starts.
+  virtual std::vector<std::string> Dependencies() const { return {}; }
+
+  /// Takes configuration and resources; does not start serving. A failure is reported as is.
+  virtual Result<void> Init(PluginContext& context) = 0;
+  /// Starts serving and returns promptly; long work goes to the executor.
+  virtual Result<void> Start() = 0;
+  /// Stops serving, draining in-flight work until the deadline.
+  virtual void Stop(Deadline deadline) = 0;
+  /// Cheap; called often.
+  virtual HealthReport CheckHealth() const = 0;
+
+  /// Applies a new configuration while running. Returns true when applied, false when the plugin
+  /// needs a restart to take it. The default takes nothing live.
+  virtual Result<bool> Reconfigure(std::shared_ptr<const config::Config> /*config*/) {
+    return false;
+  }
+};
+
+}  // namespace sg
