@@ -1,11 +1,14 @@
 #include "daemon/options.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "common/build_info.h"
 #include "common/exit_codes.h"
+#include "common/strings.h"
+#include "config/schema.h"
 
 namespace sg::daemon {
 
@@ -30,6 +33,15 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& options) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (!options.service.empty()) {
+    const auto& names = config::ServiceNames();
+    if (std::find(names.begin(), names.end(), options.service) == names.end()) {
+      std::cerr << "streamgated: --service " << options.service << ": unknown service"
+                << DidYouMean(options.service, names) << "; the services are: " << Join(names, ", ")
+                << '\n';
+      return kExitUsage;
+    }
   }
   if (!config_path.empty()) options.config_path = config_path;
   if (!mode.empty()) options.overrides.push_back({"app.mode", mode, "--mode"});

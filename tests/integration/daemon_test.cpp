@@ -1,8 +1,9 @@
-// The real streamgated process: configuration errors, readiness and signals.
+// The real streamgated process: configuration errors, readiness, signals, reload and the pid file.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
 
 namespace sg::test {
@@ -15,6 +16,10 @@ SpawnOptions DaemonEnv(const TempDir& dir) {
   options.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
   options.cwd = dir.path();
   return options;
+}
+
+bool LogSays(const Process& p, const std::string& text) {
+  return p.Stderr().find(text) != std::string::npos;
 }
 
 }  // namespace
@@ -39,17 +44,121 @@ TEST_CASE("streamgated rejects a bad flag value naming the flag", "[daemon]") {
   CHECK_THAT(daemon.Stderr(), Catch::Contains("--mode: error: app.mode: 'monolit' is not a valid value; did you mean 'monolith'?"));
 }
 
-TEST_CASE("streamgated starts on embedded defaults and stops cleanly on SIGTERM", "[daemon]") {
+TEST_CASE("streamgated is ready within a deadline and stops cleanly on SIGTERM", "[daemon]") {
   TempDir dir;
-  Process daemon({SG_DAEMON_BIN, "--log-format", "json"}, dir, DaemonEnv(dir));
+  NotifySocket notify(dir.path() + "/notify");
+  SpawnOptions env = DaemonEnv(dir);
+  env.env["NOTIFY_SOCKET"] = notify.path();
+  Process daemon({SG_DAEMON_BIN, "--log-format", "json"}, dir, env);
 
-  REQUIRE(WaitFor([&] { return daemon.Stderr().find("started successfully") != std::string::npos; }, 10s));
+  REQUIRE(notify.WaitFor("READY=1", 10s));
   const std::string log = daemon.Stderr();
   CHECK_THAT(log, Catch::Contains("\"msg\":\"Configuration loaded\""));
   CHECK_THAT(log, Catch::Contains("\"file\":\"built-in defaults\""));
+  CHECK_THAT(log, Catch::Contains("\"msg\":\"Microkernel started successfully\""));
   daemon.Signal(SIGTERM);
 
+  const auto code = daemon.Wait(10s);
+  INFO(daemon.Stderr());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(notify.WaitFor("STOPPING=1", 1s));
+  CHECK(LogSays(daemon, "StreamGate stopped"));
+}
+
+TEST_CASE("SIGHUP with a bad file keeps the running configuration; a good one is applied", "[daemon]") {
+  TempDir dir;
+  NotifySocket notify(dir.path() + "/notify");
+  SpawnOptions env = DaemonEnv(dir);
+  env.env["NOTIFY_SOCKET"] = notify.path();
+  const std::string file = dir.Write("sg.yaml", "logging:\n  level: info\n");
+  Process daemon({SG_DAEMON_BIN, "--config", file}, dir, env);
+  REQUIRE(notify.WaitFor("READY=1", 10s));
+
+  dir.Write("sg.yaml", "logging:\n  level: loud\n");
+  daemon.Signal(SIGHUP);
+  REQUIRE(WaitFor([&] { return LogSays(daemon, "Configuration reload rejected"); }, 10s));
+  CHECK(LogSays(daemon, file + ":2:10: error: logging.level: 'loud' is not a valid value"));
+  CHECK(daemon.Running());
+  CHECK(notify.WaitFor("RELOADING=1", 1s));
+
+  dir.Write("sg.yaml", "logging:\n  level: debug\n");
+  daemon.Signal(SIGHUP);
+  REQUIRE(WaitFor([&] { return LogSays(daemon, "Configuration reloaded"); }, 10s));
+  CHECK(LogSays(daemon, "Configuration changed\tkey=logging.level from=info to=debug"));
+
+  daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(10s) == 0);
+}
+
+TEST_CASE("a second daemon on the same endpoint is refused, naming the first", "[daemon]") {
+  TempDir dir;
+  NotifySocket notify(dir.path() + "/notify");
+  SpawnOptions env = DaemonEnv(dir);
+  env.env["NOTIFY_SOCKET"] = notify.path();
+  Process first({SG_DAEMON_BIN}, dir, env);
+  REQUIRE(notify.WaitFor("READY=1", 10s));
+
+  Process second({SG_DAEMON_BIN}, dir, DaemonEnv(dir));
+
+  REQUIRE(second.Wait(10s) == 1);
+  CHECK_THAT(second.Stderr(), Catch::Contains("another streamgated (pid " + std::to_string(first.pid()) + ")"));
+  CHECK(first.Running());
+}
+
+TEST_CASE("a stale pid file left by a killed daemon is detected and replaced", "[daemon]") {
+  TempDir dir;
+  NotifySocket notify(dir.path() + "/notify");
+  SpawnOptions env = DaemonEnv(dir);
+  env.env["NOTIFY_SOCKET"] = notify.path();
+  Process first({SG_DAEMON_BIN}, dir, env);
+  REQUIRE(notify.WaitFor("READY=1", 10s));
+  const pid_t old_pid = first.pid();
+  first.Signal(SIGKILL);
+  REQUIRE(first.Wait(10s) == 128 + SIGKILL);
+
+  NotifySocket notify2(dir.path() + "/notify2");
+  env.env["NOTIFY_SOCKET"] = notify2.path();
+  Process second({SG_DAEMON_BIN}, dir, env);
+
+  REQUIRE(notify2.WaitFor("READY=1", 10s));
+  CHECK(LogSays(second, "Replaced a stale pid file"));
+  CHECK(LogSays(second, "old_pid=" + std::to_string(old_pid)));
+  second.Signal(SIGTERM);
+  CHECK(second.Wait(10s) == 0);
+}
+
+TEST_CASE("a second SIGTERM during shutdown exits at once", "[daemon]") {
+  TempDir dir;
+  NotifySocket notify(dir.path() + "/notify");
+  SpawnOptions env = DaemonEnv(dir);
+  env.env["NOTIFY_SOCKET"] = notify.path();
+  Process daemon({SG_DAEMON_BIN}, dir, env);
+  REQUIRE(notify.WaitFor("READY=1", 10s));
+
+  daemon.Signal(SIGTERM);
+  daemon.Signal(SIGTERM);
+
+  // With no plugins the first signal may finish the shutdown before the second lands.
+  const auto code = daemon.Wait(10s);
+  REQUIRE(code.has_value());
+  CHECK((*code == 0 || *code == 1));
+}
+
+TEST_CASE("microservice mode names the services and refuses one that is not built", "[daemon]") {
+  TempDir dir;
+
+  const RunResult unknown = Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "cahce"}, DaemonEnv(dir));
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("did you mean 'cache'?") && Catch::Contains("api-gateway, upload, transcoder"));
+
+  const RunResult missing = Run({SG_DAEMON_BIN, "--mode", "microservice"}, DaemonEnv(dir));
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::Contains("--service NAME"));
+
+  const RunResult unbuilt = Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "transcoder"}, DaemonEnv(dir));
+  CHECK(unbuilt.exit_code == 1);
+  CHECK_THAT(unbuilt.err, Catch::Contains("service 'transcoder' is not built into this streamgated yet"));
 }
 
 TEST_CASE("streamgated usage errors exit 2", "[daemon]") {

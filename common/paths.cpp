@@ -1,0 +1,54 @@
+#include "common/paths.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace sg {
+
+std::string RuntimeDir() {
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/streamgate";
+  }
+  if (geteuid() == 0) return "/run/streamgate";
+  return fmt::format("/tmp/streamgate-{}", geteuid());
+}
+
+Result<void> EnsurePrivateDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail(ErrorCode::kIo, fmt::format("create {}: {}", dir, ec.message()));
+  struct stat st {};
+  if (lstat(dir.c_str(), &st) != 0) {
+    return Fail(ErrorCode::kIo, fmt::format("stat {}: {}", dir, std::strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode)) return Fail(ErrorCode::kIo, fmt::format("{} is not a directory", dir));
+  if (st.st_uid != geteuid()) {
+    return Fail(ErrorCode::kIo, fmt::format("{} belongs to uid {}, not to us ({}); remove it or "
+                                            "set control.endpoint",
+                                            dir, st.st_uid, geteuid()));
+  }
+  if ((st.st_mode & 0777) != 0700 && chmod(dir.c_str(), 0700) != 0) {
+    return Fail(ErrorCode::kIo, fmt::format("chmod 0700 {}: {}", dir, std::strerror(errno)));
+  }
+  return {};
+}
+
+std::string ControlEndpoint(const std::string& configured) {
+  return configured.empty() ? "ipc://" + RuntimeDir() + "/control.sock" : configured;
+}
+
+std::string PidFileFor(const std::string& endpoint) {
+  if (endpoint == ControlEndpoint("")) return RuntimeDir() + "/streamgated.pid";
+  if (endpoint.starts_with("ipc://")) return endpoint.substr(6) + ".pid";
+  const size_t colon = endpoint.rfind(':');
+  return fmt::format("{}/streamgated-tcp-{}.pid", RuntimeDir(), endpoint.substr(colon + 1));
+}
+
+}  // namespace sg

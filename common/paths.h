@@ -1,0 +1,25 @@
+// Where the daemon keeps its runtime files (control socket, pid file), shared by the CLI so that
+// both find the same ones.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace sg {
+
+/// $XDG_RUNTIME_DIR/streamgate, else /run/streamgate for root, else /tmp/streamgate-UID.
+std::string RuntimeDir();
+
+/// Creates `dir` (and its parents) if missing and makes it mode 0700, owned by us: another user
+/// must not reach what is inside. Fails when it exists with another owner.
+Result<void> EnsurePrivateDir(const std::string& dir);
+
+/// The control endpoint to use: `configured` when set, else ipc://RuntimeDir()/control.sock.
+std::string ControlEndpoint(const std::string& configured);
+
+/// The pid file that guards an endpoint: RuntimeDir()/streamgated.pid for the default endpoint,
+/// PATH.pid for ipc://PATH, and RuntimeDir()/streamgated-tcp-PORT.pid for tcp://HOST:PORT.
+std::string PidFileFor(const std::string& endpoint);
+
+}  // namespace sg
