@@ -10,7 +10,7 @@ foreach(f bin/streamgate bin/streamgated share/man/man1/streamgate.1 share/man/m
           share/man/man5/streamgate.yaml.5 share/bash-completion/completions/streamgate
           share/bash-completion/completions/streamgated share/zsh/vendor-completions/_streamgate
           share/fish/vendor_completions.d/streamgate.fish share/fish/vendor_completions.d/streamgated.fish
-          etc/streamgate/streamgate.yaml)
+          etc/streamgate/streamgate.yaml lib/systemd/system/streamgated.service)
   if(NOT EXISTS "${prefix}/${f}")
     message(FATAL_ERROR "missing after install: ${f}")
   endif()
