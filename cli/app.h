@@ -16,7 +16,7 @@ struct Context {
   bool json = false;        // --json
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
-  int exit_code = 0;        // set by the command that ran
+  int exit_code = 0;  // set by the command that ran
 };
 
 /// Builds the whole command tree on `app`; commands write their exit code into `context`.

@@ -12,14 +12,14 @@ namespace sg {
 
 /// What kind of failure an Error is, for callers that branch on it.
 enum class ErrorCode {
-  kInvalidArgument,  // the caller's input is wrong
-  kNotFound,         // a named thing does not exist
-  kIo,               // the operating system refused (open, bind, read)
-  kConfig,           // the configuration is invalid
-  kTimeout,          // a deadline passed
-  kUnavailable,      // a peer or service cannot be reached
+  kInvalidArgument,     // the caller's input is wrong
+  kNotFound,            // a named thing does not exist
+  kIo,                  // the operating system refused (open, bind, read)
+  kConfig,              // the configuration is invalid
+  kTimeout,             // a deadline passed
+  kUnavailable,         // a peer or service cannot be reached
   kFailedPrecondition,  // the state does not allow it (plugin already running)
-  kInternal,         // something that should not happen; the message says what
+  kInternal,            // something that should not happen; the message says what
 };
 
 /// The stable wire name of a code, such as "not_found".
@@ -34,12 +34,12 @@ struct Error {
   Error Wrap(const std::string& context) const { return {code, context + ": " + message}; }
 };
 
-#define SG_CHECK(cond)                                                            \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
+#define SG_CHECK(cond)                                                              \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                               \
-    }                                                                             \
+      std::abort();                                                                 \
+    }                                                                               \
   } while (false)
 
 /// Either a T or an Error. Access to the wrong alternative is a bug (SG_CHECK).

@@ -11,20 +11,22 @@ namespace sg::config {
 
 std::string Origin::Describe(bool with_column) const {
   switch (kind) {
-    case Kind::kDefault: return "default";
+    case Kind::kDefault:
+      return "default";
     case Kind::kFile:
       if (line == 0) return name;
       if (!with_column || column == 0) return fmt::format("{}:{}", name, line);
       return fmt::format("{}:{}:{}", name, line, column);
     case Kind::kEnvironment:
-    case Kind::kFlag: return name;
+    case Kind::kFlag:
+      return name;
   }
   return name;
 }
 
 std::string Diagnostic::Format() const {
-  std::string out = where.kind == Origin::Kind::kDefault ? std::string("streamgate")
-                                                         : where.Describe();
+  std::string out =
+      where.kind == Origin::Kind::kDefault ? std::string("streamgate") : where.Describe();
   out += severity == Severity::kError ? ": error: " : ": warning: ";
   if (!key.empty()) out += key + ": ";
   out += message;

@@ -1,15 +1,14 @@
 #include "config/loader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include "common/result.h"
@@ -33,9 +32,8 @@ class Loader {
  public:
   explicit Loader(LoadResult& result) : result_(result) {
     for (const auto& spec : Schema()) {
-      ParsedValue parsed = spec.type == Type::kStringList
-                               ? ParseListText(spec, spec.default_value)
-                               : ParseScalar(spec, spec.default_value);
+      ParsedValue parsed = spec.type == Type::kStringList ? ParseListText(spec, spec.default_value)
+                                                          : ParseScalar(spec, spec.default_value);
       SG_CHECK(parsed.value.has_value());  // a default that fails its own schema is a bug
       result_.config.entries()[std::string(spec.path)] = Entry{*parsed.value, Origin{}};
     }
@@ -44,10 +42,10 @@ class Loader {
   void Report(Severity severity, Origin where, std::string key, std::string message,
               std::string hint = {}) {
     if (result_.diagnostics.size() == kMaxDiagnostics) {
-      result_.diagnostics.push_back({Severity::kError, where, "",
-                                     fmt::format("too many problems; stopped after {}",
-                                                 kMaxDiagnostics),
-                                     "fix these and run again"});
+      result_.diagnostics.push_back(
+          {Severity::kError, where, "",
+           fmt::format("too many problems; stopped after {}", kMaxDiagnostics),
+           "fix these and run again"});
     }
     if (result_.diagnostics.size() > kMaxDiagnostics) return;
     result_.diagnostics.push_back(
@@ -68,8 +66,8 @@ class Loader {
 
   // Applies text from the environment or a flag.
   void ApplyText(const KeySpec& spec, std::string_view text, const Origin& origin) {
-    ParsedValue parsed = spec.type == Type::kStringList ? ParseListText(spec, text)
-                                                        : ParseScalar(spec, text);
+    ParsedValue parsed =
+        spec.type == Type::kStringList ? ParseListText(spec, text) : ParseScalar(spec, text);
     if (!parsed.value) {
       Error(origin, std::string(spec.path), parsed.message, parsed.hint);
       return;
@@ -150,8 +148,8 @@ Origin PositionOf(std::string_view text, size_t offset, const std::string& name)
 void Loader::LoadYaml(std::string_view text, const std::string& name) {
   const Origin whole{Origin::Kind::kFile, name, 0, 0};
   if (text.size() > kMaxConfigBytes) {
-    Error(whole, "", fmt::format("the file is {} bytes; the limit is {} bytes", text.size(),
-                                 kMaxConfigBytes),
+    Error(whole, "",
+          fmt::format("the file is {} bytes; the limit is {} bytes", text.size(), kMaxConfigBytes),
           "a configuration file is small YAML text: check that this is the right file");
     return;
   }
@@ -204,7 +202,8 @@ void Loader::LoadYaml(std::string_view text, const std::string& name) {
         std::vector<std::string> homes;
         for (const auto& s : sections) {
           auto keys = KeysOf(s);
-          if (std::find(keys.begin(), keys.end(), section) != keys.end()) homes.push_back(s + "." + section);
+          if (std::find(keys.begin(), keys.end(), section) != keys.end())
+            homes.push_back(s + "." + section);
         }
         const std::string hint =
             !homes.empty() ? fmt::format("'{}' is a key; write it under its section, as {}",
@@ -231,7 +230,8 @@ void Loader::LoadYaml(std::string_view text, const std::string& name) {
         const std::string key_name = pair.first.Scalar();
         const std::string path = section + "." + key_name;
         if (auto [it, fresh] = seen_keys.emplace(key_name, at.line); !fresh) {
-          Error(at, Printable(path), fmt::format("key appears twice (first at line {})", it->second),
+          Error(at, Printable(path),
+                fmt::format("key appears twice (first at line {})", it->second),
                 "keep one of them");
           continue;
         }
@@ -391,13 +391,13 @@ void Loader::CheckListeners() {
       const Listener& at = report_b ? b : a;
       const Listener& other = report_b ? a : b;
       const Origin& where = report_b ? eb.origin : ea.origin;
-      const std::string message =
-          fmt::format("port {} is also {}", at.port, other.key);
+      const std::string message = fmt::format("port {} is also {}", at.port, other.key);
       if (a.opened && b.opened) {
         Error(where, at.key, message + ", and both listeners open in this mode",
               "give each listener its own port");
       } else {
-        Warn(where, at.key, message + fmt::format(" (no clash now: {})", a.opened ? b.why_not : a.why_not),
+        Warn(where, at.key,
+             message + fmt::format(" (no clash now: {})", a.opened ? b.why_not : a.why_not),
              "give each listener its own port before enabling it");
       }
     }
@@ -448,16 +448,14 @@ void Loader::CheckSemantics() {
 }  // namespace
 
 size_t LoadResult::Errors() const {
-  return static_cast<size_t>(std::count_if(diagnostics.begin(), diagnostics.end(), [](const auto& d) {
-    return d.severity == Severity::kError;
-  }));
+  return static_cast<size_t>(
+      std::count_if(diagnostics.begin(), diagnostics.end(),
+                    [](const auto& d) { return d.severity == Severity::kError; }));
 }
 
 size_t LoadResult::Warnings() const { return diagnostics.size() - Errors(); }
 
-bool LoadResult::Ok(bool strict) const {
-  return Errors() == 0 && (!strict || Warnings() == 0);
-}
+bool LoadResult::Ok(bool strict) const { return Errors() == 0 && (!strict || Warnings() == 0); }
 
 Environment ProcessEnvironment() {
   Environment env;
@@ -511,9 +509,10 @@ std::optional<std::string> ReadConfigFile(const std::string& path, Loader& loade
   }
   if (static_cast<size_t>(st.st_size) > kMaxConfigBytes) {
     close(fd);
-    loader.Error(whole, "", fmt::format("the file is {} bytes; the limit is {} bytes",
-                                        st.st_size, kMaxConfigBytes),
-                 "a configuration file is small YAML text: check that this is the right file");
+    loader.Error(
+        whole, "",
+        fmt::format("the file is {} bytes; the limit is {} bytes", st.st_size, kMaxConfigBytes),
+        "a configuration file is small YAML text: check that this is the right file");
     return std::nullopt;
   }
   std::string text;

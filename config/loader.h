@@ -27,10 +27,10 @@ struct Override {
 };
 
 struct LoadOptions {
-  std::optional<std::string> path;   // --config; when unset, the search below applies
-  bool search = true;                // look in $STREAMGATE_CONFIG, ./, $XDG_CONFIG_HOME, /etc
-  Environment env;                   // usually ProcessEnvironment()
-  std::vector<Override> overrides;   // flags, applied last
+  std::optional<std::string> path;  // --config; when unset, the search below applies
+  bool search = true;               // look in $STREAMGATE_CONFIG, ./, $XDG_CONFIG_HOME, /etc
+  Environment env;                  // usually ProcessEnvironment()
+  std::vector<Override> overrides;  // flags, applied last
 };
 
 struct LoadResult {

@@ -27,16 +27,16 @@ enum class Type {
 
 /// One key of the configuration.
 struct KeySpec {
-  std::string_view path{};                // "server.port"
+  std::string_view path{};  // "server.port"
   Type type = Type::kString;
-  std::string_view default_value{};       // as it would be written in YAML or the environment
-  std::string_view doc{};                 // one line, for the man page and `config show --doc`
-  int64_t min = 0;                        // kInt, kPort, kDuration (ms), kSize (bytes), kString
-  int64_t max = 0;                        // the same; 0 means no upper bound
+  std::string_view default_value{};         // as it would be written in YAML or the environment
+  std::string_view doc{};                   // one line, for the man page and `config show --doc`
+  int64_t min = 0;                          // kInt, kPort, kDuration (ms), kSize (bytes), kString
+  int64_t max = 0;                          // the same; 0 means no upper bound
   std::vector<std::string_view> choices{};  // kEnum values, kUrl schemes, kStringList allowed items
-  bool secret = false;                    // redacted by `config show`
-  std::string_view alias_of{};            // another key this one is an old name for
-  std::vector<std::string_view> weak{};   // well-known default values that deserve a warning
+  bool secret = false;                      // redacted by `config show`
+  std::string_view alias_of{};              // another key this one is an old name for
+  std::vector<std::string_view> weak{};     // well-known default values that deserve a warning
 };
 
 /// Every key, grouped by section, in the order the man page lists them.

@@ -47,9 +47,12 @@ bool MultiplyChecked(int64_t a, int64_t b, int64_t& out) {
 
 std::string FormatRangeValue(const KeySpec& spec, int64_t v) {
   switch (spec.type) {
-    case Type::kDuration: return FormatValue(spec, Value{v});
-    case Type::kSize: return FormatValue(spec, Value{v});
-    default: return std::to_string(v);
+    case Type::kDuration:
+      return FormatValue(spec, Value{v});
+    case Type::kSize:
+      return FormatValue(spec, Value{v});
+    default:
+      return std::to_string(v);
   }
 }
 
@@ -235,9 +238,9 @@ ParsedValue ParseScalar(const KeySpec& spec, std::string_view text) {
     }
     case Type::kString: {
       if (static_cast<int64_t>(text.size()) < spec.min) {
-        return Bad(text.empty() ? "is empty"
-                                : fmt::format("{} is shorter than {} characters", Quote(text),
-                                              spec.min),
+        return Bad(text.empty()
+                       ? "is empty"
+                       : fmt::format("{} is shorter than {} characters", Quote(text), spec.min),
                    fmt::format("set a value such as '{}'", spec.default_value));
       }
       if (spec.max != 0 && static_cast<int64_t>(text.size()) > spec.max) {
@@ -253,10 +256,12 @@ ParsedValue ParseScalar(const KeySpec& spec, std::string_view text) {
       }
       std::string hint = "use one of: " + Join(choices, ", ");
       const std::string match = ClosestMatch(text, choices);
-      if (!match.empty()) hint = fmt::format("did you mean '{}'? Valid: {}", match, Join(choices, ", "));
+      if (!match.empty())
+        hint = fmt::format("did you mean '{}'? Valid: {}", match, Join(choices, ", "));
       return Bad(fmt::format("{} is not a valid value", Quote(text)), hint);
     }
-    case Type::kUrl: return ParseUrl(spec, text);
+    case Type::kUrl:
+      return ParseUrl(spec, text);
     case Type::kHost:
       if (text.find("://") != std::string_view::npos) {
         return Bad(fmt::format("expected a host name, got the URL {}", Quote(text)),
@@ -266,9 +271,12 @@ ParsedValue ParseScalar(const KeySpec& spec, std::string_view text) {
         return Bad(fmt::format("{} is not a host name or IP address", Quote(text)));
       }
       return Good(std::string(text));
-    case Type::kHostPort: return CheckHostPort(text, "HOST:PORT, such as localhost:9000");
-    case Type::kZmqEndpoint: return ParseEndpoint(text);
-    case Type::kStringList: return ParseListText(spec, text);
+    case Type::kHostPort:
+      return CheckHostPort(text, "HOST:PORT, such as localhost:9000");
+    case Type::kZmqEndpoint:
+      return ParseEndpoint(text);
+    case Type::kStringList:
+      return ParseListText(spec, text);
   }
   return Bad("unsupported type");
 }
@@ -280,9 +288,9 @@ ParsedValue ParseList(const KeySpec& spec, std::vector<std::string> items) {
       if (std::find(choices.begin(), choices.end(), item) == choices.end()) {
         const std::string match = ClosestMatch(item, choices);
         return Bad(fmt::format("unknown item {}", Quote(item)),
-                   match.empty() ? "use any of: " + Join(choices, ", ")
-                                 : fmt::format("did you mean '{}'? Valid: {}", match,
-                                               Join(choices, ", ")));
+                   match.empty()
+                       ? "use any of: " + Join(choices, ", ")
+                       : fmt::format("did you mean '{}'? Valid: {}", match, Join(choices, ", ")));
       }
     }
   }

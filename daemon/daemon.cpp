@@ -1,9 +1,5 @@
 #include "daemon/daemon.h"
 
-#include <signal.h>
-#include <systemd/sd-daemon.h>
-#include <unistd.h>
-
 #include <condition_variable>
 #include <iostream>
 #include <thread>
@@ -14,6 +10,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "common/build_info.h"
 #include "common/exit_codes.h"
@@ -44,8 +43,9 @@ log::Options LogOptionsFrom(const config::Config& config, const std::string& ser
 
 kernel::RestartPolicy PolicyFrom(const config::Config& config) {
   kernel::RestartPolicy policy;
-  policy.mode = config.String("plugins.restart") == "never" ? kernel::RestartPolicy::Mode::kNever
-                                                            : kernel::RestartPolicy::Mode::kOnFailure;
+  policy.mode = config.String("plugins.restart") == "never"
+                    ? kernel::RestartPolicy::Mode::kNever
+                    : kernel::RestartPolicy::Mode::kOnFailure;
   policy.limit = static_cast<int>(config.Int("plugins.restart_limit"));
   policy.backoff = config.Duration("plugins.restart_backoff");
   policy.max_backoff = config.Duration("plugins.restart_backoff_max");
@@ -101,7 +101,7 @@ class Daemon {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  int stop_signal_ = 0;  // guarded by mu_
+  int stop_signal_ = 0;   // guarded by mu_
   std::mutex reload_mu_;  // one reload at a time
 };
 
@@ -151,7 +151,8 @@ int Daemon::Run() {
   const std::string endpoint = ControlEndpoint(config.String("control.endpoint"));
   if (config.String("control.endpoint").empty()) {
     if (auto made = EnsurePrivateDir(RuntimeDir()); !made) {
-      logger_->critical(log::With("Cannot prepare the runtime directory", {{"error", made.error().message}}));
+      logger_->critical(
+          log::With("Cannot prepare the runtime directory", {{"error", made.error().message}}));
       return kExitFailure;
     }
   }
@@ -164,8 +165,9 @@ int Daemon::Run() {
     return kExitFailure;
   }
   if (stale) {
-    logger_->warn(log::With("Replaced a stale pid file left by a daemon that is gone",
-                            {{"file", (*pid_file)->path()}, {"old_pid", static_cast<int64_t>(stale_pid)}}));
+    logger_->warn(
+        log::With("Replaced a stale pid file left by a daemon that is gone",
+                  {{"file", (*pid_file)->path()}, {"old_pid", static_cast<int64_t>(stale_pid)}}));
   }
 
   auto work = asio::make_work_guard(io_);
@@ -207,7 +209,8 @@ int Daemon::Run() {
       logger_->warn("No plugins in this build yet; the daemon runs with none");
     }
     if (auto started = kernel_->StartAll(); !started) {
-      logger_->critical(log::With("Microkernel failed to start", {{"error", started.error().message}}));
+      logger_->critical(
+          log::With("Microkernel failed to start", {{"error", started.error().message}}));
       std::cerr << "streamgated: " << started.error().message << '\n';
       exit_code = kExitFailure;
     } else {
@@ -254,8 +257,8 @@ void Daemon::OnSignal(const boost::system::error_code& ec, int signo) {
   } else {
     std::lock_guard lock(mu_);
     if (stop_signal_ != 0) {
-      logger_->warn(log::With("Second signal: exiting now without waiting",
-                              {{"signal", strsignal(signo)}}));
+      logger_->warn(
+          log::With("Second signal: exiting now without waiting", {{"signal", strsignal(signo)}}));
       logs_->Flush();
       _exit(kExitFailure);
     }
@@ -271,16 +274,18 @@ void Daemon::LogShutdownProgress() {
   progress_timer_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     const std::string waiting = kernel_->Stopping();
-    if (!waiting.empty()) logger_->info(log::With("Waiting for plugin to stop", {{"name", waiting}}));
+    if (!waiting.empty())
+      logger_->info(log::With("Waiting for plugin to stop", {{"name", waiting}}));
     LogShutdownProgress();
   });
 }
 
 void Daemon::Reload() {
   std::lock_guard reload(reload_mu_);
-  Notify(fmt::format("RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC={}",
-                     std::chrono::duration_cast<std::chrono::microseconds>(
-                         Clock::now().time_since_epoch()).count()));
+  Notify(fmt::format(
+      "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC={}",
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+          .count()));
   logger_->info("Reloading configuration");
   config::LoadResult loaded = LoadConfig();
   if (!loaded.Ok()) {
@@ -297,9 +302,9 @@ void Daemon::Reload() {
     if (current->Get(spec.path).value == next->Get(spec.path).value) continue;
     ++changed;
     const std::string key(spec.path);
-    logger_->info(log::With("Configuration changed", {{"key", key},
-                                                      {"from", current->Show(spec.path)},
-                                                      {"to", next->Show(spec.path)}}));
+    logger_->info(log::With(
+        "Configuration changed",
+        {{"key", key}, {"from", current->Show(spec.path)}, {"to", next->Show(spec.path)}}));
     if (NeedsDaemonRestart(key)) {
       logger_->warn(log::With("Change takes effect after a daemon restart", {{"key", key}}));
     }

@@ -10,9 +10,9 @@
 namespace sg::daemon {
 
 struct Options {
-  std::optional<std::string> config_path;  // --config
-  std::vector<config::Override> overrides; // --mode, --log-level, --log-format, --set
-  std::string service;                     // --service
+  std::optional<std::string> config_path;   // --config
+  std::vector<config::Override> overrides;  // --mode, --log-level, --log-format, --set
+  std::string service;                      // --service
 };
 
 /// Parses argv. Returns an exit code when the process should exit at once (help, version, a bad

@@ -1,13 +1,12 @@
 #include "daemon/pid_file.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 namespace sg::daemon {
 namespace {
@@ -39,7 +38,8 @@ Result<std::unique_ptr<PidFile>> PidFile::Acquire(const std::string& path, bool&
   stale_pid = ReadPid(fd);
   replaced_stale = stale_pid != 0;
   const std::string text = fmt::format("{}\n", getpid());
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+  if (ftruncate(fd, 0) != 0 ||
+      pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
     const int err = errno;
     close(fd);
     return Fail(ErrorCode::kIo, fmt::format("pid file {}: {}", path, std::strerror(err)));

@@ -2,10 +2,10 @@
 // daemon's life, so a file left by a killed daemon is unlocked and recognised as stale.
 #pragma once
 
-#include <sys/types.h>
-
 #include <memory>
 #include <string>
+
+#include <sys/types.h>
 
 #include "common/result.h"
 

@@ -13,7 +13,8 @@
 namespace sg::cli {
 
 void AddVersionCommand(CLI::App& app, Context& context) {
-  auto* cmd = app.add_subcommand("version", "Print the version, git commit, build type and library versions");
+  auto* cmd = app.add_subcommand("version",
+                                 "Print the version, git commit, build type and library versions");
   cmd->callback([&context] {
     int zmq_major = 0;
     int zmq_minor = 0;
@@ -23,11 +24,11 @@ void AddVersionCommand(CLI::App& app, Context& context) {
         {"boost", fmt::format("{}.{}.{}", BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000,
                               BOOST_VERSION % 100)},
         {"spdlog", fmt::format("{}.{}.{}", SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR, SPDLOG_VER_PATCH)},
-        {"fmt", fmt::format("{}.{}.{}", FMT_VERSION / 10000, FMT_VERSION / 100 % 100,
-                            FMT_VERSION % 100)},
+        {"fmt",
+         fmt::format("{}.{}.{}", FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100)},
         {"libzmq", fmt::format("{}.{}.{}", zmq_major, zmq_minor, zmq_patch)},
-        {"cppzmq", fmt::format("{}.{}.{}", CPPZMQ_VERSION_MAJOR, CPPZMQ_VERSION_MINOR,
-                               CPPZMQ_VERSION_PATCH)},
+        {"cppzmq",
+         fmt::format("{}.{}.{}", CPPZMQ_VERSION_MAJOR, CPPZMQ_VERSION_MINOR, CPPZMQ_VERSION_PATCH)},
         {"cli11", CLI11_VERSION},
         {"nlohmann-json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR,
                                       NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH)},

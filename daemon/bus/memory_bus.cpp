@@ -14,7 +14,9 @@ namespace sg::bus {
 
 struct MemoryBus::Subscription {
   Subscription(std::string p, Handler h, size_t limit, boost::asio::any_io_executor executor)
-      : pattern(std::move(p)), handler(std::move(h)), queue_limit(limit),
+      : pattern(std::move(p)),
+        handler(std::move(h)),
+        queue_limit(limit),
         strand(boost::asio::make_strand(executor)) {}
 
   const std::string pattern;
@@ -48,7 +50,8 @@ Result<void> MemoryBus::Publish(const std::string& subject, std::string data, st
   }
   if (targets.empty()) return {};
   // One copy of the message, shared by every delivery.
-  auto message = std::make_shared<const Message>(Message{subject, std::move(data), std::move(reply)});
+  auto message =
+      std::make_shared<const Message>(Message{subject, std::move(data), std::move(reply)});
   for (auto& sub : targets) {
     if (sub->queued.fetch_add(1) >= sub->queue_limit) {
       sub->queued.fetch_sub(1);
@@ -64,13 +67,13 @@ Result<void> MemoryBus::Publish(const std::string& subject, std::string data, st
         ++counters->delivered;
       } catch (const std::exception& e) {
         ++counters->handler_errors;
-        logger->error(log::With("Bus handler threw", {{"subject", message->subject},
-                                                      {"pattern", sub->pattern},
-                                                      {"error", e.what()}}));
+        logger->error(log::With(
+            "Bus handler threw",
+            {{"subject", message->subject}, {"pattern", sub->pattern}, {"error", e.what()}}));
       } catch (...) {
         ++counters->handler_errors;
-        logger->error(log::With("Bus handler threw", {{"subject", message->subject},
-                                                      {"pattern", sub->pattern}}));
+        logger->error(log::With("Bus handler threw",
+                                {{"subject", message->subject}, {"pattern", sub->pattern}}));
       }
     });
   }

@@ -38,7 +38,7 @@ class MemoryBus final : public Bus {
   std::shared_ptr<spdlog::logger> logger_;
   mutable std::mutex mu_;
   std::map<SubscriptionId, std::shared_ptr<Subscription>> subscriptions_;  // guarded by mu_
-  SubscriptionId next_id_ = 1;                                            // guarded by mu_
+  SubscriptionId next_id_ = 1;                                             // guarded by mu_
   std::atomic<uint64_t> published_{0};
   std::atomic<uint64_t> next_inbox_{1};
   // Shared with queued deliveries, which may outlive a subscription.

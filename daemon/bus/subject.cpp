@@ -43,11 +43,13 @@ bool Matches(std::string_view pattern, std::string_view subject) {
   size_t s = 0;
   for (;;) {
     const size_t p_end = pattern.find('.', p);
-    const std::string_view p_token = pattern.substr(p, p_end == std::string_view::npos ? std::string_view::npos : p_end - p);
+    const std::string_view p_token =
+        pattern.substr(p, p_end == std::string_view::npos ? std::string_view::npos : p_end - p);
     if (s > subject.size()) return false;
     if (p_token == ">") return s < subject.size();  // at least one token remains
     const size_t s_end = subject.find('.', s);
-    const std::string_view s_token = subject.substr(s, s_end == std::string_view::npos ? std::string_view::npos : s_end - s);
+    const std::string_view s_token =
+        subject.substr(s, s_end == std::string_view::npos ? std::string_view::npos : s_end - s);
     if (s == subject.size() && s_token.empty()) return false;
     if (p_token != "*" && p_token != s_token) return false;
     const bool p_done = p_end == std::string_view::npos;

@@ -14,13 +14,20 @@ namespace sg::kernel {
 
 std::string_view PluginStateName(PluginState state) {
   switch (state) {
-    case PluginState::kRegistered: return "registered";
-    case PluginState::kInitialized: return "initialized";
-    case PluginState::kStarting: return "starting";
-    case PluginState::kRunning: return "running";
-    case PluginState::kStopping: return "stopping";
-    case PluginState::kStopped: return "stopped";
-    case PluginState::kFailed: return "failed";
+    case PluginState::kRegistered:
+      return "registered";
+    case PluginState::kInitialized:
+      return "initialized";
+    case PluginState::kStarting:
+      return "starting";
+    case PluginState::kRunning:
+      return "running";
+    case PluginState::kStopping:
+      return "stopping";
+    case PluginState::kStopped:
+      return "stopped";
+    case PluginState::kFailed:
+      return "failed";
   }
   return "failed";
 }
@@ -298,11 +305,13 @@ void Kernel::ScheduleRestart(Slot& slot) {
   for (int i = 0; i < slot.restarts && delay < slot.policy.max_backoff; ++i) delay *= 2;
   delay = std::min(delay, slot.policy.max_backoff);
   slot.next_restart = std::chrono::system_clock::now() + delay;
-  if (!slot.restart_timer) slot.restart_timer = std::make_unique<boost::asio::steady_timer>(executor_);
+  if (!slot.restart_timer)
+    slot.restart_timer = std::make_unique<boost::asio::steady_timer>(executor_);
   slot.restart_timer->expires_after(delay);
-  logger_->info(log::With("Plugin restart scheduled",
-                          {{"name", slot.name}, {"in_ms", static_cast<int64_t>(delay.count())},
-                           {"attempt", slot.restarts + 1}}));
+  logger_->info(
+      log::With("Plugin restart scheduled", {{"name", slot.name},
+                                             {"in_ms", static_cast<int64_t>(delay.count())},
+                                             {"attempt", slot.restarts + 1}}));
   slot.restart_timer->async_wait([this, name = slot.name](const boost::system::error_code& ec) {
     if (ec) return;
     std::lock_guard op(op_mu_);
@@ -328,10 +337,9 @@ void Kernel::StartBlockedDependents() {
       for (const auto& name : start_order_) {
         Slot* slot = Find(name);
         if (!slot->blocked || slot->state != PluginState::kStopped) continue;
-        const bool ready = std::all_of(slot->dependencies.begin(), slot->dependencies.end(),
-                                       [&](const std::string& d) {
-                                         return Find(d)->state == PluginState::kRunning;
-                                       });
+        const bool ready = std::all_of(
+            slot->dependencies.begin(), slot->dependencies.end(),
+            [&](const std::string& d) { return Find(d)->state == PluginState::kRunning; });
         if (ready) {
           next = slot;
           break;
@@ -366,8 +374,9 @@ Result<void> Kernel::StartAll() {
     start_order_.clear();
     for (Slot* slot : order) start_order_.push_back(slot->name);
   }
-  logger_->info(log::With("Starting microkernel",
-                          {{"mode", options_.mode}, {"plugins", static_cast<int64_t>(order.size())}}));
+  logger_->info(
+      log::With("Starting microkernel",
+                {{"mode", options_.mode}, {"plugins", static_cast<int64_t>(order.size())}}));
   for (Slot* slot : order) {
     std::string missing;
     {
@@ -377,7 +386,8 @@ Result<void> Kernel::StartAll() {
       }
     }
     if (!missing.empty()) {
-      SetState(*slot, PluginState::kStopped, fmt::format("dependency '{}' is not running", missing));
+      SetState(*slot, PluginState::kStopped,
+               fmt::format("dependency '{}' is not running", missing));
       std::lock_guard lock(mu_);
       slot->blocked = true;
       continue;
@@ -415,7 +425,8 @@ Result<PluginInfo> Kernel::StartPlugin(const std::string& name) {
                   fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
     }
     if (slot->state == PluginState::kRunning || slot->state == PluginState::kStarting) {
-      return Fail(ErrorCode::kFailedPrecondition, fmt::format("plugin '{}' is already running", name));
+      return Fail(ErrorCode::kFailedPrecondition,
+                  fmt::format("plugin '{}' is already running", name));
     }
     for (const auto& dep : slot->dependencies) {
       if (Find(dep)->state != PluginState::kRunning) {
@@ -430,7 +441,8 @@ Result<PluginInfo> Kernel::StartPlugin(const std::string& name) {
   }
   if (!InitSlot(*slot) || !StartSlot(*slot)) {
     std::lock_guard lock(mu_);
-    return Fail(ErrorCode::kInternal, fmt::format("plugin '{}' failed to start: {}", name, slot->reason));
+    return Fail(ErrorCode::kInternal,
+                fmt::format("plugin '{}' failed to start: {}", name, slot->reason));
   }
   StartBlockedDependents();
   std::lock_guard lock(mu_);
@@ -458,8 +470,8 @@ Result<std::vector<PluginInfo>> Kernel::StopPlugin(const std::string& name, bool
       return std::vector<PluginInfo>{Snapshot(*slot)};
     }
     if (slot->state != PluginState::kRunning && slot->state != PluginState::kStarting) {
-      return Fail(ErrorCode::kFailedPrecondition,
-                  fmt::format("plugin '{}' is not running ({})", name, PluginStateName(slot->state)));
+      return Fail(ErrorCode::kFailedPrecondition, fmt::format("plugin '{}' is not running ({})",
+                                                              name, PluginStateName(slot->state)));
     }
     dependents = RunningDependents(*slot);
     if (!dependents.empty() && !cascade) {
@@ -573,8 +585,8 @@ HealthSummary Kernel::CheckHealth() const {
       } catch (...) {
         report = {HealthStatus::kUnhealthy, "health check threw"};
       }
-      promise->set_value(Answer{report, std::chrono::duration_cast<std::chrono::microseconds>(
-                                            Clock::now() - start)});
+      promise->set_value(Answer{
+          report, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start)});
     }).detach();
   }
   const Deadline deadline = Clock::now() + options_.health_timeout;
@@ -588,7 +600,8 @@ HealthSummary Kernel::CheckHealth() const {
         health.latency = answer.latency;
       } else {
         health.report = {HealthStatus::kUnhealthy, "health check timed out"};
-        health.latency = std::chrono::duration_cast<std::chrono::microseconds>(options_.health_timeout);
+        health.latency =
+            std::chrono::duration_cast<std::chrono::microseconds>(options_.health_timeout);
       }
     } else if (probes[i].state == PluginState::kFailed) {
       health.report = {HealthStatus::kUnhealthy, "failed: " + probes[i].reason};
@@ -603,7 +616,8 @@ HealthSummary Kernel::CheckHealth() const {
   return summary;
 }
 
-std::map<std::string, std::string> Kernel::Reconfigure(std::shared_ptr<const config::Config> config) {
+std::map<std::string, std::string> Kernel::Reconfigure(
+    std::shared_ptr<const config::Config> config) {
   std::lock_guard op(op_mu_);
   std::vector<Slot*> running;
   {

@@ -18,7 +18,15 @@
 
 namespace sg::kernel {
 
-enum class PluginState { kRegistered, kInitialized, kStarting, kRunning, kStopping, kStopped, kFailed };
+enum class PluginState {
+  kRegistered,
+  kInitialized,
+  kStarting,
+  kRunning,
+  kStopping,
+  kStopped,
+  kFailed
+};
 
 /// "registered", "initialized", "starting", "running", "stopping", "stopped", "failed".
 std::string_view PluginStateName(PluginState state);
@@ -26,15 +34,15 @@ std::string_view PluginStateName(PluginState state);
 struct RestartPolicy {
   enum class Mode { kNever, kOnFailure };
   Mode mode = Mode::kNever;
-  int limit = 5;                               // restarts before giving up
-  std::chrono::milliseconds backoff{1000};     // first delay; doubles each time
+  int limit = 5;                            // restarts before giving up
+  std::chrono::milliseconds backoff{1000};  // first delay; doubles each time
   std::chrono::milliseconds max_backoff{60000};
 };
 
 struct KernelOptions {
-  std::string mode = "monolith";                 // for the log lines
+  std::string mode = "monolith";                  // for the log lines
   std::chrono::milliseconds call_timeout{10000};  // daemon.plugin_timeout: Init, Start, Reconfigure
-  std::chrono::milliseconds health_timeout{2000}; // daemon.health_timeout
+  std::chrono::milliseconds health_timeout{2000};  // daemon.health_timeout
 };
 
 /// A snapshot of one plugin, for status, health and the control socket.
@@ -43,9 +51,9 @@ struct PluginInfo {
   std::string version;
   std::vector<std::string> dependencies;
   PluginState state = PluginState::kRegistered;
-  std::string reason;                                     // why failed or stopped; "" otherwise
-  std::chrono::system_clock::time_point since;            // when the state last changed
-  int restarts = 0;                                       // restarts by the policy so far
+  std::string reason;                           // why failed or stopped; "" otherwise
+  std::chrono::system_clock::time_point since;  // when the state last changed
+  int restarts = 0;                             // restarts by the policy so far
   std::optional<std::chrono::system_clock::time_point> next_restart;
   RestartPolicy policy;
 };
@@ -109,18 +117,18 @@ class Kernel {
  private:
   struct Slot;
 
-  Slot* Find(const std::string& name) const;  // requires mu_
-  Result<std::vector<Slot*>> StartOrder() const;  // requires mu_
+  Slot* Find(const std::string& name) const;                     // requires mu_
+  Result<std::vector<Slot*>> StartOrder() const;                 // requires mu_
   std::vector<Slot*> RunningDependents(const Slot& slot) const;  // requires mu_
   void SetState(Slot& slot, PluginState state, std::string reason = {});
   PluginInfo Snapshot(const Slot& slot) const;  // requires mu_
 
-  bool InitSlot(Slot& slot);   // requires op_mu_
-  bool StartSlot(Slot& slot);  // requires op_mu_
+  bool InitSlot(Slot& slot);                                                // requires op_mu_
+  bool StartSlot(Slot& slot);                                               // requires op_mu_
   void StopSlot(Slot& slot, Deadline deadline, const std::string& reason);  // requires op_mu_
-  void StartBlockedDependents();  // requires op_mu_
+  void StartBlockedDependents();                                            // requires op_mu_
   void OnFailure(const std::string& name, const std::string& reason);
-  void ScheduleRestart(Slot& slot);  // requires op_mu_
+  void ScheduleRestart(Slot& slot);                        // requires op_mu_
   void MarkFailed(Slot& slot, const std::string& reason);  // requires op_mu_
 
   const KernelOptions options_;

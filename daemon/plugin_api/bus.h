@@ -20,9 +20,9 @@ struct Message {
 };
 
 struct BusStats {
-  uint64_t published = 0;  // messages accepted by Publish
-  uint64_t delivered = 0;  // handler calls completed
-  uint64_t dropped = 0;    // deliveries dropped because a subscriber's queue was full
+  uint64_t published = 0;       // messages accepted by Publish
+  uint64_t delivered = 0;       // handler calls completed
+  uint64_t dropped = 0;         // deliveries dropped because a subscriber's queue was full
   uint64_t handler_errors = 0;  // handlers that threw
 };
 

@@ -3,13 +3,13 @@
 // exec /bin/true and see it exit, which is the floor any process start pays.
 //
 //   bench_startup [ITERATIONS]     (default 30)
-#include <signal.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <signal.h>
 
 #include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
@@ -68,13 +68,13 @@ int main(int argc, char** argv) {
     true_ms.push_back(Ms(Clock::now() - t0));
   }
   std::printf("streamgated startup, %d runs\n", iterations);
-  std::printf("  exec-to-ready (READY=1)   median %7.2f ms   p90 %7.2f ms\n", Percentile(ready_ms, 0.5),
-              Percentile(ready_ms, 0.9));
-  std::printf("  reference: exec /bin/true median %7.2f ms   p90 %7.2f ms\n", Percentile(true_ms, 0.5),
-              Percentile(true_ms, 0.9));
+  std::printf("  exec-to-ready (READY=1)   median %7.2f ms   p90 %7.2f ms\n",
+              Percentile(ready_ms, 0.5), Percentile(ready_ms, 0.9));
+  std::printf("  reference: exec /bin/true median %7.2f ms   p90 %7.2f ms\n",
+              Percentile(true_ms, 0.5), Percentile(true_ms, 0.9));
   std::printf("  ratio (median)            %7.1fx the bare process start\n",
               Percentile(ready_ms, 0.5) / Percentile(true_ms, 0.5));
-  std::printf("  idle RSS                  median %7.2f MiB  max %7.2f MiB\n", Percentile(rss_mib, 0.5),
-              *std::max_element(rss_mib.begin(), rss_mib.end()));
+  std::printf("  idle RSS                  median %7.2f MiB  max %7.2f MiB\n",
+              Percentile(rss_mib, 0.5), *std::max_element(rss_mib.begin(), rss_mib.end()));
   return 0;
 }

@@ -20,12 +20,14 @@ TEST_CASE("config validate passes the seed's file with warnings and exit 0", "[c
 
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.out, Catch::Contains("seed-config.yaml:47:17: warning: web3.ethereum_rpc: the value looks like a placeholder"));
+  CHECK_THAT(r.out, Catch::Contains("seed-config.yaml:47:17: warning: web3.ethereum_rpc: the value "
+                                    "looks like a placeholder"));
   CHECK_THAT(r.out, Catch::Contains("configuration is valid (0 errors, 5 warnings)"));
 }
 
 TEST_CASE("config validate --strict fails on warnings with exit 78", "[cli][config]") {
-  const RunResult r = Cli({"config", "validate", "--strict", SG_SOURCE_DIR "/tests/data/seed-config.yaml"});
+  const RunResult r =
+      Cli({"config", "validate", "--strict", SG_SOURCE_DIR "/tests/data/seed-config.yaml"});
 
   CHECK(r.exit_code == 78);
   CHECK_THAT(r.out, Catch::Contains("warnings fail with --strict"));
@@ -33,13 +35,15 @@ TEST_CASE("config validate --strict fails on warnings with exit 78", "[cli][conf
 
 TEST_CASE("config validate reports every error compiler-style and exits 78", "[cli][config]") {
   TempDir dir;
-  const std::string file = dir.Write("bad.yaml", "server:\n  port: 70000\n  prot: 1\napp:\n  mode: x\n");
+  const std::string file =
+      dir.Write("bad.yaml", "server:\n  port: 70000\n  prot: 1\napp:\n  mode: x\n");
 
   const RunResult r = Cli({"config", "validate", file});
 
   CHECK(r.exit_code == 78);
   CHECK_THAT(r.out, Catch::Contains(file + ":2:9: error: server.port:"));
-  CHECK_THAT(r.out, Catch::Contains(file + ":3:3: error: server.prot: unknown key (did you mean 'port'?)"));
+  CHECK_THAT(r.out, Catch::Contains(
+                        file + ":3:3: error: server.prot: unknown key (did you mean 'port'?)"));
   CHECK_THAT(r.out, Catch::Contains(file + ":5:9: error: app.mode:"));
   CHECK_THAT(r.out, Catch::Contains("configuration is invalid: 3 errors, 0 warnings"));
 }
@@ -66,18 +70,20 @@ TEST_CASE("config validate names a bad environment variable", "[cli][config]") {
   const RunResult r = Cli({"config", "validate", SG_SOURCE_DIR "/config/streamgate.yaml"}, env);
 
   CHECK(r.exit_code == 78);
-  CHECK_THAT(r.out, Catch::Contains("STREAMGATE_REDIS_POOLSIZE: error: redis.poolsize: '0' is out of range"));
+  CHECK_THAT(r.out, Catch::Contains(
+                        "STREAMGATE_REDIS_POOLSIZE: error: redis.poolsize: '0' is out of range"));
 }
 
-TEST_CASE("config validate of a missing file, a folder and an unreadable file", "[cli][config][hostile]") {
+TEST_CASE("config validate of a missing file, a folder and an unreadable file",
+          "[cli][config][hostile]") {
   CHECK(Cli({"config", "validate", "/nonexistent.yaml"}).exit_code == 78);
   CHECK_THAT(Cli({"config", "validate", "/tmp"}).out, Catch::Contains("is a directory"));
 
   // An unreadable file needs a user without rights to it: root reads everything.
   TempDir dir;  // mode 0700, owned by the test's user
   const std::string file = dir.Write("private.yaml", "app: {}\n");
-  const RunResult r = Cli({"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                           SG_CLI_BIN, "config", "validate", file});
+  const RunResult r = Cli({"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
+                           "--clear-groups", SG_CLI_BIN, "config", "validate", file});
   // Cli() put the binary first; setpriv runs it again as nobody.
   if (r.exit_code == 0 && r.out.find("Permission denied") == std::string::npos) {
     WARN("setpriv is not usable here: " << r.err);
@@ -88,7 +94,8 @@ TEST_CASE("config validate of a missing file, a folder and an unreadable file", 
 
 TEST_CASE("config show prints each value with its source, secrets redacted", "[cli][config]") {
   TempDir dir;
-  const std::string file = dir.Write("c.yaml", "server:\n  port: 8081\ndatabase:\n  password: hunter22\n");
+  const std::string file =
+      dir.Write("c.yaml", "server:\n  port: 8081\ndatabase:\n  password: hunter22\n");
   SpawnOptions env;
   env.env["STREAMGATE_SERVER_READ_TIMEOUT"] = "12s";
 

@@ -1,7 +1,6 @@
 // The real streamgated process: configuration errors, readiness, signals, reload and the pid file.
-#include <signal.h>
-
 #include <catch2/catch.hpp>
+#include <signal.h>
 
 #include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
@@ -31,7 +30,8 @@ TEST_CASE("streamgated with a bad configuration prints the diagnostics and exits
   Process daemon({SG_DAEMON_BIN, "--config", file}, dir, DaemonEnv(dir));
 
   REQUIRE(daemon.Wait(10s) == 78);
-  CHECK_THAT(daemon.Stderr(), Catch::Contains(file + ":2:9: error: server.port: '70000' is out of range"));
+  CHECK_THAT(daemon.Stderr(),
+             Catch::Contains(file + ":2:9: error: server.port: '70000' is out of range"));
   CHECK_THAT(daemon.Stderr(), Catch::Contains("configuration is invalid: 1 error"));
 }
 
@@ -41,7 +41,10 @@ TEST_CASE("streamgated rejects a bad flag value naming the flag", "[daemon]") {
   Process daemon({SG_DAEMON_BIN, "--mode", "monolit"}, dir, DaemonEnv(dir));
 
   REQUIRE(daemon.Wait(10s) == 78);
-  CHECK_THAT(daemon.Stderr(), Catch::Contains("--mode: error: app.mode: 'monolit' is not a valid value; did you mean 'monolith'?"));
+  CHECK_THAT(
+      daemon.Stderr(),
+      Catch::Contains(
+          "--mode: error: app.mode: 'monolit' is not a valid value; did you mean 'monolith'?"));
 }
 
 TEST_CASE("streamgated is ready within a deadline and stops cleanly on SIGTERM", "[daemon]") {
@@ -66,7 +69,8 @@ TEST_CASE("streamgated is ready within a deadline and stops cleanly on SIGTERM",
   CHECK(LogSays(daemon, "StreamGate stopped"));
 }
 
-TEST_CASE("SIGHUP with a bad file keeps the running configuration; a good one is applied", "[daemon]") {
+TEST_CASE("SIGHUP with a bad file keeps the running configuration; a good one is applied",
+          "[daemon]") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify");
   SpawnOptions env = DaemonEnv(dir);
@@ -102,7 +106,8 @@ TEST_CASE("a second daemon on the same endpoint is refused, naming the first", "
   Process second({SG_DAEMON_BIN}, dir, DaemonEnv(dir));
 
   REQUIRE(second.Wait(10s) == 1);
-  CHECK_THAT(second.Stderr(), Catch::Contains("another streamgated (pid " + std::to_string(first.pid()) + ")"));
+  CHECK_THAT(second.Stderr(),
+             Catch::Contains("another streamgated (pid " + std::to_string(first.pid()) + ")"));
   CHECK(first.Running());
 }
 
@@ -148,17 +153,21 @@ TEST_CASE("a second SIGTERM during shutdown exits at once", "[daemon]") {
 TEST_CASE("microservice mode names the services and refuses one that is not built", "[daemon]") {
   TempDir dir;
 
-  const RunResult unknown = Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "cahce"}, DaemonEnv(dir));
+  const RunResult unknown =
+      Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "cahce"}, DaemonEnv(dir));
   CHECK(unknown.exit_code == 2);
-  CHECK_THAT(unknown.err, Catch::Contains("did you mean 'cache'?") && Catch::Contains("api-gateway, upload, transcoder"));
+  CHECK_THAT(unknown.err, Catch::Contains("did you mean 'cache'?") &&
+                              Catch::Contains("api-gateway, upload, transcoder"));
 
   const RunResult missing = Run({SG_DAEMON_BIN, "--mode", "microservice"}, DaemonEnv(dir));
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Catch::Contains("--service NAME"));
 
-  const RunResult unbuilt = Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "transcoder"}, DaemonEnv(dir));
+  const RunResult unbuilt =
+      Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "transcoder"}, DaemonEnv(dir));
   CHECK(unbuilt.exit_code == 1);
-  CHECK_THAT(unbuilt.err, Catch::Contains("service 'transcoder' is not built into this streamgated yet"));
+  CHECK_THAT(unbuilt.err,
+             Catch::Contains("service 'transcoder' is not built into this streamgated yet"));
 }
 
 TEST_CASE("streamgated usage errors exit 2", "[daemon]") {

@@ -1,12 +1,12 @@
 #include "tests/support/notify_socket.h"
 
+#include <cstring>
+#include <stdexcept>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <cstring>
-#include <stdexcept>
 
 namespace sg::test {
 

@@ -2,14 +2,14 @@
 // output captured to files, waited for with a deadline (never a fixed sleep).
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace sg::test {
 
@@ -39,7 +39,8 @@ struct SpawnOptions {
 class Process {
  public:
   /// Starts argv[0] with stdout and stderr captured to files in `dir`.
-  Process(const std::vector<std::string>& argv, const TempDir& dir, const SpawnOptions& options = {});
+  Process(const std::vector<std::string>& argv, const TempDir& dir,
+          const SpawnOptions& options = {});
   ~Process();  // kills the process if it still runs
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

@@ -86,9 +86,13 @@ class TestPlugin final : public Plugin {
   void Stop(Deadline) override { (void)Act("stop", stop); }
   HealthReport CheckHealth() const override {
     switch (health_behavior.load()) {
-      case Behavior::kThrow: throw std::runtime_error("health exploded");
-      case Behavior::kHang: gate_->Wait(); break;
-      default: break;
+      case Behavior::kThrow:
+        throw std::runtime_error("health exploded");
+      case Behavior::kHang:
+        gate_->Wait();
+        break;
+      default:
+        break;
     }
     return {health.load(), health == HealthStatus::kHealthy ? "" : "not great"};
   }
@@ -100,10 +104,15 @@ class TestPlugin final : public Plugin {
   Result<void> Act(const std::string& what, const std::atomic<Behavior>& behavior) {
     log_.Add(name_ + "." + what);
     switch (behavior.load()) {
-      case Behavior::kOk: return {};
-      case Behavior::kFail: return Fail(ErrorCode::kUnavailable, what + " refused");
-      case Behavior::kThrow: throw std::runtime_error(what + " exploded");
-      case Behavior::kHang: gate_->Wait(); return {};
+      case Behavior::kOk:
+        return {};
+      case Behavior::kFail:
+        return Fail(ErrorCode::kUnavailable, what + " refused");
+      case Behavior::kThrow:
+        throw std::runtime_error(what + " exploded");
+      case Behavior::kHang:
+        gate_->Wait();
+        return {};
     }
     return {};
   }

@@ -1,10 +1,12 @@
 // The CLI's command tree, and the drift test that keeps --help, the man page and the completion
 // scripts naming the same commands and options.
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
+#include "cli/app.h"
+
 #include <sstream>
 
-#include "cli/app.h"
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
 #include "common/exit_codes.h"
 #include "tests/support/files.h"
 
@@ -52,8 +54,10 @@ TEST_CASE("an unknown command or option exits 2 with CLI11's message", "[cli]") 
 }
 
 TEST_CASE("--help works at every level and exits 0", "[cli]") {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"config", "--help"}, {"config", "validate", "--help"}, {"version", "--help"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--help"},
+                                                                {"config", "--help"},
+                                                                {"config", "validate", "--help"},
+                                                                {"version", "--help"}}) {
     const Outcome o = RunCli(args);
     CHECK(o.code == kExitOk);
     CHECK_THAT(o.out, Catch::Contains("Usage"));
@@ -81,8 +85,8 @@ TEST_CASE("every command and option is in the man page and each completion scrip
   REQUIRE(commands.size() >= 3);
 
   const std::string man = test::ReadSourceFile("man/streamgate.1");
-  for (const char* script : {"completions/streamgate.bash", "completions/_streamgate",
-                             "completions/streamgate.fish"}) {
+  for (const char* script :
+       {"completions/streamgate.bash", "completions/_streamgate", "completions/streamgate.fish"}) {
     const std::string text = test::ReadSourceFile(script);
     REQUIRE_FALSE(text.empty());
     for (const auto& command : commands) {

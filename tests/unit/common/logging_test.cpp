@@ -1,8 +1,9 @@
-#include <catch2/catch.hpp>
-#include <filesystem>
-#include <nlohmann/json.hpp>
-
 #include "common/logging.h"
+
+#include <filesystem>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 namespace sg::log {
 namespace {
@@ -34,8 +35,9 @@ Record SampleRecord() {
 TEST_CASE("fields survive the trip through spdlog into the ring", "[logging]") {
   auto hub = QuietHub();
 
-  hub->Get("kernel")->info(With("Plugin registered", {{"name", "api-gateway"}, {"version", "1.0.0"},
-                                                      {"count", 3}, {"ok", true}}));
+  hub->Get("kernel")->info(
+      With("Plugin registered",
+           {{"name", "api-gateway"}, {"version", "1.0.0"}, {"count", 3}, {"ok", true}}));
 
   auto records = hub->Ring().Last(0);
   REQUIRE(records.size() == 1);
@@ -165,7 +167,8 @@ TEST_CASE("the log file rotates by size and keeps max_files", "[logging]") {
   auto hub = LogHub::Create(options);
   REQUIRE(hub.has_value());
 
-  for (int i = 0; i < 500; ++i) (*hub)->Get("test")->info("a line long enough to fill the file {}", i);
+  for (int i = 0; i < 500; ++i)
+    (*hub)->Get("test")->info("a line long enough to fill the file {}", i);
   (*hub)->Flush();
 
   CHECK(std::filesystem::exists(dir / "sg.log"));

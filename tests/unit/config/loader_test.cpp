@@ -1,10 +1,10 @@
-#include <sys/stat.h>
+#include "config/loader.h"
 
-#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
-#include "config/loader.h"
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 namespace sg::config {
 namespace {
@@ -45,7 +45,8 @@ TEST_CASE("with no file the built-in defaults make a valid monolith", "[config]"
   CHECK(r.config.Get("server.port").origin.kind == Origin::Kind::kDefault);
 }
 
-TEST_CASE("the seed's config.yaml is valid, warning about placeholders and default secrets", "[config]") {
+TEST_CASE("the seed's config.yaml is valid, warning about placeholders and default secrets",
+          "[config]") {
   LoadOptions options;
   options.path = SG_SOURCE_DIR "/tests/data/seed-config.yaml";
 
@@ -59,7 +60,9 @@ TEST_CASE("the seed's config.yaml is valid, warning about placeholders and defau
   CHECK_THAT(all, Catch::Contains("web3.ethereum_rpc: the value looks like a placeholder"));
   CHECK_THAT(all, Catch::Contains("database.password: is a well-known default credential"));
   CHECK_THAT(all, Catch::Contains("storage.secretkey: is a well-known default credential"));
-  CHECK_THAT(all, Catch::Contains("seed-config.yaml:52:20: warning: monitoring.prometheus_port: port 9090 is also grpc.port (no clash now: this release opens no gRPC listener)"));
+  CHECK_THAT(all, Catch::Contains(
+                      "seed-config.yaml:52:20: warning: monitoring.prometheus_port: port 9090 is "
+                      "also grpc.port (no clash now: this release opens no gRPC listener)"));
   CHECK(r.config.String("storage.type") == "minio");
 }
 
@@ -107,16 +110,24 @@ TEST_CASE("every problem in a file is reported in one run", "[config]") {
   const std::string all = AllDiagnostics(r);
   INFO(all);
   CHECK(r.Errors() == 6);
-  CHECK_THAT(all, Catch::Contains("f.yaml:2:9: error: app.mode: 'monolit' is not a valid value; did you mean 'monolith'?"));
-  CHECK_THAT(all, Catch::Contains("f.yaml:4:9: error: server.port: '70000' is out of range; use a port from 0 to 65535"));
+  CHECK_THAT(
+      all,
+      Catch::Contains(
+          "f.yaml:2:9: error: app.mode: 'monolit' is not a valid value; did you mean 'monolith'?"));
+  CHECK_THAT(
+      all,
+      Catch::Contains(
+          "f.yaml:4:9: error: server.port: '70000' is out of range; use a port from 0 to 65535"));
   CHECK_THAT(all, Catch::Contains("f.yaml:5:17: error: server.read_timeout: '0' is out of range"));
-  CHECK_THAT(all, Catch::Contains("f.yaml:6:18: error: server.write_timeout: expected a duration, got a list"));
+  CHECK_THAT(all, Catch::Contains(
+                      "f.yaml:6:18: error: server.write_timeout: expected a duration, got a list"));
   CHECK_THAT(all, Catch::Contains("f.yaml:8:13: error: redis.poolsize: '-1' is out of range"));
   CHECK_THAT(all, Catch::Contains("f.yaml:10:8: error: nats.url: 'localhost:4222' is not a URL"));
 }
 
 TEST_CASE("wrong shapes are type errors", "[config]") {
-  CHECK_THAT(Only(LoadText("- a\n- b\n", "f")).message, Catch::Contains("not a mapping of sections"));
+  CHECK_THAT(Only(LoadText("- a\n- b\n", "f")).message,
+             Catch::Contains("not a mapping of sections"));
   CHECK_THAT(Only(LoadText("server: 8080\n", "f")).message, Catch::Contains("must be a mapping"));
   CHECK_THAT(Only(LoadText("plugins:\n  enabled: api-gateway\n", "f")).message,
              Catch::Contains("expected a list"));
@@ -131,25 +142,31 @@ TEST_CASE("duplicate sections and keys are errors naming the first", "[config]")
   CHECK_THAT(Only(LoadText("app: {}\napp: {}\n", "f")).message, Catch::Contains("appears twice"));
 }
 
-TEST_CASE("two listeners on one port: an error when both open, a warning when one never does", "[config]") {
+TEST_CASE("two listeners on one port: an error when both open, a warning when one never does",
+          "[config]") {
   const Diagnostic clash = Only(LoadText("monitoring:\n  prometheus_port: 8080\n", "f"));
   CHECK(clash.severity == Severity::kError);
-  CHECK_THAT(clash.Format(), Catch::Contains("f:2:20: error: monitoring.prometheus_port: port 8080 is also server.port"));
+  CHECK_THAT(
+      clash.Format(),
+      Catch::Contains("f:2:20: error: monitoring.prometheus_port: port 8080 is also server.port"));
 
-  const Diagnostic off = Only(LoadText(
-      "monitoring:\n  prometheus_port: 8080\nplugins:\n  enabled: [api-gateway]\n", "f"));
+  const Diagnostic off = Only(
+      LoadText("monitoring:\n  prometheus_port: 8080\nplugins:\n  enabled: [api-gateway]\n", "f"));
   CHECK(off.severity == Severity::kWarning);
   CHECK_THAT(off.message, Catch::Contains("the monitor plugin is not enabled"));
 
   CHECK(Only(LoadText("grpc:\n  port: 8080\n", "f")).severity == Severity::kWarning);
-  CHECK(Only(LoadText("control:\n  endpoint: tcp://127.0.0.1:8080\n", "f")).severity == Severity::kError);
+  CHECK(Only(LoadText("control:\n  endpoint: tcp://127.0.0.1:8080\n", "f")).severity ==
+        Severity::kError);
 }
 
 TEST_CASE("an alias that disagrees with its key is an error; one that agrees is fine", "[config]") {
   CHECK(LoadText("app:\n  port: 8080\nserver:\n  port: 8080\n", "f").Ok(true));
 
   const Diagnostic d = Only(LoadText("app:\n  port: 8081\nserver:\n  port: 8080\n", "f"));
-  CHECK_THAT(d.Format(), Catch::Contains("f:2:9: error: app.port: 8081 conflicts with server.port (8080, at f:4:9)"));
+  CHECK_THAT(
+      d.Format(),
+      Catch::Contains("f:2:9: error: app.port: 8081 conflicts with server.port (8080, at f:4:9)"));
 
   const LoadResult alone = LoadText("app:\n  port: 8082\n", "f");
   CHECK(alone.Ok(true));
@@ -159,12 +176,14 @@ TEST_CASE("an alias that disagrees with its key is an error; one that agrees is 
 
 TEST_CASE("app.debug lowers the level only when logging.level is not set", "[config]") {
   CHECK(LoadText("app:\n  debug: true\n", "f").config.String("logging.level") == "debug");
-  CHECK(LoadText("app:\n  debug: true\nlogging:\n  level: warn\n", "f").config.String("logging.level") == "warn");
+  CHECK(LoadText("app:\n  debug: true\nlogging:\n  level: warn\n", "f")
+            .config.String("logging.level") == "warn");
 }
 
 TEST_CASE("sources take precedence: default < file < environment < flag", "[config]") {
   const std::string yaml = "server:\n  port: 8081\n  read_timeout: 5\n  write_timeout: 6\n";
-  const Environment env = {{"STREAMGATE_SERVER_PORT", "8082"}, {"STREAMGATE_SERVER_READ_TIMEOUT", "7s"}};
+  const Environment env = {{"STREAMGATE_SERVER_PORT", "8082"},
+                           {"STREAMGATE_SERVER_READ_TIMEOUT", "7s"}};
   const std::vector<Override> flags = {{"server.port", "8083", "--set server.port=8083"}};
 
   const LoadResult r = LoadText(yaml, "f", env, flags);
@@ -188,13 +207,15 @@ TEST_CASE("environment values are parsed by type and errors name the variable", 
   const LoadResult r = LoadText("", "f", env);
 
   const Diagnostic d = Only(r);
-  CHECK(d.Format() == "STREAMGATE_SERVER_PORT: error: server.port: expected a port number, got 'eighty'");
+  CHECK(d.Format() ==
+        "STREAMGATE_SERVER_PORT: error: server.port: expected a port number, got 'eighty'");
   CHECK(r.config.List("plugins.enabled") == std::vector<std::string>{"api-gateway", "monitor"});
   CHECK(r.config.Bool("app.debug"));
 }
 
 TEST_CASE("an unknown STREAMGATE_ variable is a warning with a suggestion", "[config]") {
-  const Diagnostic d = Only(LoadText("", "f", {{"STREAMGATE_SERVR_PORT", "1"}, {"STREAMGATE_CONFIG", "x"}}));
+  const Diagnostic d =
+      Only(LoadText("", "f", {{"STREAMGATE_SERVR_PORT", "1"}, {"STREAMGATE_CONFIG", "x"}}));
 
   CHECK(d.severity == Severity::kWarning);
   CHECK_THAT(d.message, Catch::Contains("did you mean 'STREAMGATE_SERVER_PORT'?"));
@@ -203,14 +224,18 @@ TEST_CASE("an unknown STREAMGATE_ variable is a warning with a suggestion", "[co
 TEST_CASE("an unknown flag key is an error with a suggestion", "[config]") {
   const Diagnostic d = Only(LoadText("", "f", {}, {{"server.prot", "1", "--set server.prot=1"}}));
 
-  CHECK_THAT(d.Format(), Catch::StartsWith("--set server.prot=1: error: server.prot: unknown key (did you mean 'server.port'?)"));
+  CHECK_THAT(
+      d.Format(),
+      Catch::StartsWith(
+          "--set server.prot=1: error: server.prot: unknown key (did you mean 'server.port'?)"));
 }
 
 TEST_CASE("storage backends other than local need their keys", "[config]") {
   const LoadResult r = LoadText("storage:\n  type: s3\n", "f");
 
   CHECK(r.Errors() == 2);
-  CHECK_THAT(AllDiagnostics(r), Catch::Contains("storage.accesskey: is empty but storage.type is s3"));
+  CHECK_THAT(AllDiagnostics(r),
+             Catch::Contains("storage.accesskey: is empty but storage.type is s3"));
 }
 
 TEST_CASE("secrets are redacted in show and JSON, URL passwords masked", "[config]") {
@@ -233,7 +258,8 @@ TEST_CASE("secrets are redacted in show and JSON, URL passwords masked", "[confi
 }
 
 TEST_CASE("show formats durations and sizes in their units", "[config]") {
-  const LoadResult r = LoadText("server:\n  read_timeout: 1500ms\nlogging:\n  max_size: 2048KiB\n", "f");
+  const LoadResult r =
+      LoadText("server:\n  read_timeout: 1500ms\nlogging:\n  max_size: 2048KiB\n", "f");
 
   CHECK(r.config.Show("server.read_timeout") == "1500ms");
   CHECK(r.config.Show("logging.max_size") == "2MiB");
@@ -279,7 +305,8 @@ TEST_CASE("hostile input: alias bombs do not expand", "[config][hostile]") {
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'z'; ++c) {
     bomb += std::string(1, c) + ": &" + c + " [";
-    for (int i = 0; i < 10; ++i) bomb += std::string(i ? ", " : "") + "*" + static_cast<char>(c - 1);
+    for (int i = 0; i < 10; ++i)
+      bomb += std::string(i ? ", " : "") + "*" + static_cast<char>(c - 1);
     bomb += "]\n";
   }
   bomb += "plugins:\n  enabled: *z\n";
@@ -333,12 +360,14 @@ TEST_CASE("the search finds STREAMGATE_CONFIG first, then the XDG file", "[confi
   const auto dir = std::filesystem::temp_directory_path() / "sg-unit-xdg";
   std::filesystem::create_directories(dir / "streamgate");
   std::ofstream(dir / "streamgate" / "streamgate.yaml") << "app: {}\n";
-  CHECK(FindConfigFile({{"XDG_CONFIG_HOME", dir.string()}}) == (dir / "streamgate" / "streamgate.yaml").string());
+  CHECK(FindConfigFile({{"XDG_CONFIG_HOME", dir.string()}}) ==
+        (dir / "streamgate" / "streamgate.yaml").string());
   std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("the summary line counts errors and warnings", "[config]") {
-  CHECK(Summary(LoadText("", "f.yaml"), false) == "f.yaml: configuration is valid (0 errors, 0 warnings)");
+  CHECK(Summary(LoadText("", "f.yaml"), false) ==
+        "f.yaml: configuration is valid (0 errors, 0 warnings)");
   CHECK(Summary(LoadText("grpc:\n  port: 8080\n", "f.yaml"), true) ==
         "f.yaml: configuration is invalid: 0 errors, 1 warning (warnings fail with --strict)");
 }

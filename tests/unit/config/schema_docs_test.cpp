@@ -17,9 +17,10 @@ TEST_CASE("streamgate.yaml(5) names every schema key", "[config][docs]") {
   }
 }
 
-TEST_CASE("each completion script offers every schema key for streamgated --set", "[config][docs]") {
-  for (const char* script : {"completions/streamgate.bash", "completions/_streamgate",
-                             "completions/streamgate.fish"}) {
+TEST_CASE("each completion script offers every schema key for streamgated --set",
+          "[config][docs]") {
+  for (const char* script :
+       {"completions/streamgate.bash", "completions/_streamgate", "completions/streamgate.fish"}) {
     const std::string text = test::ReadSourceFile(script);
     REQUIRE_FALSE(text.empty());
     for (const auto& spec : Schema()) {
@@ -33,7 +34,8 @@ TEST_CASE("every schema default passes the schema's own checks", "[config]") {
   // The loader SG_CHECKs this at start; a test says which key when it breaks.
   for (const auto& spec : Schema()) {
     INFO(spec.path);
-    CHECK(LoadText("", "f", {}, {{std::string(spec.path), std::string(spec.default_value), "x"}}).Errors() == 0);
+    CHECK(LoadText("", "f", {}, {{std::string(spec.path), std::string(spec.default_value), "x"}})
+              .Errors() == 0);
   }
 }
 

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "config/value_parser.h"
+
+#include <catch2/catch.hpp>
 
 namespace sg::config {
 namespace {
@@ -29,7 +29,8 @@ std::string Bad(std::string_view path, std::string_view text) {
 TEST_CASE("ports are checked against their range", "[config]") {
   CHECK(std::get<int64_t>(Ok("server.port", "8080")) == 8080);
   CHECK(std::get<int64_t>(Ok("server.port", "0")) == 0);
-  CHECK_THAT(Bad("server.port", "70000"), Catch::Contains("out of range") && Catch::Contains("0 to 65535"));
+  CHECK_THAT(Bad("server.port", "70000"),
+             Catch::Contains("out of range") && Catch::Contains("0 to 65535"));
   CHECK_THAT(Bad("database.port", "0"), Catch::Contains("1 to 65535"));
   CHECK_THAT(Bad("server.port", "80a"), Catch::Contains("expected a port number"));
   CHECK_THAT(Bad("server.port", "99999999999999999999"), Catch::Contains("expected a port number"));
@@ -82,20 +83,24 @@ TEST_CASE("URLs need a known scheme and a host", "[config]") {
 }
 
 TEST_CASE("hosts, host:port pairs and control endpoints are checked", "[config]") {
-  CHECK_THAT(Bad("database.host", "postgres://db"), Catch::Contains("not a URL") || Catch::Contains("URL"));
+  CHECK_THAT(Bad("database.host", "postgres://db"),
+             Catch::Contains("not a URL") || Catch::Contains("URL"));
   CHECK_THAT(Bad("database.host", "bad host"), Catch::Contains("not a host"));
   CHECK_THAT(Bad("storage.endpoint", "localhost"), Catch::Contains("not a host:port"));
   CHECK(std::get<std::string>(Ok("control.endpoint", "ipc:///tmp/x.sock")) == "ipc:///tmp/x.sock");
-  CHECK(std::get<std::string>(Ok("control.endpoint", "tcp://127.0.0.1:7400")) == "tcp://127.0.0.1:7400");
+  CHECK(std::get<std::string>(Ok("control.endpoint", "tcp://127.0.0.1:7400")) ==
+        "tcp://127.0.0.1:7400");
   CHECK_THAT(Bad("control.endpoint", "udp://x:1"), Catch::Contains("not a control endpoint"));
-  CHECK_THAT(Bad("control.endpoint", "ipc://" + std::string(200, 'a')), Catch::Contains("1 to 107 bytes"));
+  CHECK_THAT(Bad("control.endpoint", "ipc://" + std::string(200, 'a')),
+             Catch::Contains("1 to 107 bytes"));
 }
 
 TEST_CASE("list items are checked against the allowed names", "[config]") {
   ParsedValue ok = ParseListText(Spec("plugins.enabled"), "api-gateway, monitor");
   REQUIRE(ok.value.has_value());
   CHECK(std::get<std::vector<std::string>>(*ok.value).size() == 2);
-  CHECK(std::get<std::vector<std::string>>(*ParseListText(Spec("plugins.enabled"), "[]").value).empty());
+  CHECK(std::get<std::vector<std::string>>(*ParseListText(Spec("plugins.enabled"), "[]").value)
+            .empty());
 
   ParsedValue bad = ParseListText(Spec("plugins.enabled"), "api-gateway,montor");
   CHECK_FALSE(bad.value.has_value());

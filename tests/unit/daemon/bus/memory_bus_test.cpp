@@ -1,11 +1,11 @@
 #include "daemon/bus/memory_bus.h"
 
-#include <catch2/catch.hpp>
 #include <mutex>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 
 #include "common/logging.h"
 #include "tests/support/process.h"
@@ -77,7 +77,8 @@ TEST_CASE("subscribers get what matches their pattern, wildcards included", "[bu
     REQUIRE(f.bus->Publish(s, "x"));
   }
 
-  REQUIRE(test::WaitFor([&] { return exact.Size() == 1 && star.Size() == 2 && tail.Size() == 3; }, 5s));
+  REQUIRE(
+      test::WaitFor([&] { return exact.Size() == 1 && star.Size() == 2 && tail.Size() == 3; }, 5s));
   CHECK(exact.Subjects() == std::vector<std::string>{"video.uploaded"});
   CHECK(f.bus->Stats().published == 4);
 }
@@ -85,8 +86,10 @@ TEST_CASE("subscribers get what matches their pattern, wildcards included", "[bu
 TEST_CASE("each subscriber sees messages in publish order", "[bus]") {
   Fixture f(4);
   Inbox a, b;
-  REQUIRE(f.bus->Subscribe("seq", [&](const Message& m) { a.Add(m); }, 10000));
-  REQUIRE(f.bus->Subscribe("seq", [&](const Message& m) { b.Add(m); }, 10000));
+  REQUIRE(f.bus->Subscribe(
+      "seq", [&](const Message& m) { a.Add(m); }, 10000));
+  REQUIRE(f.bus->Subscribe(
+      "seq", [&](const Message& m) { b.Add(m); }, 10000));
 
   for (int i = 0; i < 2000; ++i) REQUIRE(f.bus->Publish("seq", std::to_string(i)));
 
@@ -101,12 +104,16 @@ TEST_CASE("a slow subscriber drops past its queue limit without slowing the publ
   Fixture f;
   Inbox fast;
   std::atomic<int> slow_seen{0};
-  auto slow = f.bus->Subscribe("load", [&](const Message&) {
-    f.gate->Wait();
-    ++slow_seen;
-  }, 8);
+  auto slow = f.bus->Subscribe(
+      "load",
+      [&](const Message&) {
+        f.gate->Wait();
+        ++slow_seen;
+      },
+      8);
   REQUIRE(slow);
-  REQUIRE(f.bus->Subscribe("load", [&](const Message& m) { fast.Add(m); }, 1000));
+  REQUIRE(f.bus->Subscribe(
+      "load", [&](const Message& m) { fast.Add(m); }, 1000));
 
   for (int i = 0; i < 100; ++i) REQUIRE(f.bus->Publish("load", "x"));
 
@@ -127,7 +134,8 @@ TEST_CASE("a throwing handler is counted and the bus goes on", "[bus]") {
   REQUIRE(f.bus->Publish("x", "1"));
   REQUIRE(f.bus->Publish("x", "2"));
 
-  REQUIRE(test::WaitFor([&] { return after.Size() == 2 && f.bus->Stats().handler_errors == 2; }, 5s));
+  REQUIRE(
+      test::WaitFor([&] { return after.Size() == 2 && f.bus->Stats().handler_errors == 2; }, 5s));
 }
 
 TEST_CASE("unsubscribe stops deliveries", "[bus]") {
@@ -150,9 +158,8 @@ TEST_CASE("unsubscribe stops deliveries", "[bus]") {
 
 TEST_CASE("request/reply returns the reply, or times out, or finds no responder", "[bus]") {
   Fixture f;
-  REQUIRE(f.bus->Subscribe("echo", [&](const Message& m) {
-    REQUIRE(f.bus->Publish(m.reply, "re:" + m.data));
-  }));
+  REQUIRE(f.bus->Subscribe(
+      "echo", [&](const Message& m) { REQUIRE(f.bus->Publish(m.reply, "re:" + m.data)); }));
   REQUIRE(f.bus->Subscribe("silent", [](const Message&) {}));
 
   auto reply = f.bus->Request("echo", "hi", 2s);

@@ -1,10 +1,10 @@
 #include "daemon/kernel/kernel.h"
 
-#include <catch2/catch.hpp>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 
 #include "daemon/bus/memory_bus.h"
 #include "tests/support/process.h"
@@ -28,7 +28,8 @@ struct Fixture {
     KernelOptions kernel_options;
     kernel_options.call_timeout = call_timeout;
     kernel_options.health_timeout = 200ms;
-    kernel = std::make_unique<Kernel>(kernel_options, config, *logs, *bus, services, io.get_executor());
+    kernel =
+        std::make_unique<Kernel>(kernel_options, config, *logs, *bus, services, io.get_executor());
   }
   ~Fixture() {
     kernel->StopAll(Clock::now() + 1s);
@@ -72,10 +73,9 @@ TEST_CASE("kernel starts plugins in dependency order and stops them in reverse",
   REQUIRE(f.kernel->StartAll().has_value());
   f.kernel->StopAll(Clock::now() + 1s);
 
-  CHECK(f.events.Events() ==
-        std::vector<std::string>{"cache.init", "cache.start", "auth.init", "auth.start",
-                                 "gateway.init", "gateway.start", "gateway.stop", "auth.stop",
-                                 "cache.stop"});
+  CHECK(f.events.Events() == std::vector<std::string>{"cache.init", "cache.start", "auth.init",
+                                                      "auth.start", "gateway.init", "gateway.start",
+                                                      "gateway.stop", "auth.stop", "cache.stop"});
   CHECK(f.State("gateway") == PluginState::kStopped);
 }
 
@@ -107,7 +107,8 @@ TEST_CASE("a missing dependency is a startup error with a suggestion", "[kernel]
 TEST_CASE("a duplicate plugin name is refused", "[kernel]") {
   Fixture f;
   f.Add("cache");
-  auto again = f.kernel->Register(std::make_unique<TestPlugin>("cache", std::vector<std::string>{}, f.events));
+  auto again = f.kernel->Register(
+      std::make_unique<TestPlugin>("cache", std::vector<std::string>{}, f.events));
   CHECK_FALSE(again.has_value());
 }
 
@@ -123,7 +124,8 @@ TEST_CASE("a throw in init, start or stop marks only that plugin failed", "[kern
       REQUIRE(f.kernel->StartAll().has_value());
 
       CHECK(f.State("bad") == PluginState::kFailed);
-      CHECK(f.kernel->Plugin("bad")->reason == std::string(phase) + " threw: " + phase + " exploded");
+      CHECK(f.kernel->Plugin("bad")->reason ==
+            std::string(phase) + " threw: " + phase + " exploded");
       CHECK(f.State("dependent") == PluginState::kStopped);
       CHECK(f.kernel->Plugin("dependent")->reason == "dependency 'bad' is not running");
       CHECK(f.State("independent") == PluginState::kRunning);
@@ -151,7 +153,8 @@ TEST_CASE("a plugin that returns an error from start is failed with the message"
   CHECK(f.kernel->Plugin("bad")->reason == "start: start refused");
 }
 
-TEST_CASE("a call that outlives its timeout marks the plugin failed and the kernel goes on", "[kernel]") {
+TEST_CASE("a call that outlives its timeout marks the plugin failed and the kernel goes on",
+          "[kernel]") {
   Fixture f(100ms);
   f.Add("slow").start = Behavior::kHang;
   f.Add("fast");
@@ -253,7 +256,8 @@ TEST_CASE("the restart policy gives up at its limit", "[kernel]") {
 
   REQUIRE(f.kernel->StartAll().has_value());
 
-  REQUIRE(test::WaitFor([&] { return f.kernel->Plugin("broken")->reason.find("gave up") != std::string::npos; }, 5s));
+  REQUIRE(test::WaitFor(
+      [&] { return f.kernel->Plugin("broken")->reason.find("gave up") != std::string::npos; }, 5s));
   CHECK(f.kernel->Plugin("broken")->restarts == 2);
   CHECK(f.kernel->Plugin("broken")->reason == "start: start refused (gave up after 2 restarts)");
 }
@@ -270,9 +274,12 @@ TEST_CASE("a failure reported while running stops dependents and restarts the pl
   server.ReportFailure("listener died");
 
   REQUIRE(test::WaitFor([&] { return f.kernel->Plugin("server")->restarts == 1; }, 5s));
-  REQUIRE(test::WaitFor([&] {
-    return f.State("server") == PluginState::kRunning && f.State("client") == PluginState::kRunning;
-  }, 5s));
+  REQUIRE(test::WaitFor(
+      [&] {
+        return f.State("server") == PluginState::kRunning &&
+               f.State("client") == PluginState::kRunning;
+      },
+      5s));
   const auto events = f.events.Events();
   CHECK(std::count(events.begin(), events.end(), "client.stop") == 1);
   CHECK(std::count(events.begin(), events.end(), "client.start") == 2);
