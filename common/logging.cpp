@@ -1,7 +1,5 @@
 #include "common/logging.h"
 
-#include <unistd.h>
-
 #include <cstdlib>
 
 #include <fmt/chrono.h>
@@ -12,6 +10,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <unistd.h>
 
 namespace sg::log {
 namespace {
@@ -51,29 +50,34 @@ nlohmann::json JsonValue(const Field::Value& value) {
 
 std::string IsoTime(std::chrono::system_clock::time_point time) {
   const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() %
-      1000;
+      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() % 1000;
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
                      fmt::gmtime(std::chrono::system_clock::to_time_t(time)), ms);
 }
 
 std::string LocalClock(std::chrono::system_clock::time_point time) {
   const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() %
-      1000;
+      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() % 1000;
   return fmt::format("{:%H:%M:%S}.{:03d}",
                      fmt::localtime(std::chrono::system_clock::to_time_t(time)), ms);
 }
 
 std::string_view LevelColor(spdlog::level::level_enum level) {
   switch (level) {
-    case spdlog::level::trace: return "\033[37m";
-    case spdlog::level::debug: return "\033[36m";
-    case spdlog::level::info: return "\033[32m";
-    case spdlog::level::warn: return "\033[33;1m";
-    case spdlog::level::err: return "\033[31;1m";
-    case spdlog::level::critical: return "\033[1;41m";
-    default: return "";
+    case spdlog::level::trace:
+      return "\033[37m";
+    case spdlog::level::debug:
+      return "\033[36m";
+    case spdlog::level::info:
+      return "\033[32m";
+    case spdlog::level::warn:
+      return "\033[33;1m";
+    case spdlog::level::err:
+      return "\033[31;1m";
+    case spdlog::level::critical:
+      return "\033[1;41m";
+    default:
+      return "";
   }
 }
 
@@ -121,6 +125,30 @@ class RingSink final : public spdlog::sinks::base_sink<spdlog::details::null_mut
   std::shared_ptr<RecordRing> ring_;
 };
 
+// Passes on only what the component's own level allows, so that a viewer's lower floor reaches
+// the ring without flooding the console and the file.
+class GateSink final : public spdlog::sinks::sink {
+ public:
+  GateSink(spdlog::sink_ptr inner, const LogHub& hub) : inner_(std::move(inner)), hub_(hub) {}
+
+  void log(const spdlog::details::log_msg& msg) override {
+    if (msg.level <
+        hub_.EffectiveLevel(std::string(msg.logger_name.data(), msg.logger_name.size()))) {
+      return;
+    }
+    inner_->log(msg);
+  }
+  void flush() override { inner_->flush(); }
+  void set_pattern(const std::string& pattern) override { inner_->set_pattern(pattern); }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    inner_->set_formatter(std::move(formatter));
+  }
+
+ private:
+  spdlog::sink_ptr inner_;
+  const LogHub& hub_;
+};
+
 }  // namespace
 
 std::optional<Format> ParseFormat(std::string_view name) {
@@ -143,13 +171,20 @@ std::optional<spdlog::level::level_enum> ParseLevel(std::string_view name) {
 
 std::string_view LevelName(spdlog::level::level_enum level) {
   switch (level) {
-    case spdlog::level::trace: return "trace";
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warn";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "critical";
-    default: return "off";
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "critical";
+    default:
+      return "off";
   }
 }
 
@@ -187,7 +222,8 @@ void Decode(std::string_view payload, std::string& message, std::vector<Field>& 
   while (pos != std::string_view::npos) {
     const size_t start = pos + 1;
     pos = payload.find(kFieldSep, start);
-    std::string_view part = payload.substr(start, pos == std::string_view::npos ? pos : pos - start);
+    std::string_view part =
+        payload.substr(start, pos == std::string_view::npos ? pos : pos - start);
     const size_t sep = part.find(kValueSep);
     if (sep == std::string_view::npos || sep + 1 >= part.size()) continue;
     std::string key(part.substr(0, sep));
@@ -205,26 +241,29 @@ void Decode(std::string_view payload, std::string& message, std::vector<Field>& 
   }
 }
 
+nlohmann::ordered_json ToJson(const Record& record, std::string_view service) {
+  nlohmann::ordered_json j;
+  j["ts"] = IsoTime(record.time);
+  j["level"] = LevelName(record.level);
+  j["service"] = service;
+  j["component"] = record.component;
+  j["msg"] = record.message;
+  if (record.seq != 0) j["seq"] = record.seq;
+  for (const auto& field : record.fields) {
+    const std::string key = j.contains(field.key) ? "field." + field.key : field.key;
+    j[key] = JsonValue(field.value);
+  }
+  return j;
+}
+
 std::string Render(const Record& record, Format format, std::string_view service, bool color) {
   switch (format) {
-    case Format::kJson: {
-      nlohmann::ordered_json j;
-      j["ts"] = IsoTime(record.time);
-      j["level"] = LevelName(record.level);
-      j["service"] = service;
-      j["component"] = record.component;
-      j["msg"] = record.message;
-      if (record.seq != 0) j["seq"] = record.seq;
-      for (const auto& field : record.fields) {
-        const std::string key = j.contains(field.key) ? "field." + field.key : field.key;
-        j[key] = JsonValue(field.value);
-      }
-      return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    }
+    case Format::kJson:
+      return ToJson(record, service).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     case Format::kProd: {
-      std::string out = fmt::format("{}\t{}\t{}\t{}\t{}", IsoTime(record.time),
-                                    LevelName(record.level), service, record.component,
-                                    record.message);
+      std::string out =
+          fmt::format("{}\t{}\t{}\t{}\t{}", IsoTime(record.time), LevelName(record.level), service,
+                      record.component, record.message);
       for (size_t i = 0; i < record.fields.size(); ++i) {
         out += i == 0 ? '\t' : ' ';
         out += record.fields[i].key + "=" + PlainValue(record.fields[i].value);
@@ -297,7 +336,8 @@ Result<std::unique_ptr<LogHub>> LogHub::Create(const Options& options) {
     const bool color = options.format == Format::kDev && isatty(STDERR_FILENO) == 1 &&
                        std::getenv("NO_COLOR") == nullptr;
     auto console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    console->set_formatter(std::make_unique<RecordFormatter>(options.format, options.service, color));
+    console->set_formatter(
+        std::make_unique<RecordFormatter>(options.format, options.service, color));
     hub->sinks_.push_back(console);
   }
   if (!options.file.empty()) {
@@ -307,7 +347,7 @@ Result<std::unique_ptr<LogHub>> LogHub::Create(const Options& options) {
       // Files are read by tools, not people: never colour, and the prod format unless json.
       const Format file_format = options.format == Format::kJson ? Format::kJson : Format::kProd;
       file->set_formatter(std::make_unique<RecordFormatter>(file_format, options.service, false));
-      hub->sinks_.push_back(file);
+      hub->sinks_.push_back(std::make_shared<GateSink>(file, *hub));
     } catch (const spdlog::spdlog_ex& e) {
       return Fail(ErrorCode::kIo, fmt::format("log file {}: {}", options.file, e.what()));
     }
@@ -322,19 +362,34 @@ std::shared_ptr<spdlog::logger> LogHub::Get(const std::string& component) {
   auto it = loggers_.find(component);
   if (it != loggers_.end()) return it->second;
   auto logger = std::make_shared<spdlog::logger>(component, sinks_.begin(), sinks_.end());
-  auto level = overrides_.find(component);
-  logger->set_level(level != overrides_.end() ? level->second : default_level_);
+  ApplyLevel(component, *logger);
   logger->flush_on(spdlog::level::warn);
   loggers_.emplace(component, logger);
   return logger;
 }
 
+void LogHub::ApplyLevel(const std::string& component, spdlog::logger& logger) {
+  auto own = overrides_.find(component);
+  const auto effective = own != overrides_.end() ? own->second : default_level_;
+  logger.set_level(floor_ ? std::min(effective, *floor_) : effective);
+}
+
 void LogHub::SetLevel(spdlog::level::level_enum level) {
   std::lock_guard lock(mu_);
   default_level_ = level;
-  for (auto& [name, logger] : loggers_) {
-    if (!overrides_.contains(name)) logger->set_level(level);
-  }
+  for (auto& [name, logger] : loggers_) ApplyLevel(name, *logger);
+}
+
+spdlog::level::level_enum LogHub::EffectiveLevel(const std::string& component) const {
+  std::lock_guard lock(mu_);
+  auto own = overrides_.find(component);
+  return own != overrides_.end() ? own->second : default_level_;
+}
+
+void LogHub::SetViewerFloor(std::optional<spdlog::level::level_enum> floor) {
+  std::lock_guard lock(mu_);
+  floor_ = floor;
+  for (auto& [name, logger] : loggers_) ApplyLevel(name, *logger);
 }
 
 void LogHub::SetComponentLevel(const std::string& component,
@@ -346,7 +401,7 @@ void LogHub::SetComponentLevel(const std::string& component,
     overrides_.erase(component);
   }
   auto it = loggers_.find(component);
-  if (it != loggers_.end()) it->second->set_level(level.value_or(default_level_));
+  if (it != loggers_.end()) ApplyLevel(component, *it->second);
 }
 
 spdlog::level::level_enum LogHub::DefaultLevel() const {
@@ -358,7 +413,8 @@ std::map<std::string, std::pair<spdlog::level::level_enum, bool>> LogHub::Levels
   std::lock_guard lock(mu_);
   std::map<std::string, std::pair<spdlog::level::level_enum, bool>> out;
   for (const auto& [name, logger] : loggers_) {
-    out[name] = {logger->level(), overrides_.contains(name)};
+    auto own = overrides_.find(name);
+    out[name] = {own != overrides_.end() ? own->second : default_level_, own != overrides_.end()};
   }
   return out;
 }

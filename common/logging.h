@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
 #include "common/result.h"
@@ -74,6 +75,10 @@ struct Record {
 /// Splits a payload made by With() into its message and fields.
 void Decode(std::string_view payload, std::string& message, std::vector<Field>& fields);
 
+/// A record as one JSON object: ts, level, service, component, msg, seq (when set), then the
+/// fields.
+nlohmann::ordered_json ToJson(const Record& record, std::string_view service);
+
 /// Renders one record in a format, without a trailing newline.
 std::string Render(const Record& record, Format format, std::string_view service, bool color);
 
@@ -98,10 +103,10 @@ class RecordRing {
  private:
   mutable std::mutex mu_;
   const size_t capacity_;
-  std::deque<Record> records_;          // guarded by mu_
-  uint64_t next_seq_ = 1;               // guarded by mu_
-  std::map<int, Listener> listeners_;   // guarded by mu_
-  int next_listener_ = 1;               // guarded by mu_
+  std::deque<Record> records_;         // guarded by mu_
+  uint64_t next_seq_ = 1;              // guarded by mu_
+  std::map<int, Listener> listeners_;  // guarded by mu_
+  int next_listener_ = 1;              // guarded by mu_
 };
 
 struct Options {
@@ -133,6 +138,11 @@ class LogHub {
   void SetComponentLevel(const std::string& component,
                          std::optional<spdlog::level::level_enum> level);
   spdlog::level::level_enum DefaultLevel() const;
+  /// The level a component logs at on the console and in the file.
+  spdlog::level::level_enum EffectiveLevel(const std::string& component) const;
+  /// Lets records down to `floor` reach the ring (and so `streamgate logs`) without reaching
+  /// the console or the file: a log viewer's own level. nullopt removes the floor.
+  void SetViewerFloor(std::optional<spdlog::level::level_enum> floor);
   /// Each component's effective level, with whether it was set for that component alone.
   std::map<std::string, std::pair<spdlog::level::level_enum, bool>> Levels() const;
 
@@ -142,14 +152,16 @@ class LogHub {
 
  private:
   explicit LogHub(const Options& options);
+  void ApplyLevel(const std::string& component, spdlog::logger& logger);  // requires mu_
 
   Options options_;
   std::shared_ptr<RecordRing> ring_;
   std::vector<spdlog::sink_ptr> sinks_;
   mutable std::mutex mu_;
-  spdlog::level::level_enum default_level_;                                // guarded by mu_
-  std::map<std::string, std::shared_ptr<spdlog::logger>> loggers_;          // guarded by mu_
-  std::map<std::string, spdlog::level::level_enum> overrides_;              // guarded by mu_
+  spdlog::level::level_enum default_level_;                         // guarded by mu_
+  std::map<std::string, std::shared_ptr<spdlog::logger>> loggers_;  // guarded by mu_
+  std::map<std::string, spdlog::level::level_enum> overrides_;      // guarded by mu_
+  std::optional<spdlog::level::level_enum> floor_;                  // guarded by mu_
 };
 
 }  // namespace sg::log
