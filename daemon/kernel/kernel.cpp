@@ -616,35 +616,66 @@ HealthSummary Kernel::CheckHealth() const {
   return summary;
 }
 
-std::map<std::string, std::string> Kernel::Reconfigure(
-    std::shared_ptr<const config::Config> config) {
+Kernel::ReconfigureOutcome Kernel::Reconfigure(std::shared_ptr<const config::Config> config) {
   std::lock_guard op(op_mu_);
   std::vector<Slot*> running;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& slot : slots_) {
+      if (slot->state == PluginState::kRunning) running.push_back(slot.get());
+    }
+  }
+  ReconfigureOutcome outcome;
+  // Phase one: every plugin checks; one refusal rejects the whole reload.
+  bool rejected = false;
+  for (Slot* slot : running) {
+    auto check = CallWithTimeout<Result<void>>(
+        [plugin = slot->plugin, config] { return plugin->CheckConfig(*config); },
+        options_.call_timeout);
+    using Kind = CallOutcome<Result<void>>::Kind;
+    std::string refusal;
+    if (check.kind == Kind::kTimedOut) refusal = "config check timed out";
+    if (check.kind == Kind::kThrew) refusal = Outcome("config check", check.error);
+    if (check.kind == Kind::kReturned && !check.value->has_value()) {
+      refusal = check.value->error().message;
+    }
+    if (!refusal.empty()) {
+      outcome.plugins[slot->name] = "rejected: " + refusal;
+      rejected = true;
+    }
+  }
+  if (rejected) {
+    for (Slot* slot : running) outcome.plugins.emplace(slot->name, "not applied");
+    return outcome;
+  }
+  // Phase two: apply.
   {
     std::lock_guard lock(mu_);
     config_ = config;
     for (auto& slot : slots_) {
       if (slot->context) slot->context->config = config;
-      if (slot->state == PluginState::kRunning) running.push_back(slot.get());
     }
   }
-  std::map<std::string, std::string> outcomes;
+  outcome.applied = true;
   for (Slot* slot : running) {
-    auto outcome = CallWithTimeout<Result<bool>>(
+    auto applied = CallWithTimeout<Result<bool>>(
         [plugin = slot->plugin, config] { return plugin->Reconfigure(config); },
         options_.call_timeout);
     using Kind = CallOutcome<Result<bool>>::Kind;
-    if (outcome.kind == Kind::kTimedOut) {
-      outcomes[slot->name] = "rejected: reconfigure timed out";
-    } else if (outcome.kind == Kind::kThrew) {
-      outcomes[slot->name] = "rejected: " + Outcome("reconfigure", outcome.error);
-    } else if (!outcome.value->has_value()) {
-      outcomes[slot->name] = "rejected: " + outcome.value->error().message;
+    if (applied.kind == Kind::kTimedOut) {
+      MarkFailed(*slot, "reconfigure timed out");
+      outcome.plugins[slot->name] = "failed: reconfigure timed out";
+    } else if (applied.kind == Kind::kThrew) {
+      MarkFailed(*slot, Outcome("reconfigure", applied.error));
+      outcome.plugins[slot->name] = "failed: " + Outcome("reconfigure", applied.error);
+    } else if (!applied.value->has_value()) {
+      MarkFailed(*slot, "reconfigure: " + applied.value->error().message);
+      outcome.plugins[slot->name] = "failed: " + applied.value->error().message;
     } else {
-      outcomes[slot->name] = outcome.value->value() ? "applied" : "restart required";
+      outcome.plugins[slot->name] = applied.value->value() ? "applied" : "restart required";
     }
   }
-  return outcomes;
+  return outcome;
 }
 
 }  // namespace sg::kernel

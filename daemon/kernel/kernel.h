@@ -110,9 +110,14 @@ class Kernel {
   /// Asks every running plugin for its health, in parallel, each bounded by the health timeout.
   HealthSummary CheckHealth() const;
 
-  /// Hands a new configuration to the running plugins; each answer: "applied", "unchanged",
-  /// "restart required" or "rejected: reason".
-  std::map<std::string, std::string> Reconfigure(std::shared_ptr<const config::Config> config);
+  struct ReconfigureOutcome {
+    bool applied = false;  // false: some plugin rejected it, and nothing changed
+    /// Per running plugin: "applied", "restart required", "rejected: reason" or "not applied".
+    std::map<std::string, std::string> plugins;
+  };
+  /// Offers a new configuration to the running plugins, all or nothing: every plugin checks it
+  /// first, and only when all accept is it applied.
+  ReconfigureOutcome Reconfigure(std::shared_ptr<const config::Config> config);
 
  private:
   struct Slot;

@@ -56,8 +56,12 @@ class Plugin {
   /// Cheap; called often.
   virtual HealthReport CheckHealth() const = 0;
 
-  /// Applies a new configuration while running. Returns true when applied, false when the plugin
-  /// needs a restart to take it. The default takes nothing live.
+  /// Checks a new configuration before any plugin applies it: an error rejects the whole reload
+  /// (it is all or nothing). The default accepts everything.
+  virtual Result<void> CheckConfig(const config::Config& /*config*/) const { return {}; }
+
+  /// Applies a new configuration that every plugin accepted. Returns true when applied live,
+  /// false when the plugin needs a restart to take it. The default takes nothing live.
   virtual Result<bool> Reconfigure(std::shared_ptr<const config::Config> /*config*/) {
     return false;
   }
