@@ -312,6 +312,20 @@ std::vector<KeySpec> BuildSchema() {
        .doc = "Control socket; empty for ipc://$XDG_RUNTIME_DIR/streamgate/control.sock "
               "(/run/streamgate/control.sock for root)"},
 
+      {.path = "control.curve_server_key",
+       .type = Type::kString,
+       .default_value = "",
+       .doc = "Key file for a tcp:// control endpoint: the server's key pair for the daemon; its "
+              "public key alone for the CLI"},
+      {.path = "control.curve_authorized_keys",
+       .type = Type::kString,
+       .default_value = "",
+       .doc = "File of client public keys, one a line, allowed on a tcp:// control endpoint"},
+      {.path = "control.curve_client_key",
+       .type = Type::kString,
+       .default_value = "",
+       .doc = "The CLI's own key pair file for a tcp:// control endpoint"},
+
       // daemon: the process itself.
       {.path = "daemon.shutdown_timeout",
        .type = Type::kDuration,

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -9,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
@@ -20,6 +22,8 @@
 #include "common/paths.h"
 #include "common/strings.h"
 #include "daemon/bus/memory_bus.h"
+#include "daemon/control/control_server.h"
+#include "daemon/control/dispatcher.h"
 #include "daemon/kernel/kernel.h"
 #include "daemon/pid_file.h"
 #include "daemon/plugins/builtin.h"
@@ -61,11 +65,36 @@ bool NeedsDaemonRestart(std::string_view key) {
          (key.starts_with("logging.") && key != "logging.level");
 }
 
-class Daemon {
+class Daemon final : public control::ControlTarget {
  public:
   explicit Daemon(const Options& options) : options_(options) {}
 
   int Run();
+
+  // control::ControlTarget
+  nlohmann::ordered_json Identity() override;
+  std::vector<kernel::PluginInfo> Plugins() override { return kernel_->Plugins(); }
+  kernel::HealthSummary Health() override { return kernel_->CheckHealth(); }
+  Result<kernel::PluginInfo> StartPlugin(const std::string& name) override {
+    return kernel_->StartPlugin(name);
+  }
+  Result<std::vector<kernel::PluginInfo>> StopPlugin(const std::string& name,
+                                                     bool cascade) override {
+    return kernel_->StopPlugin(name, cascade);
+  }
+  Result<std::vector<kernel::PluginInfo>> RestartPlugin(const std::string& name,
+                                                        bool cascade) override {
+    return kernel_->RestartPlugin(name, cascade);
+  }
+  nlohmann::ordered_json ShowConfig() override;
+  nlohmann::ordered_json ValidateConfig(const std::optional<std::string>& file) override;
+  nlohmann::ordered_json Reload() override;
+  log::LogHub& Logs() override { return *logs_; }
+  std::optional<std::chrono::system_clock::time_point> SetLogLevel(
+      spdlog::level::level_enum level, const std::string& component,
+      std::optional<std::chrono::seconds> revert_after) override;
+  std::string StreamLogs(spdlog::level::level_enum level) override;
+  void Shutdown() override;
 
  private:
   config::LoadResult LoadConfig() const {
@@ -84,8 +113,9 @@ class Daemon {
   void WaitForSignals();
   void DoWaitSignal();
   void OnSignal(const boost::system::error_code& ec, int signo);
-  void Reload();
+  void RequestStop(const std::string& why);
   void LogShutdownProgress();
+  void UpdateViewerFloor();
 
   const Options& options_;
   std::mutex config_mu_;
@@ -99,10 +129,25 @@ class Daemon {
   ServiceRegistry services_;
   std::unique_ptr<kernel::Kernel> kernel_;
 
+  std::unique_ptr<control::Dispatcher> dispatcher_;
+  std::unique_ptr<control::ControlServer> control_;
+  std::string endpoint_;
+  std::string service_;
+  const std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
+
   std::mutex mu_;
   std::condition_variable cv_;
-  int stop_signal_ = 0;   // guarded by mu_
-  std::mutex reload_mu_;  // one reload at a time
+  bool stop_requested_ = false;  // guarded by mu_
+  std::mutex reload_mu_;         // one reload at a time
+
+  std::mutex levels_mu_;
+  // Timers that revert a temporary level, per component ("" for the default level).
+  std::map<std::string, std::unique_ptr<asio::steady_timer>>
+      level_timers_;  // guarded by levels_mu_
+  // Log viewers' levels and when each registration lapses.
+  std::vector<std::pair<spdlog::level::level_enum, Clock::time_point>>
+      viewers_;                                       // guarded by levels_mu_
+  std::unique_ptr<asio::steady_timer> viewer_timer_;  // guarded by levels_mu_
 };
 
 int Daemon::Run() {
@@ -128,10 +173,10 @@ int Daemon::Run() {
               << "microservice' to start them all\n";
     return kExitFailure;
   }
-  const std::string service =
+  service_ =
       config.String("app.name") + "-" + (monolith ? std::string("monolith") : options_.service);
 
-  auto hub = log::LogHub::Create(LogOptionsFrom(config, service));
+  auto hub = log::LogHub::Create(LogOptionsFrom(config, service_));
   if (!hub) {
     std::cerr << "streamgated: " << hub.error().message << '\n';
     return kExitFailure;
@@ -148,8 +193,11 @@ int Daemon::Run() {
                            {"file", config.file().empty() ? "built-in defaults" : config.file()}}));
 
   // One daemon per control endpoint.
-  const std::string endpoint = ControlEndpoint(config.String("control.endpoint"));
-  if (config.String("control.endpoint").empty()) {
+  endpoint_ = ControlEndpoint(config.String("control.endpoint"));
+  const std::string& endpoint = endpoint_;
+  // The runtime directory holds the default socket and the pid files of every endpoint but a
+  // custom ipc path.
+  if (!config.String("control.endpoint").starts_with("ipc://")) {
     if (auto made = EnsurePrivateDir(RuntimeDir()); !made) {
       logger_->critical(
           log::With("Cannot prepare the runtime directory", {{"error", made.error().message}}));
@@ -215,10 +263,27 @@ int Daemon::Run() {
       exit_code = kExitFailure;
     } else {
       logger_->info("Microkernel started successfully");
-      logger_->info(monolith ? "StreamGate Monolithic Mode started successfully"
-                             : "StreamGate Microservice Mode started successfully");
-      Notify(fmt::format("READY=1\nSTATUS=running, {} plugins\nMAINPID={}", registered, getpid()));
-      WaitForSignals();
+      control::ServerSettings settings;
+      settings.endpoint = endpoint;
+      settings.curve_server_key = config.String("control.curve_server_key");
+      settings.curve_authorized_keys = config.String("control.curve_authorized_keys");
+      dispatcher_ = std::make_unique<control::Dispatcher>(*this);
+      auto server = control::ControlServer::Create(settings, *dispatcher_, *logs_);
+      if (!server) {
+        logger_->critical(
+            log::With("Cannot serve the control socket", {{"error", server.error().message}}));
+        std::cerr << "streamgated: " << server.error().message << '\n';
+        exit_code = server.error().code == ErrorCode::kConfig ? kExitConfig : kExitFailure;
+      } else {
+        control_ = std::move(server).value();
+        logger_->info(log::With("Control socket ready", {{"endpoint", control_->endpoint()},
+                                                         {"logs", control_->log_endpoint()}}));
+        logger_->info(monolith ? "StreamGate Monolithic Mode started successfully"
+                               : "StreamGate Microservice Mode started successfully");
+        Notify(
+            fmt::format("READY=1\nSTATUS=running, {} plugins\nMAINPID={}", registered, getpid()));
+        WaitForSignals();
+      }
     }
   }
 
@@ -230,6 +295,13 @@ int Daemon::Run() {
   kernel_->StopAll(Clock::now() + timeout);
   progress_timer_->cancel();
   signals_->cancel();
+  {
+    std::lock_guard lock(levels_mu_);
+    for (auto& [name, timer] : level_timers_) timer->cancel();
+    if (viewer_timer_) viewer_timer_->cancel();
+  }
+  // The control socket goes last, so that `streamgate stop` can watch the plugins stop.
+  control_.reset();
   work.reset();
   io_.stop();
   for (auto& t : threads) t.join();
@@ -241,7 +313,7 @@ int Daemon::Run() {
 void Daemon::WaitForSignals() {
   DoWaitSignal();
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return stop_signal_ != 0; });
+  cv_.wait(lock, [this] { return stop_requested_; });
 }
 
 void Daemon::DoWaitSignal() {
@@ -253,20 +325,138 @@ void Daemon::OnSignal(const boost::system::error_code& ec, int signo) {
   if (ec) return;
   if (signo == SIGHUP) {
     // Reloading blocks on plugins; do it off the signal path so a second signal still works.
-    asio::post(io_, [this] { Reload(); });
+    asio::post(io_, [this] { (void)Reload(); });
   } else {
-    std::lock_guard lock(mu_);
-    if (stop_signal_ != 0) {
-      logger_->warn(
-          log::With("Second signal: exiting now without waiting", {{"signal", strsignal(signo)}}));
-      logs_->Flush();
-      _exit(kExitFailure);
-    }
-    stop_signal_ = signo;
-    logger_->info(log::With("Shutting down", {{"signal", strsignal(signo)}}));
-    cv_.notify_all();
+    RequestStop(strsignal(signo));
   }
   DoWaitSignal();
+}
+
+void Daemon::RequestStop(const std::string& why) {
+  std::lock_guard lock(mu_);
+  if (stop_requested_) {
+    logger_->warn(log::With("Second stop request: exiting now without waiting", {{"cause", why}}));
+    logs_->Flush();
+    _exit(kExitFailure);
+  }
+  stop_requested_ = true;
+  logger_->info(log::With("Shutting down", {{"cause", why}}));
+  cv_.notify_all();
+}
+
+void Daemon::Shutdown() {
+  // Only the first request counts; a second one over the socket must not kill the daemon.
+  {
+    std::lock_guard lock(mu_);
+    if (stop_requested_) return;
+  }
+  RequestStop("control request");
+}
+
+nlohmann::ordered_json Daemon::Identity() {
+  const auto config = Current();
+  const auto now = std::chrono::system_clock::now();
+  return {
+      {"pid", getpid()},
+      {"version", SG_VERSION},
+      {"commit", SG_GIT_COMMIT},
+      {"mode", config->String("app.mode")},
+      {"service", service_},
+      {"started_at", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
+                                 fmt::gmtime(std::chrono::system_clock::to_time_t(started_at_)))},
+      {"uptime_seconds",
+       std::chrono::duration_cast<std::chrono::seconds>(now - started_at_).count()},
+      {"config_file", config->file()},
+      {"endpoint", endpoint_},
+      {"log_endpoint", control_ ? control_->log_endpoint() : ""}};
+}
+
+nlohmann::ordered_json Daemon::ShowConfig() {
+  const auto config = Current();
+  return {{"file", config->file()}, {"keys", config->ToJson()}};
+}
+
+nlohmann::ordered_json Daemon::ValidateConfig(const std::optional<std::string>& file) {
+  config::LoadOptions load;
+  load.path = file ? file : options_.config_path;
+  if (!load.path && !Current()->file().empty()) load.path = Current()->file();
+  load.search = false;
+  load.env = config::ProcessEnvironment();
+  if (!file) load.overrides = options_.overrides;
+  const config::LoadResult result = config::Load(load);
+  nlohmann::ordered_json diagnostics = nlohmann::ordered_json::array();
+  for (const auto& d : result.diagnostics) diagnostics.push_back(d.ToJson());
+  return {{"file", result.config.file()}, {"valid", result.Ok()},
+          {"errors", result.Errors()},    {"warnings", result.Warnings()},
+          {"diagnostics", diagnostics},   {"summary", config::Summary(result, false)}};
+}
+
+std::optional<std::chrono::system_clock::time_point> Daemon::SetLogLevel(
+    spdlog::level::level_enum level, const std::string& component,
+    std::optional<std::chrono::seconds> revert_after) {
+  std::lock_guard lock(levels_mu_);
+  // What to go back to: the level before any temporary change of this component.
+  const auto levels = logs_->Levels();
+  std::optional<spdlog::level::level_enum> previous;
+  if (component.empty()) {
+    previous = logs_->DefaultLevel();
+  } else if (auto it = levels.find(component); it != levels.end() && it->second.second) {
+    previous = it->second.first;
+  }
+  if (auto it = level_timers_.find(component); it != level_timers_.end()) {
+    it->second->cancel();
+    level_timers_.erase(it);
+  }
+  if (component.empty()) {
+    logs_->SetLevel(level);
+  } else {
+    logs_->SetComponentLevel(component, level);
+  }
+  logger_->info(
+      log::With("Log level set", {{"target", component.empty() ? "*" : component},
+                                  {"new_level", log::LevelName(level)},
+                                  {"for_seconds", revert_after ? revert_after->count() : 0}}));
+  if (!revert_after) return std::nullopt;
+  auto timer = std::make_unique<asio::steady_timer>(io_, *revert_after);
+  timer->async_wait([this, component, previous](const boost::system::error_code& ec) {
+    if (ec) return;
+    std::lock_guard timers(levels_mu_);
+    if (component.empty()) {
+      logs_->SetLevel(previous.value_or(spdlog::level::info));
+    } else {
+      logs_->SetComponentLevel(component, previous);
+    }
+    logger_->info(
+        log::With("Log level reverted", {{"target", component.empty() ? "*" : component}}));
+    level_timers_.erase(component);
+  });
+  level_timers_[component] = std::move(timer);
+  return std::chrono::system_clock::now() + *revert_after;
+}
+
+std::string Daemon::StreamLogs(spdlog::level::level_enum level) {
+  {
+    std::lock_guard lock(levels_mu_);
+    viewers_.emplace_back(level, Clock::now() + std::chrono::seconds(30));
+  }
+  UpdateViewerFloor();
+  return control_ ? control_->log_endpoint() : "";
+}
+
+void Daemon::UpdateViewerFloor() {
+  std::lock_guard lock(levels_mu_);
+  const auto now = Clock::now();
+  std::erase_if(viewers_, [now](const auto& v) { return v.second <= now; });
+  std::optional<spdlog::level::level_enum> floor;
+  for (const auto& [level, until] : viewers_) floor = floor ? std::min(*floor, level) : level;
+  logs_->SetViewerFloor(floor);
+  if (viewers_.empty()) return;
+  // Look again when the next registration lapses.
+  if (!viewer_timer_) viewer_timer_ = std::make_unique<asio::steady_timer>(io_);
+  viewer_timer_->expires_after(std::chrono::seconds(5));
+  viewer_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) UpdateViewerFloor();
+  });
 }
 
 void Daemon::LogShutdownProgress() {
@@ -280,7 +470,7 @@ void Daemon::LogShutdownProgress() {
   });
 }
 
-void Daemon::Reload() {
+nlohmann::ordered_json Daemon::Reload() {
   std::lock_guard reload(reload_mu_);
   Notify(fmt::format(
       "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC={}",
@@ -288,41 +478,71 @@ void Daemon::Reload() {
           .count()));
   logger_->info("Reloading configuration");
   config::LoadResult loaded = LoadConfig();
+  nlohmann::ordered_json result;
+  result["file"] = loaded.config.file();
   if (!loaded.Ok()) {
-    for (const auto& d : loaded.diagnostics) logger_->error(d.Format());
+    nlohmann::ordered_json diagnostics = nlohmann::ordered_json::array();
+    for (const auto& d : loaded.diagnostics) {
+      logger_->error(d.Format());
+      diagnostics.push_back(d.ToJson());
+    }
     logger_->error(log::With("Configuration reload rejected; keeping the running configuration",
                              {{"errors", static_cast<int64_t>(loaded.Errors())}}));
     Notify("READY=1\nSTATUS=running (last reload rejected)");
-    return;
+    result["outcome"] = "rejected";
+    result["message"] = config::Summary(loaded, false) + "; kept the running configuration";
+    result["diagnostics"] = diagnostics;
+    return result;
   }
   auto next = std::make_shared<const config::Config>(std::move(loaded.config));
   const auto current = Current();
-  int changed = 0;
+  nlohmann::ordered_json changed = nlohmann::ordered_json::array();
   for (const auto& spec : config::Schema()) {
     if (current->Get(spec.path).value == next->Get(spec.path).value) continue;
-    ++changed;
     const std::string key(spec.path);
+    const bool restart = NeedsDaemonRestart(key);
+    changed.push_back({{"key", key},
+                       {"from", current->Show(spec.path)},
+                       {"to", next->Show(spec.path)},
+                       {"needs_daemon_restart", restart}});
     logger_->info(log::With(
         "Configuration changed",
         {{"key", key}, {"from", current->Show(spec.path)}, {"to", next->Show(spec.path)}}));
-    if (NeedsDaemonRestart(key)) {
+    if (restart)
       logger_->warn(log::With("Change takes effect after a daemon restart", {{"key", key}}));
-    }
   }
-  if (changed == 0) {
+  result["changed"] = changed;
+  if (changed.empty()) {
     logger_->info("Configuration reloaded: nothing changed");
-  } else {
-    logs_->SetLevel(log::ParseLevel(next->String("logging.level")).value_or(spdlog::level::info));
-    for (const auto& [plugin, outcome] : kernel_->Reconfigure(next)) {
-      logger_->info(log::With("Plugin reconfigured", {{"name", plugin}, {"outcome", outcome}}));
-    }
-    logger_->info(log::With("Configuration reloaded", {{"changed", changed}}));
+    result["outcome"] = "unchanged";
+    result["plugins"] = nlohmann::ordered_json::object();
+    Notify("READY=1\nSTATUS=running");
+    return result;
   }
+  const auto outcome = kernel_->Reconfigure(next);
+  nlohmann::ordered_json plugins = nlohmann::ordered_json::object();
+  for (const auto& [plugin, what] : outcome.plugins) {
+    plugins[plugin] = what;
+    logger_->info(log::With("Plugin reconfigured", {{"name", plugin}, {"outcome", what}}));
+  }
+  result["plugins"] = plugins;
+  if (!outcome.applied) {
+    logger_->error("Configuration reload rejected by a plugin; keeping the running configuration");
+    result["outcome"] = "rejected";
+    result["message"] = "a plugin rejected the new configuration; kept the running configuration";
+    Notify("READY=1\nSTATUS=running (last reload rejected)");
+    return result;
+  }
+  logs_->SetLevel(log::ParseLevel(next->String("logging.level")).value_or(spdlog::level::info));
   {
     std::lock_guard lock(config_mu_);
     config_ = next;
   }
+  logger_->info(
+      log::With("Configuration reloaded", {{"changed", static_cast<int64_t>(changed.size())}}));
+  result["outcome"] = "applied";
   Notify("READY=1\nSTATUS=running");
+  return result;
 }
 
 }  // namespace

@@ -43,10 +43,10 @@ fuzz_stage() {
   local work
   work=$(mktemp -d)
   trap 'rm -rf "$work"' RETURN
-  for target in config; do
+  for target in config control; do
     mkdir -p "$work/$target"
     # The committed seed corpus is read only; new inputs go to a scratch copy.
-    ./build/fuzz/tests/fuzz/${target}_fuzz -max_total_time="$fuzz_seconds" -timeout=10 \
+    ./build/fuzz/bin/${target}_fuzz -max_total_time="$fuzz_seconds" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" \
       "$work/$target" "tests/fuzz/corpus/$target"
   done

@@ -5,4 +5,4 @@ cd "$(dirname "$0")/../.."
 scripts/install-deps.sh --test
 cmake --preset release >/dev/null
 cmake --build --preset release --target bench_startup
-./build/release/tests/bench/bench_startup "${1:-30}"
+./build/release/bin/bench_startup "${1:-30}"

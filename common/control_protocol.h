@@ -1,0 +1,70 @@
+// The control protocol between streamgate and streamgated: one JSON object per ZeroMQ frame,
+// versioned, with request ids. The command table here is the one list both sides, the man page
+// streamgate-control(7) and the drift tests read.
+//
+//   -> {"v":1,"id":"7","cmd":"plugins.stop","args":{"name":"api-gateway"}}
+//   <- {"v":1,"id":"7","ok":true,"result":{...}}
+//   <- {"v":1,"id":"7","ok":false,"error":{"code":"not_found","message":"..."}}
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace sg::control {
+
+inline constexpr int kProtocolVersion = 1;
+/// The largest frame either side accepts (ZMQ_MAXMSGSIZE on the server).
+inline constexpr int64_t kMaxFrameBytes = 1024 * 1024;
+/// The deepest JSON nesting a request may have.
+inline constexpr int kMaxDepth = 32;
+
+/// One control command.
+struct CommandSpec {
+  std::string_view name;  // "plugins.stop"
+  std::string_view help;  // one line
+  bool mutates;           // changes the daemon's state
+  std::string_view args;  // argument summary for the man page: "name (string), cascade (bool)"
+};
+
+/// Every command, in the order the man page lists them.
+const std::vector<CommandSpec>& Commands();
+const CommandSpec* FindCommand(std::string_view name);
+
+struct Request {
+  std::string id;
+  std::string cmd;
+  nlohmann::ordered_json args = nlohmann::ordered_json::object();
+};
+
+/// Stable error codes on the wire.
+inline constexpr const char* kBadRequest = "bad_request";  // not a valid request
+inline constexpr const char* kUnknownCommand = "unknown_command";
+inline constexpr const char* kUnsupportedVersion = "unsupported_version";
+
+/// Parses and checks a request frame. On failure the error message says what is wrong, and
+/// `id` is filled in when the frame had a usable one, so the reply can carry it.
+Result<Request> DecodeRequest(std::string_view frame, std::string& id);
+
+std::string EncodeRequest(const Request& request);
+std::string EncodeOk(const std::string& id, const nlohmann::ordered_json& result);
+std::string EncodeError(const std::string& id, std::string_view code, std::string_view message);
+
+/// A decoded reply, as the CLI sees it.
+struct Reply {
+  std::string id;
+  bool ok = false;
+  nlohmann::ordered_json result;
+  std::string error_code;
+  std::string error_message;
+};
+Result<Reply> DecodeReply(std::string_view frame);
+
+/// The deepest nesting of JSON arrays and objects in text, without parsing it.
+int JsonDepth(std::string_view text);
+
+}  // namespace sg::control

@@ -1,0 +1,49 @@
+// Serves the control socket (ZeroMQ ROUTER, one JSON request per frame) and the log stream
+// (XPUB) beside it, on a thread of its own. Requests run on a small worker pool, so one slow
+// command does not hold up the others.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/logging.h"
+#include "common/result.h"
+#include "daemon/control/dispatcher.h"
+
+namespace sg::control {
+
+struct ServerSettings {
+  std::string endpoint;          // ipc://PATH or tcp://HOST:PORT
+  std::string curve_server_key;  // control.curve_server_key: file with the server's key pair
+  std::string
+      curve_authorized_keys;  // control.curve_authorized_keys: client public keys, one a line
+  int workers = 4;            // requests handled at once
+  int max_pending = 256;      // requests queued beyond that are answered "busy"
+};
+
+/// The log stream endpoint that goes with a control endpoint: ipc://DIR/logs.sock beside an ipc
+/// control socket, the next port up for tcp.
+std::string LogEndpointFor(const std::string& control_endpoint);
+
+class ControlServer {
+ public:
+  /// Binds both sockets. Fails with the reason when an endpoint cannot be bound, when a tcp
+  /// endpoint has no CURVE keys, or when a key file is unreadable or malformed.
+  static Result<std::unique_ptr<ControlServer>> Create(const ServerSettings& settings,
+                                                       Dispatcher& dispatcher, log::LogHub& logs);
+  ~ControlServer();  // stops the thread, closes the sockets and removes ipc files
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  const std::string& endpoint() const;
+  const std::string& log_endpoint() const;
+
+ private:
+  struct Impl;
+  explicit ControlServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sg::control
