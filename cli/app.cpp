@@ -1,12 +1,84 @@
 #include "cli/app.h"
 
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/commands/commands.h"
 #include "common/exit_codes.h"
+#include "common/paths.h"
 #include "common/strings.h"
+#include "config/loader.h"
 
 namespace sg::cli {
+
+ClientSettings Context::Settings() const {
+  ClientSettings settings;
+  settings.timeout = Timeout();
+  // The configuration names the endpoint and the CURVE keys. Its other problems are the daemon's
+  // to report: a value that failed to load keeps its default here.
+  config::LoadOptions load;
+  if (!config_path.empty()) load.path = config_path;
+  load.env = config::ProcessEnvironment();
+  const config::LoadResult loaded = config::Load(load);
+  const config::Config& config = loaded.config;
+  settings.curve_server_key = config.String("control.curve_server_key");
+  settings.curve_client_key = config.String("control.curve_client_key");
+  if (!endpoint.empty()) {
+    settings.endpoint = endpoint;
+  } else if (const char* env = std::getenv("STREAMGATE_ENDPOINT"); env != nullptr && *env != '\0') {
+    settings.endpoint = env;
+  } else {
+    settings.endpoint = ControlEndpoint(config.String("control.endpoint"));
+  }
+  return settings;
+}
+
+std::chrono::milliseconds Context::Timeout() const {
+  return std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+}
+
+int ExitCodeFor(const Error& error) {
+  switch (error.code) {
+    case ErrorCode::kUnavailable:
+      return kExitUnreachable;
+    case ErrorCode::kConfig:
+      return kExitConfig;
+    default:
+      return kExitFailure;
+  }
+}
+
+void Context::Report(const Error& error) {
+  *err << "streamgate: " << error.message << '\n';
+  exit_code = ExitCodeFor(error);
+}
+
+std::unique_ptr<ControlClient> Context::Connect() {
+  auto client = ControlClient::Connect(Settings());
+  if (!client) {
+    Report(client.error());
+    return nullptr;
+  }
+  return std::move(client).value();
+}
+
+std::optional<nlohmann::ordered_json> Context::Call(
+    const std::string& cmd, nlohmann::ordered_json args,
+    std::optional<std::chrono::milliseconds> timeout) {
+  auto client = Connect();
+  if (!client) return std::nullopt;
+  auto result = client->Call(cmd, std::move(args), timeout);
+  if (!result) {
+    Report(result.error());
+    return std::nullopt;
+  }
+  exit_code = 0;
+  return std::move(result).value();
+}
+
+void Context::PrintJson(const nlohmann::ordered_json& j) const {
+  *out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
 
 void BuildApp(CLI::App& app, Context& context) {
   app.description(
@@ -16,9 +88,19 @@ void BuildApp(CLI::App& app, Context& context) {
   app.fallthrough();
   app.add_option("-c,--config", context.config_path, "Configuration file to use")
       ->envname("STREAMGATE_CONFIG");
+  app.add_option("--endpoint", context.endpoint,
+                 "Control endpoint of the daemon (default: control.endpoint, else the ipc socket)");
+  app.add_option("--timeout", context.timeout_seconds,
+                 "Seconds to wait for the daemon's answer (default 5)")
+      ->check(CLI::PositiveNumber);
   app.add_flag("--json", context.json, "Print machine-readable JSON with stable keys");
   AddVersionCommand(app, context);
   AddConfigCommands(app, context);
+  AddDaemonCommands(app, context);
+  AddPluginCommands(app, context);
+  AddHealthCommand(app, context);
+  AddLogCommands(app, context);
+  AddKeysCommands(app, context);
 }
 
 int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {

@@ -1,23 +1,48 @@
-// The streamgate command-line tool: building the CLI11 app and running it.
+// The streamgate command-line tool: the CLI11 app, the context every command shares, and the
+// helpers that turn errors into messages and exit codes.
 #pragma once
 
-#include <functional>
+#include <chrono>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/control_client.h"
+#include "common/result.h"
 
 namespace sg::cli {
 
 /// What every command can read: the global options and where to print.
 struct Context {
-  std::string config_path;  // --config
-  bool json = false;        // --json
+  std::string config_path;     // --config
+  std::string endpoint;        // --endpoint
+  double timeout_seconds = 5;  // --timeout
+  bool json = false;           // --json
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   int exit_code = 0;  // set by the command that ran
+
+  /// The control endpoint: --endpoint, else $STREAMGATE_ENDPOINT, else control.endpoint from
+  /// the configuration, else the default ipc socket.
+  ClientSettings Settings() const;
+  std::chrono::milliseconds Timeout() const;
+  /// Connects, or reports why not (setting exit_code) and returns nullptr.
+  std::unique_ptr<ControlClient> Connect();
+  /// Calls a command on the daemon; on failure reports it and returns nullopt.
+  std::optional<nlohmann::ordered_json> Call(
+      const std::string& cmd, nlohmann::ordered_json args = nlohmann::ordered_json::object(),
+      std::optional<std::chrono::milliseconds> timeout = {});
+  /// Prints "streamgate: message" on stderr and sets the exit code for the error.
+  void Report(const Error& error);
+  void PrintJson(const nlohmann::ordered_json& j) const;
 };
+
+/// The exit code for an error: 3 when no daemon answered, 78 for configuration, else 1.
+int ExitCodeFor(const Error& error);
 
 /// Builds the whole command tree on `app`; commands write their exit code into `context`.
 void BuildApp(CLI::App& app, Context& context);

@@ -5,11 +5,12 @@
 namespace sg {
 
 enum ExitCode : int {
-  kExitOk = 0,           // success; for `health`, healthy
-  kExitFailure = 1,      // the operation failed; for `health`, degraded
-  kExitUsage = 2,        // bad command line; for `health`, unhealthy
-  kExitUnreachable = 3,  // no daemon answered on the control endpoint
-  kExitConfig = 78,      // the configuration is invalid or unreadable (sysexits EX_CONFIG)
+  kExitOk = 0,              // success; for `health`, healthy
+  kExitFailure = 1,         // the operation failed; for `health`, degraded
+  kExitUsage = 2,           // bad command line; for `health`, unhealthy
+  kExitUnreachable = 3,     // no daemon answered on the control endpoint
+  kExitAlreadyRunning = 4,  // `start`: a daemon already answers on the control endpoint
+  kExitConfig = 78,         // the configuration is invalid or unreadable (sysexits EX_CONFIG)
 };
 
 }  // namespace sg

@@ -10,7 +10,22 @@ namespace sg::cli {
 /// `streamgate version`: version, commit, build type and library versions.
 void AddVersionCommand(CLI::App& app, Context& context);
 
-/// `streamgate config validate|show`: offline checks of a configuration file.
+/// `streamgate config validate|show|reload`.
 void AddConfigCommands(CLI::App& app, Context& context);
+
+/// `streamgate start|stop|status`: the daemon's lifecycle.
+void AddDaemonCommands(CLI::App& app, Context& context);
+
+/// `streamgate plugins list|start|stop|restart`.
+void AddPluginCommands(CLI::App& app, Context& context);
+
+/// `streamgate health [--wait]`.
+void AddHealthCommand(CLI::App& app, Context& context);
+
+/// `streamgate logs` and `streamgate log-level`.
+void AddLogCommands(CLI::App& app, Context& context);
+
+/// `streamgate keys generate`: CURVE keys for a tcp control endpoint.
+void AddKeysCommands(CLI::App& app, Context& context);
 
 }  // namespace sg::cli
