@@ -4,6 +4,7 @@
 #
 #   scripts/install-deps.sh            build and run dependencies
 #   scripts/install-deps.sh --test     also what the test suite needs (fuzzing, man lint, shells)
+#   scripts/install-deps.sh --bench    also the benchmarks' references (nginx, supervisor, wrk, hyperfine)
 set -euo pipefail
 
 build_pkgs=(
@@ -12,13 +13,19 @@ build_pkgs=(
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libsystemd-dev
 )
 test_pkgs=(
-  catch2 clang-14 libclang-rt-14-dev mandoc procps
+  catch2 clang-14 libclang-rt-14-dev mandoc procps util-linux bash-completion zsh fish
+)
+bench_pkgs=(
+  hyperfine supervisor wrk nginx-light python3
 )
 
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--test" ]]; then
-  want+=("${test_pkgs[@]}")
-fi
+case "${1:-}" in
+  --test) want+=("${test_pkgs[@]}") ;;
+  --bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  "") ;;
+  *) echo "usage: install-deps.sh [--test | --bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

@@ -246,6 +246,9 @@ void ControlServer::Impl::OnRequest() {
       boost::asio::post(workers,
                         [this, out = std::move(out), request = frames[body].to_string()]() mutable {
                           out.reply = dispatcher.Handle(request);
+                          if (logger->should_log(spdlog::level::debug)) {
+                            logger->debug(log::With("Control request", {{"bytes", static_cast<int64_t>(request.size())}}));
+                          }
                           {
                             std::lock_guard lock(mu);
                             replies.push_back(std::move(out));
