@@ -7,7 +7,7 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed: ${rc}")
 endif()
 foreach(f bin/streamgate bin/streamgated share/man/man1/streamgate.1 share/man/man8/streamgated.8
-          share/man/man5/streamgate.yaml.5 share/bash-completion/completions/streamgate
+          share/man/man5/streamgate.yaml.5 share/man/man7/streamgate-control.7 share/bash-completion/completions/streamgate
           share/bash-completion/completions/streamgated share/zsh/vendor-completions/_streamgate
           share/fish/vendor_completions.d/streamgate.fish share/fish/vendor_completions.d/streamgated.fish
           etc/streamgate/streamgate.yaml lib/systemd/system/streamgated.service)
