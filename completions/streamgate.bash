@@ -7,6 +7,7 @@
 # config/schema.cpp.
 _streamgate_keys="app.name app.mode app.port app.debug
 server.host server.port server.read_timeout server.write_timeout
+server.idle_timeout server.io_threads server.max_header_bytes server.max_body_bytes server.max_connections server.access_log
 grpc.port consul.address consul.port
 database.host database.port database.user database.password database.database
 database.sslmode database.maxconns
@@ -17,7 +18,7 @@ nats.url web3.ethereum_rpc web3.solana_rpc web3.chain_id
 monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level
 plugins.enabled plugins.restart plugins.restart_limit plugins.restart_backoff plugins.restart_backoff_max
 logging.level logging.format logging.file logging.max_size logging.max_files logging.ring_size
-control.endpoint
+control.endpoint control.curve_server_key control.curve_authorized_keys control.curve_client_key
 daemon.shutdown_timeout daemon.plugin_timeout daemon.health_timeout"
 
 # Sets cur, prev, words and cword, with "--opt=value" split into prev=--opt, cur=value.
@@ -55,66 +56,189 @@ _streamgate_files() {
   fi
 }
 
+# The nine services, which are also the plugin names.
+_streamgate_services="api-gateway upload transcoder streaming metadata cache auth worker monitor"
+
+# Completes the names of the running daemon's plugins, asked live with
+# `streamgate plugins list -q`, passing on the --config and --endpoint typed on the line. Prints
+# nothing (so offers nothing) when no daemon is running.
+_streamgate_plugins() {
+  local prog=${words[0]}
+  [[ $prog == */* && -x $prog ]] || prog=streamgate
+  local -a conn=()
+  [[ -n $sg_config ]] && conn+=(--config "${sg_config/#\~/$HOME}")
+  [[ -n $sg_endpoint ]] && conn+=(--endpoint "$sg_endpoint")
+  local names
+  names=$("$prog" "${conn[@]}" --timeout 1 plugins list -q 2>/dev/null)
+  _streamgate_words "$names"
+}
+
 _streamgate() {
   local cur prev words cword split
   _streamgate_init || return
 
-  case $prev in
-    -c | --config)
-      _streamgate_files
-      return
-      ;;
-  esac
-
-  # Find the command, the config subcommand and whether a FILE was given, skipping options.
-  local i word command="" subcommand="" files=0
+  # Find the command, its subcommand and the positional arguments, skipping options and their
+  # values; remember --config and --endpoint for asking the daemon.
+  local i word command="" subcommand="" args=0 sg_config="" sg_endpoint=""
   for ((i = 1; i < cword; i++)); do
     word=${words[i]}
     case $word in
-      -c | --config)
-        [[ ${words[i + 1]} == = ]] && ((i++))
-        ((i++))
+      -c | --config | --endpoint | --timeout | -n | --lines | --level | --plugin | --exclude-plugin | \
+        --grep | --since | --for | --mode | --service | --log-file)
+        local value_at=$((i + 1))
+        [[ ${words[value_at]} == = ]] && ((value_at++))
+        if ((value_at < cword)); then
+          case $word in
+            -c | --config) sg_config=${words[value_at]} ;;
+            --endpoint) sg_endpoint=${words[value_at]} ;;
+          esac
+        fi
+        i=$value_at
         ;;
+      --config=*) sg_config=${word#*=} ;;
+      --endpoint=*) sg_endpoint=${word#*=} ;;
       -*) ;;
       *)
         if [[ -z $command ]]; then
           command=$word
-        elif [[ $command == config && -z $subcommand ]]; then
+        elif [[ ( $command == plugins || $command == config || $command == keys ) && -z $subcommand ]]; then
           subcommand=$word
         else
-          ((files++))
+          ((args++))
         fi
         ;;
     esac
   done
 
+  # The value of an option.
+  case $prev in
+    -c | --config | --log-file)
+      _streamgate_files
+      return
+      ;;
+    --endpoint | --timeout | -n | --lines | --grep | --since | --for)
+      return
+      ;;
+    --mode)
+      _streamgate_words "monolith microservice"
+      return
+      ;;
+    --service)
+      _streamgate_words "$_streamgate_services"
+      return
+      ;;
+    --level)
+      _streamgate_words "trace debug info warn error critical"
+      return
+      ;;
+    --plugin | --exclude-plugin)
+      _streamgate_plugins
+      return
+      ;;
+  esac
+
+  local common="--json -h --help"
   case $command in
     "")
       if [[ $cur == -* ]]; then
-        _streamgate_words "-c --config --json -h --help"
+        _streamgate_words "-c --config --endpoint --timeout --json -h --help"
       else
-        _streamgate_words "version config"
+        _streamgate_words "start stop status plugins health config logs log-level keys version"
       fi
       ;;
-    version)
-      _streamgate_words "--json -h --help"
+    start)
+      [[ $cur == -* ]] && _streamgate_words "--mode --service --log-file --foreground $common"
+      ;;
+    stop)
+      [[ $cur == -* ]] && _streamgate_words "--timeout --force $common"
+      ;;
+    status | version)
+      [[ $cur == -* ]] && _streamgate_words "$common"
+      ;;
+    plugins)
+      case $subcommand in
+        "")
+          if [[ $cur == -* ]]; then
+            _streamgate_words "$common"
+          else
+            _streamgate_words "list start stop restart"
+          fi
+          ;;
+        list)
+          [[ $cur == -* ]] && _streamgate_words "-q --quiet $common"
+          ;;
+        start)
+          if [[ $cur == -* ]]; then
+            _streamgate_words "$common"
+          else
+            _streamgate_plugins
+          fi
+          ;;
+        stop | restart)
+          if [[ $cur == -* ]]; then
+            _streamgate_words "--cascade $common"
+          else
+            _streamgate_plugins
+          fi
+          ;;
+      esac
+      ;;
+    health)
+      [[ $cur == -* ]] && _streamgate_words "--wait --timeout $common"
       ;;
     config)
       case $subcommand in
         "")
           if [[ $cur == -* ]]; then
-            _streamgate_words "--json -h --help"
+            _streamgate_words "$common"
           else
-            _streamgate_words "validate show"
+            _streamgate_words "validate show reload"
           fi
           ;;
         validate | show)
           local flag=--strict
           [[ $subcommand == show ]] && flag=--reveal
           if [[ $cur == -* ]]; then
-            _streamgate_words "$flag --json -h --help"
-          elif ((files == 0)); then
+            _streamgate_words "$flag $common"
+          elif ((args == 0)); then
             _streamgate_files
+          fi
+          ;;
+        reload)
+          [[ $cur == -* ]] && _streamgate_words "$common"
+          ;;
+      esac
+      ;;
+    logs)
+      [[ $cur == -* ]] &&
+        _streamgate_words "-n --lines -f --follow --level --plugin --exclude-plugin --grep --since $common"
+      ;;
+    log-level)
+      if [[ $cur == -* ]]; then
+        _streamgate_words "--plugin --for $common"
+      elif ((args == 0)); then
+        _streamgate_words "trace debug info warn warning error critical off"
+      fi
+      ;;
+    keys)
+      case $subcommand in
+        "")
+          if [[ $cur == -* ]]; then
+            _streamgate_words "$common"
+          else
+            _streamgate_words "generate"
+          fi
+          ;;
+        generate)
+          if [[ $cur == -* ]]; then
+            _streamgate_words "--force $common"
+          elif ((args == 0)); then
+            if declare -F _filedir >/dev/null 2>&1; then
+              _filedir -d
+            else
+              compopt -o filenames 2>/dev/null
+              mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+            fi
           fi
           ;;
       esac
@@ -136,7 +260,7 @@ _streamgated() {
       return
       ;;
     --service)
-      _streamgate_words "api-gateway upload transcoder streaming metadata cache auth worker monitor"
+      _streamgate_words "$_streamgate_services"
       return
       ;;
     --log-level)

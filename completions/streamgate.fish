@@ -3,8 +3,9 @@
 # Installed as fish/vendor_completions.d/streamgate.fish. fish loads it on demand for
 # streamgate; source it (or link it as streamgated.fish) for streamgated.
 
-# True while no command has been typed yet; skips the global options and the value of --config.
-function __streamgate_needs_command
+# The words of the command line that are not options or option values: the command, its
+# subcommand and their arguments.
+function __streamgate_positionals
   set -l tokens (commandline -opc)
   set -e tokens[1]
   set -l skip 0
@@ -14,33 +15,131 @@ function __streamgate_needs_command
       continue
     end
     switch $token
-      case -c --config
+      case -c --config --endpoint --timeout -n --lines --level --plugin --exclude-plugin --grep --since --for --mode --service --log-file
         set skip 1
       case '-*'
       case '*'
-        return 1
+        echo $token
     end
   end
-  return 0
 end
 
-# streamgate [-c FILE] [--json] COMMAND
+# True while no command has been typed yet.
+function __streamgate_needs_command
+  test (count (__streamgate_positionals)) -eq 0
+end
+
+# True when the positional words are exactly the arguments: `__streamgate_at plugins` while the
+# plugins subcommand is still to be typed.
+function __streamgate_at
+  set -l words (__streamgate_positionals)
+  test "$words" = "$argv"
+end
+
+# True when the positional words start with the arguments: `__streamgate_in plugins stop`.
+function __streamgate_in
+  set -l words (__streamgate_positionals)
+  test (count $words) -ge (count $argv); or return 1
+  for i in (seq (count $argv))
+    test "$words[$i]" = "$argv[$i]"; or return 1
+  end
+end
+
+# The running daemon's plugin names, asked live with `streamgate plugins list -q`, passing on the
+# --config and --endpoint typed on the line. Prints nothing when no daemon is running.
+function __streamgate_plugins
+  set -l tokens (commandline -opc)
+  set -l prog $tokens[1]
+  string match -q -- '*/*' $prog; and test -x $prog; or set prog streamgate
+  set -e tokens[1]
+  set -l conn
+  set -l take ''
+  for token in $tokens
+    if test -n "$take"
+      set -a conn $take $token
+      set take ''
+      continue
+    end
+    switch $token
+      case -c --config
+        set take --config
+      case --endpoint
+        set take --endpoint
+      case '--config=*' '--endpoint=*'
+        set -a conn (string split -m 1 = -- $token)
+    end
+  end
+  $prog $conn --timeout 1 plugins list -q 2>/dev/null
+end
+
+# streamgate [-c FILE] [--endpoint ENDPOINT] [--timeout SECONDS] [--json] COMMAND
 complete -c streamgate -f
 complete -c streamgate -n __streamgate_needs_command -s c -l config -r -F -d 'Configuration file to use (default: $STREAMGATE_CONFIG, else the search path)'
+complete -c streamgate -n __streamgate_needs_command -l endpoint -x -d 'Control endpoint of the daemon (default: $STREAMGATE_ENDPOINT, else control.endpoint)'
+complete -c streamgate -n __streamgate_needs_command -l timeout -x -d "Seconds to wait for the daemon's answer (default 5)"
 complete -c streamgate -l json -d 'Print machine-readable JSON with stable keys'
 complete -c streamgate -s h -l help -d 'Print help and exit'
 
+complete -c streamgate -n __streamgate_needs_command -a start -d 'Start streamgated in the background and wait until it is ready'
+complete -c streamgate -n __streamgate_needs_command -a stop -d 'Stop the daemon gracefully and wait until it is gone'
+complete -c streamgate -n __streamgate_needs_command -a status -d 'Show the daemon and a line per plugin'
+complete -c streamgate -n __streamgate_needs_command -a plugins -d 'List, start, stop and restart plugins'
+complete -c streamgate -n __streamgate_needs_command -a health -d 'Overall and per-plugin health; exit 0 healthy, 1 degraded, 2 unhealthy, 3 no daemon'
+complete -c streamgate -n __streamgate_needs_command -a config -d 'Check, show and reload the configuration'
+complete -c streamgate -n __streamgate_needs_command -a logs -d "Show the daemon's recent log records, across all plugins"
+complete -c streamgate -n __streamgate_needs_command -a log-level -d "Show or set the daemon's log level"
+complete -c streamgate -n __streamgate_needs_command -a keys -d 'Make CURVE keys for a tcp control endpoint'
 complete -c streamgate -n __streamgate_needs_command -a version -d 'Print the version, git commit, build type and library versions'
-complete -c streamgate -n __streamgate_needs_command -a config -d 'Check and show the configuration'
 
-# streamgate config validate [FILE] [--strict]
-# streamgate config show [FILE] [--reveal]
-set -l __streamgate_config_new '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from validate show'
-complete -c streamgate -n $__streamgate_config_new -a validate -d 'Check a configuration file and report every problem (no daemon needed)'
-complete -c streamgate -n $__streamgate_config_new -a show -d 'Print the merged configuration and where each value came from'
-complete -c streamgate -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from validate show' -F
-complete -c streamgate -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from validate' -l strict -d 'Fail on warnings too'
-complete -c streamgate -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show' -l reveal -d 'Print secrets instead of <redacted>'
+# streamgate start [--mode MODE] [--service NAME] [--log-file FILE] [--foreground]
+complete -c streamgate -n '__streamgate_in start' -l mode -x -a 'monolith\t"Every plugin in one process" microservice\t"One service per process"' -d 'monolith or microservice'
+complete -c streamgate -n '__streamgate_in start' -l service -x -a 'api-gateway upload transcoder streaming metadata cache auth worker monitor' -d 'In microservice mode, the service to run'
+complete -c streamgate -n '__streamgate_in start' -l log-file -r -F -d "Where the daemon's output goes (default: streamgated.log in the runtime directory)"
+complete -c streamgate -n '__streamgate_in start' -l foreground -d 'Run in this terminal instead of detaching'
+
+# streamgate stop [--timeout SECONDS] [--force]
+complete -c streamgate -n '__streamgate_in stop' -l timeout -x -d 'Seconds to wait for it to stop (default 45)'
+complete -c streamgate -n '__streamgate_in stop' -l force -d 'Kill it if it has not stopped in time'
+
+# streamgate plugins list [-q] | start NAME... | stop [--cascade] NAME... | restart [--cascade] NAME...
+complete -c streamgate -n '__streamgate_at plugins' -a list -d 'Every plugin with its state, uptime and restarts'
+complete -c streamgate -n '__streamgate_at plugins' -a start -d 'Start stopped or failed plugins'
+complete -c streamgate -n '__streamgate_at plugins' -a stop -d 'Stop plugins; refused while others need them'
+complete -c streamgate -n '__streamgate_at plugins' -a restart -d 'Stop then start plugins'
+complete -c streamgate -n '__streamgate_in plugins list' -s q -l quiet -d 'Print only the names'
+complete -c streamgate -n '__streamgate_in plugins start; or __streamgate_in plugins stop; or __streamgate_in plugins restart' -a '(__streamgate_plugins)' -d 'Plugin'
+complete -c streamgate -n '__streamgate_in plugins stop; or __streamgate_in plugins restart' -l cascade -d 'Also stop (and restart) the plugins that depend on them'
+
+# streamgate health [--wait [--timeout SECONDS]]
+complete -c streamgate -n '__streamgate_in health' -l wait -d 'Wait until healthy (or the timeout), polling'
+complete -c streamgate -n '__streamgate_in health' -l timeout -x -d 'With --wait, seconds to wait (default 60)'
+
+# streamgate config validate [FILE] [--strict] | show [FILE] [--reveal] | reload
+complete -c streamgate -n '__streamgate_at config' -a validate -d 'Check a configuration file and report every problem (no daemon needed)'
+complete -c streamgate -n '__streamgate_at config' -a show -d 'Print the merged configuration and where each value came from'
+complete -c streamgate -n '__streamgate_at config' -a reload -d "Reload the running daemon's configuration, all or nothing"
+complete -c streamgate -n '__streamgate_at config validate; or __streamgate_at config show' -F
+complete -c streamgate -n '__streamgate_in config validate' -l strict -d 'Fail on warnings too'
+complete -c streamgate -n '__streamgate_in config show' -l reveal -d 'Print secrets instead of <redacted>'
+
+# streamgate logs [-n N] [-f] [--level L] [--plugin P]... [--exclude-plugin P]... [--grep RE] [--since T]
+complete -c streamgate -n '__streamgate_in logs' -s n -l lines -x -d 'Show only the last N records (with -f, default 10)'
+complete -c streamgate -n '__streamgate_in logs' -s f -l follow -d 'Keep printing new records as they come'
+complete -c streamgate -n '__streamgate_in logs' -l level -x -a 'trace debug info warn error critical' -d "Only records at this level or above; the daemon's own level is unchanged"
+complete -c streamgate -n '__streamgate_in logs' -l plugin -x -a '(__streamgate_plugins)' -d 'Only records of this component (repeatable)'
+complete -c streamgate -n '__streamgate_in logs' -l exclude-plugin -x -a '(__streamgate_plugins)' -d 'Leave out this component (repeatable)'
+complete -c streamgate -n '__streamgate_in logs' -l grep -x -d 'Only records matching this regular expression (case-insensitive)'
+complete -c streamgate -n '__streamgate_in logs' -l since -x -d 'Only records newer than a duration ago (10m, 2h, 1d) or a UTC time'
+
+# streamgate log-level [LEVEL] [--plugin P] [--for DURATION]
+complete -c streamgate -n '__streamgate_at log-level' -a 'trace debug info warn warning error critical off' -d 'Log level'
+complete -c streamgate -n '__streamgate_in log-level' -l plugin -x -a '(__streamgate_plugins)' -d 'Set it for this component only'
+complete -c streamgate -n '__streamgate_in log-level' -l for -x -d 'Revert after this long (90s, 10m, 2h)'
+
+# streamgate keys generate [DIR] [--force]
+complete -c streamgate -n '__streamgate_at keys' -a generate -d 'Write server.key, server.pub, client.key and authorized_keys into DIR'
+complete -c streamgate -n '__streamgate_at keys generate' -a '(__fish_complete_directories)' -d 'Directory'
+complete -c streamgate -n '__streamgate_in keys generate' -l force -d 'Replace existing files'
 
 # The keys of streamgate.yaml(5), each followed by '=', for `streamgated --set KEY=VALUE`; kept
 # in step with config/schema.cpp.
@@ -48,6 +147,7 @@ function __streamgated_keys
   printf '%s=\n' \
     app.name app.mode app.port app.debug \
     server.host server.port server.read_timeout server.write_timeout \
+    server.idle_timeout server.io_threads server.max_header_bytes server.max_body_bytes server.max_connections server.access_log \
     grpc.port consul.address consul.port \
     database.host database.port database.user database.password database.database \
     database.sslmode database.maxconns \
@@ -58,7 +158,7 @@ function __streamgated_keys
     monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level \
     plugins.enabled plugins.restart plugins.restart_limit plugins.restart_backoff plugins.restart_backoff_max \
     logging.level logging.format logging.file logging.max_size logging.max_files logging.ring_size \
-    control.endpoint \
+    control.endpoint control.curve_server_key control.curve_authorized_keys control.curve_client_key \
     daemon.shutdown_timeout daemon.plugin_timeout daemon.health_timeout
 end
 

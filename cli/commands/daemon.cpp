@@ -1,5 +1,6 @@
 // streamgate start, stop and status.
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -97,8 +98,12 @@ void Start(Context& context, const StartArgs& args) {
   if (!context.config_path.empty()) argv.insert(argv.end(), {"--config", context.config_path});
   if (!args.mode.empty()) argv.insert(argv.end(), {"--mode", args.mode});
   if (!args.service.empty()) argv.insert(argv.end(), {"--service", args.service});
-  if (!context.endpoint.empty())
-    argv.insert(argv.end(), {"--set", "control.endpoint=" + context.endpoint});
+  // An endpoint named on the command line or in STREAMGATE_ENDPOINT is where we will look for the
+  // daemon, so it is where the daemon must listen.
+  const char* env_endpoint = std::getenv("STREAMGATE_ENDPOINT");
+  if (!context.endpoint.empty() || (env_endpoint != nullptr && *env_endpoint != '\0')) {
+    argv.insert(argv.end(), {"--set", "control.endpoint=" + settings.endpoint});
+  }
   std::vector<char*> raw;
   for (auto& a : argv) raw.push_back(a.data());
   raw.push_back(nullptr);

@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "cli/commands/commands.h"
+#include "common/curve_keys.h"
 #include "common/exit_codes.h"
 #include "common/logging.h"
 
@@ -174,7 +175,20 @@ void Logs(Context& context, const LogsArgs& args) {
     sub.set(zmq::sockopt::linger, 0);
     sub.set(zmq::sockopt::rcvhwm, 100000);
     sub.set(zmq::sockopt::subscribe, "");
-    sub.connect(stream->value("endpoint", ""));
+    const std::string endpoint = stream->value("endpoint", "");
+    if (endpoint.starts_with("tcp://")) {
+      // The log stream is served with the same CURVE keys as the control socket.
+      auto server = ReadKeyFile(settings.curve_server_key);
+      auto client = ReadKeyFile(settings.curve_client_key);
+      if (!server || !client) {
+        context.Report(server ? client.error() : server.error());
+        return;
+      }
+      sub.set(zmq::sockopt::curve_serverkey, server->public_key);
+      sub.set(zmq::sockopt::curve_publickey, client->public_key);
+      sub.set(zmq::sockopt::curve_secretkey, client->secret_key);
+    }
+    sub.connect(endpoint);
   } catch (const zmq::error_t& e) {
     context.Report(Fail(ErrorCode::kUnavailable, fmt::format("log stream: {}", e.what())));
     return;
