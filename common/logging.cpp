@@ -5,7 +5,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/async_logger.h>
 #include <spdlog/details/log_msg.h>
+#include <spdlog/details/thread_pool.h>
 #include <spdlog/formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
@@ -81,12 +83,23 @@ std::string_view LevelColor(spdlog::level::level_enum level) {
   }
 }
 
-Record FromMsg(const spdlog::details::log_msg& msg) {
-  Record record;
-  record.time = msg.time;
-  record.level = msg.level;
-  record.component.assign(msg.logger_name.data(), msg.logger_name.size());
-  Decode(std::string_view(msg.payload.data(), msg.payload.size()), record.message, record.fields);
+// Every sink of a logger sees the same message in turn on the logging thread: decode it once.
+const Record& FromMsg(const spdlog::details::log_msg& msg) {
+  thread_local Record record;
+  thread_local const char* last_payload = nullptr;
+  thread_local size_t last_size = 0;
+  thread_local spdlog::log_clock::time_point last_time;
+  if (msg.payload.data() != last_payload || msg.payload.size() != last_size ||
+      msg.time != last_time) {
+    record.seq = 0;
+    record.time = msg.time;
+    record.level = msg.level;
+    record.component.assign(msg.logger_name.data(), msg.logger_name.size());
+    Decode(std::string_view(msg.payload.data(), msg.payload.size()), record.message, record.fields);
+    last_payload = msg.payload.data();
+    last_size = msg.payload.size();
+    last_time = msg.time;
+  }
   return record;
 }
 
@@ -132,8 +145,9 @@ class GateSink final : public spdlog::sinks::sink {
   GateSink(spdlog::sink_ptr inner, const LogHub& hub) : inner_(std::move(inner)), hub_(hub) {}
 
   void log(const spdlog::details::log_msg& msg) override {
-    if (msg.level <
-        hub_.EffectiveLevel(std::string(msg.logger_name.data(), msg.logger_name.size()))) {
+    // Without a viewer's floor, loggers pass only what their own level allows: nothing to gate.
+    if (hub_.HasViewerFloor() && msg.level < hub_.EffectiveLevel(std::string(
+                                                 msg.logger_name.data(), msg.logger_name.size()))) {
       return;
     }
     inner_->log(msg);
@@ -327,7 +341,13 @@ LogHub::LogHub(const Options& options)
       ring_(std::make_shared<RecordRing>(std::max<size_t>(1, options.ring_size))),
       default_level_(options.level) {}
 
-LogHub::~LogHub() { Flush(); }
+LogHub::~LogHub() {
+  Flush();
+  // Async loggers hand their queue to the pool's thread; drop them before the pool so that it
+  // drains what is queued and joins.
+  std::lock_guard lock(mu_);
+  loggers_.clear();
+}
 
 Result<std::unique_ptr<LogHub>> LogHub::Create(const Options& options) {
   std::unique_ptr<LogHub> hub(new LogHub(options));
@@ -368,6 +388,19 @@ std::shared_ptr<spdlog::logger> LogHub::Get(const std::string& component) {
   return logger;
 }
 
+std::shared_ptr<spdlog::logger> LogHub::GetAsync(const std::string& component) {
+  std::lock_guard lock(mu_);
+  auto it = loggers_.find(component);
+  if (it != loggers_.end()) return it->second;
+  if (!pool_) pool_ = std::make_shared<spdlog::details::thread_pool>(8192, 1);
+  auto logger = std::make_shared<spdlog::async_logger>(component, sinks_.begin(), sinks_.end(),
+                                                       pool_, spdlog::async_overflow_policy::block);
+  ApplyLevel(component, *logger);
+  logger->flush_on(spdlog::level::warn);
+  loggers_.emplace(component, logger);
+  return logger;
+}
+
 void LogHub::ApplyLevel(const std::string& component, spdlog::logger& logger) {
   auto own = overrides_.find(component);
   const auto effective = own != overrides_.end() ? own->second : default_level_;
@@ -389,6 +422,7 @@ spdlog::level::level_enum LogHub::EffectiveLevel(const std::string& component) c
 void LogHub::SetViewerFloor(std::optional<spdlog::level::level_enum> floor) {
   std::lock_guard lock(mu_);
   floor_ = floor;
+  has_floor_ = floor.has_value();
   for (auto& [name, logger] : loggers_) ApplyLevel(name, *logger);
 }
 

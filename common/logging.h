@@ -3,6 +3,7 @@
 // `streamgate logs`), three output formats, and levels that can change at run time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -20,6 +21,10 @@
 #include <spdlog/logger.h>
 
 #include "common/result.h"
+
+namespace spdlog::details {
+class thread_pool;
+}  // namespace spdlog::details
 
 namespace sg::log {
 
@@ -131,6 +136,10 @@ class LogHub {
 
   /// The logger for a component ("kernel", "api-gateway"), created on first use.
   std::shared_ptr<spdlog::logger> Get(const std::string& component);
+  /// A logger whose records are formatted and written by a background thread, for hot paths
+  /// such as the access log: the caller only queues the record. When the queue (8192 records)
+  /// is full the caller waits, so nothing is lost.
+  std::shared_ptr<spdlog::logger> GetAsync(const std::string& component);
 
   /// Sets the level of every component that has no level of its own.
   void SetLevel(spdlog::level::level_enum level);
@@ -143,6 +152,7 @@ class LogHub {
   /// Lets records down to `floor` reach the ring (and so `streamgate logs`) without reaching
   /// the console or the file: a log viewer's own level. nullopt removes the floor.
   void SetViewerFloor(std::optional<spdlog::level::level_enum> floor);
+  bool HasViewerFloor() const { return has_floor_.load(std::memory_order_relaxed); }
   /// Each component's effective level, with whether it was set for that component alone.
   std::map<std::string, std::pair<spdlog::level::level_enum, bool>> Levels() const;
 
@@ -156,12 +166,14 @@ class LogHub {
 
   Options options_;
   std::shared_ptr<RecordRing> ring_;
+  std::shared_ptr<spdlog::details::thread_pool> pool_;  // for GetAsync; made on first use
   std::vector<spdlog::sink_ptr> sinks_;
   mutable std::mutex mu_;
   spdlog::level::level_enum default_level_;                         // guarded by mu_
   std::map<std::string, std::shared_ptr<spdlog::logger>> loggers_;  // guarded by mu_
   std::map<std::string, spdlog::level::level_enum> overrides_;      // guarded by mu_
   std::optional<spdlog::level::level_enum> floor_;                  // guarded by mu_
+  std::atomic<bool> has_floor_{false};
 };
 
 }  // namespace sg::log

@@ -94,6 +94,7 @@ struct ControlServer::Impl {
   std::thread loop;
   boost::asio::thread_pool workers;
   std::atomic<int> pending{0};
+  std::atomic<int> subscribers{0};  // log stream readers, from XPUB's (un)subscribe messages
   int listener = 0;
 
   std::mutex mu;
@@ -169,7 +170,9 @@ Result<void> ControlServer::Impl::Bind() {
   router.set(zmq::sockopt::sndhwm, 1000);
   router.set(zmq::sockopt::rcvhwm, 1000);
   xpub.set(zmq::sockopt::sndhwm, 10000);
-  xpub.set(zmq::sockopt::xpub_verbose, 1);
+  // Every subscribe and unsubscribe reaches us: each new reader gets a hello, and the count of
+  // readers says whether records need queueing at all.
+  xpub.set(zmq::sockopt::xpub_verboser, 1);
   for (const auto& [ep, socket] : {std::pair{endpoint, &router}, std::pair{log_endpoint, &xpub}}) {
     const std::string path = IpcPath(ep);
     // We hold the endpoint's pid file, so a socket file here is left from a dead daemon.
@@ -185,15 +188,19 @@ Result<void> ControlServer::Impl::Bind() {
   }
   listener = logs.Ring().AddListener([this](const log::Record& record) {
     // Called under the ring's lock from whichever thread logged: queue it, never block or log.
+    // Nobody reading the stream costs one atomic load; a burst costs one wake-up.
+    if (subscribers.load(std::memory_order_relaxed) == 0) return;
+    bool was_empty = false;
     {
       std::lock_guard lock(mu);
       if (records.size() >= kMaxQueuedRecords) {
         records.pop_front();
         ++records_dropped;
       }
+      was_empty = records.empty();
       records.push_back(record);
     }
-    Wake();
+    if (was_empty) Wake();
   });
   return {};
 }
@@ -243,19 +250,20 @@ void ControlServer::Impl::OnRequest() {
           EncodeError("", "busy", "the daemon is handling too many control requests; retry");
     } else {
       ++pending;
-      boost::asio::post(workers,
-                        [this, out = std::move(out), request = frames[body].to_string()]() mutable {
-                          out.reply = dispatcher.Handle(request);
-                          if (logger->should_log(spdlog::level::debug)) {
-                            logger->debug(log::With("Control request", {{"bytes", static_cast<int64_t>(request.size())}}));
-                          }
-                          {
-                            std::lock_guard lock(mu);
-                            replies.push_back(std::move(out));
-                          }
-                          --pending;
-                          Wake();
-                        });
+      boost::asio::post(
+          workers, [this, out = std::move(out), request = frames[body].to_string()]() mutable {
+            out.reply = dispatcher.Handle(request);
+            if (logger->should_log(spdlog::level::debug)) {
+              logger->debug(
+                  log::With("Control request", {{"bytes", static_cast<int64_t>(request.size())}}));
+            }
+            {
+              std::lock_guard lock(mu);
+              replies.push_back(std::move(out));
+            }
+            --pending;
+            Wake();
+          });
       continue;
     }
     std::lock_guard lock(mu);
@@ -300,7 +308,12 @@ void ControlServer::Impl::OnSubscription() {
   for (;;) {
     zmq::message_t message;
     if (!xpub.recv(message, zmq::recv_flags::dontwait)) return;
-    if (message.size() == 0 || *message.data<uint8_t>() != 1) continue;  // an unsubscribe
+    if (message.size() == 0) continue;
+    if (*message.data<uint8_t>() == 0) {  // an unsubscribe, or a reader gone
+      if (subscribers.load() > 0) --subscribers;
+      continue;
+    }
+    ++subscribers;
     // Tell the new reader where the live stream starts, so it can join history without a gap.
     const std::string hello =
         nlohmann::json{{"type", "hello"}, {"next_seq", logs.Ring().NextSeq()}}.dump();
