@@ -13,6 +13,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "daemon/control/dispatcher.h"
 #include "daemon/kernel/kernel.h"
 #include "daemon/pid_file.h"
+#include "daemon/plugin_api/daemon_view.h"
 #include "daemon/plugins/builtin.h"
 
 namespace sg::daemon {
@@ -64,6 +66,74 @@ bool NeedsDaemonRestart(std::string_view key) {
   return key == "app.mode" || key == "app.name" || key == "control.endpoint" ||
          (key.starts_with("logging.") && key != "logging.level");
 }
+
+// Raises the soft open-file limit to the hard one, as nginx's worker_rlimit_nofile does: every
+// HTTP connection is a descriptor.
+void RaiseFileLimit(spdlog::logger& logger) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    logger.debug(log::With(
+        "Raised the open file limit",
+        {{"from", static_cast<int64_t>(before)}, {"to", static_cast<int64_t>(limit.rlim_max)}}));
+  }
+}
+
+// What plugins may know of the daemon: identity, readiness, and health from a cache that a
+// timer refreshes, so that /health costs an atomic load.
+class StatusCache final : public DaemonView {
+ public:
+  StatusCache(kernel::Kernel& kernel, std::string mode, std::string service)
+      : kernel_(kernel), mode_(std::move(mode)), service_(std::move(service)) {}
+
+  void Refresh() {
+    kernel::HealthSummary summary = kernel_.CheckHealth();
+    overall_ = summary.overall;
+    std::lock_guard lock(mu_);
+    health_ = std::move(summary);
+  }
+
+  HealthStatus Overall() const override { return overall_.load(); }
+
+  DaemonStatus Status() const override {
+    DaemonStatus status;
+    status.version = SG_VERSION;
+    status.mode = mode_;
+    status.service = service_;
+    status.uptime_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+    status.overall = overall_.load();
+    std::lock_guard lock(mu_);
+    for (const auto& info : kernel_.Plugins()) {
+      PluginStatus p{info.name,
+                     info.version,
+                     std::string(kernel::PluginStateName(info.state)),
+                     HealthStatus::kUnhealthy,
+                     info.reason,
+                     0};
+      for (const auto& h : health_.plugins) {
+        if (h.name != info.name) continue;
+        p.health = h.report.status;
+        if (p.message.empty()) p.message = h.report.message;
+        p.latency_ms = static_cast<double>(h.latency.count()) / 1000.0;
+      }
+      if (info.state != kernel::PluginState::kRunning) status.not_running.push_back(info.name);
+      status.plugins.push_back(std::move(p));
+    }
+    return status;
+  }
+
+ private:
+  kernel::Kernel& kernel_;
+  const std::string mode_;
+  const std::string service_;
+  const Clock::time_point started_ = Clock::now();
+  std::atomic<HealthStatus> overall_{HealthStatus::kHealthy};
+  mutable std::mutex mu_;
+  kernel::HealthSummary health_;  // guarded by mu_
+};
 
 class Daemon final : public control::ControlTarget {
  public:
@@ -116,6 +186,7 @@ class Daemon final : public control::ControlTarget {
   void RequestStop(const std::string& why);
   void LogShutdownProgress();
   void UpdateViewerFloor();
+  void RefreshStatus();
 
   const Options& options_;
   std::mutex config_mu_;
@@ -128,6 +199,8 @@ class Daemon final : public control::ControlTarget {
   std::unique_ptr<bus::MemoryBus> bus_;
   ServiceRegistry services_;
   std::unique_ptr<kernel::Kernel> kernel_;
+  std::shared_ptr<StatusCache> status_;
+  std::unique_ptr<asio::steady_timer> status_timer_;
 
   std::unique_ptr<control::Dispatcher> dispatcher_;
   std::unique_ptr<control::ControlServer> control_;
@@ -169,8 +242,7 @@ int Daemon::Run() {
   if (!monolith && options_.service.empty()) {
     std::cerr << "streamgated: microservice mode runs one service per process: name it with "
                  "--service NAME (one of: "
-              << Join(config::ServiceNames(), ", ") << "), or use 'streamgate start --mode "
-              << "microservice' to start them all\n";
+              << Join(config::ServiceNames(), ", ") << ")\n";
     return kExitFailure;
   }
   service_ =
@@ -183,6 +255,7 @@ int Daemon::Run() {
   }
   logs_ = std::move(hub).value();
   logger_ = logs_->Get("daemon");
+  RaiseFileLimit(*logger_);
   logger_->info(log::With(monolith ? "Starting StreamGate Monolithic Mode..."
                                    : "Starting StreamGate Microservice Mode...",
                           {{"version", SG_VERSION}, {"pid", static_cast<int64_t>(getpid())}}));
@@ -230,6 +303,8 @@ int Daemon::Run() {
   kernel_options.health_timeout = config.Duration("daemon.health_timeout");
   kernel_ = std::make_unique<kernel::Kernel>(kernel_options, config_, *logs_, *bus_, services_,
                                              io_.get_executor());
+  status_ = std::make_shared<StatusCache>(*kernel_, mode, service_);
+  services_.Provide<DaemonView>("daemon", status_);
   const kernel::RestartPolicy policy = PolicyFrom(config);
   int registered = 0;
   for (auto& plugin : plugins::BuiltinPlugins()) {
@@ -263,6 +338,7 @@ int Daemon::Run() {
       exit_code = kExitFailure;
     } else {
       logger_->info("Microkernel started successfully");
+      RefreshStatus();
       control::ServerSettings settings;
       settings.endpoint = endpoint;
       settings.curve_server_key = config.String("control.curve_server_key");
@@ -294,6 +370,7 @@ int Daemon::Run() {
   LogShutdownProgress();
   kernel_->StopAll(Clock::now() + timeout);
   progress_timer_->cancel();
+  if (status_timer_) status_timer_->cancel();
   signals_->cancel();
   {
     std::lock_guard lock(levels_mu_);
@@ -441,6 +518,15 @@ std::string Daemon::StreamLogs(spdlog::level::level_enum level) {
   }
   UpdateViewerFloor();
   return control_ ? control_->log_endpoint() : "";
+}
+
+void Daemon::RefreshStatus() {
+  status_->Refresh();
+  if (!status_timer_) status_timer_ = std::make_unique<asio::steady_timer>(io_);
+  status_timer_->expires_after(std::chrono::seconds(1));
+  status_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) RefreshStatus();
+  });
 }
 
 void Daemon::UpdateViewerFloor() {

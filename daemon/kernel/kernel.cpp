@@ -167,6 +167,9 @@ bool Kernel::InitSlot(Slot& slot) {
   slot.context = std::make_unique<PluginContext>();
   slot.context->config = config_;
   slot.context->logger = logs_.Get(slot.name);
+  slot.context->make_logger = [this](const std::string& component, bool async) {
+    return async ? logs_.GetAsync(component) : logs_.Get(component);
+  };
   slot.context->bus = &bus_;
   slot.context->services = &services_;
   slot.context->executor = executor_;

@@ -27,9 +27,13 @@ using Deadline = Clock::time_point;
 struct PluginContext {
   std::shared_ptr<const config::Config> config;  // the whole configuration at Init
   std::shared_ptr<spdlog::logger> logger;        // named after the plugin
-  Bus* bus = nullptr;                            // the event bus
-  ServiceRegistry* services = nullptr;           // other plugins' services, by interface
-  boost::asio::any_io_executor executor;         // the daemon's thread pool, for async work
+  /// Another named logger, for a part of the plugin ("access" for the gateway's access log); an
+  /// asynchronous one, whose caller only queues the record, when `async` is set.
+  std::function<std::shared_ptr<spdlog::logger>(const std::string& component, bool async)>
+      make_logger;
+  Bus* bus = nullptr;                     // the event bus
+  ServiceRegistry* services = nullptr;    // other plugins' services, by interface
+  boost::asio::any_io_executor executor;  // the daemon's thread pool, for async work
   /// Tells the kernel that the plugin failed while running (its listener died, say); the kernel
   /// marks it failed and applies its restart policy. Safe from any thread.
   std::function<void(const std::string& reason)> report_failure;

@@ -20,7 +20,7 @@ class ServiceRegistry {
   template <typename Interface>
   void Provide(const std::string& name, std::shared_ptr<Interface> service) {
     std::lock_guard lock(mu_);
-    services_[name] = Entry{std::type_index(typeid(Interface)), std::move(service)};
+    services_.insert_or_assign(name, Entry{std::type_index(typeid(Interface)), std::move(service)});
   }
 
   /// Withdraws a service (its plugin stopped).

@@ -18,6 +18,9 @@ struct Daemon {
   explicit Daemon(std::vector<std::string> extra = {}, bool start = true) {
     env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT", "NOTIFY_SOCKET"};
     env.env["XDG_RUNTIME_DIR"] = dir.path();
+    // Any free port on loopback: tests run side by side.
+    env.env["STREAMGATE_SERVER_HOST"] = "127.0.0.1";
+    env.env["STREAMGATE_SERVER_PORT"] = "0";
     env.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
     env.cwd = dir.path();
     if (!start) return;
@@ -134,7 +137,8 @@ TEST_CASE("config validate and show ask the running daemon when no file is named
   Daemon d;
   CHECK(Contains(d.Cli({"config", "validate"}).out, "(the file the running daemon uses)"));
   const auto shown = d.Json({"config", "show"});
-  CHECK(shown["keys"]["server.port"]["value"] == 8080);
+  CHECK(shown["keys"]["server.port"]["value"] == 0);
+  CHECK(shown["keys"]["server.port"]["source"] == "STREAMGATE_SERVER_PORT");
 }
 
 TEST_CASE("config reload is all or nothing and reports each outcome", "[control]") {

@@ -12,6 +12,9 @@ SpawnOptions DaemonEnv(const TempDir& dir) {
   SpawnOptions options;
   options.unset_env = {"STREAMGATE_CONFIG", "NOTIFY_SOCKET"};
   options.env["XDG_RUNTIME_DIR"] = dir.path();
+  // Any free port on loopback: tests run side by side.
+  options.env["STREAMGATE_SERVER_HOST"] = "127.0.0.1";
+  options.env["STREAMGATE_SERVER_PORT"] = "0";
   options.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
   options.cwd = dir.path();
   return options;

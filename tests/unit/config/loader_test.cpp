@@ -82,7 +82,8 @@ TEST_CASE("an unknown key is reported at its position with a suggestion", "[conf
   const Diagnostic d = Only(r);
   CHECK(d.Format() ==
         "f.yaml:2:3: error: server.prot: unknown key (did you mean 'port'?); valid keys in server: "
-        "host, port, read_timeout, write_timeout");
+        "host, port, read_timeout, write_timeout, idle_timeout, io_threads, max_header_bytes, "
+        "max_body_bytes, max_connections, access_log");
   CHECK(d.key == "server.prot");
 }
 

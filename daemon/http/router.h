@@ -1,0 +1,84 @@
+// The gateway's route table: method plus a path pattern with {param} segments. Lookups read an
+// immutable snapshot, so adding a route never blocks a request.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/plugin_api/http.h"
+
+namespace sg::http {
+
+/// Upper bounds in seconds of the latency histogram buckets (then +Inf).
+const std::vector<double>& LatencyBounds();
+
+/// Counters for one route, updated from every I/O thread without locks: each thread counts in
+/// a shard of its own cache lines, and a read sums the shards.
+class RouteStats {
+ public:
+  static constexpr size_t kBuckets = 17;  // LatencyBounds() plus +Inf
+  static constexpr size_t kShards = 8;
+
+  void Record(unsigned status, std::chrono::nanoseconds duration);
+  HttpRouteStats Read(std::string method, std::string route) const;
+
+ private:
+  struct alignas(64) Shard {
+    std::atomic<uint64_t> by_class[6] = {};
+    std::atomic<uint64_t> buckets[kBuckets] = {};
+    std::atomic<uint64_t> count{0};
+    std::atomic<uint64_t> nanos{0};
+  };
+  Shard shards_[kShards];
+};
+
+class RouteTable final : public Router {
+ public:
+  struct Route {
+    RouteId id;
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;  // "{id}" segments match anything
+    HttpHandler handler;
+    std::shared_ptr<RouteStats> stats;
+  };
+
+  struct Match {
+    const Route* route = nullptr;  // null: no route
+    std::vector<std::pair<std::string_view, std::string_view>> params;
+    std::string allow;  // when the path matched but not the method: "GET, HEAD"
+  };
+
+  RouteTable();
+
+  Result<RouteId> AddRoute(std::string method, std::string pattern, HttpHandler handler) override;
+  void RemoveRoute(RouteId id) override;
+
+  /// Every route's counters, and those of requests that matched no route.
+  std::vector<HttpRouteStats> Snapshot() const;
+  RouteStats& Unmatched() { return unmatched_; }
+
+  /// Finds the route for a request. The returned route stays valid while `snapshot` is held.
+  /// Each thread keeps the table it last saw and takes the lock only when the table changed.
+  Match Find(std::string_view method, std::string_view path,
+             std::shared_ptr<const std::vector<Route>>& snapshot) const;
+
+ private:
+  std::shared_ptr<const std::vector<Route>> Current() const;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const std::vector<Route>> routes_;  // guarded by mu_; replaced, never changed
+  std::atomic<uint64_t> version_;                     // unique across tables; bumped on change
+  RouteId next_id_ = 1;                               // guarded by mu_
+  RouteStats unmatched_;
+};
+
+/// Splits a path into segments, ignoring empty ones ("/a//b/" -> a, b).
+std::vector<std::string_view> SplitPath(std::string_view path);
+
+}  // namespace sg::http

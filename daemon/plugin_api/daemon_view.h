@@ -1,0 +1,42 @@
+// What the daemon tells plugins about itself (in the service registry as "daemon"): identity,
+// readiness and health, cheap enough to read on every request.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "daemon/plugin_api/health.h"
+
+namespace sg {
+
+struct PluginStatus {
+  std::string name;
+  std::string version;
+  std::string state;  // "running", "stopped", "failed", ...
+  HealthStatus health = HealthStatus::kHealthy;
+  std::string message;
+  double latency_ms = 0;
+};
+
+struct DaemonStatus {
+  std::string version;
+  std::string mode;
+  std::string service;
+  int64_t uptime_seconds = 0;
+  HealthStatus overall = HealthStatus::kHealthy;
+  std::vector<PluginStatus> plugins;
+  /// Enabled plugins that are not running, for /ready.
+  std::vector<std::string> not_running;
+};
+
+/// Thread-safe and cheap: health comes from a cache the daemon refreshes in the background.
+class DaemonView {
+ public:
+  virtual ~DaemonView() = default;
+  virtual DaemonStatus Status() const = 0;
+  /// Just the overall health from the cache; the cheapest call, for /health.
+  virtual HealthStatus Overall() const = 0;
+};
+
+}  // namespace sg

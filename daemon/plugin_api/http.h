@@ -1,0 +1,86 @@
+// HTTP as plugins see it: a request, a response to fill in, and the router the api-gateway offers
+// (in the service registry as "http.router") for other plugins to add their routes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sg {
+
+struct HttpRequest {
+  std::string_view method;  // "GET"
+  std::string_view path;    // "/api/v1/videos/42", without the query
+  std::string_view query;   // "a=1&b=2", without the '?'
+  std::string_view body;
+  std::string_view request_id;
+  /// Path parameters from the route pattern: {"id": "42"} for /api/v1/videos/{id}.
+  std::vector<std::pair<std::string_view, std::string_view>> params;
+  /// A request header, or "" when absent.
+  std::string_view Header(std::string_view name) const {
+    return header_fn != nullptr ? header_fn(header_ctx, name) : std::string_view();
+  }
+  // Set by the server: how Header() reads the request it came from.
+  std::string_view (*header_fn)(const void* ctx, std::string_view name) = nullptr;
+  const void* header_ctx = nullptr;
+
+  std::string_view Param(std::string_view name) const {
+    for (const auto& [k, v] : params) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+/// Runs on an I/O thread: it must not block. Long work goes to the plugin's executor (a later
+/// version adds asynchronous handlers for that).
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
+
+/// Thread-safe. Routes may be added and removed while requests are served.
+class Router {
+ public:
+  virtual ~Router() = default;
+  using RouteId = uint64_t;
+
+  /// Adds a route: a method ("GET", "POST", ...) and a pattern of '/'-separated segments, where
+  /// "{name}" matches any one segment. GET routes answer HEAD too. kInvalidArgument for a bad
+  /// pattern or a route that is already taken.
+  /// `name` is the route's label in metrics and logs (defaults to the pattern).
+  virtual Result<RouteId> AddRoute(std::string method, std::string pattern,
+                                   HttpHandler handler) = 0;
+  virtual void RemoveRoute(RouteId id) = 0;
+};
+
+/// What the api-gateway counted, for the monitor plugin ("http.stats" in the registry).
+struct HttpRouteStats {
+  std::string method;
+  std::string route;           // the pattern, never the raw path: bounded label cardinality
+  uint64_t responses[6] = {};  // by status class: index 1 = 1xx ... 5 = 5xx
+  std::vector<uint64_t> latency_buckets;  // cumulative counts per HttpStats::LatencyBounds()
+  double latency_sum_seconds = 0;
+  uint64_t count = 0;
+};
+
+class HttpStats {
+ public:
+  virtual ~HttpStats() = default;
+  /// Upper bounds, in seconds, of the latency histogram's buckets (then +Inf).
+  virtual const std::vector<double>& LatencyBounds() const = 0;
+  virtual std::vector<HttpRouteStats> Snapshot() const = 0;
+  virtual uint64_t OpenConnections() const = 0;
+};
+
+}  // namespace sg

@@ -1,0 +1,160 @@
+#include "daemon/plugins/api_gateway/api_gateway.h"
+
+#include <atomic>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/logging.h"
+#include "daemon/http/router.h"
+#include "daemon/http/server.h"
+#include "daemon/plugin_api/daemon_view.h"
+#include "daemon/plugin_api/http.h"
+
+namespace sg::plugins {
+namespace {
+
+std::shared_ptr<const http::ServerSettings> SettingsFrom(const config::Config& config) {
+  auto s = std::make_shared<http::ServerSettings>();
+  s->host = config.String("server.host");
+  s->port = static_cast<uint16_t>(config.Int("server.port"));
+  s->io_threads = static_cast<int>(config.Int("server.io_threads"));
+  s->read_timeout = config.Duration("server.read_timeout");
+  s->write_timeout = config.Duration("server.write_timeout");
+  s->idle_timeout = config.Duration("server.idle_timeout");
+  s->max_header_bytes = static_cast<size_t>(config.Int("server.max_header_bytes"));
+  s->max_body_bytes = static_cast<size_t>(config.Int("server.max_body_bytes"));
+  s->max_connections = static_cast<size_t>(config.Int("server.max_connections"));
+  s->access_log = config.Bool("server.access_log");
+  return s;
+}
+
+std::string Dump(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+class ApiGateway final : public Plugin {
+ public:
+  std::string_view Name() const override { return "api-gateway"; }
+  std::string_view Version() const override { return "1.0.0"; }
+
+  Result<void> Init(PluginContext& context) override {
+    context_ = &context;
+    logger_ = context.logger;
+    logger_->info("Initializing API Gateway plugin");
+    settings_ = SettingsFrom(*context.config);
+    auto view = context.services->Find<DaemonView>("daemon");
+    if (!view) return view.error().Wrap("api-gateway needs the daemon's status");
+    view_ = *view;
+    server_ =
+        std::make_shared<http::HttpServer>(routes_, logger_, context.make_logger("access", true));
+    for (auto& [method, pattern, handler] : BuiltinRoutes()) {
+      if (auto added = routes_.AddRoute(method, pattern, std::move(handler)); !added)
+        return added.error();
+    }
+    context.services->Provide<Router>("http.router",
+                                      std::shared_ptr<Router>(&routes_, [](Router*) {}));
+    context.services->Provide<HttpStats>("http.stats", server_);
+    return {};
+  }
+
+  Result<void> Start() override {
+    logger_->info(
+        log::With("Starting API Gateway", {{"port", static_cast<int64_t>(settings_->port)}}));
+    draining_ = false;
+    if (auto started = server_->Start(settings_); !started) return started.error();
+    logger_->info(
+        log::With("API Gateway started successfully",
+                  {{"host", settings_->host}, {"port", static_cast<int64_t>(server_->port())}}));
+    return {};
+  }
+
+  void Stop(Deadline deadline) override {
+    // /ready turns 503 first, so that load balancers step away; then the listener closes and
+    // in-flight requests finish until the deadline.
+    draining_ = true;
+    logger_->info(
+        log::With("Draining API Gateway",
+                  {{"open_connections", static_cast<int64_t>(server_->OpenConnections())}}));
+    server_->Stop(deadline);
+    logger_->info("API Gateway stopped");
+  }
+
+  HealthReport CheckHealth() const override {
+    if (!server_ || !server_->running()) return {HealthStatus::kUnhealthy, "not listening"};
+    return {};
+  }
+
+  Result<bool> Reconfigure(std::shared_ptr<const config::Config> config) override {
+    auto next = SettingsFrom(*config);
+    if (auto updated = server_->Update(next); !updated) return updated.error();
+    settings_ = next;
+    logger_->info(
+        log::With("API Gateway reconfigured", {{"port", static_cast<int64_t>(server_->port())}}));
+    return true;
+  }
+
+ private:
+  struct BuiltinRoute {
+    std::string method;
+    std::string pattern;
+    HttpHandler handler;
+  };
+
+  std::vector<BuiltinRoute> BuiltinRoutes() {
+    auto health = [this](const HttpRequest&, HttpResponse& res) {
+      const HealthStatus overall = view_->Overall();
+      res.status = overall == HealthStatus::kHealthy ? 200 : 503;
+      res.body = fmt::format("{{\"status\":\"{}\"}}", HealthStatusName(overall));
+    };
+    auto ready = [this](const HttpRequest&, HttpResponse& res) {
+      if (draining_) {
+        res.status = 503;
+        res.body = R"({"status":"draining"})";
+        return;
+      }
+      const DaemonStatus status = view_->Status();
+      if (!status.not_running.empty()) {
+        res.status = 503;
+        res.body = Dump({{"status", "not ready"}, {"waiting_for", status.not_running}});
+        return;
+      }
+      res.body = R"({"status":"ready"})";
+    };
+    auto details = [this](const HttpRequest&, HttpResponse& res) {
+      const DaemonStatus status = view_->Status();
+      nlohmann::ordered_json plugins = nlohmann::ordered_json::array();
+      for (const auto& p : status.plugins) {
+        plugins.push_back({{"name", p.name},
+                           {"version", p.version},
+                           {"state", p.state},
+                           {"health", HealthStatusName(p.health)},
+                           {"message", p.message},
+                           {"latency_ms", p.latency_ms}});
+      }
+      res.status = status.overall == HealthStatus::kHealthy ? 200 : 503;
+      res.body = Dump({{"status", HealthStatusName(status.overall)},
+                       {"version", status.version},
+                       {"mode", status.mode},
+                       {"service", status.service},
+                       {"uptime_seconds", status.uptime_seconds},
+                       {"plugins", plugins}});
+    };
+    return {
+        {"GET", "/health", health}, {"GET", "/ready", ready}, {"GET", "/api/v1/health", details}};
+  }
+
+  PluginContext* context_ = nullptr;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<const http::ServerSettings> settings_;
+  std::shared_ptr<DaemonView> view_;
+  http::RouteTable routes_;
+  std::shared_ptr<http::HttpServer> server_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<Plugin> MakeApiGateway() { return std::make_unique<ApiGateway>(); }
+
+}  // namespace sg::plugins
