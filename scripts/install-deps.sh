@@ -13,7 +13,7 @@ build_pkgs=(
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libsystemd-dev
 )
 test_pkgs=(
-  catch2 clang-14 libclang-rt-14-dev mandoc procps util-linux bash-completion zsh fish
+  catch2 clang-14 libclang-rt-14-dev mandoc procps util-linux bash-completion zsh fish curl
 )
 bench_pkgs=(
   hyperfine supervisor wrk nginx-light python3

@@ -136,11 +136,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Run() { DoWait(); }
 
-  // Called on the worker's thread when the server drains: an idle connection closes now, a busy
-  // one after its response.
-  void Drain() {
+  // Called on the worker's thread when the server drains: a busy connection closes after its
+  // response; an idle one closes now, or (`close_idle` false, for a rebind) after one more.
+  void Drain(bool close_idle) {
     draining_ = true;
-    if (idle_) Close();
+    if (idle_ && close_idle) Close();
   }
 
   void Close() {
@@ -406,17 +406,19 @@ void DoAccept(AcceptContext c) {
 }
 
 // Stops a generation's listeners and drains its sessions until the deadline, then joins it.
-void Retire(HttpServer::Generation& generation, Deadline deadline) {
+// A shutdown closes idle keep-alive connections at once; a rebind lets them send one more
+// request, answered with Connection: close, so that a client racing the reload is not cut off.
+void Retire(HttpServer::Generation& generation, Deadline deadline, bool close_idle) {
   generation.draining = true;
   for (auto& w : generation.workers) {
-    asio::post(w->io, [worker = w.get()] {
+    asio::post(w->io, [worker = w.get(), close_idle] {
       beast::error_code ec;
       worker->acceptor.close(ec);
       if (worker->retry) worker->retry->cancel();
       // Drain may close a session, which removes it from the set: iterate over a copy.
       std::vector<Session*> sessions(worker->sessions.begin(), worker->sessions.end());
       for (Session* s : sessions) {
-        if (worker->sessions.contains(s)) s->Drain();
+        if (worker->sessions.contains(s)) s->Drain(close_idle);
       }
     });
   }
@@ -496,7 +498,7 @@ void HttpServer::Stop(Deadline deadline) {
     retirers = std::move(retirers_);
     port_ = 0;
   }
-  if (current) Retire(*current, deadline);
+  if (current) Retire(*current, deadline, true);
   for (auto& t : retirers) t.join();
 }
 
@@ -517,8 +519,10 @@ Result<void> HttpServer::Update(std::shared_ptr<const ServerSettings> settings) 
   // A new address: listen there first, then let the old listeners drain in the background.
   if (auto started = Start(settings); !started) return started;
   std::lock_guard lock(mu_);
-  retirers_.emplace_back([current, deadline = Clock::now() + old->read_timeout +
-                                              old->write_timeout] { Retire(*current, deadline); });
+  retirers_.emplace_back(
+      [current, deadline = Clock::now() + old->read_timeout + old->write_timeout] {
+        Retire(*current, deadline, false);
+      });
   return {};
 }
 

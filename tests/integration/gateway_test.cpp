@@ -1,0 +1,310 @@
+// The api-gateway in a real streamgated, driven by real HTTP clients (a Beast client, curl, wrk).
+#include <atomic>
+#include <regex>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include "tests/support/http_client.h"
+#include "tests/support/notify_socket.h"
+#include "tests/support/process.h"
+
+namespace sg::test {
+namespace {
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A daemon in the foreground with the gateway on a free loopback port.
+struct Gateway {
+  explicit Gateway(std::vector<std::string> sets = {}, const std::string& config = "") {
+    env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+    env.env["XDG_RUNTIME_DIR"] = dir.path();
+    env.env["NOTIFY_SOCKET"] = notify.path();
+    env.cwd = dir.path();
+    std::vector<std::string> argv = {SG_DAEMON_BIN, "--set", "server.host=127.0.0.1"};
+    if (config.empty()) {
+      argv.insert(argv.end(), {"--set", "server.port=0"});
+    } else {
+      argv.insert(argv.end(), {"--config", config});
+    }
+    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+    daemon = std::make_unique<Process>(argv, dir, env);
+    REQUIRE(notify.WaitFor("READY=1", 10s));
+    port = PortFromLog();
+    REQUIRE(port != 0);
+  }
+  ~Gateway() {
+    daemon->Signal(SIGTERM);
+    daemon->Wait(30s);
+  }
+
+  // The port from the newest "API Gateway started successfully ... port=N" line.
+  uint16_t PortFromLog() const {
+    const std::string log = daemon->Stderr();
+    static const std::regex started("API Gateway started successfully\\t.*port=(\\d+)");
+    uint16_t found = 0;
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), started);
+         it != std::sregex_iterator(); ++it) {
+      found = static_cast<uint16_t>(std::stoi((*it)[1]));
+    }
+    return found;
+  }
+
+  RunResult Cli(std::vector<std::string> args) const {
+    args.insert(args.begin(), SG_CLI_BIN);
+    return Run(args, env, 60s);
+  }
+
+  TempDir dir;
+  NotifySocket notify{dir.path() + "/notify"};
+  SpawnOptions env;
+  std::unique_ptr<Process> daemon;
+  uint16_t port = 0;
+};
+
+std::optional<HttpReply> Get(uint16_t port, const std::string& target,
+                             const std::string& method = "GET", const std::string& headers = "") {
+  HttpConnection c(port);
+  return c.Request(method, target, headers);
+}
+
+}  // namespace
+
+TEST_CASE("GET /health answers the seed's body, HEAD the same headers without it", "[gateway]") {
+  Gateway g;
+
+  auto health = Get(g.port, "/health");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  CHECK(health->body == R"({"status":"healthy"})");
+  CHECK(health->headers["Content-Type"] == "application/json");
+  CHECK(health->headers["X-Request-ID"].size() == 16);
+
+  HttpConnection c(g.port);
+  c.Send("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto head = c.Read(5s, true);
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(head->headers["Content-Length"] == "20");
+  // Had HEAD sent a body, this next response would be garbage.
+  auto after = c.Read();
+  REQUIRE(after);
+  CHECK(after->body == R"({"status":"healthy"})");
+}
+
+TEST_CASE("GET /ready and /api/v1/health tell the truth about the plugins", "[gateway]") {
+  Gateway g;
+
+  auto ready = Get(g.port, "/ready");
+  REQUIRE(ready);
+  CHECK(ready->status == 200);
+  CHECK(ready->body == R"({"status":"ready"})");
+
+  auto details = Get(g.port, "/api/v1/health");
+  REQUIRE(details);
+  CHECK(details->status == 200);
+  const auto j = nlohmann::json::parse(details->body);
+  CHECK(j["status"] == "healthy");
+  CHECK(j["version"].is_string());
+  CHECK(j["mode"] == "monolith");
+  CHECK(j["service"] == "streamgate-monolith");
+  CHECK(j["uptime_seconds"].is_number());
+  REQUIRE(j["plugins"].size() == 1);
+  CHECK(j["plugins"][0]["name"] == "api-gateway");
+  CHECK(j["plugins"][0]["version"] == "1.0.0");
+  CHECK(j["plugins"][0]["state"] == "running");
+  CHECK(j["plugins"][0]["health"] == "healthy");
+  CHECK(j["plugins"][0].contains("latency_ms"));
+}
+
+TEST_CASE("curl sees 404 with the path, 405 with Allow, and its request id echoed", "[gateway]") {
+  Gateway g;
+  const std::string base = "http://127.0.0.1:" + std::to_string(g.port);
+
+  const RunResult missing =
+      Run({"/usr/bin/curl", "-s", "-i", "-H", "X-Request-ID: trace-42", base + "/no/such/thing"});
+  CHECK(Contains(missing.out, "HTTP/1.1 404 Not Found"));
+  CHECK(Contains(missing.out, R"({"error":"not found","path":"/no/such/thing"})"));
+  CHECK(Contains(missing.out, "X-Request-ID: trace-42"));
+
+  const RunResult wrong = Run({"/usr/bin/curl", "-s", "-i", "-X", "DELETE", base + "/health"});
+  CHECK(Contains(wrong.out, "HTTP/1.1 405 Method Not Allowed"));
+  CHECK(Contains(wrong.out, "Allow: GET, HEAD"));
+}
+
+TEST_CASE("a malformed request gets 400 and the connection is closed", "[gateway][hostile]") {
+  Gateway g;
+  HttpConnection c(g.port);
+
+  c.Send("GARBAGE\r\n\r\n");
+
+  auto reply = c.Read();
+  REQUIRE(reply);
+  CHECK(reply->status == 400);
+  CHECK_FALSE(reply->keep_alive);
+  CHECK(c.WaitClosed(5s));
+}
+
+TEST_CASE("oversized headers get 431 and oversized bodies 413", "[gateway][hostile]") {
+  Gateway g({"server.max_header_bytes=2KiB", "server.max_body_bytes=1KiB"});
+
+  auto big_header = Get(g.port, "/health", "GET", "X-Big: " + std::string(4096, 'a') + "\r\n");
+  REQUIRE(big_header);
+  CHECK(big_header->status == 431);
+
+  HttpConnection c(g.port);
+  c.Send("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
+         std::string(5000, 'b'));
+  auto big_body = c.Read();
+  REQUIRE(big_body);
+  CHECK(big_body->status == 413);
+  CHECK(c.WaitClosed(5s));
+}
+
+TEST_CASE("keep-alive serves many requests on one connection, pipelined ones in order",
+          "[gateway]") {
+  Gateway g;
+  HttpConnection c(g.port);
+
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Request("GET", "/health");
+    REQUIRE(r);
+    CHECK(r->keep_alive);
+  }
+  std::string pipelined;
+  for (int i = 0; i < 10; ++i) {
+    pipelined += "GET /" + std::string(i % 2 ? "health" : "nope") +
+                 " HTTP/1.1\r\nHost: x\r\nX-Request-ID: req-" + std::to_string(i) + "\r\n\r\n";
+  }
+  c.Send(pipelined);
+  for (int i = 0; i < 10; ++i) {
+    auto r = c.Read();
+    REQUIRE(r);
+    CHECK(r->headers["X-Request-ID"] == "req-" + std::to_string(i));
+    CHECK(r->status == (i % 2 ? 200u : 404u));
+  }
+}
+
+TEST_CASE("a client that sends one header byte at a time is cut off at read_timeout",
+          "[gateway][hostile]") {
+  Gateway g({"server.read_timeout=1s"});
+  HttpConnection c(g.port);
+  const std::string request =
+      "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + std::string(100, 'z');
+  const auto start = std::chrono::steady_clock::now();
+
+  bool closed = false;
+  for (size_t i = 0; i < request.size() && !closed; ++i) {
+    c.Send(request.substr(i, 1));
+    closed = c.WaitClosed(200ms);  // the gap between bytes; returns early if the server hangs up
+  }
+
+  CHECK(closed);
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
+}
+
+TEST_CASE("1000 concurrent connections are all served", "[gateway]") {
+  Gateway g;
+  std::vector<std::unique_ptr<HttpConnection>> connections;
+  for (int i = 0; i < 1000; ++i) connections.push_back(std::make_unique<HttpConnection>(g.port));
+
+  for (auto& c : connections) c->Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  int ok = 0;
+  for (auto& c : connections) {
+    auto r = c->Read(10s);
+    if (r && r->status == 200) ++ok;
+  }
+
+  CHECK(ok == 1000);
+}
+
+TEST_CASE("a graceful stop under load gives every accepted request its full response",
+          "[gateway]") {
+  Gateway g;
+  std::atomic<bool> stop{false};
+  std::atomic<int> complete{0};
+  std::atomic<int> partial{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&] {
+      while (!stop) {
+        try {
+          HttpConnection c(g.port);
+          for (int i = 0; i < 1000 && !stop; ++i) {
+            c.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+            auto r = c.Read(5s);
+            // No reply at all: the request was never accepted (the connection was idle and closed).
+            if (!r) break;
+            if (r->body == R"({"status":"healthy"})" || r->status == 503) {
+              ++complete;
+            } else {
+              ++partial;
+            }
+            if (!r->keep_alive) break;
+          }
+        } catch (const std::exception&) {
+          // Connection refused once the listener is closed.
+          if (stop) break;
+        }
+      }
+    });
+  }
+  REQUIRE(WaitFor([&] { return complete > 2000; }, 20s));
+
+  const RunResult stopped = g.Cli({"plugins", "stop", "api-gateway"});
+  stop = true;
+  for (auto& t : clients) t.join();
+
+  CHECK(stopped.exit_code == 0);
+  CHECK(partial == 0);
+  CHECK(complete > 2000);
+}
+
+TEST_CASE("a restart rebinds the port at once", "[gateway]") {
+  Gateway g;
+  const uint16_t port = g.port;
+  REQUIRE(Get(port, "/health"));
+
+  const RunResult restarted = g.Cli({"plugins", "restart", "api-gateway"});
+
+  CHECK(restarted.exit_code == 0);
+  const uint16_t again = g.PortFromLog();
+  auto r = Get(again, "/health");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+}
+
+TEST_CASE("a reload that changes the port and timeouts applies without dropping a request",
+          "[gateway]") {
+  TempDir scratch;
+  const uint16_t first = FreePort();
+  const std::string file = scratch.Write(
+      "sg.yaml", "server:\n  host: 127.0.0.1\n  port: " + std::to_string(first) + "\n");
+  Gateway g({}, file);
+  REQUIRE(g.port == first);
+  HttpConnection held(first);  // a keep-alive connection open across the reload
+  REQUIRE(held.Request("GET", "/health"));
+
+  const uint16_t second = FreePort();
+  scratch.Write("sg.yaml", "server:\n  host: 127.0.0.1\n  port: " + std::to_string(second) +
+                               "\n  read_timeout: 5s\n");
+  const RunResult reload = g.Cli({"--config", file, "config", "reload"});
+
+  INFO(reload.out << reload.err);
+  CHECK(reload.exit_code == 0);
+  CHECK(Contains(reload.out, "plugin api-gateway: applied"));
+  auto on_new = Get(second, "/health");
+  REQUIRE(on_new);
+  CHECK(on_new->status == 200);
+  // The old connection still gets its answer, with Connection: close as its listener drains.
+  auto on_old = held.Request("GET", "/health");
+  REQUIRE(on_old);
+  CHECK(on_old->status == 200);
+  CHECK_FALSE(on_old->keep_alive);
+}
+
+}  // namespace sg::test
