@@ -88,8 +88,10 @@ void BuildApp(CLI::App& app, Context& context) {
   app.fallthrough();
   app.add_option("-c,--config", context.config_path, "Configuration file to use")
       ->envname("STREAMGATE_CONFIG");
-  app.add_option("--endpoint", context.endpoint,
-                 "Control endpoint of the daemon (default: control.endpoint, else the ipc socket)");
+  app.add_option(
+      "--endpoint", context.endpoint,
+      "Control endpoint of the daemon (default: $STREAMGATE_ENDPOINT, else control.endpoint, "
+      "else the ipc socket)");
   app.add_option("--timeout", context.timeout_seconds,
                  "Seconds to wait for the daemon's answer (default 5)")
       ->check(CLI::PositiveNumber);

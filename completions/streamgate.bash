@@ -23,13 +23,25 @@ daemon.shutdown_timeout daemon.plugin_timeout daemon.health_timeout"
 
 # Sets cur, prev, words and cword, with "--opt=value" split into prev=--opt, cur=value.
 _streamgate_init() {
+  # Endpoints (ipc://..., tcp://host:port) hold colons, which readline splits words at: -n :
+  # keeps them whole.
   if declare -F _init_completion >/dev/null 2>&1; then
-    _init_completion -s || return 1
+    _init_completion -s -n : || return 1
     return 0
   fi
   COMPREPLY=()
-  words=("${COMP_WORDS[@]}")
-  cword=$COMP_CWORD
+  # Without bash-completion, join the pieces readline split at ':' back into one word.
+  words=()
+  cword=0
+  local k
+  for ((k = 0; k < ${#COMP_WORDS[@]}; k++)); do
+    if ((k > 0)) && [[ ${COMP_WORDS[k]} == : || ${COMP_WORDS[k - 1]} == : ]]; then
+      words[${#words[@]} - 1]+=${COMP_WORDS[k]}
+    else
+      words+=("${COMP_WORDS[k]}")
+    fi
+    ((k == COMP_CWORD)) && cword=$((${#words[@]} - 1))
+  done
   cur=${words[cword]}
   prev=${words[cword - 1]}
   # Without bash-completion, COMP_WORDBREAKS splits "--opt=value" into three words.
