@@ -305,7 +305,15 @@ std::string Render(const Record& record, Format format, std::string_view service
   return record.message;
 }
 
+std::array<uint64_t, 6> RecordRing::CountsByLevel() const {
+  std::array<uint64_t, 6> out{};
+  for (size_t i = 0; i < out.size(); ++i) out[i] = by_level_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
 void RecordRing::Add(Record record) {
+  const auto level = static_cast<size_t>(record.level);
+  if (level < by_level_.size()) by_level_[level].fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   record.seq = next_seq_++;
   for (const auto& [id, listener] : listeners_) listener(record);

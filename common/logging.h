@@ -3,6 +3,7 @@
 // `streamgate logs`), three output formats, and levels that can change at run time.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -100,6 +101,8 @@ class RecordRing {
   std::vector<Record> Last(size_t n) const;
   /// The sequence number the next record will get.
   uint64_t NextSeq() const;
+  /// Records seen since start, per level (spdlog's order: trace .. critical).
+  std::array<uint64_t, 6> CountsByLevel() const;
   using Listener = std::function<void(const Record&)>;
   /// Registers a listener; returns an id for RemoveListener.
   int AddListener(Listener listener);
@@ -108,10 +111,11 @@ class RecordRing {
  private:
   mutable std::mutex mu_;
   const size_t capacity_;
-  std::deque<Record> records_;         // guarded by mu_
-  uint64_t next_seq_ = 1;              // guarded by mu_
-  std::map<int, Listener> listeners_;  // guarded by mu_
-  int next_listener_ = 1;              // guarded by mu_
+  std::deque<Record> records_;                       // guarded by mu_
+  uint64_t next_seq_ = 1;                            // guarded by mu_
+  std::map<int, Listener> listeners_;                // guarded by mu_
+  int next_listener_ = 1;                            // guarded by mu_
+  std::array<std::atomic<uint64_t>, 6> by_level_{};  // atomics: counted outside the lock too
 };
 
 struct Options {
@@ -157,6 +161,7 @@ class LogHub {
   std::map<std::string, std::pair<spdlog::level::level_enum, bool>> Levels() const;
 
   RecordRing& Ring() { return *ring_; }
+  const RecordRing& Ring() const { return *ring_; }
   const Options& options() const { return options_; }
   void Flush();
 

@@ -41,6 +41,8 @@ Result<void> MemoryBus::Publish(const std::string& subject, std::string data, st
     return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid subject '{}'", subject));
   }
   ++published_;
+  PrefixCounters& prefix = ForSubject(subject);
+  ++prefix.published;
   std::vector<std::shared_ptr<Subscription>> targets;
   {
     std::lock_guard lock(mu_);
@@ -57,25 +59,28 @@ Result<void> MemoryBus::Publish(const std::string& subject, std::string data, st
       sub->queued.fetch_sub(1);
       ++sub->dropped;
       ++counters_->dropped;
+      ++prefix.dropped;
       continue;
     }
-    boost::asio::post(sub->strand, [sub, message, counters = counters_, logger = logger_] {
-      sub->queued.fetch_sub(1);
-      if (!sub->active) return;
-      try {
-        sub->handler(*message);
-        ++counters->delivered;
-      } catch (const std::exception& e) {
-        ++counters->handler_errors;
-        logger->error(log::With(
-            "Bus handler threw",
-            {{"subject", message->subject}, {"pattern", sub->pattern}, {"error", e.what()}}));
-      } catch (...) {
-        ++counters->handler_errors;
-        logger->error(log::With("Bus handler threw",
-                                {{"subject", message->subject}, {"pattern", sub->pattern}}));
-      }
-    });
+    boost::asio::post(
+        sub->strand, [sub, message, counters = counters_, logger = logger_, p = &prefix] {
+          sub->queued.fetch_sub(1);
+          if (!sub->active) return;
+          try {
+            sub->handler(*message);
+            ++counters->delivered;
+            ++p->delivered;
+          } catch (const std::exception& e) {
+            ++counters->handler_errors;
+            logger->error(log::With(
+                "Bus handler threw",
+                {{"subject", message->subject}, {"pattern", sub->pattern}, {"error", e.what()}}));
+          } catch (...) {
+            ++counters->handler_errors;
+            logger->error(log::With("Bus handler threw",
+                                    {{"subject", message->subject}, {"pattern", sub->pattern}}));
+          }
+        });
   }
   return {};
 }
@@ -148,6 +153,26 @@ Result<Message> MemoryBus::Request(const std::string& subject, std::string data,
 BusStats MemoryBus::Stats() const {
   return BusStats{published_.load(), counters_->delivered.load(), counters_->dropped.load(),
                   counters_->handler_errors.load()};
+}
+
+MemoryBus::PrefixCounters& MemoryBus::ForSubject(const std::string& subject) {
+  std::string prefix = subject.substr(0, subject.find('.'));
+  std::lock_guard lock(prefix_mu_);
+  auto it = prefixes_.find(prefix);
+  if (it != prefixes_.end()) return *it->second;
+  if (prefixes_.size() >= 64) prefix = "other";
+  auto& slot = prefixes_[prefix];
+  if (!slot) slot = std::make_unique<PrefixCounters>();
+  return *slot;
+}
+
+std::vector<SubjectStats> MemoryBus::StatsByPrefix() const {
+  std::lock_guard lock(prefix_mu_);
+  std::vector<SubjectStats> out;
+  for (const auto& [prefix, c] : prefixes_) {
+    out.push_back({prefix, c->published.load(), c->delivered.load(), c->dropped.load()});
+  }
+  return out;
 }
 
 uint64_t MemoryBus::Dropped(SubscriptionId id) const {

@@ -29,6 +29,7 @@ class MemoryBus final : public Bus {
   Result<Message> Request(const std::string& subject, std::string data,
                           std::chrono::milliseconds timeout) override;
   BusStats Stats() const override;
+  std::vector<SubjectStats> StatsByPrefix() const override;
   uint64_t Dropped(SubscriptionId id) const override;
 
  private:
@@ -48,6 +49,15 @@ class MemoryBus final : public Bus {
     std::atomic<uint64_t> handler_errors{0};
   };
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
+  // Per subject prefix; the map only grows, to at most 65 entries, so pointers stay valid.
+  struct PrefixCounters {
+    std::atomic<uint64_t> published{0};
+    std::atomic<uint64_t> delivered{0};
+    std::atomic<uint64_t> dropped{0};
+  };
+  PrefixCounters& ForSubject(const std::string& subject);
+  mutable std::mutex prefix_mu_;
+  std::map<std::string, std::unique_ptr<PrefixCounters>> prefixes_;  // guarded by prefix_mu_
 };
 
 }  // namespace sg::bus

@@ -128,9 +128,27 @@ nlohmann::ordered_json PluginJson(const kernel::PluginInfo& info) {
   return j;
 }
 
+Dispatcher::Dispatcher(ControlTarget& target) : target_(target), counts_(Commands().size() + 1) {}
+
+std::vector<std::pair<std::string, uint64_t>> Dispatcher::Counts() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (size_t i = 0; i < Commands().size(); ++i) {
+    out.emplace_back(std::string(Commands()[i].name), counts_[i].load(std::memory_order_relaxed));
+  }
+  out.emplace_back("invalid", counts_.back().load(std::memory_order_relaxed));
+  return out;
+}
+
 std::string Dispatcher::Handle(std::string_view frame) {
   std::string id;
   auto request = DecodeRequest(frame, id);
+  size_t slot = Commands().size();
+  if (request) {
+    for (size_t i = 0; i < Commands().size(); ++i) {
+      if (Commands()[i].name == request->cmd) slot = i;
+    }
+  }
+  counts_[slot].fetch_add(1, std::memory_order_relaxed);
   if (!request) {
     const char* code = request.error().code == ErrorCode::kNotFound ? kUnknownCommand
                        : request.error().code == ErrorCode::kFailedPrecondition

@@ -2,8 +2,11 @@
 // the target. Never throws, whatever the frame holds.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/control_protocol.h"
 #include "daemon/control/control_target.h"
@@ -13,15 +16,19 @@ namespace sg::control {
 /// Thread-safe if the target is: requests may be handled concurrently.
 class Dispatcher {
  public:
-  explicit Dispatcher(ControlTarget& target) : target_(target) {}
+  explicit Dispatcher(ControlTarget& target);
 
   /// The reply to one request frame.
   std::string Handle(std::string_view frame);
+
+  /// Requests handled, per command ("invalid" for those that named none), for metrics.
+  std::vector<std::pair<std::string, uint64_t>> Counts() const;
 
  private:
   nlohmann::ordered_json Run(const Request& request);
 
   ControlTarget& target_;
+  std::vector<std::atomic<uint64_t>> counts_;  // per Commands() entry, then invalid
 };
 
 /// A plugin snapshot as the wire shows it.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -17,6 +18,14 @@ struct Message {
   std::string subject;
   std::string data;
   std::string reply;  // where a reply goes; "" when none is wanted
+};
+
+/// Counts for the subjects that start with one token ("video" for video.uploaded).
+struct SubjectStats {
+  std::string prefix;
+  uint64_t published = 0;
+  uint64_t delivered = 0;
+  uint64_t dropped = 0;
 };
 
 struct BusStats {
@@ -55,6 +64,9 @@ class Bus {
 
   /// Totals since the bus was created.
   virtual BusStats Stats() const = 0;
+  /// Totals by the first token of the subject. At most 64 prefixes are told apart; the rest
+  /// count as "other", so that metrics labels stay bounded.
+  virtual std::vector<SubjectStats> StatsByPrefix() const = 0;
   /// Messages dropped for one subscription.
   virtual uint64_t Dropped(SubscriptionId id) const = 0;
 };
