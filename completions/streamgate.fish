@@ -151,7 +151,8 @@ function __streamgated_keys
     grpc.port consul.address consul.port \
     database.host database.port database.user database.password database.database \
     database.sslmode database.maxconns \
-    redis.host redis.port redis.password redis.db redis.poolsize \
+    redis.host redis.port redis.password redis.db redis.poolsize redis.timeout \
+    cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback \
     storage.type storage.path storage.endpoint storage.accesskey storage.secretkey \
     storage.bucket storage.region \
     nats.url web3.ethereum_rpc web3.solana_rpc web3.chain_id \

@@ -25,9 +25,11 @@
 #include "daemon/bus/memory_bus.h"
 #include "daemon/control/control_server.h"
 #include "daemon/control/dispatcher.h"
+#include "daemon/daemon_metrics.h"
 #include "daemon/kernel/kernel.h"
 #include "daemon/pid_file.h"
 #include "daemon/plugin_api/daemon_view.h"
+#include "daemon/plugin_api/metrics.h"
 #include "daemon/plugins/builtin.h"
 
 namespace sg::daemon {
@@ -200,6 +202,7 @@ class Daemon final : public control::ControlTarget {
   ServiceRegistry services_;
   std::unique_ptr<kernel::Kernel> kernel_;
   std::shared_ptr<StatusCache> status_;
+  std::shared_ptr<MetricsRegistry> metrics_ = std::make_shared<MetricsRegistry>();
   std::unique_ptr<asio::steady_timer> status_timer_;
 
   std::unique_ptr<control::Dispatcher> dispatcher_;
@@ -305,6 +308,9 @@ int Daemon::Run() {
                                              io_.get_executor());
   status_ = std::make_shared<StatusCache>(*kernel_, mode, service_);
   services_.Provide<DaemonView>("daemon", status_);
+  services_.Provide<MetricsRegistry>("metrics", metrics_);
+  RegisterDaemonMetrics(*metrics_, {kernel_.get(), bus_.get(), logs_.get(),
+                                    [this] { return dispatcher_.get(); }, mode, service_});
   const kernel::RestartPolicy policy = PolicyFrom(config);
   int registered = 0;
   for (auto& plugin : plugins::BuiltinPlugins()) {

@@ -1,6 +1,8 @@
 #include "daemon/plugins/builtin.h"
 
 #include "daemon/plugins/api_gateway/api_gateway.h"
+#include "daemon/plugins/cache/cache_plugin.h"
+#include "daemon/plugins/monitor/monitor.h"
 
 namespace sg::plugins {
 
@@ -8,6 +10,8 @@ std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
   // Each service plugin adds itself here once it is built; the rest of the nine are to come.
   std::vector<std::unique_ptr<Plugin>> plugins;
   plugins.push_back(MakeApiGateway());
+  plugins.push_back(MakeCache());
+  plugins.push_back(MakeMonitor());
   return plugins;
 }
 

@@ -10,6 +10,7 @@
 #include "daemon/http/server.h"
 #include "daemon/plugin_api/daemon_view.h"
 #include "daemon/plugin_api/http.h"
+#include "daemon/plugin_api/metrics.h"
 
 namespace sg::plugins {
 namespace {
@@ -55,6 +56,11 @@ class ApiGateway final : public Plugin {
     context.services->Provide<Router>("http.router",
                                       std::shared_ptr<Router>(&routes_, [](Router*) {}));
     context.services->Provide<HttpStats>("http.stats", server_);
+    if (auto metrics = context.services->Find<MetricsRegistry>("metrics")) {
+      metrics_ = *metrics;
+      collector_ = metrics_->Add(
+          [server = server_](std::vector<MetricFamily>& out) { Collect(*server, out); });
+    }
     return {};
   }
 
@@ -144,7 +150,40 @@ class ApiGateway final : public Plugin {
         {"GET", "/health", health}, {"GET", "/ready", ready}, {"GET", "/api/v1/health", details}};
   }
 
+  // Requests by route template and status class, never by raw path: bounded cardinality.
+  static void Collect(const http::HttpServer& server, std::vector<MetricFamily>& out) {
+    MetricFamily requests{"streamgate_http_requests_total",
+                          "HTTP requests answered, by route and status class",
+                          "counter",
+                          {}};
+    MetricFamily latency{"streamgate_http_request_duration_seconds",
+                         "Time from the first request byte to the last response byte",
+                         "histogram",
+                         {}};
+    static const char* kClasses[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (const auto& r : server.Snapshot()) {
+      for (size_t c = 1; c < 6; ++c) {
+        if (r.responses[c] == 0) continue;
+        requests.samples.push_back(
+            {"",
+             {{"method", r.method}, {"route", r.route}, {"code", kClasses[c]}},
+             static_cast<double>(r.responses[c])});
+      }
+      if (r.count > 0) {
+        AddHistogram(latency, {{"method", r.method}, {"route", r.route}}, server.LatencyBounds(),
+                     r.latency_buckets, r.latency_sum_seconds, r.count);
+      }
+    }
+    MetricFamily open{"streamgate_http_open_connections", "Open HTTP connections", "gauge", {}};
+    open.samples.push_back({"", {}, static_cast<double>(server.OpenConnections())});
+    out.push_back(std::move(requests));
+    out.push_back(std::move(latency));
+    out.push_back(std::move(open));
+  }
+
   PluginContext* context_ = nullptr;
+  std::shared_ptr<MetricsRegistry> metrics_;
+  int collector_ = 0;
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<const http::ServerSettings> settings_;
   std::shared_ptr<DaemonView> view_;

@@ -1,0 +1,54 @@
+// The cache service ("cache" in the service registry): an in-process LRU or Redis, behind one
+// interface, so a plugin that caches never knows which.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+
+namespace sg {
+
+struct CacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t evictions = 0;    // entries dropped to stay within the byte budget
+  uint64_t expirations = 0;  // entries found past their TTL
+  uint64_t errors = 0;       // operations that failed (a backend unreachable)
+  uint64_t loads = 0;        // loader calls made by GetOrLoad
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+};
+
+/// Thread-safe. Errors: kUnavailable when the backend cannot be reached, kTimeout when it does
+/// not answer in time, kInvalidArgument for an entry larger than the cache can hold.
+class Cache {
+ public:
+  virtual ~Cache() = default;
+  using Duration = std::chrono::milliseconds;
+
+  /// The value, or nullopt on a miss.
+  virtual Result<std::optional<std::string>> Get(const std::string& key) = 0;
+  /// Stores a value for `ttl` (zero: the cache's default TTL).
+  virtual Result<void> Set(const std::string& key, std::string value, Duration ttl) = 0;
+  Result<void> Set(const std::string& key, std::string value) {
+    return Set(key, std::move(value), Duration::zero());
+  }
+  /// Removes a key; true when it was there.
+  virtual Result<bool> Delete(const std::string& key) = 0;
+
+  using Loader = std::function<Result<std::string>()>;
+  /// The cached value, or the loader's, which is then stored. Concurrent misses on one key call
+  /// the loader once and all get its answer (single flight); a loader's error is not cached.
+  virtual Result<std::string> GetOrLoad(const std::string& key, Loader loader, Duration ttl) = 0;
+  Result<std::string> GetOrLoad(const std::string& key, Loader loader) {
+    return GetOrLoad(key, std::move(loader), Duration::zero());
+  }
+
+  virtual CacheStats Stats() const = 0;
+};
+
+}  // namespace sg

@@ -1,0 +1,109 @@
+#include "daemon/plugins/cache/memory_cache.h"
+
+#include <fmt/format.h>
+
+namespace sg::plugins {
+
+MemoryCache::MemoryCache(MemoryCacheOptions options)
+    : options_(std::move(options)),
+      shard_budget_(options_.max_bytes / std::max<size_t>(1, options_.shards)) {
+  for (size_t i = 0; i < std::max<size_t>(1, options_.shards); ++i)
+    shards_.push_back(std::make_unique<Shard>());
+}
+
+MemoryCache::Shard& MemoryCache::ShardFor(const std::string& key) {
+  return *shards_[std::hash<std::string>{}(key) % shards_.size()];
+}
+
+void MemoryCache::Erase(Shard& shard, std::list<Entry>::iterator it) {
+  shard.bytes -= it->Cost();
+  bytes_ -= it->Cost();
+  --entries_;
+  shard.index.erase(it->key);
+  shard.lru.erase(it);
+}
+
+Result<std::optional<std::string>> MemoryCache::Get(const std::string& key) {
+  Shard& shard = ShardFor(key);
+  std::lock_guard lock(shard.mu);
+  auto found = shard.index.find(key);
+  if (found == shard.index.end()) {
+    ++misses_;
+    return std::optional<std::string>();
+  }
+  auto it = found->second;
+  if (it->expires <= options_.now()) {
+    Erase(shard, it);
+    ++expirations_;
+    ++misses_;
+    return std::optional<std::string>();
+  }
+  shard.lru.splice(shard.lru.begin(), shard.lru, it);
+  ++hits_;
+  return std::optional<std::string>(it->value);
+}
+
+Result<void> MemoryCache::Set(const std::string& key, std::string value, Duration ttl) {
+  if (ttl <= Duration::zero()) ttl = options_.default_ttl;
+  Entry entry{key, std::move(value), options_.now() + ttl};
+  if (entry.Cost() > shard_budget_) {
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        fmt::format("cache entry '{}' of {} bytes is larger than a shard's budget of {} bytes", key,
+                    entry.Cost(), shard_budget_));
+  }
+  Shard& shard = ShardFor(key);
+  std::lock_guard lock(shard.mu);
+  if (auto found = shard.index.find(key); found != shard.index.end()) Erase(shard, found->second);
+  shard.bytes += entry.Cost();
+  bytes_ += entry.Cost();
+  ++entries_;
+  shard.lru.push_front(std::move(entry));
+  shard.index.emplace(key, shard.lru.begin());
+  // Least recently used first out, until the shard fits its budget again.
+  while (shard.bytes > shard_budget_ && shard.lru.size() > 1) {
+    Erase(shard, std::prev(shard.lru.end()));
+    ++evictions_;
+  }
+  return {};
+}
+
+Result<bool> MemoryCache::Delete(const std::string& key) {
+  Shard& shard = ShardFor(key);
+  std::lock_guard lock(shard.mu);
+  auto found = shard.index.find(key);
+  if (found == shard.index.end()) return false;
+  Erase(shard, found->second);
+  return true;
+}
+
+Result<std::string> MemoryCache::GetOrLoad(const std::string& key, Loader loader, Duration ttl) {
+  auto cached = Get(key);
+  if (cached && cached->has_value()) return std::move(**cached);
+  bool leader = false;
+  return flights_.Do(
+      key,
+      [&]() -> Result<std::string> {
+        // Another flight may have stored it between our miss and our turn to lead.
+        if (auto again = Get(key); again && again->has_value()) return std::move(**again);
+        ++loads_;
+        auto loaded = loader();
+        if (loaded) (void)Set(key, *loaded, ttl);
+        return loaded;
+      },
+      leader);
+}
+
+CacheStats MemoryCache::Stats() const {
+  CacheStats s;
+  s.hits = hits_;
+  s.misses = misses_;
+  s.evictions = evictions_;
+  s.expirations = expirations_;
+  s.loads = loads_;
+  s.entries = entries_;
+  s.bytes = bytes_;
+  return s;
+}
+
+}  // namespace sg::plugins

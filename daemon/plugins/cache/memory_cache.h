@@ -1,0 +1,70 @@
+// The in-process cache: LRU within a byte budget, TTLs, sharded by key hash so that threads
+// rarely contend.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/plugin_api/cache.h"
+#include "daemon/plugins/cache/single_flight.h"
+
+namespace sg::plugins {
+
+struct MemoryCacheOptions {
+  size_t max_bytes = 64 * 1024 * 1024;  // cache.max_bytes, split evenly over shards
+  size_t shards = 16;                   // cache.shards
+  Cache::Duration default_ttl = std::chrono::minutes(5);  // cache.default_ttl
+  /// The clock TTLs are measured on; tests pass a fake one.
+  std::function<std::chrono::steady_clock::time_point()> now = [] {
+    return std::chrono::steady_clock::now();
+  };
+};
+
+class MemoryCache final : public Cache {
+ public:
+  explicit MemoryCache(MemoryCacheOptions options);
+
+  using Cache::GetOrLoad;
+  using Cache::Set;
+  Result<std::optional<std::string>> Get(const std::string& key) override;
+  Result<void> Set(const std::string& key, std::string value, Duration ttl) override;
+  Result<bool> Delete(const std::string& key) override;
+  Result<std::string> GetOrLoad(const std::string& key, Loader loader, Duration ttl) override;
+  CacheStats Stats() const override;
+
+  /// What one entry costs against the budget besides its key and value.
+  static constexpr size_t kEntryOverhead = 64;
+
+ private:
+  struct Entry {
+    std::string key;
+    std::string value;
+    std::chrono::steady_clock::time_point expires;
+    size_t Cost() const { return key.size() + value.size() + kEntryOverhead; }
+  };
+  struct Shard {
+    std::mutex mu;
+    std::list<Entry> lru;  // guarded by mu; most recently used first
+    std::unordered_map<std::string, std::list<Entry>::iterator> index;  // guarded by mu
+    size_t bytes = 0;                                                   // guarded by mu
+  };
+
+  Shard& ShardFor(const std::string& key);
+  void Erase(Shard& shard, std::list<Entry>::iterator it);  // requires shard.mu
+
+  const MemoryCacheOptions options_;
+  const size_t shard_budget_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  SingleFlight flights_;
+  std::atomic<uint64_t> hits_{0}, misses_{0}, evictions_{0}, expirations_{0}, loads_{0};
+  std::atomic<uint64_t> entries_{0}, bytes_{0};
+};
+
+}  // namespace sg::plugins

@@ -1,0 +1,167 @@
+#include "daemon/plugins/cache/memory_cache.h"
+
+#include <atomic>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+namespace sg::plugins {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A clock the test moves by hand.
+struct FakeClock {
+  std::atomic<int64_t> ms{0};
+  std::function<std::chrono::steady_clock::time_point()> Fn() {
+    return [this] {
+      return std::chrono::steady_clock::time_point(std::chrono::milliseconds(ms.load()));
+    };
+  }
+};
+
+MemoryCacheOptions Options(size_t max_bytes, size_t shards, FakeClock* clock = nullptr) {
+  MemoryCacheOptions o;
+  o.max_bytes = max_bytes;
+  o.shards = shards;
+  o.default_ttl = 10s;
+  if (clock != nullptr) o.now = clock->Fn();
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("the cache returns what was set, and misses what was not", "[cache]") {
+  MemoryCache cache(Options(1 << 20, 4));
+
+  REQUIRE(cache.Set("a", "1"));
+
+  CHECK(cache.Get("a").value() == std::optional<std::string>("1"));
+  CHECK_FALSE(cache.Get("b").value().has_value());
+  CHECK(cache.Delete("a").value());
+  CHECK_FALSE(cache.Delete("a").value());
+  CHECK_FALSE(cache.Get("a").value().has_value());
+  const CacheStats s = cache.Stats();
+  CHECK(s.hits == 1);
+  CHECK(s.misses == 2);
+  CHECK(s.entries == 0);
+}
+
+TEST_CASE("entries expire after their TTL", "[cache]") {
+  FakeClock clock;
+  MemoryCache cache(Options(1 << 20, 1, &clock));
+  REQUIRE(cache.Set("short", "x", 100ms));
+  REQUIRE(cache.Set("default", "y"));
+
+  clock.ms = 99;
+  CHECK(cache.Get("short").value().has_value());
+  clock.ms = 100;
+  CHECK_FALSE(cache.Get("short").value().has_value());
+  CHECK(cache.Get("default").value().has_value());
+  clock.ms = 10000;
+  CHECK_FALSE(cache.Get("default").value().has_value());
+  CHECK(cache.Stats().expirations == 2);
+}
+
+TEST_CASE("the least recently used entry goes first when the budget is full", "[cache]") {
+  // One shard of room for three entries of 1 + 35 + 64 = 100 bytes.
+  MemoryCache cache(Options(300, 1));
+  const std::string value(35, 'v');
+  REQUIRE(cache.Set("a", value));
+  REQUIRE(cache.Set("b", value));
+  REQUIRE(cache.Set("c", value));
+  REQUIRE(cache.Get("a").value().has_value());  // a is now the most recent
+
+  REQUIRE(cache.Set("d", value));
+
+  CHECK(cache.Get("a").value().has_value());
+  CHECK_FALSE(cache.Get("b").value().has_value());
+  CHECK(cache.Get("c").value().has_value());
+  CHECK(cache.Get("d").value().has_value());
+  CHECK(cache.Stats().evictions == 1);
+  CHECK(cache.Stats().bytes <= 300);
+}
+
+TEST_CASE("replacing a value keeps the byte count right; a too large entry is refused", "[cache]") {
+  MemoryCache cache(Options(1000, 1));
+  REQUIRE(cache.Set("k", std::string(100, 'a')));
+  REQUIRE(cache.Set("k", std::string(10, 'b')));
+
+  CHECK(cache.Stats().bytes == 1 + 10 + MemoryCache::kEntryOverhead);
+  CHECK(cache.Stats().entries == 1);
+  auto big = cache.Set("huge", std::string(5000, 'c'));
+  REQUIRE_FALSE(big.has_value());
+  CHECK(big.error().code == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("concurrent misses on one key load it once", "[cache]") {
+  MemoryCache cache(Options(1 << 20, 8));
+  std::atomic<int> loads{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  std::vector<std::string> results(16);
+
+  for (size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] {
+      while (!go) std::this_thread::yield();
+      auto v = cache.GetOrLoad("video:42", [&]() -> Result<std::string> {
+        ++loads;
+        // Long enough that every other thread arrives while this load is under way.
+        std::this_thread::sleep_for(100ms);
+        return std::string("metadata");
+      });
+      results[i] = v ? *v : "error";
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+
+  CHECK(loads == 1);
+  for (const auto& r : results) CHECK(r == "metadata");
+  CHECK(cache.Get("video:42").value() == std::optional<std::string>("metadata"));
+}
+
+TEST_CASE("a failed load is shared by its waiters and not cached", "[cache]") {
+  MemoryCache cache(Options(1 << 20, 1));
+  int calls = 0;
+
+  auto first = cache.GetOrLoad("k", [&]() -> Result<std::string> {
+    ++calls;
+    return Fail(ErrorCode::kUnavailable, "origin down");
+  });
+  auto second = cache.GetOrLoad("k", [&]() -> Result<std::string> {
+    ++calls;
+    return std::string("back");
+  });
+
+  REQUIRE_FALSE(first.has_value());
+  CHECK(first.error().message == "origin down");
+  CHECK(second.value() == "back");
+  CHECK(calls == 2);
+}
+
+TEST_CASE("many threads setting and getting stay within budget and consistent", "[cache]") {
+  MemoryCache cache(Options(64 * 1024, 8));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5000; ++i) {
+        const std::string key = "k" + std::to_string((i * 7 + t) % 500);
+        if (i % 3 == 0) {
+          (void)cache.Set(key, std::string(static_cast<size_t>(i % 200), 'x'));
+        } else if (i % 3 == 1) {
+          (void)cache.Get(key);
+        } else {
+          (void)cache.Delete(key);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  const CacheStats s = cache.Stats();
+  CHECK(s.bytes <= 64 * 1024);
+  CHECK(s.hits + s.misses > 0);
+}
+
+}  // namespace sg::plugins
