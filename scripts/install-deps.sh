@@ -17,7 +17,7 @@ test_pkgs=(
   redis-server prometheus
 )
 bench_pkgs=(
-  hyperfine supervisor wrk nginx-light python3
+  hyperfine supervisor wrk nginx-light python3 redis-tools
 )
 
 want=("${build_pkgs[@]}")

@@ -5,17 +5,16 @@
 //     while the daemon logs a flood of records.
 //
 //   bench_control   (starts its own streamgated in a private runtime directory)
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
 #include <zmq.hpp>
 
 #include "tests/support/process.h"
@@ -113,14 +112,16 @@ int main() {
   if (latency.empty()) {
     std::printf("  logs -f: no record arrived\n");
   } else {
-    std::printf("  logs -f latency (request -> printed)  median %6.2f ms  p99 %6.2f ms  (%zu samples)\n",
-                Pct(latency, 0.5), Pct(latency, 0.99), latency.size());
+    std::printf(
+        "  logs -f latency (request -> printed)  median %6.2f ms  p99 %6.2f ms  (%zu samples)\n",
+        Pct(latency, 0.5), Pct(latency, 0.99), latency.size());
   }
-  std::printf("  ping round trip, no stalled reader    median %6.3f ms  p99 %6.3f ms\n", Pct(quiet, 0.5),
-              Pct(quiet, 0.99));
-  std::printf("  ping round trip, stalled reader       median %6.3f ms  p99 %6.3f ms\n", Pct(loaded, 0.5),
-              Pct(loaded, 0.99));
-  std::printf("  ratio (stalled / none, median)        %6.2fx\n", Pct(loaded, 0.5) / Pct(quiet, 0.5));
+  std::printf("  ping round trip, no stalled reader    median %6.3f ms  p99 %6.3f ms\n",
+              Pct(quiet, 0.5), Pct(quiet, 0.99));
+  std::printf("  ping round trip, stalled reader       median %6.3f ms  p99 %6.3f ms\n",
+              Pct(loaded, 0.5), Pct(loaded, 0.99));
+  std::printf("  ratio (stalled / none, median)        %6.2fx\n",
+              Pct(loaded, 0.5) / Pct(quiet, 0.5));
   sg::test::Run({SG_CLI_BIN, "stop"}, env);
   return 0;
 }
