@@ -10,11 +10,11 @@ set -euo pipefail
 build_pkgs=(
   g++ cmake ninja-build ccache pkg-config git
   libcli11-dev libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
-  libzmq3-dev cppzmq-dev nlohmann-json3-dev libsystemd-dev libhiredis-dev
+  libzmq3-dev cppzmq-dev nlohmann-json3-dev libsystemd-dev libhiredis-dev libnats-dev
 )
 test_pkgs=(
   catch2 clang-14 libclang-rt-14-dev mandoc procps util-linux bash-completion zsh fish curl
-  redis-server prometheus
+  redis-server prometheus nats-server
 )
 bench_pkgs=(
   hyperfine supervisor wrk nginx-light python3 redis-tools
