@@ -32,6 +32,9 @@ const std::vector<CommandSpec>& Commands() {
       {"logs.stream",
        "The log stream endpoint; registers the viewer's level for 30 seconds (renew to keep it)",
        false, "level (string, optional)"},
+      {"services.list",
+       "Microservice mode: every instance of the deployment, from heartbeats, with its health",
+       false, "none"},
       {"shutdown", "Stop the daemon gracefully", true, "none"},
   };
   return commands;

@@ -39,8 +39,10 @@ Result<void> EnsurePrivateDir(const std::string& dir) {
   return {};
 }
 
-std::string ControlEndpoint(const std::string& configured) {
-  return configured.empty() ? "ipc://" + RuntimeDir() + "/control.sock" : configured;
+std::string ControlEndpoint(const std::string& configured, const std::string& service) {
+  if (!configured.empty()) return configured;
+  if (!service.empty()) return "ipc://" + RuntimeDir() + "/control-" + service + ".sock";
+  return "ipc://" + RuntimeDir() + "/control.sock";
 }
 
 std::string PidFileFor(const std::string& endpoint) {

@@ -15,8 +15,9 @@ std::string RuntimeDir();
 /// must not reach what is inside. Fails when it exists with another owner.
 Result<void> EnsurePrivateDir(const std::string& dir);
 
-/// The control endpoint to use: `configured` when set, else ipc://RuntimeDir()/control.sock.
-std::string ControlEndpoint(const std::string& configured);
+/// The control endpoint to use: `configured` when set, else ipc://RuntimeDir()/control.sock, or
+/// for one service of a microservice deployment ipc://RuntimeDir()/control-SERVICE.sock.
+std::string ControlEndpoint(const std::string& configured, const std::string& service = "");
 
 /// The pid file that guards an endpoint: RuntimeDir()/streamgated.pid for the default endpoint,
 /// PATH.pid for ipc://PATH, and RuntimeDir()/streamgated-tcp-PORT.pid for tcp://HOST:PORT.

@@ -434,6 +434,24 @@ void Loader::CheckSemantics() {
       }
     }
   }
+  const auto pair_needed = [&](const char* key, const char* partner, const char* why) {
+    if (!config.String(key).empty() && config.String(partner).empty()) {
+      Error(config.Get(key).origin, key, fmt::format("is set but {} is empty", partner), why);
+    }
+  };
+  for (const auto& url : config.List("nats.urls")) {
+    ParsedValue parsed = ParseScalar(*FindKey("nats.url"), url);
+    if (!parsed.value)
+      Error(config.Get("nats.urls").origin, "nats.urls", parsed.message, parsed.hint);
+  }
+  pair_needed("nats.user", "nats.password", "set nats.password too, or use nats.token");
+  pair_needed("nats.tls_cert", "nats.tls_key",
+              "a client certificate needs its key: set nats.tls_key");
+  pair_needed("nats.tls_key", "nats.tls_cert", "set nats.tls_cert too");
+  if (!config.String("nats.tls_cert").empty() && config.String("nats.tls_ca").empty()) {
+    Error(config.Get("nats.tls_cert").origin, "nats.tls_cert", "is set but nats.tls_ca is empty",
+          "TLS needs the CA that signed the server's certificate: set nats.tls_ca");
+  }
   const auto& enabled = config.List("plugins.enabled");
   std::set<std::string> seen;
   for (const auto& name : enabled) {

@@ -23,11 +23,14 @@
 #include "common/paths.h"
 #include "common/strings.h"
 #include "daemon/bus/memory_bus.h"
+#include "daemon/bus/nats_bus.h"
 #include "daemon/control/control_server.h"
 #include "daemon/control/dispatcher.h"
 #include "daemon/daemon_metrics.h"
+#include "daemon/discovery.h"
 #include "daemon/kernel/kernel.h"
 #include "daemon/pid_file.h"
+#include "daemon/plugin_api/cache_rpc.h"
 #include "daemon/plugin_api/daemon_view.h"
 #include "daemon/plugin_api/metrics.h"
 #include "daemon/plugins/builtin.h"
@@ -90,14 +93,39 @@ class StatusCache final : public DaemonView {
   StatusCache(kernel::Kernel& kernel, std::string mode, std::string service)
       : kernel_(kernel), mode_(std::move(mode)), service_(std::move(service)) {}
 
+  // Microservice mode: the NATS connection and the rest of the deployment count too.
+  void Attach(const bus::NatsBus* nats, const Discovery* discovery) {
+    std::lock_guard lock(mu_);
+    nats_ = nats;
+    discovery_ = discovery;
+  }
+
   void Refresh() {
     kernel::HealthSummary summary = kernel_.CheckHealth();
-    overall_ = summary.overall;
+    local_ = summary.overall;
+    HealthStatus overall = summary.overall;
     std::lock_guard lock(mu_);
+    if (nats_ != nullptr && !nats_->Connected()) overall = Worst(overall, HealthStatus::kDegraded);
+    if (discovery_ != nullptr) {
+      const auto instances = discovery_->Instances();
+      for (const auto& in : instances) {
+        // A dead instance whose service runs again elsewhere (a restart) was replaced.
+        const bool replaced =
+            !in.alive && std::any_of(instances.begin(), instances.end(), [&](const Instance& o) {
+              return o.alive && o.service == in.service;
+            });
+        // Another service gone or unwell makes this deployment degraded, not this process down.
+        if (!replaced && (!in.alive || in.health != "healthy"))
+          overall = Worst(overall, HealthStatus::kDegraded);
+      }
+    }
+    overall_ = overall;
     health_ = std::move(summary);
   }
 
   HealthStatus Overall() const override { return overall_.load(); }
+  /// This process's own plugins only, for its heartbeat.
+  HealthStatus Local() const { return local_.load(); }
 
   DaemonStatus Status() const override {
     DaemonStatus status;
@@ -124,6 +152,15 @@ class StatusCache final : public DaemonView {
       if (info.state != kernel::PluginState::kRunning) status.not_running.push_back(info.name);
       status.plugins.push_back(std::move(p));
     }
+    status.bus = nats_ != nullptr ? nats_->State() : "memory";
+    if (discovery_ != nullptr) {
+      for (const auto& in : discovery_->Instances()) {
+        HealthStatus h = HealthStatus::kUnhealthy;
+        if (in.alive && in.health == "healthy") h = HealthStatus::kHealthy;
+        if (in.alive && in.health == "degraded") h = HealthStatus::kDegraded;
+        status.services.push_back({in.service, in.id, in.host, in.pid, h, in.alive});
+      }
+    }
     return status;
   }
 
@@ -133,8 +170,11 @@ class StatusCache final : public DaemonView {
   const std::string service_;
   const Clock::time_point started_ = Clock::now();
   std::atomic<HealthStatus> overall_{HealthStatus::kHealthy};
+  std::atomic<HealthStatus> local_{HealthStatus::kHealthy};
   mutable std::mutex mu_;
-  kernel::HealthSummary health_;  // guarded by mu_
+  kernel::HealthSummary health_;          // guarded by mu_
+  const bus::NatsBus* nats_ = nullptr;    // guarded by mu_
+  const Discovery* discovery_ = nullptr;  // guarded by mu_
 };
 
 class Daemon final : public control::ControlTarget {
@@ -167,6 +207,10 @@ class Daemon final : public control::ControlTarget {
       std::optional<std::chrono::seconds> revert_after) override;
   std::string StreamLogs(spdlog::level::level_enum level) override;
   void Shutdown() override;
+  nlohmann::ordered_json Services() override {
+    if (!discovery_) return nlohmann::ordered_json::array();
+    return discovery_->ToJson();
+  }
 
  private:
   config::LoadResult LoadConfig() const {
@@ -198,7 +242,9 @@ class Daemon final : public control::ControlTarget {
   asio::io_context io_;
   std::unique_ptr<asio::signal_set> signals_;
   std::unique_ptr<asio::steady_timer> progress_timer_;
-  std::unique_ptr<bus::MemoryBus> bus_;
+  std::unique_ptr<Bus> bus_;
+  bus::NatsBus* nats_ = nullptr;  // bus_ in microservice mode
+  std::unique_ptr<Discovery> discovery_;
   ServiceRegistry services_;
   std::unique_ptr<kernel::Kernel> kernel_;
   std::shared_ptr<StatusCache> status_;
@@ -269,7 +315,7 @@ int Daemon::Run() {
                            {"file", config.file().empty() ? "built-in defaults" : config.file()}}));
 
   // One daemon per control endpoint.
-  endpoint_ = ControlEndpoint(config.String("control.endpoint"));
+  endpoint_ = ControlEndpoint(config.String("control.endpoint"), monolith ? "" : options_.service);
   const std::string& endpoint = endpoint_;
   // The runtime directory holds the default socket and the pid files of every endpoint but a
   // custom ipc path.
@@ -299,7 +345,35 @@ int Daemon::Run() {
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < thread_count; ++i) threads.emplace_back([this] { io_.run(); });
 
-  bus_ = std::make_unique<bus::MemoryBus>(io_.get_executor(), logs_->Get("bus"));
+  if (monolith) {
+    bus_ = std::make_unique<bus::MemoryBus>(io_.get_executor(), logs_->Get("bus"));
+  } else {
+    bus::NatsOptions nats;
+    nats.urls.push_back(config.String("nats.url"));
+    for (const auto& u : config.List("nats.urls")) nats.urls.push_back(u);
+    nats.user = config.String("nats.user");
+    nats.password = config.String("nats.password");
+    nats.token = config.String("nats.token");
+    nats.tls_ca = config.String("nats.tls_ca");
+    nats.tls_cert = config.String("nats.tls_cert");
+    nats.tls_key = config.String("nats.tls_key");
+    nats.subject_prefix = config.String("nats.subject_prefix");
+    nats.reconnect_wait = config.Duration("nats.reconnect_wait");
+    nats.max_reconnects = static_cast<int>(config.Int("nats.max_reconnects"));
+    nats.reconnect_buffer_bytes = static_cast<int>(config.Int("nats.reconnect_buffer"));
+    nats.name = service_;
+    auto made = bus::NatsBus::Create(nats, logs_->Get("bus"));
+    if (!made) {
+      logger_->critical(log::With("Cannot set up the NATS bus", {{"error", made.error().message}}));
+      std::cerr << "streamgated: " << made.error().message << '\n';
+      work.reset();
+      io_.stop();
+      for (auto& t : threads) t.join();
+      return made.error().code == ErrorCode::kConfig ? kExitConfig : kExitFailure;
+    }
+    nats_ = made->get();
+    bus_ = std::move(made).value();
+  }
   kernel::KernelOptions kernel_options;
   kernel_options.mode = mode;
   kernel_options.call_timeout = config.Duration("daemon.plugin_timeout");
@@ -309,8 +383,20 @@ int Daemon::Run() {
   status_ = std::make_shared<StatusCache>(*kernel_, mode, service_);
   services_.Provide<DaemonView>("daemon", status_);
   services_.Provide<MetricsRegistry>("metrics", metrics_);
-  RegisterDaemonMetrics(*metrics_, {kernel_.get(), bus_.get(), logs_.get(),
-                                    [this] { return dispatcher_.get(); }, mode, service_});
+  if (!monolith && options_.service != "cache") {
+    // The cache lives in its own process: calls to it travel over NATS.
+    services_.Provide<Cache>("cache",
+                             MakeRemoteCache(*bus_, config.Duration("nats.request_timeout")));
+  }
+  MetricSources sources{
+      kernel_.get(), bus_.get(), logs_.get(), [this] { return dispatcher_.get(); }, {},
+      mode,          service_};
+  if (nats_ != nullptr) {
+    sources.nats = [nats = nats_] {
+      return std::pair<std::string, uint64_t>(nats->State(), nats->Reconnects());
+    };
+  }
+  RegisterDaemonMetrics(*metrics_, sources);
   const kernel::RestartPolicy policy = PolicyFrom(config);
   int registered = 0;
   for (auto& plugin : plugins::BuiltinPlugins()) {
@@ -332,7 +418,7 @@ int Daemon::Run() {
         "service '{}' is not built into this streamgated yet; nothing to run", options_.service);
     logger_->critical(message);
     std::cerr << "streamgated: " << message << '\n';
-    exit_code = kExitFailure;
+    exit_code = kExitNotBuilt;
   } else {
     if (registered == 0) {
       logger_->warn("No plugins in this build yet; the daemon runs with none");
@@ -344,6 +430,20 @@ int Daemon::Run() {
       exit_code = kExitFailure;
     } else {
       logger_->info("Microkernel started successfully");
+      if (nats_ != nullptr) {
+        char host[256] = {};
+        gethostname(host, sizeof host - 1);
+        Instance self{options_.service, NewInstanceId(host), SG_VERSION, host, getpid(),
+                      endpoint_,        "healthy",           {},         true};
+        discovery_ = std::make_unique<Discovery>(
+            *bus_, io_.get_executor(), config.Duration("nats.heartbeat_interval"), self,
+            [this] { return status_->Local(); }, logs_->Get("discovery"));
+        if (auto started_discovery = discovery_->Start(); !started_discovery) {
+          logger_->error(
+              log::With("Discovery did not start", {{"error", started_discovery.error().message}}));
+        }
+        status_->Attach(nats_, discovery_.get());
+      }
       RefreshStatus();
       control::ServerSettings settings;
       settings.endpoint = endpoint;
@@ -374,6 +474,7 @@ int Daemon::Run() {
   Notify("STOPPING=1\nSTATUS=stopping");
   progress_timer_ = std::make_unique<asio::steady_timer>(io_);
   LogShutdownProgress();
+  if (discovery_) discovery_->Stop();
   kernel_->StopAll(Clock::now() + timeout);
   progress_timer_->cancel();
   if (status_timer_) status_timer_->cancel();

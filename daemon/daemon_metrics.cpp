@@ -138,6 +138,15 @@ void RegisterDaemonMetrics(MetricsRegistry& registry, MetricSources s) {
     out.push_back(std::move(published));
     out.push_back(std::move(delivered));
     out.push_back(std::move(dropped));
+    if (s.nats) {
+      const auto [state, reconnects] = s.nats();
+      auto connected = Gauge("streamgate_bus_connected", "1 while the NATS connection is up");
+      connected.samples.push_back({"", {{"state", state}}, state == "connected" ? 1.0 : 0.0});
+      auto again = Counter("streamgate_bus_reconnects_total", "NATS reconnections since start");
+      again.samples.push_back({"", {}, static_cast<double>(reconnects)});
+      out.push_back(std::move(connected));
+      out.push_back(std::move(again));
+    }
 
     auto records = Counter("streamgate_log_records_total", "Log records, by level");
     const auto counts = s.logs->Ring().CountsByLevel();

@@ -19,6 +19,8 @@ struct MetricSources {
   const log::LogHub* logs = nullptr;
   /// The control dispatcher, once it exists (it starts after the plugins).
   std::function<const control::Dispatcher*()> dispatcher;
+  /// The NATS connection's state ("connected", ...) and reconnect count; empty in monolith mode.
+  std::function<std::pair<std::string, uint64_t>()> nats;
   std::string mode;
   std::string service;
 };

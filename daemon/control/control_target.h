@@ -46,6 +46,9 @@ class ControlTarget {
 
   /// Begins a graceful shutdown and returns at once.
   virtual void Shutdown() = 0;
+
+  /// Microservice mode: every instance of the deployment heard from; an empty list otherwise.
+  virtual nlohmann::ordered_json Services() = 0;
 };
 
 }  // namespace sg::control

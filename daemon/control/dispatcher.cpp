@@ -253,6 +253,8 @@ nlohmann::ordered_json Dispatcher::Run(const Request& r) {
     const auto level = LevelArg(r, "level", false, spdlog::level::trace);
     result = {{"endpoint", target_.StreamLogs(level)},
               {"next_seq", target_.Logs().Ring().NextSeq()}};
+  } else if (cmd == "services.list") {
+    result = {{"services", target_.Services()}};
   } else if (cmd == "shutdown") {
     target_.Shutdown();
     result = {{"stopping", true}};

@@ -453,6 +453,10 @@ HttpServer::~HttpServer() { Stop(Clock::now()); }
 bool HttpServer::running() const { return port_.load() != 0; }
 
 Result<void> HttpServer::Start(std::shared_ptr<const ServerSettings> settings) {
+  return Bind(std::move(settings), true);
+}
+
+Result<void> HttpServer::Bind(std::shared_ptr<const ServerSettings> settings, bool exclusive) {
   auto address = Resolve(settings->host);
   if (!address) return address.error();
   auto generation = std::make_shared<Generation>();
@@ -461,6 +465,20 @@ Result<void> HttpServer::Start(std::shared_ptr<const ServerSettings> settings) {
                           ? settings->io_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   uint16_t port = settings->port;
+  if (port != 0 && exclusive) {
+    // SO_REUSEPORT would let us share a port another process listens on, each getting part of
+    // the traffic: make sure nobody does, with a plain bind first.
+    asio::io_context probe_io;
+    tcp::acceptor probe(probe_io);
+    beast::error_code ec;
+    const tcp::endpoint endpoint(*address, port);
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec)
+      return Fail(ErrorCode::kIo,
+                  fmt::format("listen {}:{}: {}", settings->host, port, ec.message()));
+  }
   for (int i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>();
     beast::error_code ec;
@@ -517,7 +535,12 @@ Result<void> HttpServer::Update(std::shared_ptr<const ServerSettings> settings) 
     return {};
   }
   // A new address: listen there first, then let the old listeners drain in the background.
-  if (auto started = Start(settings); !started) return started;
+  // The same port with another thread count is our own listener: no exclusivity check then.
+  if (auto started = Bind(settings, settings->port == 0 || settings->port != old->port ||
+                                        settings->host != old->host);
+      !started) {
+    return started;
+  }
   std::lock_guard lock(mu_);
   retirers_.emplace_back(
       [current, deadline = Clock::now() + old->read_timeout + old->write_timeout] {

@@ -63,6 +63,9 @@ class HttpServer final : public HttpStats {
   struct Generation;
 
  private:
+  /// Binds a new generation; `exclusive` first checks that no other process holds the port.
+  Result<void> Bind(std::shared_ptr<const ServerSettings> settings, bool exclusive);
+
   RouteTable& routes_;
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<spdlog::logger> access_logger_;

@@ -19,6 +19,16 @@ struct PluginStatus {
   double latency_ms = 0;
 };
 
+/// Another process of the deployment, in microservice mode.
+struct ServiceStatus {
+  std::string service;
+  std::string id;
+  std::string host;
+  int64_t pid = 0;
+  HealthStatus health = HealthStatus::kHealthy;
+  bool alive = true;  // heard from within two heartbeat intervals
+};
+
 struct DaemonStatus {
   std::string version;
   std::string mode;
@@ -28,6 +38,10 @@ struct DaemonStatus {
   std::vector<PluginStatus> plugins;
   /// Enabled plugins that are not running, for /ready.
   std::vector<std::string> not_running;
+  /// Microservice mode: every instance of the deployment heard from, this one included.
+  std::vector<ServiceStatus> services;
+  /// "memory", or the NATS connection's state ("connected", "reconnecting", ...).
+  std::string bus;
 };
 
 /// Thread-safe and cheap: health comes from a cache the daemon refreshes in the background.

@@ -69,6 +69,7 @@ class FakeControlTarget final : public control::ControlTarget {
   }
   std::string StreamLogs(spdlog::level::level_enum) override { return "ipc:///nonexistent"; }
   void Shutdown() override { ++shutdowns; }
+  nlohmann::ordered_json Services() override { return nlohmann::ordered_json::array(); }
 
  private:
   std::unique_ptr<log::LogHub> logs_;

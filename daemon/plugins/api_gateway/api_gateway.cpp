@@ -8,6 +8,7 @@
 #include "common/logging.h"
 #include "daemon/http/router.h"
 #include "daemon/http/server.h"
+#include "daemon/plugin_api/cache.h"
 #include "daemon/plugin_api/daemon_view.h"
 #include "daemon/plugin_api/http.h"
 #include "daemon/plugin_api/metrics.h"
@@ -41,6 +42,7 @@ class ApiGateway final : public Plugin {
 
   Result<void> Init(PluginContext& context) override {
     context_ = &context;
+    services_ = context.services;
     logger_ = context.logger;
     logger_->info("Initializing API Gateway plugin");
     settings_ = SettingsFrom(*context.config);
@@ -138,16 +140,69 @@ class ApiGateway final : public Plugin {
                            {"message", p.message},
                            {"latency_ms", p.latency_ms}});
       }
+      nlohmann::ordered_json body = {{"status", HealthStatusName(status.overall)},
+                                     {"version", status.version},
+                                     {"mode", status.mode},
+                                     {"service", status.service},
+                                     {"uptime_seconds", status.uptime_seconds},
+                                     {"bus", status.bus},
+                                     {"plugins", plugins}};
+      if (status.mode == "microservice") {
+        nlohmann::ordered_json services = nlohmann::ordered_json::array();
+        for (const auto& svc : status.services) {
+          services.push_back({{"service", svc.service},
+                              {"id", svc.id},
+                              {"host", svc.host},
+                              {"pid", svc.pid},
+                              {"health", HealthStatusName(svc.health)},
+                              {"alive", svc.alive}});
+        }
+        body["services"] = services;
+      }
       res.status = status.overall == HealthStatus::kHealthy ? 200 : 503;
-      res.body = Dump({{"status", HealthStatusName(status.overall)},
-                       {"version", status.version},
-                       {"mode", status.mode},
-                       {"service", status.service},
-                       {"uptime_seconds", status.uptime_seconds},
-                       {"plugins", plugins}});
+      res.body = Dump(body);
     };
-    return {
-        {"GET", "/health", health}, {"GET", "/ready", ready}, {"GET", "/api/v1/health", details}};
+    // The shared cache over HTTP, for other components and for operators. The "cache" service is
+    // in this process in monolith mode and a NATS client in microservice mode: the same code.
+    auto cache_call = [this](const HttpRequest& req, HttpResponse& res) {
+      auto cache = services_->Find<Cache>("cache");
+      if (!cache) {
+        res.status = 503;
+        res.body = Dump({{"error", cache.error().message}});
+        return;
+      }
+      const std::string key(req.Param("key"));
+      auto fail = [&res](const Error& e) {
+        res.status = e.code == ErrorCode::kInvalidArgument ? 400
+                     : e.code == ErrorCode::kTimeout       ? 504
+                                                           : 503;
+        res.body = Dump({{"error", e.message}});
+      };
+      if (req.method == "PUT") {
+        if (auto set = (*cache)->Set(key, std::string(req.body)); !set) return fail(set.error());
+        res.status = 204;
+      } else if (req.method == "DELETE") {
+        auto del = (*cache)->Delete(key);
+        if (!del) return fail(del.error());
+        res.status = *del ? 204 : 404;
+      } else {
+        auto got = (*cache)->Get(key);
+        if (!got) return fail(got.error());
+        if (!got->has_value()) {
+          res.status = 404;
+          res.body = Dump({{"error", "not found"}, {"key", key}});
+          return;
+        }
+        res.content_type = "application/octet-stream";
+        res.body = std::move(**got);
+      }
+    };
+    return {{"GET", "/health", health},
+            {"GET", "/ready", ready},
+            {"GET", "/api/v1/health", details},
+            {"GET", "/api/v1/cache/{key}", cache_call},
+            {"PUT", "/api/v1/cache/{key}", cache_call},
+            {"DELETE", "/api/v1/cache/{key}", cache_call}};
   }
 
   // Requests by route template and status class, never by raw path: bounded cardinality.
@@ -182,6 +237,7 @@ class ApiGateway final : public Plugin {
   }
 
   PluginContext* context_ = nullptr;
+  ServiceRegistry* services_ = nullptr;
   std::shared_ptr<MetricsRegistry> metrics_;
   int collector_ = 0;
   std::shared_ptr<spdlog::logger> logger_;

@@ -2,6 +2,7 @@
 
 #include "common/logging.h"
 #include "daemon/plugin_api/cache.h"
+#include "daemon/plugin_api/cache_rpc.h"
 #include "daemon/plugin_api/metrics.h"
 #include "daemon/plugins/cache/memory_cache.h"
 #include "daemon/plugins/cache/redis_cache.h"
@@ -17,6 +18,8 @@ class CachePlugin final : public Plugin {
   Result<void> Init(PluginContext& context) override {
     const config::Config& config = *context.config;
     logger_ = context.logger;
+    bus_ = context.bus;
+    serve_ = config.String("app.mode") == "microservice";
     backend_ = config.String("cache.backend");
     MemoryCacheOptions memory;
     memory.max_bytes = static_cast<size_t>(config.Int("cache.max_bytes"));
@@ -70,6 +73,13 @@ class CachePlugin final : public Plugin {
   }
 
   Result<void> Start() override {
+    if (serve_) {
+      // Microservice mode: the other processes reach this cache over the bus.
+      auto sub = ServeCache(*bus_, cache_);
+      if (!sub) return sub.error().Wrap("serve the cache over the bus");
+      subscription_ = *sub;
+      logger_->info(log::With("Cache served over the bus", {{"subject", kCacheRpcSubject}}));
+    }
     if (redis_) {
       // Redis may come later: the cache still starts, degraded, and reconnects by itself.
       if (auto ping = redis_->Ping(); !ping) {
@@ -79,7 +89,10 @@ class CachePlugin final : public Plugin {
     return {};
   }
 
-  void Stop(Deadline) override {}
+  void Stop(Deadline) override {
+    if (subscription_ != 0) bus_->Unsubscribe(subscription_);
+    subscription_ = 0;
+  }
 
   HealthReport CheckHealth() const override {
     if (!redis_) return {};
@@ -92,6 +105,9 @@ class CachePlugin final : public Plugin {
   std::string backend_;
   std::shared_ptr<Cache> cache_;
   std::shared_ptr<RedisCache> redis_;
+  Bus* bus_ = nullptr;
+  bool serve_ = false;
+  Bus::SubscriptionId subscription_ = 0;
 };
 
 }  // namespace

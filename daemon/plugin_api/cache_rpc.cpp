@@ -1,0 +1,153 @@
+#include "daemon/plugin_api/cache_rpc.h"
+
+#include <atomic>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace sg {
+namespace {
+
+// A frame is a JSON header, a newline, then the value's raw bytes (which may be binary).
+std::string Frame(const nlohmann::json& header, const std::string& value = {}) {
+  return header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n" + value;
+}
+
+bool Unframe(const std::string& frame, nlohmann::json& header, std::string& value) {
+  const size_t nl = frame.find('\n');
+  if (nl == std::string::npos) return false;
+  header = nlohmann::json::parse(frame.substr(0, nl), nullptr, false);
+  if (header.is_discarded() || !header.is_object()) return false;
+  value = frame.substr(nl + 1);
+  return true;
+}
+
+nlohmann::json ErrorHeader(const Error& e) {
+  return {{"ok", false}, {"code", ErrorCodeName(e.code)}, {"message", e.message}};
+}
+
+ErrorCode CodeFromName(const std::string& name) {
+  for (auto c :
+       {ErrorCode::kInvalidArgument, ErrorCode::kNotFound, ErrorCode::kIo, ErrorCode::kConfig,
+        ErrorCode::kTimeout, ErrorCode::kUnavailable, ErrorCode::kFailedPrecondition}) {
+    if (name == ErrorCodeName(c)) return c;
+  }
+  return ErrorCode::kInternal;
+}
+
+class RemoteCache final : public Cache {
+ public:
+  RemoteCache(Bus& bus, std::chrono::milliseconds timeout) : bus_(bus), timeout_(timeout) {}
+
+  Result<std::optional<std::string>> Get(const std::string& key) override {
+    auto reply = Call({{"op", "get"}, {"key", key}}, {});
+    if (!reply) return reply.error();
+    if (!reply->first.value("found", false)) {
+      ++misses_;
+      return std::optional<std::string>();
+    }
+    ++hits_;
+    return std::optional<std::string>(std::move(reply->second));
+  }
+
+  Result<void> Set(const std::string& key, std::string value, Duration ttl) override {
+    auto reply = Call({{"op", "set"}, {"key", key}, {"ttl_ms", ttl.count()}}, value);
+    if (!reply) return reply.error();
+    return {};
+  }
+
+  Result<bool> Delete(const std::string& key) override {
+    auto reply = Call({{"op", "del"}, {"key", key}}, {});
+    if (!reply) return reply.error();
+    return reply->first.value("found", false);
+  }
+
+  Result<std::string> GetOrLoad(const std::string& key, Loader loader, Duration ttl) override {
+    auto cached = Get(key);
+    if (!cached) return cached.error();
+    if (cached->has_value()) return std::move(**cached);
+    ++loads_;
+    auto loaded = loader();
+    if (loaded) (void)Set(key, *loaded, ttl);
+    return loaded;
+  }
+
+  CacheStats Stats() const override {
+    CacheStats s;
+    s.hits = hits_;
+    s.misses = misses_;
+    s.errors = errors_;
+    s.loads = loads_;
+    return s;
+  }
+
+ private:
+  Result<std::pair<nlohmann::json, std::string>> Call(const nlohmann::json& header,
+                                                      const std::string& value) {
+    auto reply = bus_.Request(kCacheRpcSubject, Frame(header, value), timeout_);
+    if (!reply) {
+      ++errors_;
+      return reply.error().Wrap("cache service");
+    }
+    std::pair<nlohmann::json, std::string> out;
+    if (!Unframe(reply->data, out.first, out.second)) {
+      ++errors_;
+      return Fail(ErrorCode::kInternal, "cache service: a reply that is not a cache frame");
+    }
+    if (!out.first.value("ok", false)) {
+      ++errors_;
+      return Fail(CodeFromName(out.first.value("code", "internal")),
+                  "cache service: " + out.first.value("message", std::string("failed")));
+    }
+    return out;
+  }
+
+  Bus& bus_;
+  const std::chrono::milliseconds timeout_;
+  std::atomic<uint64_t> hits_{0}, misses_{0}, errors_{0}, loads_{0};
+};
+
+}  // namespace
+
+std::shared_ptr<Cache> MakeRemoteCache(Bus& bus, std::chrono::milliseconds timeout) {
+  return std::make_shared<RemoteCache>(bus, timeout);
+}
+
+Result<Bus::SubscriptionId> ServeCache(Bus& bus, std::shared_ptr<Cache> cache) {
+  return bus.Subscribe(
+      kCacheRpcSubject,
+      [&bus, cache](const Message& m) {
+        if (m.reply.empty()) return;
+        nlohmann::json header;
+        std::string value;
+        std::string answer;
+        if (!Unframe(m.data, header, value) || !header["key"].is_string()) {
+          answer = Frame(
+              {{"ok", false}, {"code", "invalid_argument"}, {"message", "not a cache request"}});
+        } else {
+          const std::string op = header.value("op", "");
+          const std::string key = header["key"].get<std::string>();
+          if (op == "get") {
+            auto got = cache->Get(key);
+            answer = !got ? Frame(ErrorHeader(got.error()))
+                          : Frame({{"ok", true}, {"found", got->has_value()}}, got->value_or(""));
+          } else if (op == "set") {
+            auto ttl = Cache::Duration(header.value("ttl_ms", int64_t{0}));
+            auto set = cache->Set(key, std::move(value), ttl);
+            answer = !set ? Frame(ErrorHeader(set.error())) : Frame({{"ok", true}});
+          } else if (op == "del") {
+            auto del = cache->Delete(key);
+            answer =
+                !del ? Frame(ErrorHeader(del.error())) : Frame({{"ok", true}, {"found", *del}});
+          } else {
+            answer = Frame({{"ok", false},
+                            {"code", "invalid_argument"},
+                            {"message", "unknown op '" + op + "'"}});
+          }
+        }
+        (void)bus.Publish(m.reply, std::move(answer));
+      },
+      4096);
+}
+
+}  // namespace sg

@@ -1,0 +1,23 @@
+// The cache service across processes: in microservice mode, the cache process answers requests
+// on the bus subject svc.cache.rpc, and every other process gets a RemoteCache under "cache", so
+// that a plugin that caches is the same code in both modes.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "daemon/plugin_api/bus.h"
+#include "daemon/plugin_api/cache.h"
+
+namespace sg {
+
+inline constexpr const char* kCacheRpcSubject = "svc.cache.rpc";
+
+/// A Cache whose calls are bus requests. kUnavailable when no cache service answers,
+/// kTimeout when it does not answer within `timeout`.
+std::shared_ptr<Cache> MakeRemoteCache(Bus& bus, std::chrono::milliseconds timeout);
+
+/// Answers cache requests on the bus from `cache`. Returns the subscription.
+Result<Bus::SubscriptionId> ServeCache(Bus& bus, std::shared_ptr<Cache> cache);
+
+}  // namespace sg
