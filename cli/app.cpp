@@ -3,11 +3,14 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <unistd.h>
+
 #include "cli/commands/commands.h"
 #include "common/exit_codes.h"
 #include "common/paths.h"
 #include "common/strings.h"
 #include "config/loader.h"
+#include "config/schema.h"
 
 namespace sg::cli {
 
@@ -28,9 +31,23 @@ ClientSettings Context::Settings() const {
   } else if (const char* env = std::getenv("STREAMGATE_ENDPOINT"); env != nullptr && *env != '\0') {
     settings.endpoint = env;
   } else {
-    settings.endpoint = ControlEndpoint(config.String("control.endpoint"));
+    settings.endpoint = ControlEndpoint(config.String("control.endpoint"), service);
+    const auto services = ServiceEndpoints();
+    if (service.empty() && config.String("control.endpoint").empty() && !services.empty() &&
+        access(settings.endpoint.substr(6).c_str(), F_OK) != 0) {
+      settings.endpoint = services.front().second;
+    }
   }
   return settings;
+}
+
+std::vector<std::pair<std::string, std::string>> Context::ServiceEndpoints() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& name : config::ServiceNames()) {
+    const std::string endpoint = ControlEndpoint("", name);
+    if (access(endpoint.substr(6).c_str(), F_OK) == 0) out.emplace_back(name, endpoint);
+  }
+  return out;
 }
 
 std::chrono::milliseconds Context::Timeout() const {
@@ -92,6 +109,9 @@ void BuildApp(CLI::App& app, Context& context) {
       "--endpoint", context.endpoint,
       "Control endpoint of the daemon (default: $STREAMGATE_ENDPOINT, else control.endpoint, "
       "else the ipc socket)");
+  app.add_option("--service", context.service,
+                 "Talk to this service of a microservice deployment (its own control socket)")
+      ->check(CLI::IsMember(config::ServiceNames()));
   app.add_option("--timeout", context.timeout_seconds,
                  "Seconds to wait for the daemon's answer (default 5)")
       ->check(CLI::PositiveNumber);
@@ -103,6 +123,7 @@ void BuildApp(CLI::App& app, Context& context) {
   AddHealthCommand(app, context);
   AddLogCommands(app, context);
   AddKeysCommands(app, context);
+  AddServicesCommand(app, context);
 }
 
 int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {

@@ -20,15 +20,19 @@ namespace sg::cli {
 struct Context {
   std::string config_path;     // --config
   std::string endpoint;        // --endpoint
+  std::string service;         // --service: one service of a microservice deployment
   double timeout_seconds = 5;  // --timeout
   bool json = false;           // --json
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   int exit_code = 0;  // set by the command that ran
 
-  /// The control endpoint: --endpoint, else $STREAMGATE_ENDPOINT, else control.endpoint from
-  /// the configuration, else the default ipc socket.
+  /// The control endpoint: --endpoint, else $STREAMGATE_ENDPOINT, else --service's socket, else
+  /// control.endpoint from the configuration, else the default ipc socket, or when no monolith
+  /// runs there, the first service socket of a microservice deployment.
   ClientSettings Settings() const;
+  /// The control sockets of a microservice deployment in the runtime directory, by service.
+  static std::vector<std::pair<std::string, std::string>> ServiceEndpoints();
   std::chrono::milliseconds Timeout() const;
   /// Connects, or reports why not (setting exit_code) and returns nullptr.
   std::unique_ptr<ControlClient> Connect();

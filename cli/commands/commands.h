@@ -28,4 +28,7 @@ void AddLogCommands(CLI::App& app, Context& context);
 /// `streamgate keys generate`: CURVE keys for a tcp control endpoint.
 void AddKeysCommands(CLI::App& app, Context& context);
 
+/// `streamgate services`: the live instances of a microservice deployment.
+void AddServicesCommand(CLI::App& app, Context& context);
+
 }  // namespace sg::cli

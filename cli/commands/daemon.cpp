@@ -21,6 +21,7 @@
 #include "cli/output.h"
 #include "common/exit_codes.h"
 #include "common/paths.h"
+#include "config/schema.h"
 
 namespace sg::cli {
 namespace {
@@ -86,7 +87,7 @@ std::optional<nlohmann::ordered_json> Probe(const ClientSettings& base,
   return std::move(result).value();
 }
 
-void Start(Context& context, const StartArgs& args) {
+void StartOne(Context& context, const StartArgs& args) {
   const ClientSettings settings = context.Settings();
   if (auto running = Probe(settings, 1s)) {
     *context.err << fmt::format("streamgate: streamgated is already running on {} (pid {})\n",
@@ -163,7 +164,7 @@ void Start(Context& context, const StartArgs& args) {
       std::istringstream lines(output);
       std::string line;
       while (std::getline(lines, line)) *context.err << "  " << line << '\n';
-      context.exit_code = code == kExitConfig ? kExitConfig : kExitFailure;
+      context.exit_code = code == kExitConfig || code == kExitNotBuilt ? code : kExitFailure;
       return;
     }
     if (auto status_reply = Probe(settings, 500ms)) {
@@ -197,7 +198,7 @@ void Start(Context& context, const StartArgs& args) {
   }
 }
 
-void Stop(Context& context, const StopArgs& args) {
+void StopOne(Context& context, const StopArgs& args) {
   auto status = context.Call("status");
   if (!status) return;
   const pid_t pid = status->value("pid", 0);
@@ -256,6 +257,77 @@ void Stop(Context& context, const StopArgs& args) {
     }
     std::this_thread::sleep_for(20ms);  // between checks that the process is gone
   }
+}
+
+// Whether the command names one daemon, or should cover a whole microservice deployment.
+bool NamesOneDaemon(const Context& context) {
+  const char* env = std::getenv("STREAMGATE_ENDPOINT");
+  return !context.endpoint.empty() || !context.service.empty() || (env != nullptr && *env != '\0');
+}
+
+// `start --mode microservice` with no service: every service the build has, each its own process
+// with its own control socket (the seed's docker-compose, without Docker).
+void Start(Context& context, const StartArgs& args) {
+  if (args.mode != "microservice" || !args.service.empty() || NamesOneDaemon(context)) {
+    StartArgs one = args;
+    if (one.service.empty()) one.service = context.service;
+    // One service is one process of a microservice deployment.
+    if (!one.service.empty() && one.mode.empty()) one.mode = "microservice";
+    return StartOne(context, one);
+  }
+  std::vector<std::vector<std::string>> rows = {{"SERVICE", "RESULT", "ENDPOINT"}};
+  nlohmann::ordered_json json = nlohmann::ordered_json::array();
+  int started = 0;
+  int failed = 0;
+  for (const auto& name : config::ServiceNames()) {
+    Context sub = context;
+    std::ostringstream out;
+    std::ostringstream err;
+    sub.out = &out;
+    sub.err = &err;
+    sub.json = false;
+    sub.service = name;
+    StartArgs one = args;
+    one.service = name;
+    StartOne(sub, one);
+    std::string result = "started";
+    if (sub.exit_code == kExitNotBuilt) {
+      result = "not built yet";
+    } else if (sub.exit_code != kExitOk) {
+      result = "failed";
+      ++failed;
+      *context.err << "streamgate: " << name << ":\n" << err.str();
+    } else {
+      ++started;
+    }
+    rows.push_back({name, result, result == "started" ? sub.Settings().endpoint : "-"});
+    json.push_back({{"service", name}, {"result", result}, {"exit_code", sub.exit_code}});
+  }
+  if (context.json) {
+    context.PrintJson({{"services", json}});
+  } else {
+    PrintTable(*context.out, rows);
+  }
+  context.exit_code = failed > 0 || started == 0 ? kExitFailure : kExitOk;
+}
+
+// `stop` with no daemon named, where no monolith runs: every service of the deployment.
+void Stop(Context& context, const StopArgs& args) {
+  const auto services = Context::ServiceEndpoints();
+  const std::string monolith = ControlEndpoint("");
+  if (NamesOneDaemon(context) || services.empty() ||
+      access(monolith.substr(6).c_str(), F_OK) == 0) {
+    return StopOne(context, args);
+  }
+  int failed = 0;
+  for (const auto& [name, endpoint] : services) {
+    Context sub = context;
+    sub.service = name;
+    if (!context.json) *context.out << name << ": ";
+    StopOne(sub, args);
+    if (sub.exit_code != kExitOk) ++failed;
+  }
+  context.exit_code = failed > 0 ? kExitFailure : kExitOk;
 }
 
 void Status(Context& context) {

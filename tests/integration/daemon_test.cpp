@@ -168,7 +168,7 @@ TEST_CASE("microservice mode names the services and refuses one that is not buil
 
   const RunResult unbuilt =
       Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "transcoder"}, DaemonEnv(dir));
-  CHECK(unbuilt.exit_code == 1);
+  CHECK(unbuilt.exit_code == 69);
   CHECK_THAT(unbuilt.err,
              Catch::Contains("service 'transcoder' is not built into this streamgated yet"));
 }
