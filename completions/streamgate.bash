@@ -15,7 +15,10 @@ redis.host redis.port redis.password redis.db redis.poolsize redis.timeout
 cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback
 storage.type storage.path storage.endpoint storage.accesskey storage.secretkey
 storage.bucket storage.region
-nats.url web3.ethereum_rpc web3.solana_rpc web3.chain_id
+nats.url nats.urls nats.user nats.password nats.token nats.tls_ca nats.tls_cert nats.tls_key
+nats.subject_prefix nats.reconnect_wait nats.max_reconnects nats.reconnect_buffer
+nats.request_timeout nats.heartbeat_interval
+web3.ethereum_rpc web3.solana_rpc web3.chain_id
 monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level
 plugins.enabled plugins.restart plugins.restart_limit plugins.restart_backoff plugins.restart_backoff_max
 logging.level logging.format logging.file logging.max_size logging.max_files logging.ring_size
@@ -73,14 +76,15 @@ _streamgate_files() {
 _streamgate_services="api-gateway upload transcoder streaming metadata cache auth worker monitor"
 
 # Completes the names of the running daemon's plugins, asked live with
-# `streamgate plugins list -q`, passing on the --config and --endpoint typed on the line. Prints
-# nothing (so offers nothing) when no daemon is running.
+# `streamgate plugins list -q`, passing on the --config, --endpoint and --service typed on the
+# line. Prints nothing (so offers nothing) when no daemon is running.
 _streamgate_plugins() {
   local prog=${words[0]}
   [[ $prog == */* && -x $prog ]] || prog=streamgate
   local -a conn=()
   [[ -n $sg_config ]] && conn+=(--config "${sg_config/#\~/$HOME}")
   [[ -n $sg_endpoint ]] && conn+=(--endpoint "$sg_endpoint")
+  [[ -n $sg_service ]] && conn+=(--service "$sg_service")
   local names
   names=$("$prog" "${conn[@]}" --timeout 1 plugins list -q 2>/dev/null)
   _streamgate_words "$names"
@@ -91,8 +95,9 @@ _streamgate() {
   _streamgate_init || return
 
   # Find the command, its subcommand and the positional arguments, skipping options and their
-  # values; remember --config and --endpoint for asking the daemon.
-  local i word command="" subcommand="" args=0 sg_config="" sg_endpoint=""
+  # values; remember --config, --endpoint and the global --service (not start's own) for asking
+  # the daemon.
+  local i word command="" subcommand="" args=0 sg_config="" sg_endpoint="" sg_service=""
   for ((i = 1; i < cword; i++)); do
     word=${words[i]}
     case $word in
@@ -104,12 +109,14 @@ _streamgate() {
           case $word in
             -c | --config) sg_config=${words[value_at]} ;;
             --endpoint) sg_endpoint=${words[value_at]} ;;
+            --service) [[ $command != start ]] && sg_service=${words[value_at]} ;;
           esac
         fi
         i=$value_at
         ;;
       --config=*) sg_config=${word#*=} ;;
       --endpoint=*) sg_endpoint=${word#*=} ;;
+      --service=*) [[ $command != start ]] && sg_service=${word#*=} ;;
       -*) ;;
       *)
         if [[ -z $command ]]; then
@@ -154,9 +161,9 @@ _streamgate() {
   case $command in
     "")
       if [[ $cur == -* ]]; then
-        _streamgate_words "-c --config --endpoint --timeout --json -h --help"
+        _streamgate_words "-c --config --endpoint --service --timeout --json -h --help"
       else
-        _streamgate_words "start stop status plugins health config logs log-level keys version"
+        _streamgate_words "start stop status plugins health config logs log-level keys services version"
       fi
       ;;
     start)
@@ -165,7 +172,7 @@ _streamgate() {
     stop)
       [[ $cur == -* ]] && _streamgate_words "--timeout --force $common"
       ;;
-    status | version)
+    status | services | version)
       [[ $cur == -* ]] && _streamgate_words "$common"
       ;;
     plugins)

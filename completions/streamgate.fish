@@ -46,7 +46,7 @@ function __streamgate_in
 end
 
 # The running daemon's plugin names, asked live with `streamgate plugins list -q`, passing on the
-# --config and --endpoint typed on the line. Prints nothing when no daemon is running.
+# --config, --endpoint and --service typed on the line. Prints nothing when no daemon is running.
 function __streamgate_plugins
   set -l tokens (commandline -opc)
   set -l prog $tokens[1]
@@ -65,17 +65,20 @@ function __streamgate_plugins
         set take --config
       case --endpoint
         set take --endpoint
-      case '--config=*' '--endpoint=*'
+      case --service
+        set take --service
+      case '--config=*' '--endpoint=*' '--service=*'
         set -a conn (string split -m 1 = -- $token)
     end
   end
   $prog $conn --timeout 1 plugins list -q 2>/dev/null
 end
 
-# streamgate [-c FILE] [--endpoint ENDPOINT] [--timeout SECONDS] [--json] COMMAND
+# streamgate [-c FILE] [--endpoint ENDPOINT] [--service NAME] [--timeout SECONDS] [--json] COMMAND
 complete -c streamgate -f
 complete -c streamgate -n __streamgate_needs_command -s c -l config -r -F -d 'Configuration file to use (default: $STREAMGATE_CONFIG, else the search path)'
 complete -c streamgate -n __streamgate_needs_command -l endpoint -x -d 'Control endpoint of the daemon (default: $STREAMGATE_ENDPOINT, else control.endpoint)'
+complete -c streamgate -n __streamgate_needs_command -l service -x -a 'api-gateway upload transcoder streaming metadata cache auth worker monitor' -d 'Talk to this service of a microservice deployment (its own control socket)'
 complete -c streamgate -n __streamgate_needs_command -l timeout -x -d "Seconds to wait for the daemon's answer (default 5)"
 complete -c streamgate -l json -d 'Print machine-readable JSON with stable keys'
 complete -c streamgate -s h -l help -d 'Print help and exit'
@@ -89,6 +92,7 @@ complete -c streamgate -n __streamgate_needs_command -a config -d 'Check, show a
 complete -c streamgate -n __streamgate_needs_command -a logs -d "Show the daemon's recent log records, across all plugins"
 complete -c streamgate -n __streamgate_needs_command -a log-level -d "Show or set the daemon's log level"
 complete -c streamgate -n __streamgate_needs_command -a keys -d 'Make CURVE keys for a tcp control endpoint'
+complete -c streamgate -n __streamgate_needs_command -a services -d 'List the live instances of a microservice deployment'
 complete -c streamgate -n __streamgate_needs_command -a version -d 'Print the version, git commit, build type and library versions'
 
 # streamgate start [--mode MODE] [--service NAME] [--log-file FILE] [--foreground]
@@ -155,7 +159,10 @@ function __streamgated_keys
     cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback \
     storage.type storage.path storage.endpoint storage.accesskey storage.secretkey \
     storage.bucket storage.region \
-    nats.url web3.ethereum_rpc web3.solana_rpc web3.chain_id \
+    nats.url nats.urls nats.user nats.password nats.token nats.tls_ca nats.tls_cert nats.tls_key \
+    nats.subject_prefix nats.reconnect_wait nats.max_reconnects nats.reconnect_buffer \
+    nats.request_timeout nats.heartbeat_interval \
+    web3.ethereum_rpc web3.solana_rpc web3.chain_id \
     monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level \
     plugins.enabled plugins.restart plugins.restart_limit plugins.restart_backoff plugins.restart_backoff_max \
     logging.level logging.format logging.file logging.max_size logging.max_files logging.ring_size \
