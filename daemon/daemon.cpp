@@ -69,7 +69,7 @@ void Notify(const std::string& state) { sd_notify(0, state.c_str()); }
 // restart of the daemon to change.
 bool NeedsDaemonRestart(std::string_view key) {
   return key == "app.mode" || key == "app.name" || key == "control.endpoint" ||
-         (key.starts_with("logging.") && key != "logging.level");
+         key.starts_with("nats.") || (key.starts_with("logging.") && key != "logging.level");
 }
 
 // Raises the soft open-file limit to the hard one, as nginx's worker_rlimit_nofile does: every
@@ -288,6 +288,12 @@ int Daemon::Run() {
   const config::Config& config = *startup_config;
   const std::string mode = config.String("app.mode");
   const bool monolith = mode == "monolith";
+  if (monolith && !options_.service.empty()) {
+    std::cerr << "streamgated: --service " << options_.service
+              << " runs one service of a microservice deployment: add --mode microservice (or set "
+                 "app.mode: microservice)\n";
+    return kExitUsage;
+  }
   if (!monolith && options_.service.empty()) {
     std::cerr << "streamgated: microservice mode runs one service per process: name it with "
                  "--service NAME (one of: "

@@ -271,9 +271,13 @@ void Start(Context& context, const StartArgs& args) {
   if (args.mode != "microservice" || !args.service.empty() || NamesOneDaemon(context)) {
     StartArgs one = args;
     if (one.service.empty()) one.service = context.service;
-    // One service is one process of a microservice deployment.
+    // One service is one process of a microservice deployment, with its own socket.
     if (!one.service.empty() && one.mode.empty()) one.mode = "microservice";
-    return StartOne(context, one);
+    Context sub = context;
+    sub.service = one.service;
+    StartOne(sub, one);
+    context.exit_code = sub.exit_code;
+    return;
   }
   std::vector<std::vector<std::string>> rows = {{"SERVICE", "RESULT", "ENDPOINT"}};
   nlohmann::ordered_json json = nlohmann::ordered_json::array();

@@ -53,6 +53,25 @@ void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) 
 
 }  // namespace
 
+// What libnats's connection callbacks see. It outlives the bus (libnats may call back from its
+// own threads while the connection closes), so it lives in a process-wide list; the bus marks
+// it closing, under its lock, before the logs it writes to can go.
+struct Callbacks {
+  std::mutex mu;
+  bool closing = false;  // guarded by mu
+  std::shared_ptr<spdlog::logger> logger;
+  std::atomic<uint64_t>* reconnects = nullptr;
+  template <typename Fn>
+  void Log(Fn&& fn) {
+    std::lock_guard lock(mu);
+    if (!closing) fn(*logger);
+  }
+};
+
+std::mutex callbacks_mu;
+std::vector<std::shared_ptr<Callbacks>> all_callbacks;  // guarded by callbacks_mu
+std::vector<std::unique_ptr<Sub>> retired_subs;         // guarded by callbacks_mu
+
 struct NatsBus::Impl {
   NatsOptions options;
   std::shared_ptr<spdlog::logger> logger;
@@ -66,6 +85,7 @@ struct NatsBus::Impl {
   std::map<std::string, std::pair<uint64_t, uint64_t>>
       by_prefix;  // guarded by mu: published, delivered
   NatsBus* owner = nullptr;
+  std::shared_ptr<Callbacks> callbacks;
 
   std::string Wire(const std::string& subject) const {
     return subject.rfind(kInboxPrefix, 0) == 0 ? subject : prefix + subject;
@@ -75,6 +95,10 @@ struct NatsBus::Impl {
 NatsBus::NatsBus(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) { impl_->owner = this; }
 
 NatsBus::~NatsBus() {
+  {
+    std::lock_guard lock(impl_->callbacks->mu);
+    impl_->callbacks->closing = true;
+  }
   {
     std::lock_guard lock(impl_->mu);
     for (auto& [id, sub] : impl_->subs) {
@@ -86,9 +110,13 @@ NatsBus::~NatsBus() {
     natsConnection_Close(impl_->conn);
     natsConnection_Destroy(impl_->conn);
   }
-  // Subscriptions go after the connection, whose threads may have been inside a callback.
+  // Subscriptions go after the connection, whose threads may have been inside a callback; their
+  // state stays reachable for a delivery thread that is still finishing one.
+  std::lock_guard lock(callbacks_mu);
   for (auto& [id, sub] : impl_->subs) {
     if (sub->nats != nullptr) natsSubscription_Destroy(sub->nats);
+    sub->nats = nullptr;
+    retired_subs.push_back(std::move(sub));
   }
   if (impl_->opts != nullptr) natsOptions_Destroy(impl_->opts);
 }
@@ -128,35 +156,52 @@ Result<std::unique_ptr<NatsBus>> NatsBus::Create(const NatsOptions& options,
   natsOptions_SetReconnectJitter(impl->opts, 100, 1000);
   natsOptions_SetReconnectBufSize(impl->opts, options.reconnect_buffer_bytes);
   natsOptions_SetTimeout(impl->opts, 2000);
-  Impl* raw = impl.get();
+  // Send each publish at once instead of waiting for the flusher (about 1 ms): control messages
+  // and service calls are few and want latency more than batching.
+  natsOptions_SetSendAsap(impl->opts, true);
+  impl->callbacks = std::make_shared<Callbacks>();
+  impl->callbacks->logger = impl->logger;
+  {
+    std::lock_guard lock(callbacks_mu);
+    all_callbacks.push_back(impl->callbacks);
+  }
+  Callbacks* raw = impl->callbacks.get();
   natsOptions_SetDisconnectedCB(
       impl->opts,
       [](natsConnection*, void* c) {
-        static_cast<Impl*>(c)->logger->warn(
-            "NATS disconnected; reconnecting, publishes are buffered meanwhile");
+        static_cast<Callbacks*>(c)->Log([](spdlog::logger& l) {
+          l.warn("NATS disconnected; reconnecting, publishes are buffered meanwhile");
+        });
       },
       raw);
   natsOptions_SetReconnectedCB(
       impl->opts,
       [](natsConnection* nc, void* c) {
-        auto* self = static_cast<Impl*>(c);
-        ++self->owner->reconnects_;
+        auto* self = static_cast<Callbacks*>(c);
         char url[256] = {};
         natsConnection_GetConnectedUrl(nc, url, sizeof url);
-        self->logger->info(log::With("NATS reconnected", {{"server", std::string(url)}}));
+        self->Log([&](spdlog::logger& l) {
+          ++*self->reconnects;
+          l.info(log::With("NATS reconnected", {{"server", std::string(url)}}));
+        });
       },
       raw);
   natsOptions_SetClosedCB(
       impl->opts,
       [](natsConnection*, void* c) {
-        static_cast<Impl*>(c)->logger->info("NATS connection closed");
+        static_cast<Callbacks*>(c)->Log(
+            [](spdlog::logger& l) { l.info("NATS connection closed"); });
       },
       raw);
   // A server that is not up yet is no startup failure: keep trying in the background.
   natsOptions_SetRetryOnFailedConnect(
       impl->opts, true,
-      [](natsConnection*, void* c) { static_cast<Impl*>(c)->logger->info("NATS connected"); }, raw);
+      [](natsConnection*, void* c) {
+        static_cast<Callbacks*>(c)->Log([](spdlog::logger& l) { l.info("NATS connected"); });
+      },
+      raw);
   auto bus = std::unique_ptr<NatsBus>(new NatsBus(std::move(impl)));
+  bus->impl_->callbacks->reconnects = &bus->reconnects_;
   s = natsConnection_Connect(&bus->impl_->conn, bus->impl_->opts);
   if (s == NATS_NOT_YET_CONNECTED) {
     bus->impl_->logger->warn(
