@@ -21,6 +21,7 @@ struct Daemon {
     // Any free port on loopback: tests run side by side.
     env.env["STREAMGATE_SERVER_HOST"] = "127.0.0.1";
     env.env["STREAMGATE_SERVER_PORT"] = "0";
+    env.env["STREAMGATE_MONITORING_PROMETHEUS_PORT"] = "0";
     env.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
     env.cwd = dir.path();
     if (!start) return;

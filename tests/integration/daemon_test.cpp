@@ -15,6 +15,7 @@ SpawnOptions DaemonEnv(const TempDir& dir) {
   // Any free port on loopback: tests run side by side.
   options.env["STREAMGATE_SERVER_HOST"] = "127.0.0.1";
   options.env["STREAMGATE_SERVER_PORT"] = "0";
+  options.env["STREAMGATE_MONITORING_PROMETHEUS_PORT"] = "0";
   options.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
   options.cwd = dir.path();
   return options;
