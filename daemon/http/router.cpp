@@ -111,8 +111,18 @@ Result<Router::RouteId> RouteTable::AddRoute(std::string method, std::string pat
   }
   std::lock_guard lock(mu_);
   auto current = routes_;
+  // Two patterns that differ only in their parameters' names match the same paths.
+  const auto same_shape = [](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      const bool pa = a[i].front() == '{';
+      const bool pb = b[i].front() == '{';
+      if (pa != pb || (!pa && a[i] != b[i])) return false;
+    }
+    return true;
+  };
   for (const auto& r : *current) {
-    if (r.method == method && r.segments == segments) {
+    if (r.method == method && same_shape(r.segments, segments)) {
       return Fail(ErrorCode::kInvalidArgument,
                   fmt::format("route {} {} is already taken", method, pattern));
     }
