@@ -245,6 +245,9 @@ class Daemon final : public control::ControlTarget {
   std::unique_ptr<Bus> bus_;
   bus::NatsBus* nats_ = nullptr;  // bus_ in microservice mode
   std::unique_ptr<Discovery> discovery_;
+  // How often the health cache is refreshed: each second, or in microservice mode each half
+  // heartbeat, so that a lost service shows within two heartbeats.
+  std::chrono::milliseconds status_period_{1000};
   ServiceRegistry services_;
   std::unique_ptr<kernel::Kernel> kernel_;
   std::shared_ptr<StatusCache> status_;
@@ -449,6 +452,7 @@ int Daemon::Run() {
               log::With("Discovery did not start", {{"error", started_discovery.error().message}}));
         }
         status_->Attach(nats_, discovery_.get());
+        status_period_ = std::min(status_period_, config.Duration("nats.heartbeat_interval") / 2);
       }
       RefreshStatus();
       control::ServerSettings settings;
@@ -636,7 +640,7 @@ std::string Daemon::StreamLogs(spdlog::level::level_enum level) {
 void Daemon::RefreshStatus() {
   status_->Refresh();
   if (!status_timer_) status_timer_ = std::make_unique<asio::steady_timer>(io_);
-  status_timer_->expires_after(std::chrono::seconds(1));
+  status_timer_->expires_after(status_period_);
   status_timer_->async_wait([this](const boost::system::error_code& ec) {
     if (!ec) RefreshStatus();
   });

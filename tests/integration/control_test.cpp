@@ -131,7 +131,7 @@ TEST_CASE("an unknown plugin is an error naming it", "[control]") {
   const RunResult r = d.Cli({"plugins", "stop", "api-gatway"});
 
   CHECK(r.exit_code == 1);
-  CHECK(Contains(r.err, "streamgate: no plugin named 'api-gatway'"));
+  CHECK(Contains(r.err, "streamgate: no plugin named 'api-gatway' (did you mean 'api-gateway'?)"));
 }
 
 TEST_CASE("config validate and show ask the running daemon when no file is named", "[control]") {

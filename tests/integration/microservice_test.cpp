@@ -144,6 +144,17 @@ TEST_CASE(
   CHECK(healthy["mode"] == "microservice");
   CHECK(healthy["bus"] == "connected");
 
+  // The monitor process serves its metrics in this mode too, the NATS connection among them.
+  {
+    HttpConnection c(monitor.LoggedPort("Metrics served"));
+    auto metrics = c.Request("GET", "/metrics");
+    REQUIRE(metrics);
+    CHECK(Contains(metrics->body, "streamgate_bus_connected{state=\"connected\"} 1"));
+    CHECK(Contains(metrics->body, "streamgate_build_info{version="));
+    const std::string file = runtime.Write("metrics.txt", metrics->body);
+    CHECK(Run({"/bin/sh", "-c", "/usr/bin/promtool check metrics < " + file}).exit_code == 0);
+  }
+
   // The gateway's cache calls travel over NATS to the cache process.
   auto put = CacheCall(port, "PUT", "video-42", "metadata");
   REQUIRE(put);
@@ -189,6 +200,45 @@ TEST_CASE(
   CHECK(monitor.daemon->Running());
   CHECK(cache->daemon->Running());
   REQUIRE(WaitFor([&] { return Health(port)["status"] == "healthy"; }, 10s));
+}
+
+// The gateway's cache API, the same checks in both modes: in process, and over NATS.
+void CheckCacheApi(uint16_t port) {
+  const std::string binary("\x00\x01\xff bytes", 9);
+  auto put = CacheCall(port, "PUT", "k1", binary);
+  REQUIRE(put);
+  CHECK(put->status == 204);
+  auto got = CacheCall(port, "GET", "k1");
+  REQUIRE(got);
+  CHECK(got->status == 200);
+  CHECK(got->body == binary);
+  CHECK(got->headers["Content-Type"] == "application/octet-stream");
+  auto missing = CacheCall(port, "GET", "nope");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  auto del = CacheCall(port, "DELETE", "k1");
+  REQUIRE(del);
+  CHECK(del->status == 204);
+  auto gone = CacheCall(port, "GET", "k1");
+  REQUIRE(gone);
+  CHECK(gone->status == 404);
+  auto again = CacheCall(port, "DELETE", "k1");
+  REQUIRE(again);
+  CHECK(again->status == 404);
+}
+
+TEST_CASE("the cache API answers the same in monolith and microservice mode", "[microservice]") {
+  SECTION("monolith") {
+    RunningDaemon d;
+    CheckCacheApi(d.port);
+  }
+  SECTION("microservice") {
+    NatsServer nats;
+    TempDir runtime;
+    Service cache("cache", nats, runtime);
+    Service gateway("api-gateway", nats, runtime);
+    CheckCacheApi(gateway.LoggedPort("API Gateway started successfully"));
+  }
 }
 
 TEST_CASE("the CLI lists the deployment's services and talks to one of them", "[microservice]") {
