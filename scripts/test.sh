@@ -21,6 +21,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp}
 
 summary=()
+passed=0
+failed=0
 run_stage() {
   local name=$1
   shift
@@ -39,7 +41,21 @@ ctest_stage() {
   else
     cmake --build --preset "$preset"
   fi
-  ctest --preset "$preset"
+  local log
+  log=$(mktemp)
+  local rc=0
+  ctest --preset "$preset" 2>&1 | tee "$log" || rc=$?
+  # "100% tests passed, 0 tests failed out of 175": add it to the run's totals.
+  local line total bad
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+  rm -f "$log"
+  if [[ -n $line ]]; then
+    bad=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+    passed=$((passed + total - bad))
+    failed=$((failed + bad))
+  fi
+  return "$rc"
 }
 
 fuzz_stage() {
@@ -47,7 +63,6 @@ fuzz_stage() {
   cmake --build --preset fuzz
   local work
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
   for target in config control; do
     mkdir -p "$work/$target"
     # The committed seed corpus is read only; new inputs go to a scratch copy.
@@ -55,6 +70,7 @@ fuzz_stage() {
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" \
       "$work/$target" "tests/fuzz/corpus/$target"
   done
+  rm -rf "$work"
 }
 
 for stage in $stages; do
@@ -66,3 +82,5 @@ for stage in $stages; do
 done
 
 printf '%s\n' "${summary[@]}"
+# The plain closing line: every test of every stage.
+echo "${passed} passed, ${failed} failed"
