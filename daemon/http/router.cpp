@@ -84,7 +84,7 @@ std::shared_ptr<const std::vector<RouteTable::Route>> RouteTable::Current() cons
 std::vector<HttpRouteStats> RouteTable::Snapshot() const {
   std::vector<HttpRouteStats> out;
   for (const auto& r : *Current()) out.push_back(r.stats->Read(r.method, r.pattern));
-  out.push_back(unmatched_.Read("", "unmatched"));
+  out.push_back(unmatched_->Read("", "unmatched"));
   return out;
 }
 

@@ -61,7 +61,7 @@ class RouteTable final : public Router {
 
   /// Every route's counters, and those of requests that matched no route.
   std::vector<HttpRouteStats> Snapshot() const;
-  RouteStats& Unmatched() { return unmatched_; }
+  std::shared_ptr<RouteStats> UnmatchedStats() { return unmatched_; }
 
   /// Finds the route for a request. The returned route stays valid while `snapshot` is held.
   /// Each thread keeps the table it last saw and takes the lock only when the table changed.
@@ -75,7 +75,7 @@ class RouteTable final : public Router {
   std::shared_ptr<const std::vector<Route>> routes_;  // guarded by mu_; replaced, never changed
   std::atomic<uint64_t> version_;                     // unique across tables; bumped on change
   RouteId next_id_ = 1;                               // guarded by mu_
-  RouteStats unmatched_;
+  std::shared_ptr<RouteStats> unmatched_ = std::make_shared<RouteStats>();
 };
 
 /// Splits a path into segments, ignoring empty ones ("/a//b/" -> a, b).

@@ -200,7 +200,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Error(unsigned status, std::string_view message) {
     keep_alive_ = false;
     request_id_ = NewRequestId();
-    Respond(status, "{\"error\":" + JsonString(message) + "}", false, {}, routes_.Unmatched());
+    Respond(status, "{\"error\":" + JsonString(message) + "}", false, {}, routes_.UnmatchedStats());
     method_ = "-";
     path_ = "-";
     DoWrite();
@@ -227,10 +227,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (match.route == nullptr) {
       if (!match.allow.empty()) {
         Respond(405, "{\"error\":\"method not allowed\",\"allow\":" + JsonString(match.allow) + "}",
-                head, {{"Allow", match.allow}}, routes_.Unmatched());
+                head, {{"Allow", match.allow}}, routes_.UnmatchedStats());
       } else {
         Respond(404, "{\"error\":\"not found\",\"path\":" + JsonString(path_) + "}", head, {},
-                routes_.Unmatched());
+                routes_.UnmatchedStats());
       }
       return DoWrite();
     }
@@ -256,16 +256,17 @@ class Session : public std::enable_shared_from_this<Session> {
           {{"route", match.route->pattern}, {"request_id", request_id_}, {"error", e.what()}}));
       response = HttpResponse{500, "application/json", "{\"error\":\"internal error\"}", {}};
     }
-    Respond(response.status, std::move(response.body), head, response.headers, *match.route->stats,
+    Respond(response.status, std::move(response.body), head, response.headers, match.route->stats,
             response.content_type);
     DoWrite();
   }
 
   // Builds the response head by hand into a buffer the session keeps: no per-field allocations.
   void Respond(unsigned status, std::string body, bool head,
-               const std::vector<std::pair<std::string, std::string>>& headers, RouteStats& stats,
+               const std::vector<std::pair<std::string, std::string>>& headers,
+               std::shared_ptr<RouteStats> stats,
                std::string_view content_type = "application/json") {
-    stats_ = &stats;
+    stats_ = std::move(stats);
     status_ = status;
     close_after_ = !keep_alive_ || draining_ || generation_.draining;
     body_ = std::move(body);
@@ -342,7 +343,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string path_;
   std::string request_id_;
   std::string remote_;
-  RouteStats* stats_ = nullptr;
+  std::shared_ptr<RouteStats> stats_;  // shared: the route may be removed mid-response
   unsigned status_ = 0;
   size_t body_bytes_ = 0;
   Clock::time_point started_;
@@ -443,6 +444,20 @@ void Retire(HttpServer::Generation& generation, Deadline deadline, bool close_id
 }
 
 }  // namespace
+
+Result<void> CheckBindable(const std::string& host, uint16_t port) {
+  auto address = Resolve(host);
+  if (!address) return address.error();
+  asio::io_context io;
+  tcp::acceptor probe(io);
+  beast::error_code ec;
+  const tcp::endpoint endpoint(*address, port);
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec) return Fail(ErrorCode::kIo, fmt::format("listen {}:{}: {}", host, port, ec.message()));
+  return {};
+}
 
 HttpServer::HttpServer(RouteTable& routes, std::shared_ptr<spdlog::logger> logger,
                        std::shared_ptr<spdlog::logger> access_logger)

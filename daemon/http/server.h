@@ -33,6 +33,10 @@ struct ServerSettings {
   bool access_log = true;                          // server.access_log
 };
 
+/// Whether host:port could be listened on now (nobody else holds it); for checking a new
+/// configuration before applying it.
+Result<void> CheckBindable(const std::string& host, uint16_t port);
+
 class HttpServer final : public HttpStats {
  public:
   HttpServer(RouteTable& routes, std::shared_ptr<spdlog::logger> logger,

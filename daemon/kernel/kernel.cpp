@@ -38,7 +38,8 @@ struct Kernel::Slot {
   std::string version;
   std::vector<std::string> dependencies;
   RestartPolicy policy;
-  std::unique_ptr<PluginContext> context;  // set by InitSlot; outlives every call into the plugin
+  // Set by InitSlot; shared with the calls into the plugin, which may outlive a timeout.
+  std::shared_ptr<PluginContext> context;
   bool initialized = false;
   bool blocked = false;  // stopped because a dependency is not running; restarted with it
   PluginState state = PluginState::kRegistered;
@@ -47,6 +48,7 @@ struct Kernel::Slot {
   int restarts = 0;
   std::optional<std::chrono::system_clock::time_point> next_restart;
   std::unique_ptr<boost::asio::steady_timer> restart_timer;
+  std::shared_future<HealthAnswer> health_probe;  // guarded by mu_: the check in flight, if any
 };
 
 namespace {
@@ -164,7 +166,7 @@ PluginInfo Kernel::Snapshot(const Slot& slot) const {
 
 bool Kernel::InitSlot(Slot& slot) {
   if (slot.initialized) return true;
-  slot.context = std::make_unique<PluginContext>();
+  slot.context = std::make_shared<PluginContext>();
   slot.context->config = config_;
   slot.context->logger = logs_.Get(slot.name);
   slot.context->make_logger = [this](const std::string& component, bool async) {
@@ -177,7 +179,7 @@ bool Kernel::InitSlot(Slot& slot) {
     boost::asio::post(executor_, [this, name, reason] { OnFailure(name, reason); });
   };
   auto outcome = CallWithTimeout<Result<void>>(
-      [plugin = slot.plugin, context = slot.context.get()] { return plugin->Init(*context); },
+      [plugin = slot.plugin, context = slot.context] { return plugin->Init(*context); },
       options_.call_timeout);
   using Kind = CallOutcome<Result<void>>::Kind;
   if (outcome.kind == Kind::kTimedOut) {
@@ -427,6 +429,10 @@ Result<PluginInfo> Kernel::StartPlugin(const std::string& name) {
       return Fail(ErrorCode::kNotFound,
                   fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
     }
+    if (shutting_down_) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "the daemon is shutting down: no plugin starts now");
+    }
     if (slot->state == PluginState::kRunning || slot->state == PluginState::kStarting) {
       return Fail(ErrorCode::kFailedPrecondition,
                   fmt::format("plugin '{}' is already running", name));
@@ -559,39 +565,45 @@ HealthSummary Kernel::CheckHealth() const {
     std::string version;
     PluginState state;
     std::string reason;
-    std::shared_ptr<sg::Plugin> plugin;
+    std::shared_future<HealthAnswer> answer;  // valid for running plugins
   };
   std::vector<Probe> probes;
   {
     std::lock_guard lock(mu_);
     for (const auto& slot : slots_) {
-      probes.push_back({slot->name, slot->version, slot->state, slot->reason, slot->plugin});
+      Probe probe{slot->name, slot->version, slot->state, slot->reason, {}};
+      if (slot->state == PluginState::kRunning) {
+        // At most one check per plugin in flight: one that hangs is waited on again rather than
+        // joined by another thread each time someone asks.
+        const bool busy =
+            slot->health_probe.valid() &&
+            slot->health_probe.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+        if (!busy) {
+          auto promise = std::make_shared<std::promise<HealthAnswer>>();
+          slot->health_probe = promise->get_future().share();
+          std::thread([promise, plugin = slot->plugin] {
+            const auto start = Clock::now();
+            HealthReport report;
+            try {
+              report = plugin->CheckHealth();
+            } catch (const std::exception& e) {
+              report = {HealthStatus::kUnhealthy, std::string("health check threw: ") + e.what()};
+            } catch (...) {
+              report = {HealthStatus::kUnhealthy, "health check threw"};
+            }
+            promise->set_value(HealthAnswer{
+                report,
+                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start)});
+          }).detach();
+        }
+        probe.answer = slot->health_probe;
+      }
+      probes.push_back(std::move(probe));
     }
   }
-  struct Answer {
-    HealthReport report;
-    std::chrono::microseconds latency;
-  };
-  // Ask every running plugin at once; each answer must come within the same deadline.
-  std::vector<std::future<Answer>> futures(probes.size());
-  for (size_t i = 0; i < probes.size(); ++i) {
-    if (probes[i].state != PluginState::kRunning) continue;
-    auto promise = std::make_shared<std::promise<Answer>>();
-    futures[i] = promise->get_future();
-    std::thread([promise, plugin = probes[i].plugin] {
-      const auto start = Clock::now();
-      HealthReport report;
-      try {
-        report = plugin->CheckHealth();
-      } catch (const std::exception& e) {
-        report = {HealthStatus::kUnhealthy, std::string("health check threw: ") + e.what()};
-      } catch (...) {
-        report = {HealthStatus::kUnhealthy, "health check threw"};
-      }
-      promise->set_value(Answer{
-          report, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start)});
-    }).detach();
-  }
+  using Answer = HealthAnswer;
+  std::vector<std::shared_future<Answer>> futures;
+  for (const auto& p : probes) futures.push_back(p.answer);
   const Deadline deadline = Clock::now() + options_.health_timeout;
   HealthSummary summary;
   for (size_t i = 0; i < probes.size(); ++i) {
@@ -666,12 +678,17 @@ Kernel::ReconfigureOutcome Kernel::Reconfigure(std::shared_ptr<const config::Con
         options_.call_timeout);
     using Kind = CallOutcome<Result<bool>>::Kind;
     if (applied.kind == Kind::kTimedOut) {
+      StopSlot(*slot, Clock::now() + options_.call_timeout, "reconfigure timed out");
       MarkFailed(*slot, "reconfigure timed out");
       outcome.plugins[slot->name] = "failed: reconfigure timed out";
     } else if (applied.kind == Kind::kThrew) {
+      StopSlot(*slot, Clock::now() + options_.call_timeout, "reconfigure threw");
       MarkFailed(*slot, Outcome("reconfigure", applied.error));
       outcome.plugins[slot->name] = "failed: " + Outcome("reconfigure", applied.error);
     } else if (!applied.value->has_value()) {
+      // A plugin that could not take the new settings is stopped and failed, so that its state is
+      // the truth (and its restart policy applies), rather than left serving the old ones.
+      StopSlot(*slot, Clock::now() + options_.call_timeout, "reconfigure failed");
       MarkFailed(*slot, "reconfigure: " + applied.value->error().message);
       outcome.plugins[slot->name] = "failed: " + applied.value->error().message;
     } else {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -121,6 +122,10 @@ class Kernel {
 
  private:
   struct Slot;
+  struct HealthAnswer {
+    HealthReport report;
+    std::chrono::microseconds latency{0};
+  };
 
   Slot* Find(const std::string& name) const;                     // requires mu_
   Result<std::vector<Slot*>> StartOrder() const;                 // requires mu_

@@ -270,3 +270,30 @@ TEST_CASE("a reload that changes the port and timeouts applies without dropping 
 }
 
 }  // namespace sg::test
+
+namespace sg::test {
+
+TEST_CASE("a reload to a port another process holds is rejected, and the gateway keeps serving",
+          "[gateway]") {
+  TempDir scratch;
+  const uint16_t first = FreePort();
+  const std::string file = scratch.Write(
+      "sg.yaml", "server:\n  host: 127.0.0.1\n  port: " + std::to_string(first) + "\n");
+  Gateway g({}, file);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor squatter(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const uint16_t taken = squatter.local_endpoint().port();
+
+  scratch.Write("sg.yaml", "server:\n  host: 127.0.0.1\n  port: " + std::to_string(taken) + "\n");
+  const RunResult reload = g.Cli({"--config", file, "config", "reload"});
+
+  INFO(reload.out << reload.err);
+  CHECK(reload.exit_code == 78);
+  CHECK(Contains(reload.out, "plugin api-gateway: rejected: server.port: listen 127.0.0.1:" +
+                                 std::to_string(taken)));
+  auto still = Get(first, "/health");
+  REQUIRE(still);
+  CHECK(still->status == 200);
+}
+
+}  // namespace sg::test

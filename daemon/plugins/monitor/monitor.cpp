@@ -79,6 +79,17 @@ class Monitor final : public Plugin {
     return {};
   }
 
+  // A new address must be free before the reload goes ahead: all or nothing.
+  Result<void> CheckConfig(const config::Config& config) const override {
+    auto next = SettingsFrom(config);
+    if (next->port == 0 || (next->port == settings_->port && next->host == settings_->host))
+      return {};
+    if (auto free = http::CheckBindable(next->host, next->port); !free) {
+      return free.error().Wrap("monitoring.prometheus_port");
+    }
+    return {};
+  }
+
   Result<bool> Reconfigure(std::shared_ptr<const config::Config> config) override {
     auto next = SettingsFrom(*config);
     if (auto updated = server_->Update(next); !updated) return updated.error();
