@@ -366,7 +366,7 @@ Result<std::unique_ptr<LogHub>> LogHub::Create(const Options& options) {
     auto console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     console->set_formatter(
         std::make_unique<RecordFormatter>(options.format, options.service, color));
-    hub->sinks_.push_back(console);
+    hub->sinks_.push_back(std::make_shared<GateSink>(console, *hub));
   }
   if (!options.file.empty()) {
     try {

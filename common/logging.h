@@ -171,7 +171,7 @@ class LogHub {
 
   Options options_;
   std::shared_ptr<RecordRing> ring_;
-  std::shared_ptr<spdlog::details::thread_pool> pool_;  // for GetAsync; made on first use
+
   std::vector<spdlog::sink_ptr> sinks_;
   mutable std::mutex mu_;
   spdlog::level::level_enum default_level_;                         // guarded by mu_
@@ -179,6 +179,9 @@ class LogHub {
   std::map<std::string, spdlog::level::level_enum> overrides_;      // guarded by mu_
   std::optional<spdlog::level::level_enum> floor_;                  // guarded by mu_
   std::atomic<bool> has_floor_{false};
+  // For GetAsync; made on first use. Last, so destroyed first: its thread drains queued records
+  // into sinks that still read the members above.
+  std::shared_ptr<spdlog::details::thread_pool> pool_;
 };
 
 }  // namespace sg::log

@@ -257,6 +257,7 @@ class Daemon final : public control::ControlTarget {
   std::unique_ptr<control::Dispatcher> dispatcher_;
   std::unique_ptr<control::ControlServer> control_;
   std::string endpoint_;
+  std::string log_endpoint_;  // set before the control socket serves; read by its workers
   std::string service_;
   const std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
 
@@ -267,8 +268,11 @@ class Daemon final : public control::ControlTarget {
 
   std::mutex levels_mu_;
   // Timers that revert a temporary level, per component ("" for the default level).
-  std::map<std::string, std::unique_ptr<asio::steady_timer>>
-      level_timers_;  // guarded by levels_mu_
+  struct LevelTimer {
+    std::unique_ptr<asio::steady_timer> timer;
+    std::optional<spdlog::level::level_enum> previous;  // the level to go back to
+  };
+  std::map<std::string, LevelTimer> level_timers_;  // guarded by levels_mu_
   // Log viewers' levels and when each registration lapses.
   std::vector<std::pair<spdlog::level::level_enum, Clock::time_point>>
       viewers_;                                       // guarded by levels_mu_
@@ -459,6 +463,7 @@ int Daemon::Run() {
       settings.endpoint = endpoint;
       settings.curve_server_key = config.String("control.curve_server_key");
       settings.curve_authorized_keys = config.String("control.curve_authorized_keys");
+      log_endpoint_ = control::LogEndpointFor(endpoint);
       dispatcher_ = std::make_unique<control::Dispatcher>(*this);
       auto server = control::ControlServer::Create(settings, *dispatcher_, *logs_);
       if (!server) {
@@ -491,7 +496,7 @@ int Daemon::Run() {
   signals_->cancel();
   {
     std::lock_guard lock(levels_mu_);
-    for (auto& [name, timer] : level_timers_) timer->cancel();
+    for (auto& [name, pending] : level_timers_) pending.timer->cancel();
     if (viewer_timer_) viewer_timer_->cancel();
   }
   // The control socket goes last, so that `streamgate stop` can watch the plugins stop.
@@ -562,7 +567,7 @@ nlohmann::ordered_json Daemon::Identity() {
        std::chrono::duration_cast<std::chrono::seconds>(now - started_at_).count()},
       {"config_file", config->file()},
       {"endpoint", endpoint_},
-      {"log_endpoint", control_ ? control_->log_endpoint() : ""}};
+      {"log_endpoint", log_endpoint_}};
 }
 
 nlohmann::ordered_json Daemon::ShowConfig() {
@@ -598,7 +603,9 @@ std::optional<std::chrono::system_clock::time_point> Daemon::SetLogLevel(
     previous = it->second.first;
   }
   if (auto it = level_timers_.find(component); it != level_timers_.end()) {
-    it->second->cancel();
+    // A temporary level replacing another still goes back to the level from before the first.
+    previous = it->second.previous;
+    it->second.timer->cancel();
     level_timers_.erase(it);
   }
   if (component.empty()) {
@@ -624,7 +631,7 @@ std::optional<std::chrono::system_clock::time_point> Daemon::SetLogLevel(
         log::With("Log level reverted", {{"target", component.empty() ? "*" : component}}));
     level_timers_.erase(component);
   });
-  level_timers_[component] = std::move(timer);
+  level_timers_[component] = LevelTimer{std::move(timer), previous};
   return std::chrono::system_clock::now() + *revert_after;
 }
 
@@ -634,11 +641,16 @@ std::string Daemon::StreamLogs(spdlog::level::level_enum level) {
     viewers_.emplace_back(level, Clock::now() + std::chrono::seconds(30));
   }
   UpdateViewerFloor();
-  return control_ ? control_->log_endpoint() : "";
+  return log_endpoint_;
 }
 
 void Daemon::RefreshStatus() {
-  status_->Refresh();
+  try {
+    status_->Refresh();
+  } catch (const std::exception& e) {
+    // Out of threads, say: keep the last status and try again at the next tick.
+    logger_->error(log::With("Health refresh failed", {{"error", e.what()}}));
+  }
   if (!status_timer_) status_timer_ = std::make_unique<asio::steady_timer>(io_);
   status_timer_->expires_after(status_period_);
   status_timer_->async_wait([this](const boost::system::error_code& ec) {

@@ -79,6 +79,10 @@ void Discovery::OnHeartbeat(const Message& m) {
   in.health = j.value("health", "unhealthy");
   in.last_seen = Clock::now();
   std::lock_guard lock(mu_);
+  // Forget instances silent for ten minutes: each restart brings a new id.
+  std::erase_if(instances_, [&](const auto& entry) {
+    return in.last_seen - entry.second.last_seen > std::chrono::minutes(10);
+  });
   auto [it, fresh] = instances_.insert_or_assign(in.id, in);
   if (fresh && in.id != self_.id) {
     logger_->info(log::With("Service instance appeared", {{"service", in.service}, {"id", in.id}}));

@@ -89,9 +89,11 @@ std::optional<nlohmann::ordered_json> Probe(const ClientSettings& base,
 
 void StartOne(Context& context, const StartArgs& args) {
   const ClientSettings settings = context.Settings();
-  if (auto running = Probe(settings, 1s)) {
+  // "ping" answers at once; "status" waits for every plugin's health check.
+  if (Probe(settings, 1s, "ping")) {
+    auto running = Probe(settings, context.Timeout());
     *context.err << fmt::format("streamgate: streamgated is already running on {} (pid {})\n",
-                                settings.endpoint, running->value("pid", 0));
+                                settings.endpoint, running ? running->value("pid", 0) : 0);
     context.exit_code = kExitAlreadyRunning;
     return;
   }
@@ -167,7 +169,9 @@ void StartOne(Context& context, const StartArgs& args) {
       context.exit_code = code == kExitConfig || code == kExitNotBuilt ? code : kExitFailure;
       return;
     }
-    if (auto status_reply = Probe(settings, 500ms)) {
+    if (Probe(settings, 500ms, "ping")) {
+      auto status_reply = Probe(settings, context.Timeout());
+      if (!status_reply) status_reply = nlohmann::ordered_json::object();
       if (context.json) {
         context.PrintJson(
             {{"pid", child},

@@ -227,6 +227,16 @@ void Logs(Context& context, const LogsArgs& args) {
                                   j.value("count", 0));
       return;
     }
+    if (j.value("type", "") == "hello") {
+      // A hello is sent to every reader when one joins. One that starts below what we have seen
+      // comes from a new daemon (restarted): its sequence starts again.
+      const uint64_t next = j.value("next_seq", uint64_t{0});
+      if (next < expected) {
+        *context.err << "-- the daemon restarted --\n";
+        expected = next;
+      }
+      return;
+    }
     if (!j.contains("seq")) return;
     const uint64_t seq = j.value("seq", uint64_t{0});
     if (seq < expected) return;  // already shown from history

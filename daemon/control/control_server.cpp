@@ -335,13 +335,11 @@ void ControlServer::Impl::OnZap() {
     logger->warn(log::With("Refused a control client",
                            {{"address", frames.size() > 3 ? frames[3].to_string() : ""}}));
   }
-  std::array<zmq::const_buffer, 6> reply = {
-      zmq::str_buffer("1.0"),
-      zmq::buffer(frames.size() > 1 ? frames[1].to_string() : std::string()),
-      zmq::buffer(status),
-      zmq::buffer(text),
-      zmq::str_buffer(""),
-      zmq::str_buffer("")};
+  // The request id must outlive the send: a buffer only points at it.
+  const std::string request_id = frames.size() > 1 ? frames[1].to_string() : std::string();
+  std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(request_id),
+                                            zmq::buffer(status),    zmq::buffer(text),
+                                            zmq::str_buffer(""),    zmq::str_buffer("")};
   (void)zmq::send_multipart(*zap, reply);
 }
 

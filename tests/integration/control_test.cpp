@@ -174,6 +174,12 @@ TEST_CASE("log-level sets, shows and reverts by itself", "[control]") {
   CHECK(WaitFor([&] { return d.Json({"log-level"})["components"]["kernel"]["level"] == "info"; },
                 10s));
   CHECK(d.Cli({"log-level", "loud"}).exit_code == 2);
+
+  // A second temporary level replacing the first still goes back to the level from before both.
+  CHECK(d.Cli({"log-level", "debug", "--plugin", "bus", "--for", "1h"}).exit_code == 0);
+  CHECK(d.Cli({"log-level", "trace", "--plugin", "bus", "--for", "1s"}).exit_code == 0);
+  CHECK(
+      WaitFor([&] { return d.Json({"log-level"})["components"]["bus"]["level"] == "info"; }, 10s));
 }
 
 TEST_CASE("logs shows history with filters, and -f follows new records", "[control]") {
