@@ -21,8 +21,9 @@ struct Sub {
   natsSubscription* nats = nullptr;
   std::shared_ptr<spdlog::logger> logger;
   std::string prefix;  // "streamgate." stripped from subjects handed to the handler
-  std::atomic<uint64_t>* delivered = nullptr;
-  std::atomic<uint64_t>* errors = nullptr;
+  // Shared with the bus: a delivery thread may still finish a message after the bus is gone.
+  std::shared_ptr<std::atomic<uint64_t>> delivered;
+  std::shared_ptr<std::atomic<uint64_t>> errors;
   std::atomic<bool> active{true};
 };
 
@@ -81,7 +82,10 @@ struct NatsBus::Impl {
   mutable std::mutex mu;
   std::map<SubscriptionId, std::unique_ptr<Sub>> subs;  // guarded by mu; kept after Unsubscribe
   SubscriptionId next_id = 1;                           // guarded by mu
-  std::atomic<uint64_t> published{0}, delivered{0}, handler_errors{0};
+  std::atomic<uint64_t> published{0};
+  std::shared_ptr<std::atomic<uint64_t>> delivered = std::make_shared<std::atomic<uint64_t>>(0);
+  std::shared_ptr<std::atomic<uint64_t>> handler_errors =
+      std::make_shared<std::atomic<uint64_t>>(0);
   std::map<std::string, std::pair<uint64_t, uint64_t>>
       by_prefix;  // guarded by mu: published, delivered
   NatsBus* owner = nullptr;
@@ -248,8 +252,8 @@ Result<Bus::SubscriptionId> NatsBus::Subscribe(const std::string& pattern, Handl
   sub->pattern = pattern;
   sub->logger = impl_->logger;
   sub->prefix = impl_->prefix;
-  sub->delivered = &impl_->delivered;
-  sub->errors = &impl_->handler_errors;
+  sub->delivered = impl_->delivered;
+  sub->errors = impl_->handler_errors;
   const std::string wire = impl_->Wire(pattern);
   natsStatus s =
       natsConnection_Subscribe(&sub->nats, impl_->conn, wire.c_str(), OnMessage, sub.get());
@@ -300,7 +304,8 @@ Result<Message> NatsBus::Request(const std::string& subject, std::string data,
 }
 
 BusStats NatsBus::Stats() const {
-  BusStats stats{impl_->published.load(), impl_->delivered.load(), 0, impl_->handler_errors.load()};
+  BusStats stats{impl_->published.load(), impl_->delivered->load(), 0,
+                 impl_->handler_errors->load()};
   std::lock_guard lock(impl_->mu);
   for (const auto& [id, sub] : impl_->subs) {
     int64_t dropped = 0;

@@ -2,8 +2,11 @@
 
 #include <atomic>
 
+#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "daemon/plugin_api/single_flight.h"
 
 namespace sg {
 namespace {
@@ -62,14 +65,21 @@ class RemoteCache final : public Cache {
     return reply->first.value("found", false);
   }
 
+  // As the local caches do: one load per key at a time, and with the cache service away the
+  // loader still answers (the cache is an optimisation, not the source of truth).
   Result<std::string> GetOrLoad(const std::string& key, Loader loader, Duration ttl) override {
     auto cached = Get(key);
-    if (!cached) return cached.error();
-    if (cached->has_value()) return std::move(**cached);
-    ++loads_;
-    auto loaded = loader();
-    if (loaded) (void)Set(key, *loaded, ttl);
-    return loaded;
+    if (cached && cached->has_value()) return std::move(**cached);
+    bool leader = false;
+    return flights_.Do(
+        key,
+        [&]() -> Result<std::string> {
+          ++loads_;
+          auto loaded = loader();
+          if (loaded) (void)Set(key, *loaded, ttl);
+          return loaded;
+        },
+        leader);
   }
 
   CacheStats Stats() const override {
@@ -104,6 +114,7 @@ class RemoteCache final : public Cache {
 
   Bus& bus_;
   const std::chrono::milliseconds timeout_;
+  SingleFlight flights_;
   std::atomic<uint64_t> hits_{0}, misses_{0}, errors_{0}, loads_{0};
 };
 
@@ -113,39 +124,44 @@ std::shared_ptr<Cache> MakeRemoteCache(Bus& bus, std::chrono::milliseconds timeo
   return std::make_shared<RemoteCache>(bus, timeout);
 }
 
-Result<Bus::SubscriptionId> ServeCache(Bus& bus, std::shared_ptr<Cache> cache) {
+namespace {
+
+std::string Answer(Cache& cache, const std::string& request) {
+  nlohmann::json header;
+  std::string value;
+  if (!Unframe(request, header, value) || !header["key"].is_string()) {
+    return Frame({{"ok", false}, {"code", "invalid_argument"}, {"message", "not a cache request"}});
+  }
+  const std::string op = header.value("op", "");
+  const std::string key = header["key"].get<std::string>();
+  if (op == "get") {
+    auto got = cache.Get(key);
+    return !got ? Frame(ErrorHeader(got.error()))
+                : Frame({{"ok", true}, {"found", got->has_value()}}, got->value_or(""));
+  }
+  if (op == "set") {
+    auto set =
+        cache.Set(key, std::move(value), Cache::Duration(header.value("ttl_ms", int64_t{0})));
+    return !set ? Frame(ErrorHeader(set.error())) : Frame({{"ok", true}});
+  }
+  if (op == "del") {
+    auto del = cache.Delete(key);
+    return !del ? Frame(ErrorHeader(del.error())) : Frame({{"ok", true}, {"found", *del}});
+  }
+  return Frame(
+      {{"ok", false}, {"code", "invalid_argument"}, {"message", "unknown op '" + op + "'"}});
+}
+
+}  // namespace
+
+Result<Bus::SubscriptionId> ServeCache(Bus& bus, std::shared_ptr<Cache> cache,
+                                       boost::asio::any_io_executor executor) {
   return bus.Subscribe(
       kCacheRpcSubject,
-      [&bus, cache](const Message& m) {
+      [&bus, cache, executor](const Message& m) {
         if (m.reply.empty()) return;
-        nlohmann::json header;
-        std::string value;
-        std::string answer;
-        if (!Unframe(m.data, header, value) || !header["key"].is_string()) {
-          answer = Frame(
-              {{"ok", false}, {"code", "invalid_argument"}, {"message", "not a cache request"}});
-        } else {
-          const std::string op = header.value("op", "");
-          const std::string key = header["key"].get<std::string>();
-          if (op == "get") {
-            auto got = cache->Get(key);
-            answer = !got ? Frame(ErrorHeader(got.error()))
-                          : Frame({{"ok", true}, {"found", got->has_value()}}, got->value_or(""));
-          } else if (op == "set") {
-            auto ttl = Cache::Duration(header.value("ttl_ms", int64_t{0}));
-            auto set = cache->Set(key, std::move(value), ttl);
-            answer = !set ? Frame(ErrorHeader(set.error())) : Frame({{"ok", true}});
-          } else if (op == "del") {
-            auto del = cache->Delete(key);
-            answer =
-                !del ? Frame(ErrorHeader(del.error())) : Frame({{"ok", true}, {"found", *del}});
-          } else {
-            answer = Frame({{"ok", false},
-                            {"code", "invalid_argument"},
-                            {"message", "unknown op '" + op + "'"}});
-          }
-        }
-        (void)bus.Publish(m.reply, std::move(answer));
+        boost::asio::post(executor,
+                          [&bus, cache, m] { (void)bus.Publish(m.reply, Answer(*cache, m.data)); });
       },
       4096);
 }

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <memory>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include "daemon/plugin_api/bus.h"
 #include "daemon/plugin_api/cache.h"
 
@@ -17,7 +19,9 @@ inline constexpr const char* kCacheRpcSubject = "svc.cache.rpc";
 /// kTimeout when it does not answer within `timeout`.
 std::shared_ptr<Cache> MakeRemoteCache(Bus& bus, std::chrono::milliseconds timeout);
 
-/// Answers cache requests on the bus from `cache`. Returns the subscription.
-Result<Bus::SubscriptionId> ServeCache(Bus& bus, std::shared_ptr<Cache> cache);
+/// Answers cache requests on the bus from `cache`, each on `executor` so that a slow backend
+/// never holds up the bus's delivery thread. Returns the subscription.
+Result<Bus::SubscriptionId> ServeCache(Bus& bus, std::shared_ptr<Cache> cache,
+                                       boost::asio::any_io_executor executor);
 
 }  // namespace sg

@@ -9,7 +9,7 @@
 
 #include "common/result.h"
 
-namespace sg::plugins {
+namespace sg {
 
 /// Thread-safe.
 class SingleFlight {
@@ -38,6 +38,9 @@ class SingleFlight {
       result = load();
     } catch (const std::exception& e) {
       result = Fail(ErrorCode::kInternal, std::string("load threw: ") + e.what());
+    } catch (...) {
+      // Whatever it was, the waiters get an answer and the key is free again.
+      result = Fail(ErrorCode::kInternal, "load threw");
     }
     {
       std::lock_guard lock(mu_);
@@ -52,4 +55,4 @@ class SingleFlight {
   std::map<std::string, std::shared_future<Result<std::string>>> flights_;  // guarded by mu_
 };
 
-}  // namespace sg::plugins
+}  // namespace sg

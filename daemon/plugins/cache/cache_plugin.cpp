@@ -19,6 +19,7 @@ class CachePlugin final : public Plugin {
     const config::Config& config = *context.config;
     logger_ = context.logger;
     bus_ = context.bus;
+    executor_ = context.executor;
     serve_ = config.String("app.mode") == "microservice";
     backend_ = config.String("cache.backend");
     MemoryCacheOptions memory;
@@ -75,7 +76,7 @@ class CachePlugin final : public Plugin {
   Result<void> Start() override {
     if (serve_) {
       // Microservice mode: the other processes reach this cache over the bus.
-      auto sub = ServeCache(*bus_, cache_);
+      auto sub = ServeCache(*bus_, cache_, executor_);
       if (!sub) return sub.error().Wrap("serve the cache over the bus");
       subscription_ = *sub;
       logger_->info(log::With("Cache served over the bus", {{"subject", kCacheRpcSubject}}));
@@ -106,6 +107,7 @@ class CachePlugin final : public Plugin {
   std::shared_ptr<Cache> cache_;
   std::shared_ptr<RedisCache> redis_;
   Bus* bus_ = nullptr;
+  boost::asio::any_io_executor executor_;
   bool serve_ = false;
   Bus::SubscriptionId subscription_ = 0;
 };

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "daemon/plugin_api/cache.h"
-#include "daemon/plugins/cache/single_flight.h"
+#include "daemon/plugin_api/single_flight.h"
 
 namespace sg::plugins {
 

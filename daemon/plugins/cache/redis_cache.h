@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "daemon/plugin_api/cache.h"
-#include "daemon/plugins/cache/single_flight.h"
+#include "daemon/plugin_api/single_flight.h"
 
 struct redisContext;
 
