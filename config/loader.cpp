@@ -203,7 +203,7 @@ void Loader::LoadYaml(std::string_view text, const std::string& name) {
         for (const auto& s : sections) {
           auto keys = KeysOf(s);
           if (std::find(keys.begin(), keys.end(), section) != keys.end())
-            homes.push_back(s + "." + section);
+            homes.push_back(fmt::format("{}.{}", s, section));
         }
         const std::string hint =
             !homes.empty() ? fmt::format("'{}' is a key; write it under its section, as {}",
@@ -228,7 +228,7 @@ void Loader::LoadYaml(std::string_view text, const std::string& name) {
           continue;
         }
         const std::string key_name = pair.first.Scalar();
-        const std::string path = section + "." + key_name;
+        const std::string path = fmt::format("{}.{}", section, key_name);
         if (auto [it, fresh] = seen_keys.emplace(key_name, at.line); !fresh) {
           Error(at, Printable(path),
                 fmt::format("key appears twice (first at line {})", it->second),

@@ -7,8 +7,8 @@ namespace sg::config {
 namespace {
 
 constexpr int64_t kSecond = 1000;  // durations are kept in milliseconds
-constexpr int64_t kDay = 24 * 3600 * kSecond;
-constexpr int64_t kMiB = 1024 * 1024;
+constexpr int64_t kDay = int64_t{24} * 3600 * kSecond;
+constexpr int64_t kMiB = int64_t{1024} * 1024;
 
 std::vector<KeySpec> BuildSchema() {
   const std::vector<std::string_view> kLevels = {"trace", "debug",    "info", "warn",
@@ -85,7 +85,7 @@ std::vector<KeySpec> BuildSchema() {
        .default_value = "10MiB",
        .doc = "Largest request body; larger requests get 413",
        .min = 0,
-       .max = 64 * 1024 * kMiB},
+       .max = int64_t{64} * 1024 * kMiB},
       {.path = "server.max_connections",
        .type = Type::kInt,
        .default_value = "10000",
@@ -204,8 +204,8 @@ std::vector<KeySpec> BuildSchema() {
        .default_value = "64MiB",
        .doc = "Byte budget of the in-process cache (keys, values and 64 bytes an entry); LRU "
               "beyond it",
-       .min = 64 * 1024,
-       .max = 64 * 1024 * kMiB},
+       .min = int64_t{64} * 1024,
+       .max = int64_t{64} * 1024 * kMiB},
       {.path = "cache.default_ttl",
        .type = Type::kDuration,
        .default_value = "5m",

@@ -46,14 +46,8 @@ bool MultiplyChecked(int64_t a, int64_t b, int64_t& out) {
 }
 
 std::string FormatRangeValue(const KeySpec& spec, int64_t v) {
-  switch (spec.type) {
-    case Type::kDuration:
-      return FormatValue(spec, Value{v});
-    case Type::kSize:
-      return FormatValue(spec, Value{v});
-    default:
-      return std::to_string(v);
-  }
+  const bool with_unit = spec.type == Type::kDuration || spec.type == Type::kSize;
+  return with_unit ? FormatValue(spec, Value{v}) : std::to_string(v);
 }
 
 ParsedValue CheckRange(const KeySpec& spec, int64_t v, std::string_view text) {
@@ -201,8 +195,8 @@ ParsedValue ParseScalar(const KeySpec& spec, std::string_view text) {
       int64_t scale = 0;
       if (unit.empty() || unit == "s") scale = 1000;
       if (unit == "ms") scale = 1;
-      if (unit == "m") scale = 60 * 1000;
-      if (unit == "h") scale = 3600 * 1000;
+      if (unit == "m") scale = int64_t{60} * 1000;
+      if (unit == "h") scale = int64_t{3600} * 1000;
       int64_t ms = 0;
       if (scale == 0) {
         return Bad(fmt::format("{} has an unknown unit '{}'", Quote(text), Printable(unit)),

@@ -293,7 +293,7 @@ int Daemon::Run() {
   // The startup configuration, held here: a reload replaces config_ while this runs.
   const std::shared_ptr<const config::Config> startup_config = config_;
   const config::Config& config = *startup_config;
-  const std::string mode = config.String("app.mode");
+  const std::string& mode = config.String("app.mode");
   const bool monolith = mode == "monolith";
   if (monolith && !options_.service.empty()) {
     std::cerr << "streamgated: --service " << options_.service

@@ -225,7 +225,7 @@ nlohmann::ordered_json Dispatcher::Run(const Request& r) {
   } else if (cmd == "log.level.set") {
     const auto level = LevelArg(r, "level", true, spdlog::level::info);
     const std::string component = StringArg(r, "component", false);
-    const auto seconds = IntArg(r, "for_seconds", 1, 7 * 24 * 3600);
+    const auto seconds = IntArg(r, "for_seconds", 1, int64_t{7} * 24 * 3600);
     const auto reverts = target_.SetLogLevel(
         level, component, seconds ? std::optional(std::chrono::seconds(*seconds)) : std::nullopt);
     result = {{"component", component.empty() ? "*" : component},

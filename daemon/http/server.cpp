@@ -467,11 +467,12 @@ HttpServer::~HttpServer() { Stop(Clock::now()); }
 
 bool HttpServer::running() const { return port_.load() != 0; }
 
-Result<void> HttpServer::Start(std::shared_ptr<const ServerSettings> settings) {
-  return Bind(std::move(settings), true);
+Result<void> HttpServer::Start(const std::shared_ptr<const ServerSettings>& settings) {
+  return Bind(settings, true);
 }
 
-Result<void> HttpServer::Bind(std::shared_ptr<const ServerSettings> settings, bool exclusive) {
+Result<void> HttpServer::Bind(const std::shared_ptr<const ServerSettings>& settings,
+                              bool exclusive) {
   auto address = Resolve(settings->host);
   if (!address) return address.error();
   auto generation = std::make_shared<Generation>();
@@ -535,7 +536,7 @@ void HttpServer::Stop(Deadline deadline) {
   for (auto& t : retirers) t.join();
 }
 
-Result<void> HttpServer::Update(std::shared_ptr<const ServerSettings> settings) {
+Result<void> HttpServer::Update(const std::shared_ptr<const ServerSettings>& settings) {
   std::shared_ptr<Generation> current;
   {
     std::lock_guard lock(mu_);

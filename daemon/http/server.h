@@ -46,13 +46,13 @@ class HttpServer final : public HttpStats {
   HttpServer& operator=(const HttpServer&) = delete;
 
   /// Binds and starts serving. kIo naming the address when it cannot bind.
-  Result<void> Start(std::shared_ptr<const ServerSettings> settings);
+  Result<void> Start(const std::shared_ptr<const ServerSettings>& settings);
   /// Stops accepting, lets in-flight requests finish until `deadline`, closes idle keep-alive
   /// connections at once and the rest at the deadline. Start may be called again afterwards.
   void Stop(Deadline deadline);
   /// Applies new settings: timeouts and limits at once for new requests; a new address or thread
   /// count rebinds (the new listener first) without dropping requests in flight.
-  Result<void> Update(std::shared_ptr<const ServerSettings> settings);
+  Result<void> Update(const std::shared_ptr<const ServerSettings>& settings);
 
   /// The bound port (useful with port 0); 0 when not serving.
   uint16_t port() const { return port_.load(); }
@@ -68,7 +68,7 @@ class HttpServer final : public HttpStats {
 
  private:
   /// Binds a new generation; `exclusive` first checks that no other process holds the port.
-  Result<void> Bind(std::shared_ptr<const ServerSettings> settings, bool exclusive);
+  Result<void> Bind(const std::shared_ptr<const ServerSettings>& settings, bool exclusive);
 
   RouteTable& routes_;
   std::shared_ptr<spdlog::logger> logger_;

@@ -25,7 +25,7 @@ std::shared_ptr<const http::ServerSettings> SettingsFrom(const config::Config& c
   s->read_timeout = std::chrono::seconds(10);
   s->write_timeout = std::chrono::seconds(10);
   s->idle_timeout = std::chrono::seconds(60);
-  s->max_header_bytes = 16 * 1024;
+  s->max_header_bytes = size_t{16} * 1024;
   s->max_body_bytes = 0;
   s->max_connections = 64;
   s->access_log = false;  // scrapes would drown the log
