@@ -15,7 +15,7 @@ std::string NewInstanceId(const std::string& host) {
   return fmt::format("{}-{}-{:06x}", host, getpid(), rd() & 0xffffff);
 }
 
-Discovery::Discovery(Bus& bus, boost::asio::any_io_executor executor,
+Discovery::Discovery(Bus& bus, const boost::asio::any_io_executor& executor,
                      std::chrono::milliseconds interval, Instance self,
                      std::function<HealthStatus()> health, std::shared_ptr<spdlog::logger> logger)
     : bus_(bus),

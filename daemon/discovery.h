@@ -34,8 +34,8 @@ struct Instance {
 class Discovery {
  public:
   /// `self` describes this process; `health` is asked at each heartbeat.
-  Discovery(Bus& bus, boost::asio::any_io_executor executor, std::chrono::milliseconds interval,
-            Instance self, std::function<HealthStatus()> health,
+  Discovery(Bus& bus, const boost::asio::any_io_executor& executor,
+            std::chrono::milliseconds interval, Instance self, std::function<HealthStatus()> health,
             std::shared_ptr<spdlog::logger> logger);
   ~Discovery();
 

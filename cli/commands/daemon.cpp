@@ -108,6 +108,7 @@ void StartOne(Context& context, const StartArgs& args) {
     argv.insert(argv.end(), {"--set", "control.endpoint=" + settings.endpoint});
   }
   std::vector<char*> raw;
+  raw.reserve(argv.size() + 1);
   for (auto& a : argv) raw.push_back(a.data());
   raw.push_back(nullptr);
 

@@ -13,7 +13,7 @@
 namespace sg::bus {
 
 struct MemoryBus::Subscription {
-  Subscription(std::string p, Handler h, size_t limit, boost::asio::any_io_executor executor)
+  Subscription(std::string p, Handler h, size_t limit, const boost::asio::any_io_executor& executor)
       : pattern(std::move(p)),
         handler(std::move(h)),
         queue_limit(limit),

@@ -485,6 +485,7 @@ Result<std::vector<PluginInfo>> Kernel::StopPlugin(const std::string& name, bool
     dependents = RunningDependents(*slot);
     if (!dependents.empty() && !cascade) {
       std::vector<std::string> names;
+      names.reserve(dependents.size());
       for (Slot* d : dependents) names.push_back(d->name);
       return Fail(ErrorCode::kFailedPrecondition,
                   fmt::format("plugin '{}' is needed by running plugins: {}; stop them first, or "
@@ -603,6 +604,7 @@ HealthSummary Kernel::CheckHealth() const {
   }
   using Answer = HealthAnswer;
   std::vector<std::shared_future<Answer>> futures;
+  futures.reserve(probes.size());
   for (const auto& p : probes) futures.push_back(p.answer);
   const Deadline deadline = Clock::now() + options_.health_timeout;
   HealthSummary summary;
@@ -631,7 +633,8 @@ HealthSummary Kernel::CheckHealth() const {
   return summary;
 }
 
-Kernel::ReconfigureOutcome Kernel::Reconfigure(std::shared_ptr<const config::Config> config) {
+Kernel::ReconfigureOutcome Kernel::Reconfigure(
+    const std::shared_ptr<const config::Config>& config) {
   std::lock_guard op(op_mu_);
   std::vector<Slot*> running;
   {

@@ -118,7 +118,7 @@ class Kernel {
   };
   /// Offers a new configuration to the running plugins, all or nothing: every plugin checks it
   /// first, and only when all accept is it applied.
-  ReconfigureOutcome Reconfigure(std::shared_ptr<const config::Config> config);
+  ReconfigureOutcome Reconfigure(const std::shared_ptr<const config::Config>& config);
 
  private:
   struct Slot;

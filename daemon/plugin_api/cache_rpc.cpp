@@ -155,7 +155,7 @@ std::string Answer(Cache& cache, const std::string& request) {
 }  // namespace
 
 Result<Bus::SubscriptionId> ServeCache(Bus& bus, const std::shared_ptr<Cache>& cache,
-                                       boost::asio::any_io_executor executor) {
+                                       const boost::asio::any_io_executor& executor) {
   return bus.Subscribe(
       kCacheRpcSubject,
       [&bus, cache, executor](const Message& m) {

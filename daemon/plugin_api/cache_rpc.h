@@ -22,6 +22,6 @@ std::shared_ptr<Cache> MakeRemoteCache(Bus& bus, std::chrono::milliseconds timeo
 /// Answers cache requests on the bus from `cache`, each on `executor` so that a slow backend
 /// never holds up the bus's delivery thread. Returns the subscription.
 Result<Bus::SubscriptionId> ServeCache(Bus& bus, const std::shared_ptr<Cache>& cache,
-                                       boost::asio::any_io_executor executor);
+                                       const boost::asio::any_io_executor& executor);
 
 }  // namespace sg

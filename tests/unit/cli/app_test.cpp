@@ -22,6 +22,7 @@ struct Outcome {
 Outcome RunCli(std::vector<std::string> args) {
   args.insert(args.begin(), "streamgate");
   std::vector<const char*> argv;
+  argv.reserve(args.size());
   for (const auto& a : args) argv.push_back(a.c_str());
   std::ostringstream out;
   std::ostringstream err;

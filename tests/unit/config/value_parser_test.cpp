@@ -47,7 +47,7 @@ TEST_CASE("durations take seconds or a unit and must be positive", "[config]") {
 }
 
 TEST_CASE("sizes take bytes or binary units", "[config]") {
-  CHECK(std::get<int64_t>(Ok("logging.max_size", "10MiB")) == 10 * 1024 * 1024);
+  CHECK(std::get<int64_t>(Ok("logging.max_size", "10MiB")) == int64_t{10} * 1024 * 1024);
   CHECK(std::get<int64_t>(Ok("logging.max_size", "8192")) == 8192);
   CHECK_THAT(Bad("logging.max_size", "10 parsecs"), Catch::Contains("unknown unit"));
   CHECK_THAT(Bad("logging.max_size", "1"), Catch::Contains("out of range"));

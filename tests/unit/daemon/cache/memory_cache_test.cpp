@@ -141,8 +141,9 @@ TEST_CASE("a failed load is shared by its waiters and not cached", "[cache]") {
 }
 
 TEST_CASE("many threads setting and getting stay within budget and consistent", "[cache]") {
-  MemoryCache cache(Options(64 * 1024, 8));
+  MemoryCache cache(Options(size_t{64} * 1024, 8));
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 5000; ++i) {
@@ -160,7 +161,7 @@ TEST_CASE("many threads setting and getting stay within budget and consistent", 
   for (auto& t : threads) t.join();
 
   const CacheStats s = cache.Stats();
-  CHECK(s.bytes <= 64 * 1024);
+  CHECK(s.bytes <= uint64_t{64} * 1024);
   CHECK(s.hits + s.misses > 0);
 }
 

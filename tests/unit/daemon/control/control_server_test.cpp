@@ -75,7 +75,7 @@ TEST_CASE("hostile frames get errors or are dropped, and the server keeps answer
   CHECK(Ask(f.context, ep, R"({"v":1,"cmd":"shutdownn"})").value().find("unknown_command") !=
         std::string::npos);
   // Over ZMQ_MAXMSGSIZE: the connection is dropped and no reply comes.
-  CHECK_FALSE(Ask(f.context, ep, std::string(2 * 1024 * 1024, 'x'), 300ms).has_value());
+  CHECK_FALSE(Ask(f.context, ep, std::string(size_t{2} * 1024 * 1024, 'x'), 300ms).has_value());
   {
     zmq::socket_t s(f.context, zmq::socket_type::dealer);
     s.set(zmq::sockopt::linger, 0);
@@ -113,6 +113,7 @@ TEST_CASE("a slow command does not hold up the others", "[control]") {
 TEST_CASE("many clients at once are all answered", "[control]") {
   Fixture f;
   std::vector<std::future<bool>> clients;
+  clients.reserve(32);
   for (int i = 0; i < 32; ++i) {
     clients.push_back(std::async(std::launch::async, [&] {
       zmq::context_t c(1);
