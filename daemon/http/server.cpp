@@ -459,6 +459,11 @@ Result<void> CheckBindable(const std::string& host, uint16_t port) {
   return {};
 }
 
+Result<void> CheckAddressChange(const ServerSettings& current, const ServerSettings& next) {
+  if (next.port == 0 || (next.port == current.port && next.host == current.host)) return {};
+  return CheckBindable(next.host, next.port);
+}
+
 HttpServer::HttpServer(RouteTable& routes, std::shared_ptr<spdlog::logger> logger,
                        std::shared_ptr<spdlog::logger> access_logger)
     : routes_(routes), logger_(std::move(logger)), access_logger_(std::move(access_logger)) {}

@@ -37,6 +37,10 @@ struct ServerSettings {
 /// configuration before applying it.
 Result<void> CheckBindable(const std::string& host, uint16_t port);
 
+/// For a plugin's CheckConfig: a new address must be free now; the same address, or port 0,
+/// needs no check.
+Result<void> CheckAddressChange(const ServerSettings& current, const ServerSettings& next);
+
 class HttpServer final : public HttpStats {
  public:
   HttpServer(RouteTable& routes, std::shared_ptr<spdlog::logger> logger,

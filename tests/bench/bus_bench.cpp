@@ -165,16 +165,7 @@ int main(int argc, char** argv) {
   const uint16_t port = sg::test::FreePort();
   sg::test::Process server({"/usr/sbin/nats-server", "-a", "127.0.0.1", "-p", std::to_string(port)},
                            dir);
-  sg::test::WaitFor(
-      [&] {
-        try {
-          sg::test::HttpConnection probe(port);
-          return true;
-        } catch (const std::exception&) {
-          return false;
-        }
-      },
-      std::chrono::seconds(10));
+  sg::test::WaitForPort(port, std::chrono::seconds(10));
   const std::string url = "nats://127.0.0.1:" + std::to_string(port);
 
   Figures one;

@@ -62,16 +62,7 @@ int main(int argc, char** argv) {
   sg::test::Process redis({"/usr/bin/redis-server", "--port", std::to_string(port), "--bind",
                            "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.path()},
                           dir);
-  sg::test::WaitFor(
-      [&] {
-        try {
-          sg::test::HttpConnection probe(port);
-          return true;
-        } catch (const std::exception&) {
-          return false;
-        }
-      },
-      std::chrono::seconds(10));
+  sg::test::WaitForPort(port, std::chrono::seconds(10));
   sg::plugins::RedisCacheOptions options;
   options.host = "127.0.0.1";
   options.port = port;

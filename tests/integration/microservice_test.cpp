@@ -21,16 +21,7 @@ struct NatsServer {
         std::make_unique<Process>(std::vector<std::string>{"/usr/sbin/nats-server", "-a",
                                                            "127.0.0.1", "-p", std::to_string(port)},
                                   dir);
-    REQUIRE(WaitFor(
-        [&] {
-          try {
-            HttpConnection probe(port);
-            return true;
-          } catch (const std::exception&) {
-            return false;
-          }
-        },
-        10s));
+    REQUIRE(WaitForPort(port, std::chrono::seconds(10)));
   }
   void Stop() {
     server->Signal(SIGTERM);
@@ -81,14 +72,7 @@ struct Service {
     }
   }
   uint16_t LoggedPort(const std::string& message) const {
-    const std::string log = daemon->Stderr();
-    const std::regex line(message + "\\t.*port=(\\d+)");
-    uint16_t found = 0;
-    for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
-         ++it) {
-      found = static_cast<uint16_t>(std::stoi((*it)[1]));
-    }
-    return found;
+    return test::LoggedPort(*daemon, message);
   }
   std::string name;
   TempDir dir;

@@ -19,16 +19,7 @@ struct RedisServer {
                                  "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
                                  dir.path()},
         dir);
-    REQUIRE(WaitFor(
-        [&] {
-          try {
-            HttpConnection probe(port);  // any TCP connect proves it listens
-            return true;
-          } catch (const std::exception&) {
-            return false;
-          }
-        },
-        10s));
+    REQUIRE(WaitForPort(port, std::chrono::seconds(10)));
   }
   void Stop() {
     server->Signal(SIGKILL);

@@ -16,6 +16,19 @@
 
 namespace sg::test {
 
+/// The port= field of the newest log line starting with `message` (prod format) in a daemon's
+/// output; 0 if none.
+inline uint16_t LoggedPort(const Process& daemon, const std::string& message) {
+  const std::string log = daemon.Stderr();
+  const std::regex line(message + "\\t.*port=(\\d+)");
+  uint16_t found = 0;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
+       ++it) {
+    found = static_cast<uint16_t>(std::stoi((*it)[1]));
+  }
+  return found;
+}
+
 struct RunningDaemon {
   /// `sets` are --set KEY=VALUE arguments; `config` a file for --config.
   explicit RunningDaemon(std::vector<std::string> sets = {}, const std::string& config = "") {
@@ -25,10 +38,12 @@ struct RunningDaemon {
     env.cwd = dir.path();
     std::vector<std::string> argv = {SG_DAEMON_BIN, "--set", "server.host=127.0.0.1"};
     if (config.empty()) {
-      argv.insert(argv.end(), {"--set", "server.port=0", "--set", "monitoring.prometheus_port=0"});
+      argv.insert(argv.end(), {"--set", "server.port=0"});
     } else {
       argv.insert(argv.end(), {"--config", config});
     }
+    // Tests run side by side: the monitor's listener on any free port too.
+    argv.insert(argv.end(), {"--set", "monitoring.prometheus_port=0"});
     for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
     daemon = std::make_unique<Process>(argv, dir, env);
     INFO(daemon->Stderr());
@@ -41,16 +56,8 @@ struct RunningDaemon {
     daemon->Wait(30s);
   }
 
-  /// The port= field of the newest log line starting with `message` (prod format); 0 if none.
   uint16_t LoggedPort(const std::string& message) const {
-    const std::string log = daemon->Stderr();
-    const std::regex line(message + "\\t.*port=(\\d+)");
-    uint16_t found = 0;
-    for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
-         ++it) {
-      found = static_cast<uint16_t>(std::stoi((*it)[1]));
-    }
-    return found;
+    return test::LoggedPort(*daemon, message);
   }
 
   bool LogSays(const std::string& text) const {

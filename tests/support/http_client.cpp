@@ -1,6 +1,7 @@
 #include "tests/support/http_client.h"
 
 #include <cerrno>
+#include <thread>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -62,6 +63,19 @@ std::optional<HttpReply> HttpConnection::Request(const std::string& method,
                                                  const std::string& extra_headers) {
   Send(method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers + "\r\n");
   return Read();
+}
+
+bool WaitForPort(uint16_t port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    asio::io_context io;
+    tcp::socket socket(io);
+    beast::error_code ec;
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+    if (!ec) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval
+  }
 }
 
 uint16_t FreePort() {

@@ -44,4 +44,7 @@ class HttpConnection {
 /// A free TCP port on loopback, by binding port 0 and letting it go.
 uint16_t FreePort();
 
+/// Polls until something accepts TCP connections on 127.0.0.1:port; false at the deadline.
+bool WaitForPort(uint16_t port, std::chrono::milliseconds timeout);
+
 }  // namespace sg::test

@@ -95,10 +95,7 @@ class ApiGateway final : public Plugin {
 
   // A new address must be free before the reload goes ahead: all or nothing.
   Result<void> CheckConfig(const config::Config& config) const override {
-    auto next = SettingsFrom(config);
-    if (next->port == 0 || (next->port == settings_->port && next->host == settings_->host))
-      return {};
-    if (auto free = http::CheckBindable(next->host, next->port); !free) {
+    if (auto free = http::CheckAddressChange(*settings_, *SettingsFrom(config)); !free) {
       return free.error().Wrap("server.port");
     }
     return {};
