@@ -25,7 +25,7 @@ pid $work/nginx.pid;
 error_log $work/nginx-error.log;
 events { worker_connections 4096; }
 http {
-  access_log $work/nginx-access.log;
+  access_log $( [[ ${SG_BENCH_ACCESS_LOG:-true} == true ]] && echo "$work/nginx-access.log" || echo off );
   server {
     listen 127.0.0.1:$nginx_port reuseport;
     location = /health {
@@ -51,12 +51,16 @@ curl -sf "http://127.0.0.1:$our_port/health" >/dev/null
 curl -sf "http://127.0.0.1:$nginx_port/health" >/dev/null
 
 run() {  # name url -> "req/s p50_ms p99_ms"
+  # (wrk prints latencies as 512.00us, 1.20ms or 1.01s)
   wrk -t "$threads" -c "$connections" -d "${seconds}s" --latency "$2" >"$work/$1.txt"
   python3 - "$work/$1.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 def ms(v):
-    n, unit = re.match(r"([\d.]+)(\w+)", v).groups()
+    m = re.match(r"([\d.]+)([a-z]+)", v)
+    if m is None:
+        sys.exit(f"unexpected latency {v!r} in wrk output:\n{text}")
+    n, unit = m.groups()
     return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
@@ -67,11 +71,11 @@ PY
 read -r n_rps n_p50 n_p99 < <(run nginx "http://127.0.0.1:$nginx_port/health")
 read -r s_rps s_p50 s_p99 < <(run streamgate "http://127.0.0.1:$our_port/health")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$(cat "$work/streamgate/streamgated.pid")/status")
-python3 - "$n_rps" "$n_p50" "$n_p99" "$s_rps" "$s_p50" "$s_p99" "$threads" "$connections" "$seconds" "$rss" <<'PY'
+python3 - "$n_rps" "$n_p50" "$n_p99" "$s_rps" "$s_p50" "$s_p99" "$threads" "$connections" "$seconds" "$rss" "${SG_BENCH_ACCESS_LOG:-true}" <<'PY'
 import sys
 n_rps, n_p50, n_p99, s_rps, s_p50, s_p99 = map(float, sys.argv[1:7])
-t, c, d, rss = sys.argv[7:11]
-print(f"GET /health, wrk -t{t} -c{c} -d{d}s, access logs on, both servers {t} workers")
+t, c, d, rss, access = sys.argv[7:12]
+print(f"GET /health, wrk -t{t} -c{c} -d{d}s, both servers {t} workers, access log {access}")
 print(f"  {'':12} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
 print(f"  {'nginx':12} {n_rps:10.0f} {n_p50:9.3f} {n_p99:9.3f}")
 print(f"  {'streamgated':12} {s_rps:10.0f} {s_p50:9.3f} {s_p99:9.3f}")
