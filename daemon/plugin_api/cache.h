@@ -2,6 +2,7 @@
 // interface, so a plugin that caches never knows which.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "daemon/plugin_api/single_flight.h"
 
 namespace sg {
 
@@ -50,5 +52,12 @@ class Cache {
 
   virtual CacheStats Stats() const = 0;
 };
+
+/// GetOrLoad for any Cache, on its Get and Set: the cached value, else one load per key at a
+/// time (through `flights`), stored when it succeeds; `loads` counts the loader's calls. A cache
+/// that cannot answer is treated as a miss: the loader is the source of truth.
+Result<std::string> LoadThrough(Cache& cache, SingleFlight& flights, const std::string& key,
+                                const Cache::Loader& loader, Cache::Duration ttl,
+                                std::atomic<uint64_t>& loads);
 
 }  // namespace sg

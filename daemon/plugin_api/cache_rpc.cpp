@@ -6,8 +6,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "daemon/plugin_api/single_flight.h"
-
 namespace sg {
 namespace {
 
@@ -68,18 +66,7 @@ class RemoteCache final : public Cache {
   // As the local caches do: one load per key at a time, and with the cache service away the
   // loader still answers (the cache is an optimisation, not the source of truth).
   Result<std::string> GetOrLoad(const std::string& key, Loader loader, Duration ttl) override {
-    auto cached = Get(key);
-    if (cached && cached->has_value()) return std::move(**cached);
-    bool leader = false;
-    return flights_.Do(
-        key,
-        [&]() -> Result<std::string> {
-          ++loads_;
-          auto loaded = loader();
-          if (loaded) (void)Set(key, *loaded, ttl);
-          return loaded;
-        },
-        leader);
+    return LoadThrough(*this, flights_, key, loader, ttl, loads_);
   }
 
   CacheStats Stats() const override {

@@ -78,20 +78,7 @@ Result<bool> MemoryCache::Delete(const std::string& key) {
 }
 
 Result<std::string> MemoryCache::GetOrLoad(const std::string& key, Loader loader, Duration ttl) {
-  auto cached = Get(key);
-  if (cached && cached->has_value()) return std::move(**cached);
-  bool leader = false;
-  return flights_.Do(
-      key,
-      [&]() -> Result<std::string> {
-        // Another flight may have stored it between our miss and our turn to lead.
-        if (auto again = Get(key); again && again->has_value()) return std::move(**again);
-        ++loads_;
-        auto loaded = loader();
-        if (loaded) (void)Set(key, *loaded, ttl);
-        return loaded;
-      },
-      leader);
+  return LoadThrough(*this, flights_, key, loader, ttl, loads_);
 }
 
 CacheStats MemoryCache::Stats() const {

@@ -182,18 +182,7 @@ Result<bool> RedisCache::Delete(const std::string& key) {
 }
 
 Result<std::string> RedisCache::GetOrLoad(const std::string& key, Loader loader, Duration ttl) {
-  auto cached = Get(key);
-  if (cached && cached->has_value()) return std::move(**cached);
-  bool leader = false;
-  return flights_.Do(
-      key,
-      [&]() -> Result<std::string> {
-        ++loads_;
-        auto loaded = loader();
-        if (loaded) (void)Set(key, *loaded, ttl);
-        return loaded;
-      },
-      leader);
+  return LoadThrough(*this, flights_, key, loader, ttl, loads_);
 }
 
 Result<void> RedisCache::Ping() {
