@@ -243,12 +243,16 @@ nlohmann::ordered_json Dispatcher::Run(const Request& r) {
     for (const auto& record : all) {
       if (record.seq > static_cast<uint64_t>(after)) picked.push_back(&record);
     }
-    const size_t skip = limit > 0 && picked.size() > static_cast<size_t>(limit)
-                            ? picked.size() - static_cast<size_t>(limit)
-                            : 0;
+    // At most the newest 100000 records in one reply (about 20 MiB), whatever the ring holds: a
+    // reply must fit the client's frame limit.
+    constexpr size_t kMaxRecords = 100000;
+    const size_t want = limit > 0 ? std::min(static_cast<size_t>(limit), kMaxRecords) : kMaxRecords;
+    const size_t skip = picked.size() > want ? picked.size() - want : 0;
     for (size_t i = skip; i < picked.size(); ++i)
       records.push_back(log::ToJson(*picked[i], service));
-    result = {{"records", records}, {"next_seq", target_.Logs().Ring().NextSeq()}};
+    result = {{"records", records},
+              {"next_seq", target_.Logs().Ring().NextSeq()},
+              {"truncated", limit == 0 && skip > 0}};
   } else if (cmd == "logs.stream") {
     const auto level = LevelArg(r, "level", false, spdlog::level::trace);
     result = {{"endpoint", target_.StreamLogs(level)},
