@@ -19,6 +19,7 @@
 #include "common/logging.h"
 #include "daemon/bus/memory_bus.h"
 #include "daemon/bus/nats_bus.h"
+#include "tests/support/bench_stats.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
@@ -59,9 +60,8 @@ Figures Summarize(std::vector<double> lat, double seconds) {
   Figures f;
   f.received = lat.size();
   if (lat.empty()) return f;
-  std::sort(lat.begin(), lat.end());
-  f.p50_us = lat[lat.size() / 2];
-  f.p99_us = lat[lat.size() * 99 / 100];
+  f.p50_us = sg::test::Percentile(lat, 0.5);
+  f.p99_us = sg::test::Percentile(lat, 0.99);
   f.msgs_per_s = static_cast<double>(lat.size()) / seconds;
   return f;
 }
@@ -99,9 +99,7 @@ std::pair<double, double> Paced(sg::Bus& publisher, sg::Bus& subscriber, int rou
     cv.wait_for(lock, std::chrono::seconds(2), [&] { return arrived > i; });
   }
   if (id) subscriber.Unsubscribe(*id);
-  std::sort(lat.begin(), lat.end());
-  if (lat.empty()) return {0, 0};
-  return {lat[lat.size() / 2], lat[lat.size() * 99 / 100]};
+  return {sg::test::Percentile(lat, 0.5), sg::test::Percentile(lat, 0.99)};
 }
 
 std::unique_ptr<sg::bus::NatsBus> Nats(const std::string& url,

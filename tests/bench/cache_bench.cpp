@@ -22,22 +22,22 @@ using Clock = std::chrono::steady_clock;
 // Runs `op(thread, i)` on `threads` threads for `seconds`; returns operations per second.
 template <typename Op>
 double Throughput(int threads, double seconds, Op op) {
-  std::atomic<bool> stop{false};
   std::atomic<uint64_t> total{0};
   std::vector<std::thread> workers;
   const auto start = Clock::now();
+  const auto deadline =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
+      // Each worker runs until the deadline, checking the clock every 256 operations.
       uint64_t n = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
+      while ((n & 255) != 0 || Clock::now() < deadline) {
         op(t, n);
         ++n;
       }
       total += n;
     });
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
   for (auto& w : workers) w.join();
   return static_cast<double>(total) / std::chrono::duration<double>(Clock::now() - start).count();
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zmq.hpp>
 
+#include "tests/support/bench_stats.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -24,12 +25,8 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Pct(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
-}
+using sg::test::Ms;
+using sg::test::Percentile;
 
 struct Client {
   explicit Client(zmq::context_t& c, const std::string& ep) : s(c, zmq::socket_type::dealer) {
@@ -114,14 +111,14 @@ int main() {
   } else {
     std::printf(
         "  logs -f latency (request -> printed)  median %6.2f ms  p99 %6.2f ms  (%zu samples)\n",
-        Pct(latency, 0.5), Pct(latency, 0.99), latency.size());
+        Percentile(latency, 0.5), Percentile(latency, 0.99), latency.size());
   }
   std::printf("  ping round trip, no stalled reader    median %6.3f ms  p99 %6.3f ms\n",
-              Pct(quiet, 0.5), Pct(quiet, 0.99));
+              Percentile(quiet, 0.5), Percentile(quiet, 0.99));
   std::printf("  ping round trip, stalled reader       median %6.3f ms  p99 %6.3f ms\n",
-              Pct(loaded, 0.5), Pct(loaded, 0.99));
+              Percentile(loaded, 0.5), Percentile(loaded, 0.99));
   std::printf("  ratio (stalled / none, median)        %6.2fx\n",
-              Pct(loaded, 0.5) / Pct(quiet, 0.5));
+              Percentile(loaded, 0.5) / Percentile(quiet, 0.5));
   sg::test::Run({SG_CLI_BIN, "stop"}, env);
   return 0;
 }

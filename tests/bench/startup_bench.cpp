@@ -11,6 +11,7 @@
 
 #include <signal.h>
 
+#include "tests/support/bench_stats.h"
 #include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
 
@@ -19,12 +20,8 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
-}
+using sg::test::Ms;
+using sg::test::Percentile;
 
 long RssKib(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
