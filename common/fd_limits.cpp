@@ -1,0 +1,29 @@
+#include "common/fd_limits.h"
+
+#include <sys/resource.h>
+
+namespace sg {
+
+DescriptorLimit CurrentDescriptorLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return {1024, 1024};
+  auto value = [](rlim_t v) { return v == RLIM_INFINITY ? uint64_t{1} << 20 : uint64_t{v}; };
+  return {value(rl.rlim_cur), value(rl.rlim_max)};
+}
+
+DescriptorLimit RaiseDescriptorLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);  // on failure the old limit stays, which still works
+  }
+  return CurrentDescriptorLimit();
+}
+
+uint64_t HttpConnectionBudget(const DescriptorLimit& limit) {
+  const uint64_t quarter = limit.soft / 4;
+  const uint64_t left = limit.soft > kReservedDescriptors ? limit.soft - kReservedDescriptors : 0;
+  return left > quarter ? left : quarter;
+}
+
+}  // namespace sg

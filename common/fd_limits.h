@@ -1,0 +1,34 @@
+// The process's file descriptor budget. libzmq aborts the process when accept() on an ipc
+// listener fails with EMFILE, so descriptors are shared out ahead of time: HTTP connections may
+// use what is left after a fixed reserve, and the control socket caps its own connections
+// inside that reserve. Nothing that a client can open is allowed to reach the limit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sg {
+
+/// Descriptors kept back from HTTP connections for the control socket and its connections, the
+/// log stream, log files, the bus, Redis and NATS connections, storage and child processes.
+inline constexpr uint64_t kReservedDescriptors = 512;
+/// Live connections the control socket serves at once (ipc or tcp); inside the reserve above.
+inline constexpr uint64_t kMaxControlConnections = 256;
+
+struct DescriptorLimit {
+  uint64_t soft = 0;  // what this process may open now (ulimit -n)
+  uint64_t hard = 0;  // what it may raise the soft limit to
+};
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit, as nginx's worker_rlimit_nofile and the Go
+/// runtime do, and returns the limits in force afterwards.
+DescriptorLimit RaiseDescriptorLimit();
+
+/// The limits in force now.
+DescriptorLimit CurrentDescriptorLimit();
+
+/// How many HTTP connections the descriptor limit leaves room for: the soft limit less the
+/// reserve (at least a quarter of the limit, so a tiny `ulimit -n` still serves a few).
+uint64_t HttpConnectionBudget(const DescriptorLimit& limit);
+
+}  // namespace sg
