@@ -32,6 +32,7 @@
 #include "daemon/pid_file.h"
 #include "daemon/plugin_api/cache_rpc.h"
 #include "daemon/plugin_api/daemon_view.h"
+#include "daemon/plugin_api/listeners.h"
 #include "daemon/plugin_api/metrics.h"
 #include "daemon/plugins/builtin.h"
 
@@ -252,6 +253,7 @@ class Daemon final : public control::ControlTarget {
   std::unique_ptr<kernel::Kernel> kernel_;
   std::shared_ptr<StatusCache> status_;
   std::shared_ptr<MetricsRegistry> metrics_ = std::make_shared<MetricsRegistry>();
+  std::shared_ptr<Listeners> listeners_ = std::make_shared<Listeners>();
   std::unique_ptr<asio::steady_timer> status_timer_;
 
   std::unique_ptr<control::Dispatcher> dispatcher_;
@@ -396,6 +398,7 @@ int Daemon::Run() {
   status_ = std::make_shared<StatusCache>(*kernel_, mode, service_);
   services_.Provide<DaemonView>("daemon", status_);
   services_.Provide<MetricsRegistry>("metrics", metrics_);
+  services_.Provide<Listeners>("listeners", listeners_);
   if (!monolith && options_.service != "cache") {
     // The cache lives in its own process: calls to it travel over NATS.
     services_.Provide<Cache>("cache",
@@ -567,7 +570,9 @@ nlohmann::ordered_json Daemon::Identity() {
        std::chrono::duration_cast<std::chrono::seconds>(now - started_at_).count()},
       {"config_file", config->file()},
       {"endpoint", endpoint_},
-      {"log_endpoint", log_endpoint_}};
+      {"log_endpoint", log_endpoint_},
+      // The URLs the plugins serve at, with the ports actually bound.
+      {"listeners", listeners_->All()}};
 }
 
 nlohmann::ordered_json Daemon::ShowConfig() {

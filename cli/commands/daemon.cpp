@@ -74,6 +74,17 @@ bool ProcessGone(pid_t pid) {
   return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z';
 }
 
+// Where a daemon listens, from its status reply, with the ports it bound: {"http",
+// "http://127.0.0.1:8080"}, {"metrics", "http://127.0.0.1:9100/metrics"}.
+std::vector<std::pair<std::string, std::string>> ListenersOf(const nlohmann::ordered_json& status) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto listeners = status.value("listeners", nlohmann::ordered_json::object());
+  for (const auto& [name, url] : listeners.items()) {
+    if (url.is_string()) out.emplace_back(name, url.get<std::string>());
+  }
+  return out;
+}
+
 // A quick ping, for "is a daemon there?" questions.
 std::optional<nlohmann::ordered_json> Probe(const ClientSettings& base,
                                             std::chrono::milliseconds timeout,
@@ -179,7 +190,8 @@ void StartOne(Context& context, const StartArgs& args) {
              {"endpoint", settings.endpoint},
              {"log_file", log_file},
              {"mode", status_reply->value("mode", "")},
-             {"plugins", status_reply->value("plugins", nlohmann::ordered_json::array()).size()}});
+             {"plugins", status_reply->value("plugins", nlohmann::ordered_json::array()).size()},
+             {"listeners", status_reply->value("listeners", nlohmann::ordered_json::object())}});
       } else {
         *context.out << fmt::format(
             "streamgated started: pid {}, {} mode, {} plugins\n", child,
@@ -187,6 +199,9 @@ void StartOne(Context& context, const StartArgs& args) {
             status_reply->value("plugins", nlohmann::ordered_json::array()).size());
         *context.out << fmt::format("  endpoint: {}\n  logs:     {}\n", settings.endpoint,
                                     log_file);
+        for (const auto& [name, url] : ListenersOf(*status_reply)) {
+          *context.out << fmt::format("  {:<9} {}\n", name + ":", url);
+        }
       }
       context.exit_code = kExitOk;
       return;
@@ -361,6 +376,12 @@ void Status(Context& context) {
       {"Endpoint:", status->value("endpoint", "")},
       {"Logs:", status->value("log_endpoint", "")},
   };
+  for (const auto& [name, url] : ListenersOf(*status)) {
+    const std::string label = name == "http"      ? "HTTP:"
+                              : name == "metrics" ? "Metrics:"
+                                                  : name + ":";
+    rows.push_back({label, url});
+  }
   PrintTable(out, rows, "   ");
   const auto& plugins = status->value("plugins", nlohmann::ordered_json::array());
   if (plugins.empty()) {

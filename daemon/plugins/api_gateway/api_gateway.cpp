@@ -11,6 +11,7 @@
 #include "daemon/plugin_api/cache.h"
 #include "daemon/plugin_api/daemon_view.h"
 #include "daemon/plugin_api/http.h"
+#include "daemon/plugin_api/listeners.h"
 #include "daemon/plugin_api/metrics.h"
 
 namespace sg::plugins {
@@ -49,6 +50,8 @@ class ApiGateway final : public Plugin {
     auto view = context.services->Find<DaemonView>("daemon");
     if (!view) return view.error().Wrap("api-gateway needs the daemon's status");
     view_ = *view;
+    // Optional: where the daemon learns the bound port, for its status.
+    if (auto listeners = context.services->Find<Listeners>("listeners")) listeners_ = *listeners;
     server_ =
         std::make_shared<http::HttpServer>(routes_, logger_, context.make_logger("access", true));
     for (auto& [method, pattern, handler] : BuiltinRoutes()) {
@@ -74,6 +77,7 @@ class ApiGateway final : public Plugin {
     logger_->info(
         log::With("API Gateway started successfully",
                   {{"host", settings_->host}, {"port", static_cast<int64_t>(server_->port())}}));
+    if (listeners_) listeners_->Set("http", settings_->host, server_->port());
     return {};
   }
 
@@ -84,6 +88,7 @@ class ApiGateway final : public Plugin {
     logger_->info(
         log::With("Draining API Gateway",
                   {{"open_connections", static_cast<int64_t>(server_->OpenConnections())}}));
+    if (listeners_) listeners_->Remove("http");
     server_->Stop(deadline);
     logger_->info("API Gateway stopped");
   }
@@ -105,6 +110,7 @@ class ApiGateway final : public Plugin {
     auto next = SettingsFrom(*config);
     if (auto updated = server_->Update(next); !updated) return updated.error();
     settings_ = next;
+    if (listeners_) listeners_->Set("http", settings_->host, server_->port());
     logger_->info(
         log::With("API Gateway reconfigured", {{"port", static_cast<int64_t>(server_->port())}}));
     return true;
@@ -251,6 +257,7 @@ class ApiGateway final : public Plugin {
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<const http::ServerSettings> settings_;
   std::shared_ptr<DaemonView> view_;
+  std::shared_ptr<Listeners> listeners_;  // null when the daemon offers none
   http::RouteTable routes_;
   std::shared_ptr<http::HttpServer> server_;
   std::atomic<bool> draining_{false};

@@ -10,6 +10,7 @@
 #include "daemon/http/router.h"
 #include "daemon/http/server.h"
 #include "daemon/plugin_api/daemon_view.h"
+#include "daemon/plugin_api/listeners.h"
 #include "daemon/plugin_api/metrics.h"
 
 namespace sg::plugins {
@@ -47,6 +48,8 @@ class Monitor final : public Plugin {
     auto view = context.services->Find<DaemonView>("daemon");
     if (!view) return view.error().Wrap("monitor needs the daemon's status");
     view_ = *view;
+    // Optional: where the daemon learns the bound port, for its status.
+    if (auto listeners = context.services->Find<Listeners>("listeners")) listeners_ = *listeners;
     server_ = std::make_shared<http::HttpServer>(routes_, logger_, logger_);
     auto added = routes_.AddRoute("GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
       res.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -61,6 +64,7 @@ class Monitor final : public Plugin {
     logger_->info(log::With("Metrics served", {{"host", settings_->host},
                                                {"port", static_cast<int64_t>(server_->port())},
                                                {"path", "/metrics"}}));
+    if (listeners_) listeners_->Set("metrics", settings_->host, server_->port(), "/metrics");
     watching_ = true;
     timer_ = std::make_unique<boost::asio::steady_timer>(context_->executor);
     Watch();
@@ -70,6 +74,7 @@ class Monitor final : public Plugin {
   void Stop(Deadline deadline) override {
     watching_ = false;
     if (timer_) timer_->cancel();
+    if (listeners_) listeners_->Remove("metrics");
     server_->Stop(deadline);
   }
 
@@ -91,6 +96,7 @@ class Monitor final : public Plugin {
     auto next = SettingsFrom(*config);
     if (auto updated = server_->Update(next); !updated) return updated.error();
     settings_ = next;
+    if (listeners_) listeners_->Set("metrics", settings_->host, server_->port(), "/metrics");
     return true;
   }
 
@@ -136,6 +142,7 @@ class Monitor final : public Plugin {
   std::shared_ptr<const http::ServerSettings> settings_;
   std::shared_ptr<MetricsRegistry> metrics_;
   std::shared_ptr<DaemonView> view_;
+  std::shared_ptr<Listeners> listeners_;  // null when the daemon offers none
   http::RouteTable routes_;
   std::shared_ptr<http::HttpServer> server_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
