@@ -1,5 +1,7 @@
 #include "common/control_protocol.h"
 
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "common/strings.h"
@@ -74,6 +76,116 @@ int JsonDepth(std::string_view text) {
   return max_depth;
 }
 
+namespace {
+
+// One pass over a request frame with nlohmann's SAX parser: checks the limits on nesting, keys
+// and strings, stopping at the first one passed, and notes the top-level "id" as text. It builds
+// nothing, so its cost is linear in the frame whatever the frame holds.
+class RequestScan {
+ public:
+  using json = nlohmann::json;
+  explicit RequestScan(bool stop_at_id) : stop_at_id_(stop_at_id) {}
+
+  std::string id;       // the top-level id as text; "" without one
+  bool id_bad = false;  // the top-level id is neither a string nor a number
+  std::string error;    // a limit passed, or a syntax error: why
+
+  bool null() { return Value(false); }
+  bool boolean(bool /*value*/) { return Value(false); }
+  bool number_integer(json::number_integer_t value) { return Id(std::to_string(value)); }
+  bool number_unsigned(json::number_unsigned_t value) { return Id(std::to_string(value)); }
+  // Integers past 64 bits and other numbers come here with the text as written.
+  bool number_float(json::number_float_t /*value*/, const json::string_t& text) {
+    return Id(text);
+  }
+  bool string(json::string_t& value) {
+    if (!Fits(value, "string")) return false;
+    return Id(value);
+  }
+  bool binary(json::binary_t& /*value*/) { return Value(false); }
+  bool start_object(std::size_t /*size*/) {
+    if (!Value(false)) return false;
+    keys_.push_back(0);
+    return Deeper();
+  }
+  bool key(json::string_t& name) {
+    if (!Fits(name, "key")) return false;
+    if (++keys_.back() > kMaxKeys) {
+      return Stop(fmt::format("an object has more than {} keys", kMaxKeys));
+    }
+    // The first "id" counts, here and in PeekRequestId alike.
+    expect_id_ = depth_ == 1 && name == "id" && !seen_id_;
+    seen_id_ = seen_id_ || expect_id_;
+    return true;
+  }
+  bool end_object() {
+    keys_.pop_back();
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t /*size*/) {
+    if (!Value(false)) return false;
+    keys_.push_back(0);
+    return Deeper();
+  }
+  bool end_array() {
+    keys_.pop_back();
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& /*e*/) {
+    return Stop("request is not valid JSON");
+  }
+
+ private:
+  // Any value: when it is the top-level id's, it is no string or number if `Id` did not call.
+  bool Value(bool is_id_text) {
+    const bool bad_id = expect_id_ && !is_id_text;
+    expect_id_ = false;
+    if (!bad_id) return true;
+    id_bad = true;
+    return !stop_at_id_;
+  }
+  bool Id(const std::string& text) {
+    if (!expect_id_) return Value(true);
+    expect_id_ = false;
+    id = text;
+    id_bad = false;
+    if (stop_at_id_) {
+      return false;
+    }
+    return true;
+  }
+  bool Deeper() {
+    if (++depth_ > kMaxDepth) return Stop(fmt::format("request nests deeper than {} levels", kMaxDepth));
+    return true;
+  }
+  bool Fits(const std::string& text, const char* what) {
+    if (text.size() <= kMaxStringBytes) return true;
+    return Stop(fmt::format("a {} of {} bytes is over the limit of {}", what, text.size(),
+                            kMaxStringBytes));
+  }
+  bool Stop(std::string why) {
+    if (error.empty()) error = std::move(why);
+    return false;
+  }
+
+  const bool stop_at_id_;
+  bool expect_id_ = false;
+  bool seen_id_ = false;
+  int depth_ = 0;
+  std::vector<int> keys_;  // keys so far in each open object (arrays count none)
+};
+
+}  // namespace
+
+std::string PeekRequestId(std::string_view frame) {
+  RequestScan scan(/*stop_at_id=*/true);
+  (void)nlohmann::json::sax_parse(frame, &scan);
+  return scan.id;
+}
+
 Result<Request> DecodeRequest(std::string_view frame, std::string& id) {
   id.clear();
   if (static_cast<int64_t>(frame.size()) > kMaxFrameBytes) {
@@ -81,23 +193,16 @@ Result<Request> DecodeRequest(std::string_view frame, std::string& id) {
         ErrorCode::kInvalidArgument,
         fmt::format("request of {} bytes is over the limit of {}", frame.size(), kMaxFrameBytes));
   }
-  if (JsonDepth(frame) > kMaxDepth) {
-    return Fail(ErrorCode::kInvalidArgument,
-                fmt::format("request nests deeper than {} levels", kMaxDepth));
-  }
+  RequestScan scan(/*stop_at_id=*/false);
+  (void)nlohmann::json::sax_parse(frame, &scan);
+  id = scan.id;
+  if (!scan.error.empty()) return Fail(ErrorCode::kInvalidArgument, scan.error);
+  if (scan.id_bad) return Fail(ErrorCode::kInvalidArgument, "\"id\" must be a string or a number");
+  // Within the limits, building the tree costs at most kMaxKeys per key.
   nlohmann::ordered_json j =
       nlohmann::ordered_json::parse(frame, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "request is not valid JSON");
   if (!j.is_object()) return Fail(ErrorCode::kInvalidArgument, "request is not a JSON object");
-  if (auto it = j.find("id"); it != j.end()) {
-    if (it->is_string()) {
-      id = it->get<std::string>().substr(0, 128);
-    } else if (it->is_number_integer()) {
-      id = std::to_string(it->get<int64_t>());
-    } else {
-      return Fail(ErrorCode::kInvalidArgument, "\"id\" must be a string or an integer");
-    }
-  }
   auto v = j.find("v");
   if (v == j.end() || !v->is_number_integer()) {
     return Fail(ErrorCode::kInvalidArgument,

@@ -22,6 +22,10 @@ inline constexpr int kProtocolVersion = 1;
 inline constexpr int64_t kMaxFrameBytes = 1024 * 1024;
 /// The deepest JSON nesting a request may have.
 inline constexpr int kMaxDepth = 32;
+/// The most keys one object of a request may have.
+inline constexpr int kMaxKeys = 64;
+/// The longest string, keys included, a request may have, in bytes.
+inline constexpr size_t kMaxStringBytes = 8192;
 
 /// One control command.
 struct CommandSpec {
@@ -45,10 +49,18 @@ struct Request {
 inline constexpr const char* kBadRequest = "bad_request";  // not a valid request
 inline constexpr const char* kUnknownCommand = "unknown_command";
 inline constexpr const char* kUnsupportedVersion = "unsupported_version";
+inline constexpr const char* kBusy = "busy";  // too many requests waiting; retry
 
-/// Parses and checks a request frame. On failure the error message says what is wrong, and
-/// `id` is filled in when the frame had a usable one, so the reply can carry it.
+/// Parses and checks a request frame, in time linear in its size: one pass checks the limits
+/// above and stops at the first one passed, before anything is built. On failure the error
+/// message says what is wrong, and `id` is filled in when the frame had a usable one, so the
+/// reply can carry it.
 Result<Request> DecodeRequest(std::string_view frame, std::string& id);
+
+/// The request's id as its reply carries it: a string as it is, a number as the text it was
+/// written with (an integer as its decimal digits); "" when the frame has none that can be read.
+/// Reads only as far as the id.
+std::string PeekRequestId(std::string_view frame);
 
 std::string EncodeRequest(const Request& request);
 std::string EncodeOk(const std::string& id, const nlohmann::ordered_json& result);

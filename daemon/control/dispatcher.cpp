@@ -24,6 +24,7 @@ const nlohmann::ordered_json& Arg(const Request& r, const char* name) {
   return it == r.args.end() ? kNull : *it;
 }
 
+// A required string must be there and not empty; an optional one that is empty is as if absent.
 std::string StringArg(const Request& r, const char* name, bool required) {
   const auto& v = Arg(r, name);
   if (v.is_null()) {
@@ -31,7 +32,24 @@ std::string StringArg(const Request& r, const char* name, bool required) {
     return {};
   }
   if (!v.is_string()) throw ArgError{fmt::format("\"{}\" must be a string", name)};
+  if (required && v.get_ref<const std::string&>().empty()) {
+    throw ArgError{fmt::format("\"{}\" is required and must not be empty", name)};
+  }
   return v.get<std::string>();
+}
+
+// A component must be one the daemon has: the set is fixed by the code, so levels set by clients
+// stay bounded.
+std::string ComponentArg(const Request& r, const log::LogHub& logs) {
+  std::string component = StringArg(r, "component", false);
+  if (component.empty()) return component;
+  const auto levels = logs.Levels();
+  if (levels.contains(component)) return component;
+  std::vector<std::string> names;
+  for (const auto& [name, level] : levels) names.push_back(name);
+  throw ArgError{fmt::format("\"component\": '{}' is not a component{}; components: {}",
+                             Printable(component.substr(0, 64)), DidYouMean(component, names),
+                             fmt::join(names, ", "))};
 }
 
 bool BoolArg(const Request& r, const char* name) {
@@ -224,7 +242,7 @@ nlohmann::ordered_json Dispatcher::Run(const Request& r) {
               {"components", components}};
   } else if (cmd == "log.level.set") {
     const auto level = LevelArg(r, "level", true, spdlog::level::info);
-    const std::string component = StringArg(r, "component", false);
+    const std::string component = ComponentArg(r, target_.Logs());
     const auto seconds = IntArg(r, "for_seconds", 1, int64_t{7} * 24 * 3600);
     const auto reverts = target_.SetLogLevel(
         level, component, seconds ? std::optional(std::chrono::seconds(*seconds)) : std::nullopt);

@@ -104,4 +104,79 @@ TEST_CASE("logs.history returns the newest records after a sequence number", "[c
   CHECK(after["result"]["next_seq"] == 21);
 }
 
+TEST_CASE("requests over the stated limits are bad requests, keeping the id", "[control][hostile]") {
+  test::FakeControlTarget target;
+  Dispatcher d(target);
+  std::string keys;
+  for (int i = 0; i < 90000; ++i) keys += (i == 0 ? "\"k" : ",\"k") + std::to_string(i) + "\":0";
+  const auto many = Send(d, R"({"v":1,"id":"m","cmd":"ping","args":{)" + keys + "}}");
+  CHECK(many["id"] == "m");
+  CHECK(many["error"]["code"] == "bad_request");
+  CHECK(many["error"]["message"] == "an object has more than 64 keys");
+
+  // 64 keys in each of many objects is within the limits.
+  std::string object = "{";
+  for (int i = 0; i < 64; ++i) object += (i == 0 ? "\"k" : ",\"k") + std::to_string(i) + "\":0";
+  object += "}";
+  std::string objects = object;
+  while (objects.size() < 900000) objects += "," + object;
+  CHECK(Send(d, R"({"v":1,"id":"o","cmd":"ping","args":{"a":[)" + objects + "]}}")["ok"] == true);
+
+  const auto deep = Send(d, R"({"v":1,"id":"d","cmd":"ping","args":)" + std::string(40, '[') +
+                                std::string(40, ']') + "}");
+  CHECK(deep["id"] == "d");
+  CHECK(deep["error"]["message"] == "request nests deeper than 32 levels");
+
+  const auto string = Send(d, R"({"v":1,"id":"s","cmd":"ping","args":{"x":")" +
+                                  std::string(kMaxStringBytes + 1, 'x') + "\"}}");
+  CHECK(string["id"] == "s");
+  CHECK(string["error"]["code"] == "bad_request");
+  const auto key = Send(d, R"({"v":1,"id":"k","cmd":"ping","args":{")" +
+                               std::string(kMaxStringBytes + 1, 'x') + "\":1}}");
+  CHECK(key["error"]["code"] == "bad_request");
+}
+
+TEST_CASE("ids are echoed as sent: strings as they are, numbers as their text", "[control]") {
+  test::FakeControlTarget target;
+  Dispatcher d(target);
+  for (const std::string id : {"0", "-1", "9223372036854775807", "9223372036854775808",
+                               "18446744073709551615", "18446744073709551616",
+                               "340282366920938463463374607431768211456", "2.5", "1E300"}) {
+    INFO(id);
+    const std::string frame = R"({"v":1,"id":)" + id + R"(,"cmd":"ping"})";
+    CHECK(Send(d, frame)["id"] == id);
+    CHECK(PeekRequestId(frame) == id);
+  }
+  // The first id counts, in the reply and for the control server's own replies (busy) alike.
+  const std::string twice = R"({"v":1,"id":"first","id":"second","cmd":"ping"})";
+  CHECK(Send(d, twice)["id"] == "first");
+  CHECK(PeekRequestId(twice) == "first");
+  CHECK(PeekRequestId(R"({"args":{"id":"inner"},"id":"outer"})") == "outer");
+  CHECK(PeekRequestId(R"([{"id":"nested"}])").empty());
+  CHECK(PeekRequestId(R"({"id":{"no":1},"x":1})").empty());
+  CHECK(Send(d, R"({"v":1,"id":null,"cmd":"ping"})")["error"]["code"] == "bad_request");
+}
+
+TEST_CASE("log.level.set needs a level and takes only components that exist", "[control]") {
+  test::FakeControlTarget target;
+  target.Logs().Get("kernel");
+  Dispatcher d(target);
+
+  const auto empty = Send(d, R"({"v":1,"id":"1","cmd":"log.level.set","args":{"level":""}})");
+  CHECK(empty["error"]["code"] == "bad_request");
+  CHECK(empty["error"]["message"] ==
+        "log.level.set: \"level\" is required and must not be empty");
+
+  const auto unknown = Send(
+      d, R"({"v":1,"id":"2","cmd":"log.level.set","args":{"level":"info","component":"kernal"}})");
+  CHECK(unknown["error"]["code"] == "bad_request");
+  CHECK(unknown["error"]["message"] ==
+        "log.level.set: \"component\": 'kernal' is not a component (did you mean 'kernel'?); "
+        "components: kernel");
+  CHECK_FALSE(target.Logs().Levels().contains("kernal"));
+
+  CHECK(Send(d, R"({"v":1,"id":"3","cmd":"log.level.set","args":{"level":"info","component":"kernel"}})")
+            ["ok"] == true);
+}
+
 }  // namespace sg::control
