@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -97,32 +98,42 @@ Result<nlohmann::ordered_json> ControlClient::Call(
     const std::string& cmd, nlohmann::ordered_json args,
     std::optional<std::chrono::milliseconds> timeout) {
   control::Request request;
-  request.id = std::to_string(impl_->next_id++);
   request.cmd = cmd;
   request.args = std::move(args);
-  const std::string frame = control::EncodeRequest(request);
   const auto wait = timeout.value_or(impl_->settings.timeout);
   const auto deadline = std::chrono::steady_clock::now() + wait;
+  // A "busy" reply is retried, with a new id, after a pause that doubles up to 200ms.
+  auto pause = std::chrono::milliseconds(10);
   try {
     zmq::pollitem_t out{impl_->socket.handle(), 0, ZMQ_POLLOUT, 0};
     if (zmq::poll(&out, 1, wait) == 0) {
       return Unreachable(impl_->settings.endpoint,
                          fmt::format("no connection within {}ms", wait.count()));
     }
-    impl_->socket.send(zmq::buffer(frame), zmq::send_flags::none);
     for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      zmq::pollitem_t in{impl_->socket.handle(), 0, ZMQ_POLLIN, 0};
-      if (left.count() <= 0 || zmq::poll(&in, 1, left) == 0) {
-        return Unreachable(impl_->settings.endpoint,
-                           fmt::format("no answer within {}ms", wait.count()));
+      request.id = std::to_string(impl_->next_id++);
+      impl_->socket.send(zmq::buffer(control::EncodeRequest(request)), zmq::send_flags::none);
+      std::optional<control::Reply> reply;
+      while (!reply) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        zmq::pollitem_t in{impl_->socket.handle(), 0, ZMQ_POLLIN, 0};
+        if (left.count() <= 0 || zmq::poll(&in, 1, left) == 0) {
+          return Unreachable(impl_->settings.endpoint,
+                             fmt::format("no answer within {}ms", wait.count()));
+        }
+        zmq::message_t message;
+        if (!impl_->socket.recv(message, zmq::recv_flags::dontwait)) continue;
+        auto decoded = control::DecodeReply(message.to_string_view());
+        if (!decoded) return decoded.error();
+        if (decoded->id == request.id) reply = std::move(*decoded);  // else a late answer
       }
-      zmq::message_t message;
-      if (!impl_->socket.recv(message, zmq::recv_flags::dontwait)) continue;
-      auto reply = control::DecodeReply(message.to_string_view());
-      if (!reply) return reply.error();
-      if (reply->id != request.id) continue;  // a late answer to an earlier request
+      if (!reply->ok && reply->error_code == control::kBusy &&
+          std::chrono::steady_clock::now() + pause < deadline) {
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(200));
+        continue;
+      }
       if (!reply->ok) return Fail(FromWireCode(reply->error_code), reply->error_message);
       return std::move(reply->result);
     }

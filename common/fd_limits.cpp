@@ -1,5 +1,7 @@
 #include "common/fd_limits.h"
 
+#include <algorithm>
+
 #include <sys/resource.h>
 
 namespace sg {
@@ -24,6 +26,10 @@ uint64_t HttpConnectionBudget(const DescriptorLimit& limit) {
   const uint64_t quarter = limit.soft / 4;
   const uint64_t left = limit.soft > kReservedDescriptors ? limit.soft - kReservedDescriptors : 0;
   return left > quarter ? left : quarter;
+}
+
+uint64_t ControlConnectionBudget(const DescriptorLimit& limit) {
+  return std::clamp<uint64_t>(limit.soft / 8, 8, kMaxControlConnections);
 }
 
 }  // namespace sg

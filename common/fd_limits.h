@@ -27,6 +27,10 @@ DescriptorLimit RaiseDescriptorLimit();
 /// The limits in force now.
 DescriptorLimit CurrentDescriptorLimit();
 
+/// How many connections the control socket and the log stream serve together: an eighth of the
+/// soft limit, at least 8 and at most kMaxControlConnections.
+uint64_t ControlConnectionBudget(const DescriptorLimit& limit);
+
 /// How many HTTP connections the descriptor limit leaves room for: the soft limit less the
 /// reserve (at least a quarter of the limit, so a tiny `ulimit -n` still serves a few).
 uint64_t HttpConnectionBudget(const DescriptorLimit& limit);

@@ -20,8 +20,24 @@ struct ServerSettings {
   std::string
       curve_authorized_keys;  // control.curve_authorized_keys: client public keys, one a line
   int workers = 4;            // requests handled at once
-  int max_pending = 256;      // requests queued beyond that are answered "busy"
+  /// Connections to the control socket and the log stream together; more are closed as soon
+  /// as they are accepted. 0: from the descriptor limit (ControlConnectionBudget).
+  int max_connections = 0;
 };
+
+/// What one connection may have waiting in the daemon (streamgate-control(7) states these).
+/// Requests beyond the first two limits are answered "busy"; a connection whose unread replies
+/// pass kMaxUnreadBytes has its requests wait unhandled, and past kMaxUnreadBusyBytes its
+/// requests are dropped without a reply until it reads.
+inline constexpr size_t kMaxWaitingRequests = 10000;          // per connection
+inline constexpr size_t kMaxWaitingBytes = 8 * 1024 * 1024;   // per connection
+inline constexpr size_t kMaxAllWaitingBytes = 64 * 1024 * 1024;  // all connections together
+inline constexpr size_t kMaxUnreadBytes = 4 * 1024 * 1024;
+inline constexpr size_t kMaxUnreadBusyBytes = 8 * 1024 * 1024;
+/// Requests of one connection handled at once, of ServerSettings::workers.
+inline constexpr int kMaxRunningPerPeer = 2;
+/// A connection that has not finished the ZMTP handshake by then is closed.
+inline constexpr int kHandshakeMs = 5000;
 
 /// The log stream endpoint that goes with a control endpoint: ipc://DIR/logs.sock beside an ipc
 /// control socket, the next port up for tcp.
