@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/strings.h"
+#include "config/schema.h"
 #include "daemon/kernel/call.h"
 
 namespace sg::kernel {
@@ -55,6 +56,17 @@ namespace {
 
 std::string Outcome(const std::string& what, const std::string& error) {
   return fmt::format("{} threw: {}", what, error);
+}
+
+// Whether a plugin reads any of `keys`, by the keys and sections it declares.
+bool ReadsAnyOf(const Plugin& plugin, const std::vector<std::string_view>& keys) {
+  const std::vector<std::string> reads = plugin.ConfigKeys();
+  if (reads.empty()) return !keys.empty();
+  return std::any_of(keys.begin(), keys.end(), [&](std::string_view key) {
+    return std::any_of(reads.begin(), reads.end(), [&](const std::string& r) {
+      return r.ends_with('.') ? key.starts_with(r) : key == r;
+    });
+  });
 }
 
 }  // namespace
@@ -666,9 +678,15 @@ Kernel::ReconfigureOutcome Kernel::Reconfigure(
     for (Slot* slot : running) outcome.plugins.emplace(slot->name, "not applied");
     return outcome;
   }
-  // Phase two: apply.
+  // Phase two: apply, to the plugins whose keys changed.
+  std::vector<std::string_view> changed;
   {
     std::lock_guard lock(mu_);
+    for (const auto& spec : config::Schema()) {
+      if (!config_ || config_->Get(spec.path).value != config->Get(spec.path).value) {
+        changed.push_back(spec.path);
+      }
+    }
     config_ = config;
     for (auto& slot : slots_) {
       if (slot->context) slot->context->config = config;
@@ -676,6 +694,10 @@ Kernel::ReconfigureOutcome Kernel::Reconfigure(
   }
   outcome.applied = true;
   for (Slot* slot : running) {
+    if (!ReadsAnyOf(*slot->plugin, changed)) {
+      outcome.plugins[slot->name] = "unchanged";
+      continue;
+    }
     auto applied = CallWithTimeout<Result<bool>>(
         [plugin = slot->plugin, config] { return plugin->Reconfigure(config); },
         options_.call_timeout);

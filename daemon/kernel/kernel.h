@@ -113,7 +113,8 @@ class Kernel {
 
   struct ReconfigureOutcome {
     bool applied = false;  // false: some plugin rejected it, and nothing changed
-    /// Per running plugin: "applied", "restart required", "rejected: reason" or "not applied".
+    /// Per running plugin: "applied", "restart required", "unchanged" (none of its keys
+    /// changed), "rejected: reason", "not applied" or "failed: reason".
     std::map<std::string, std::string> plugins;
   };
   /// Offers a new configuration to the running plugins, all or nothing: every plugin checks it

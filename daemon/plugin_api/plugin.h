@@ -64,6 +64,11 @@ class Plugin {
   /// (it is all or nothing). The default accepts everything.
   virtual Result<void> CheckConfig(const config::Config& /*config*/) const { return {}; }
 
+  /// The configuration keys the plugin reads: dotted keys ("app.mode") and sections ending in a
+  /// dot ("cache."). A reload that changes none of them leaves the plugin alone, and reports it
+  /// "unchanged". Empty, the default: every key counts.
+  virtual std::vector<std::string> ConfigKeys() const { return {}; }
+
   /// Applies a new configuration that every plugin accepted. Returns true when applied live,
   /// false when the plugin needs a restart to take it. The default takes nothing live.
   virtual Result<bool> Reconfigure(std::shared_ptr<const config::Config> /*config*/) {

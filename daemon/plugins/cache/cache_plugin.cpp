@@ -14,6 +14,8 @@ class CachePlugin final : public Plugin {
  public:
   std::string_view Name() const override { return "cache"; }
   std::string_view Version() const override { return "1.0.0"; }
+  // Everything Init reads; a change to any of it takes a restart of the plugin.
+  std::vector<std::string> ConfigKeys() const override { return {"app.mode", "cache.", "redis."}; }
 
   Result<void> Init(PluginContext& context) override {
     const config::Config& config = *context.config;
