@@ -643,7 +643,15 @@ std::optional<std::chrono::system_clock::time_point> Daemon::SetLogLevel(
 std::string Daemon::StreamLogs(spdlog::level::level_enum level) {
   {
     std::lock_guard lock(levels_mu_);
-    viewers_.emplace_back(level, Clock::now() + std::chrono::seconds(30));
+    // One lease per level, the latest: however often viewers renew, the list stays short.
+    const auto until = Clock::now() + std::chrono::seconds(30);
+    auto same = std::find_if(viewers_.begin(), viewers_.end(),
+                             [level](const auto& v) { return v.first == level; });
+    if (same == viewers_.end()) {
+      viewers_.emplace_back(level, until);
+    } else {
+      same->second = until;
+    }
   }
   UpdateViewerFloor();
   return log_endpoint_;
