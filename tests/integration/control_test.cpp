@@ -1,11 +1,19 @@
 // The real streamgate CLI driving a real streamgated over its control socket.
+#include <atomic>
+#include <fcntl.h>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <catch2/catch.hpp>
+#include <dirent.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <zmq.hpp>
 
 #include "tests/support/process.h"
@@ -53,6 +61,66 @@ struct Daemon {
 
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// A raw ZeroMQ DEALER on the control socket, as a careless or hostile script would use it.
+struct RawClient {
+  RawClient(zmq::context_t& context, const std::string& endpoint, int hwm = 1000)
+      : socket(context, zmq::socket_type::dealer) {
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::sndhwm, hwm);
+    socket.set(zmq::sockopt::rcvhwm, hwm);
+    socket.set(zmq::sockopt::sndtimeo, 30000);
+    socket.connect(endpoint);
+  }
+  // No Catch2 assertions here: abuse runs on a thread of its own, and Catch2's are not
+  // thread-safe. A failure shows as a null reply.
+  bool Send(const std::string& frame) { return socket.send(zmq::buffer(frame)).has_value(); }
+  std::optional<nlohmann::json> Receive(std::chrono::milliseconds timeout = 10s) {
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, timeout) == 0) return std::nullopt;
+    zmq::message_t m;
+    if (!socket.recv(m)) return std::nullopt;
+    auto j = nlohmann::json::parse(m.to_string_view(), nullptr, false);
+    if (j.is_discarded()) return std::nullopt;
+    return j;
+  }
+  nlohmann::json Ask(const std::string& frame) {
+    if (!Send(frame)) return nullptr;
+    return Receive().value_or(nullptr);
+  }
+  zmq::socket_t socket;
+};
+
+// Runs `abuse` on a thread and, until it ends, `streamgate status` over and over: each must
+// succeed within a second. Returns the slowest, in milliseconds, for the log.
+long StatusWhile(const Daemon& d, const std::function<void()>& abuse) {
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    abuse();
+    done = true;
+  });
+  long slowest = 0;
+  int calls = 0;
+  // At least a few calls, even when the abuse is over quickly.
+  while (!done || calls < 3) {
+    const auto start = std::chrono::steady_clock::now();
+    const RunResult r = d.Cli({"--timeout", "5", "status"});
+    const long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    CHECK(r.exit_code == 0);
+    CHECK(ms < 1000);
+    slowest = std::max(slowest, ms);
+    ++calls;
+  }
+  t.join();
+  return slowest;
+}
+
+void Report(const std::string& what, long slowest_ms) {
+  std::fprintf(stderr, "[control abuse] %s: slowest streamgate status %ld ms\n", what.c_str(),
+               slowest_ms);
 }
 
 }  // namespace
@@ -204,8 +272,8 @@ TEST_CASE("logs shows history with filters, and -f follows new records", "[contr
       1s));
   bool seen = false;
   for (int attempt = 0; attempt < 50 && !seen; ++attempt) {
-    (void)d.Cli({"log-level", "info", "--plugin", "marker-" + std::to_string(attempt)});
-    seen = WaitFor([&] { return Contains(follower.Stdout(), "marker-"); }, 200ms);
+    (void)d.Cli({"log-level", "info", "--plugin", "kernel"});
+    seen = WaitFor([&] { return Contains(follower.Stdout(), "Log level set"); }, 200ms);
   }
   CHECK(seen);
   const std::string out = follower.Stdout();
@@ -238,6 +306,267 @@ TEST_CASE("the daemon answers while hostile frames arrive on its socket", "[cont
 
   const auto status = d.Json({"status"});
   CHECK(status["health"] == "healthy");
+}
+
+// Issue 23, case 1: parsing is linear, with limits stated in streamgate-control(7).
+TEST_CASE("requests with many keys are refused at once and status stays responsive",
+          "[control][abuse]") {
+  Daemon d;
+  std::string keys;
+  for (int i = 0; i < 90000; ++i) keys += fmt::format("{}\"k{}\":0", i == 0 ? "" : ",", i);
+  auto frame = [&](int n) {
+    return fmt::format(R"({{"v":1,"id":"many-{}","cmd":"ping","args":{{{}}}}})", n, keys);
+  };
+  REQUIRE(frame(0).size() > 800000);
+  zmq::context_t context(1);
+
+  std::set<std::string> ids;
+  int refused = 0;
+  long long took_ms = 0;
+  const long slowest = StatusWhile(d, [&] {
+    RawClient c(context, d.Endpoint());
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 40; ++i) c.Send(frame(i));
+    for (int i = 0; i < 40; ++i) {
+      auto reply = c.Receive();
+      if (!reply) break;
+      if ((*reply)["error"]["code"] == "bad_request" &&
+          Contains((*reply)["error"]["message"].get<std::string>(), "more than 64 keys")) {
+        ++refused;
+      }
+      ids.insert((*reply)["id"].get<std::string>());
+    }
+    took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  });
+  CHECK(refused == 40);
+  CHECK(ids.size() == 40);
+  CHECK(ids.contains("many-39"));
+  std::fprintf(stderr, "[control abuse] 40 frames of 90000 keys answered in %lld ms\n", took_ms);
+  Report("many keys", slowest);
+}
+
+// Issue 23, case 2: what a client can create is bounded or names something real.
+TEST_CASE("log.level.set takes only a real component, and huge names cost nothing",
+          "[control][abuse]") {
+  Daemon d;
+  zmq::context_t context(1);
+  RawClient c(context, d.Endpoint());
+  const auto before = c.Ask(R"({"v":1,"id":"g","cmd":"log.level.get"})")["result"]["components"];
+
+  const auto unknown = c.Ask(
+      R"({"v":1,"id":"u","cmd":"log.level.set","args":{"level":"debug","component":"kernal"}})");
+  CHECK(unknown["error"]["code"] == "bad_request");
+  const std::string message = unknown["error"]["message"];
+  CHECK(Contains(message, "'kernal' is not a component (did you mean 'kernel'?)"));
+  CHECK(Contains(message, "api-gateway"));
+
+  int refused = 0;
+  const long slowest = StatusWhile(d, [&] {
+    RawClient abuser(context, d.Endpoint());
+    const std::string huge(1000000, 'x');
+    for (int i = 0; i < 100; ++i) {
+      const auto reply = abuser.Ask(fmt::format(
+          R"({{"v":1,"id":"{}","cmd":"log.level.set","args":{{"level":"debug","component":"{}{}"}}}})",
+          i, i, huge));
+      if (reply.is_object() && reply["error"]["code"] == "bad_request" &&
+          reply["id"] == std::to_string(i)) {
+        ++refused;
+      }
+    }
+  });
+  CHECK(refused == 100);
+  Report("1 MB component names", slowest);
+
+  const auto after = c.Ask(R"({"v":1,"id":"g","cmd":"log.level.get"})")["result"]["components"];
+  CHECK(after.size() == before.size());
+  const auto set = c.Ask(
+      R"({"v":1,"id":"k","cmd":"log.level.set","args":{"level":"debug","component":"kernel"}})");
+  CHECK(set["ok"] == true);
+}
+
+// Issue 23, case 3: running out of descriptors refuses connections and never aborts.
+TEST_CASE("more connections than descriptors are refused; the daemon lives and answers",
+          "[control][abuse]") {
+  Daemon d({}, false);
+  // 256 descriptors, soft and hard: the control socket and the log stream take 32 connections.
+  {
+    const RunResult r = Run({"/usr/bin/prlimit", "--nofile=256:256", SG_CLI_BIN, "start"}, d.env);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  const int pid = d.Json({"status"})["pid"];
+  zmq::context_t context(1);
+  RawClient early(context, d.Endpoint());
+  CHECK(early.Ask(R"({"v":1,"id":"e","cmd":"ping"})")["ok"] == true);
+
+  const std::string path = d.dir.path() + "/streamgate/control.sock";
+  const std::string logs_path = d.dir.path() + "/streamgate/logs.sock";
+  auto open_fds = [&] {
+    long n = 0;
+    if (DIR* dir = opendir(fmt::format("/proc/{}/fd", pid).c_str())) {
+      while (readdir(dir) != nullptr) ++n;
+      closedir(dir);
+    }
+    return n - 2;
+  };
+  std::vector<int> raw;
+  long most_fds = 0;
+  // 600 raw connections to each socket, that never speak ZMTP, as fast as they go.
+  for (int i = 0; i < 1200; ++i) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    const std::string& target = i % 2 == 0 ? path : logs_path;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", target.c_str());
+    (void)connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    raw.push_back(fd);
+    if (i % 50 == 0) most_fds = std::max(most_fds, open_fds());
+  }
+  // And as many ZeroMQ clients, which do speak it.
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 300; ++i) {
+    clients.push_back(std::make_unique<RawClient>(context, d.Endpoint()));
+    clients.back()->socket.send(zmq::str_buffer(R"({"v":1,"id":"z","cmd":"ping"})"),
+                                zmq::send_flags::dontwait);
+  }
+  // The connection it had keeps being served meanwhile.
+  for (int i = 0; i < 20; ++i) {
+    CHECK(early.Ask(R"({"v":1,"id":"e","cmd":"ping"})")["ok"] == true);
+    most_fds = std::max(most_fds, open_fds());
+  }
+  CHECK(kill(pid, 0) == 0);
+  // A burst can outrun the count and reach the limit: libzmq must not abort even then.
+  std::fprintf(stderr, "[control abuse] descriptors: at most %ld of 256 seen in use\n", most_fds);
+
+  for (int fd : raw) close(fd);
+  clients.clear();
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(WaitFor([&] { return d.Cli({"--timeout", "1", "status"}).exit_code == 0; }, 20s));
+  std::fprintf(stderr, "[control abuse] status answered %lld ms after the clients closed\n",
+               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - start)
+                                          .count()));
+  CHECK(kill(pid, 0) == 0);
+  const std::string refusals = d.Cli({"logs", "--grep", "Refused control connections"}).out;
+  CHECK(Contains(refusals, "Refused control connections over the limit"));
+  std::fprintf(stderr, "[control abuse] %s", refusals.c_str());
+}
+
+// Issue 23, case 4: the promises of streamgate-control(7).
+TEST_CASE("ids come back exactly as sent, numbers as their text", "[control][abuse]") {
+  Daemon d;
+  zmq::context_t context(1);
+  RawClient c(context, d.Endpoint());
+  for (const std::string& id :
+       {std::string("9223372036854775807"), std::string("9223372036854775808"),
+        std::string("18446744073709551615"), std::string("18446744073709551616"),
+        std::string("123456789012345678901234567890"), std::string("-9223372036854775808"),
+        std::string("-42"), std::string("1.5e3"), std::string("0.1")}) {
+    INFO(id);
+    CHECK(c.Ask(R"({"v":1,"id":)" + id + R"(,"cmd":"ping"})")["id"] == id);
+    // Also on an error reply.
+    CHECK(c.Ask(R"({"v":1,"id":)" + id + R"(,"cmd":"pnig"})")["id"] == id);
+  }
+  CHECK(c.Ask(R"({"v":1,"id":"caf\u00e9 \"7\"","cmd":"ping"})")["id"] == "café \"7\"");
+  const std::string long_id(8000, 'i');
+  CHECK(c.Ask(R"({"v":1,"id":")" + long_id + R"(","cmd":"ping"})")["id"] == long_id);
+  CHECK(c.Ask(R"({"v":1,"id":true,"cmd":"ping"})")["error"]["code"] == "bad_request");
+}
+
+TEST_CASE("a required argument that is empty is a bad request", "[control][abuse]") {
+  Daemon d;
+  zmq::context_t context(1);
+  RawClient c(context, d.Endpoint());
+  const auto reply = c.Ask(R"({"v":1,"id":"l","cmd":"log.level.set","args":{"level":""}})");
+  CHECK(reply["error"]["code"] == "bad_request");
+  CHECK(Contains(reply["error"]["message"].get<std::string>(), "\"level\" is required"));
+  CHECK(d.Json({"log-level"})["default"] == "info");
+}
+
+TEST_CASE("5000 pipelined pings, unread until all are sent, get 5000 replies", "[control][abuse]") {
+  Daemon d;
+  zmq::context_t context(1);
+  int pongs = 0;
+  int busy = 0;
+  int repeated = 0;
+  int other = 0;
+  bool more = false;
+  std::set<std::string> ids;
+  const long slowest = StatusWhile(d, [&] {
+    RawClient c(context, d.Endpoint());
+    for (int i = 0; i < 5000; ++i) c.Send(fmt::format(R"({{"v":1,"id":{},"cmd":"ping"}})", i));
+    while (ids.size() < 5000) {
+      auto reply = c.Receive(10s);
+      if (!reply) break;
+      if (!ids.insert((*reply)["id"].get<std::string>()).second) ++repeated;
+      if ((*reply)["ok"] == true) {
+        ++pongs;
+      } else if ((*reply)["error"]["code"] == "busy") {
+        ++busy;
+      } else {
+        ++other;
+      }
+    }
+    more = c.Receive(200ms).has_value();  // nothing after the 5000th
+  });
+  CHECK(ids.size() == 5000);
+  CHECK(ids.contains("4999"));
+  CHECK(repeated == 0);
+  CHECK(other == 0);
+  CHECK_FALSE(more);
+  std::fprintf(stderr, "[control abuse] 5000 pipelined pings: %d pong, %d busy\n", pongs, busy);
+  Report("5000 pipelined pings", slowest);
+}
+
+TEST_CASE("busy replies carry their request's id", "[control][abuse]") {
+  Daemon d;
+  zmq::context_t context(1);
+  // Frames of about 900 KB that take a while to parse: more than 8 MiB of them wait at once.
+  std::string pad = "0";
+  while (pad.size() < 900000) pad += ",0";
+  std::set<std::string> sent;
+  std::map<std::string, int> answers;
+  const long slowest = StatusWhile(d, [&] {
+    RawClient c(context, d.Endpoint());
+    for (int i = 0; i < 60; ++i) {
+      const std::string id = fmt::format("big-{}", i);
+      sent.insert(id);
+      c.Send(fmt::format(R"({{"v":1,"cmd":"ping","id":"{}","args":{{"pad":[{}]}}}})", id, pad));
+    }
+    for (size_t i = 0; i < sent.size(); ++i) {
+      auto reply = c.Receive(20s);
+      if (!reply) break;
+      const std::string code = (*reply)["ok"] == true ? "ok" : (*reply)["error"]["code"];
+      ++answers[sent.contains((*reply)["id"].get<std::string>()) ? code : "wrong id"];
+    }
+  });
+  CHECK(answers["wrong id"] == 0);
+  CHECK(answers["busy"] > 0);
+  CHECK(answers["ok"] + answers["busy"] == 60);
+  std::fprintf(stderr, "[control abuse] 60 frames of 900 KB: %d answered, %d busy\n",
+               answers["ok"], answers["busy"]);
+  Report("busy", slowest);
+}
+
+// Issue 23, case 5.
+TEST_CASE("a reload says restart required only for plugins whose keys changed", "[control]") {
+  Daemon d({}, false);
+  const std::string file = d.dir.Write("sg.yaml", "logging:\n  level: info\n");
+  REQUIRE(d.Cli({"--config", file, "start"}).exit_code == 0);
+
+  d.dir.Write("sg.yaml", "logging:\n  level: debug\n");
+  const auto level = d.Json({"--config", file, "config", "reload"});
+  CHECK(level["outcome"] == "applied");
+  CHECK(level["plugins"]["cache"] == "unchanged");
+  for (const auto& [plugin, outcome] : level["plugins"].items()) CHECK(outcome != "restart required");
+
+  d.dir.Write("sg.yaml", "logging:\n  level: debug\ncache:\n  max_bytes: 32MiB\n");
+  const auto cache = d.Json({"--config", file, "config", "reload"});
+  CHECK(cache["outcome"] == "applied");
+  CHECK(cache["plugins"]["cache"] == "restart required");
 }
 
 TEST_CASE("another user cannot use the ipc socket", "[control]") {
