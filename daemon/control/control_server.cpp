@@ -234,6 +234,8 @@ Result<void> ControlServer::Impl::Bind() {
   }
   router.set(zmq::sockopt::sndhwm, 1000);
   router.set(zmq::sockopt::rcvhwm, 1000);
+  // The log stream receives only subscriptions, of one byte: everything.
+  xpub.set(zmq::sockopt::maxmsgsize, int64_t{256});
   // A reply the peer's queue cannot take is kept and sent later, never dropped by ZeroMQ.
   router.set(zmq::sockopt::router_mandatory, 1);
   // Each accepted connection is counted, and those over the limit closed, before libzmq can run
@@ -560,7 +562,19 @@ void ControlServer::Impl::OnSubscription() {
     zmq::message_t message;
     if (!xpub.recv(message, zmq::recv_flags::dontwait)) return;
     if (message.size() == 0) continue;
-    if (*message.data<uint8_t>() == 0) {  // an unsubscribe, or a reader gone
+    const bool subscribe = *message.data<uint8_t>() == 1;
+    if (message.size() > 1) {
+      // Readers subscribe to everything. Any other prefix would be kept by libzmq for as long as
+      // the reader stays, however many it sends: such a reader is disconnected.
+      const int fd = zmq_msg_get(message.handle(), ZMQ_SRCFD);
+      if (subscribe && fd >= 0 && OurConnection(fd)) {
+        (void)shutdown(fd, SHUT_RDWR);
+        logger->warn("Disconnected a log reader that subscribed to a prefix; readers subscribe "
+                     "to everything");
+      }
+      continue;
+    }
+    if (!subscribe) {  // an unsubscribe, or a reader gone
       if (subscribers.load() > 0) --subscribers;
       continue;
     }

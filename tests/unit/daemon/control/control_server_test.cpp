@@ -1,5 +1,6 @@
 #include "daemon/control/control_server.h"
 
+#include <cstring>
 #include <future>
 
 #include <catch2/catch.hpp>
@@ -170,6 +171,31 @@ TEST_CASE("the log stream says hello to a new reader, then streams records in or
     CHECK(record["msg"] == "live " + std::to_string(i));
     CHECK(record["seq"] == hello["next_seq"].get<uint64_t>() + static_cast<uint64_t>(i));
   }
+}
+
+TEST_CASE("a log reader that subscribes to a prefix is disconnected", "[control]") {
+  Fixture f;
+  zmq::socket_t sub(f.context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  REQUIRE(zmq_socket_monitor(sub.handle(), "inproc://sub-monitor", ZMQ_EVENT_DISCONNECTED) == 0);
+  zmq::socket_t monitor(f.context, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect("inproc://sub-monitor");
+  sub.set(zmq::sockopt::subscribe, "{\"ts\"");
+  sub.connect(f.server->log_endpoint());
+
+  zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
+  REQUIRE(zmq::poll(&item, 1, 5s) == 1);
+  zmq::message_t event;
+  REQUIRE(monitor.recv(event));
+  uint16_t id = 0;
+  std::memcpy(&id, event.data(), sizeof id);
+  CHECK(id == ZMQ_EVENT_DISCONNECTED);
+  bool logged = false;
+  for (const auto& record : f.target.Logs().Ring().Last(0)) {
+    logged = logged || record.message.starts_with("Disconnected a log reader");
+  }
+  CHECK(logged);
 }
 
 }  // namespace sg::control
