@@ -7,7 +7,7 @@
 # config/schema.cpp.
 _streamgate_keys="app.name app.mode app.port app.debug
 server.host server.port server.read_timeout server.write_timeout
-server.idle_timeout server.io_threads server.max_header_bytes server.max_body_bytes server.max_connections server.access_log
+server.idle_timeout server.io_threads server.max_header_bytes server.max_header_fields server.max_body_bytes server.max_connections server.access_log
 grpc.port consul.address consul.port
 database.host database.port database.user database.password database.database
 database.sslmode database.maxconns

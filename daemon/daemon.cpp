@@ -13,12 +13,12 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "common/build_info.h"
 #include "common/exit_codes.h"
+#include "common/fd_limits.h"
 #include "common/logging.h"
 #include "common/paths.h"
 #include "common/strings.h"
@@ -76,14 +76,12 @@ bool NeedsDaemonRestart(std::string_view key) {
 // Raises the soft open-file limit to the hard one, as nginx's worker_rlimit_nofile does: every
 // HTTP connection is a descriptor.
 void RaiseFileLimit(spdlog::logger& logger) {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  const rlim_t before = limit.rlim_cur;
-  limit.rlim_cur = limit.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    logger.debug(log::With(
-        "Raised the open file limit",
-        {{"from", static_cast<int64_t>(before)}, {"to", static_cast<int64_t>(limit.rlim_max)}}));
+  const DescriptorLimit before = CurrentDescriptorLimit();
+  const DescriptorLimit after = RaiseDescriptorLimit();
+  if (after.soft != before.soft) {
+    logger.debug(log::With("Raised the open file limit",
+                           {{"from", static_cast<int64_t>(before.soft)},
+                            {"to", static_cast<int64_t>(after.soft)}}));
   }
 }
 

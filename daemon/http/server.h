@@ -16,22 +16,11 @@
 
 #include "common/result.h"
 #include "daemon/http/router.h"
+#include "daemon/http/server_settings.h"
+#include "daemon/http/session.h"
 #include "daemon/plugin_api/plugin.h"
 
 namespace sg::http {
-
-struct ServerSettings {
-  std::string host = "0.0.0.0";                    // server.host
-  uint16_t port = 8080;                            // server.port; 0 picks a free port
-  int io_threads = 0;                              // server.io_threads; 0 for one per core
-  std::chrono::milliseconds read_timeout{30000};   // server.read_timeout: one whole request
-  std::chrono::milliseconds write_timeout{30000};  // server.write_timeout: one whole response
-  std::chrono::milliseconds idle_timeout{60000};   // server.idle_timeout: between requests
-  size_t max_header_bytes = 16 * 1024;             // server.max_header_bytes: past it, 431
-  size_t max_body_bytes = 10 * 1024 * 1024;        // server.max_body_bytes: past it, 413
-  size_t max_connections = 10000;                  // server.max_connections
-  bool access_log = true;                          // server.access_log
-};
 
 /// Whether host:port could be listened on now (nobody else holds it); for checking a new
 /// configuration before applying it.
@@ -54,9 +43,13 @@ class HttpServer final : public HttpStats {
   /// Stops accepting, lets in-flight requests finish until `deadline`, closes idle keep-alive
   /// connections at once and the rest at the deadline. Start may be called again afterwards.
   void Stop(Deadline deadline);
-  /// Applies new settings: timeouts and limits at once for new requests; a new address or thread
-  /// count rebinds (the new listener first) without dropping requests in flight.
+  /// Applies new settings: timeouts and limits at once for new requests; a new thread count
+  /// hands the listening sockets to the new threads (nothing is closed, so no connection waiting
+  /// to be accepted is lost); a new address listens there first, then drains the old listeners.
   Result<void> Update(const std::shared_ptr<const ServerSettings>& settings);
+  /// The daemon is stopping: from now on every response carries `Connection: close`, so that
+  /// keep-alive clients go elsewhere before the listener closes.
+  void BeginDrain();
 
   /// The bound port (useful with port 0); 0 when not serving.
   uint16_t port() const { return port_.load(); }
@@ -67,12 +60,18 @@ class HttpServer final : public HttpStats {
   std::vector<HttpRouteStats> Snapshot() const override;
   uint64_t OpenConnections() const override { return connections_.load(); }
 
-  struct Worker;
-  struct Generation;
+  /// Requests refused and connections dropped, by reason (RejectReason), since the start.
+  std::vector<std::pair<std::string_view, uint64_t>> Rejections() const;
+  /// The most connections served at once: server.max_connections, or less when the
+  /// descriptor limit leaves less room (see common/fd_limits.h).
+  uint64_t ConnectionLimit() const { return connection_limit_.load(); }
 
  private:
-  /// Binds a new generation; `exclusive` first checks that no other process holds the port.
-  Result<void> Bind(const std::shared_ptr<const ServerSettings>& settings, bool exclusive);
+  /// Starts a new generation on `listeners` (taken over from the one before) plus new ones
+  /// bound as needed; `exclusive` first checks that no other process holds the port.
+  Result<void> Bind(const std::shared_ptr<const ServerSettings>& settings, bool exclusive,
+                    std::vector<int> listeners = {}, uint16_t bound_port = 0);
+  void UpdateConnectionLimit(const ServerSettings& settings);
 
   RouteTable& routes_;
   std::shared_ptr<spdlog::logger> logger_;
@@ -82,6 +81,8 @@ class HttpServer final : public HttpStats {
   std::vector<std::thread> retirers_;       // guarded by mu_: old listeners draining after a rebind
   std::atomic<uint16_t> port_{0};
   std::atomic<uint64_t> connections_{0};
+  std::atomic<uint64_t> connection_limit_{0};
+  RejectCounters rejects_;
 };
 
 }  // namespace sg::http

@@ -426,6 +426,16 @@ void Kernel::StopAll(Deadline deadline) {
     }
     for (const auto& name : start_order_) order.push_back(Find(name));
   }
+  // Every plugin hears that the daemon is stopping before the first one stops, so that the
+  // front door can tell clients to go away while the plugins behind it wind down.
+  for (Slot* slot : order) {
+    if (slot->state != PluginState::kRunning) continue;
+    try {
+      slot->plugin->PrepareStop();
+    } catch (const std::exception& e) {
+      logger_->warn(log::With("PrepareStop threw", {{"plugin", slot->name}, {"error", e.what()}}));
+    }
+  }
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     StopSlot(**it, deadline, "daemon shutting down");
   }

@@ -57,6 +57,10 @@ class Plugin {
   virtual Result<void> Start() = 0;
   /// Stops serving, draining in-flight work until the deadline.
   virtual void Stop(Deadline deadline) = 0;
+  /// The daemon is about to stop every plugin: stop inviting new work (mark responses
+  /// `Connection: close`, say). Called on every running plugin before the first Stop; must not
+  /// block. The default does nothing.
+  virtual void PrepareStop() {}
   /// Cheap; called often.
   virtual HealthReport CheckHealth() const = 0;
 

@@ -26,6 +26,7 @@ std::shared_ptr<const http::ServerSettings> SettingsFrom(const config::Config& c
   s->write_timeout = config.Duration("server.write_timeout");
   s->idle_timeout = config.Duration("server.idle_timeout");
   s->max_header_bytes = static_cast<size_t>(config.Int("server.max_header_bytes"));
+  s->max_header_fields = static_cast<size_t>(config.Int("server.max_header_fields"));
   s->max_body_bytes = static_cast<size_t>(config.Int("server.max_body_bytes"));
   s->max_connections = static_cast<size_t>(config.Int("server.max_connections"));
   s->access_log = config.Bool("server.access_log");
@@ -79,6 +80,11 @@ class ApiGateway final : public Plugin {
                   {{"host", settings_->host}, {"port", static_cast<int64_t>(server_->port())}}));
     if (listeners_) listeners_->Set("http", settings_->host, server_->port());
     return {};
+  }
+
+  void PrepareStop() override {
+    draining_ = true;
+    server_->BeginDrain();
   }
 
   void Stop(Deadline deadline) override {
@@ -245,6 +251,21 @@ class ApiGateway final : public Plugin {
     }
     MetricFamily open{"streamgate_http_open_connections", "Open HTTP connections", "gauge", {}};
     open.samples.push_back({"", {}, static_cast<double>(server.OpenConnections())});
+    MetricFamily limit{"streamgate_http_connection_limit",
+                       "Most HTTP connections served at once: server.max_connections, or less "
+                       "when the descriptor limit leaves less room",
+                       "gauge",
+                       {}};
+    limit.samples.push_back({"", {}, static_cast<double>(server.ConnectionLimit())});
+    MetricFamily rejected{"streamgate_http_rejected_total",
+                          "Requests refused and connections dropped by the server, by reason",
+                          "counter",
+                          {}};
+    for (const auto& [reason, count] : server.Rejections()) {
+      rejected.samples.push_back({"", {{"reason", std::string(reason)}}, static_cast<double>(count)});
+    }
+    out.push_back(std::move(limit));
+    out.push_back(std::move(rejected));
     out.push_back(std::move(requests));
     out.push_back(std::move(latency));
     out.push_back(std::move(open));

@@ -1,0 +1,441 @@
+// One HTTP/1.1 connection: read a request under one deadline, route it, write the answer,
+// repeat. A template over the stream, so that the fuzz target drives this same code over Beast's
+// test stream that the server drives over TCP.
+//
+// Nothing a client sends ends the process: the parser bounds every size (request_guard.h), a
+// refused request is answered and the connection closed, and the I/O loop catches whatever
+// escapes a handler (see RunIoLoop).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <spdlog/logger.h>
+
+#include "common/logging.h"
+#include "daemon/http/request_guard.h"
+#include "daemon/http/router.h"
+#include "daemon/http/server_settings.h"
+
+namespace sg::http {
+
+/// Why the server refused or dropped something: a bounded label for
+/// `streamgate_http_rejected_total{reason}`.
+enum class RejectReason : size_t {
+  kHeaderLimit,   // 431: the header and trailer sections, or their field count
+  kBodyLimit,     // 413
+  kBadRequest,    // 400: malformed
+  kFraming,       // 400 or 501: Transfer-Encoding and Content-Length
+  kHost,          // 400: no Host, several, or an invalid one
+  kTarget,        // 400: neither origin nor absolute form
+  kTimeout,       // the request's deadline passed mid-request
+  kConnections,   // closed at accept: server.max_connections or the descriptor budget
+  kAcceptFailed,  // accept() failed, out of descriptors say
+  kException,     // something threw on an I/O thread; the connection was closed
+  kCount
+};
+std::string_view RejectReasonName(RejectReason reason);
+
+/// Counters shared by every I/O thread of a server.
+struct RejectCounters {
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(RejectReason::kCount)> counts{};
+  void Add(RejectReason reason) {
+    counts[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+/// What a session needs of the server around it, the same for a TCP connection and a test.
+struct SessionEnv {
+  RouteTable* routes;
+  spdlog::logger* logger;
+  spdlog::logger* access;
+  RejectCounters* rejects;
+};
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  /// A busy connection closes after its response; an idle one closes now, or (`close_idle`
+  /// false, for a rebind) after one more request.
+  virtual void Drain(bool close_idle) = 0;
+  virtual void Close() = 0;
+};
+
+// The listeners and threads of one configuration; a rebind makes a new one.
+// The workers come last, so that sessions destroyed with them still see the counters.
+struct Generation {
+  std::shared_ptr<const ServerSettings> settings;  // guarded by settings_mu; read via Settings()
+  std::mutex settings_mu;
+  std::atomic<bool> draining{false};
+  std::atomic<uint64_t> connections{0};
+  struct Worker;
+  std::vector<std::unique_ptr<Worker>> workers;
+
+  std::shared_ptr<const ServerSettings> Settings() {
+    std::lock_guard lock(settings_mu);
+    return settings;
+  }
+};
+
+// One I/O thread: its io_context, its acceptors, and the sessions it owns.
+// Member order matters: the io_context is destroyed before the session set, since destroying
+// it destroys pending handlers and so sessions, which remove themselves from the set.
+struct Generation::Worker {
+  std::unordered_set<SessionBase*> sessions;  // touched only on this worker's thread
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> last_warned;  // ditto
+  boost::asio::io_context io{1};
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors;
+  std::vector<std::unique_ptr<boost::asio::steady_timer>> retries;
+  std::thread thread;
+
+  /// Whether to log a problem from `source` now: once per source and reason every 10 s, so a
+  /// hostile client cannot flood the log. Thread-confined; the map is bounded.
+  bool ShouldWarn(const std::string& source, RejectReason reason);
+};
+
+/// Runs an I/O thread's loop until it is stopped. An exception that escapes a completion
+/// handler (Beast and Asio may throw, for example std::length_error or std::bad_alloc) is
+/// counted and logged, and the loop goes on: the session whose handler threw is released with
+/// it, which closes its connection; every other connection keeps being served.
+void RunIoLoop(boost::asio::io_context& io, spdlog::logger& logger, RejectCounters& rejects);
+
+// How a session treats its stream; specialised for TCP here and for the test stream in the fuzz
+// target.
+template <class Stream>
+struct StreamOps;
+
+template <>
+struct StreamOps<boost::beast::tcp_stream> {
+  static void ExpireAfter(boost::beast::tcp_stream& s, std::chrono::steady_clock::duration d) {
+    s.expires_after(d);
+  }
+  static void Close(boost::beast::tcp_stream& s) {
+    boost::beast::error_code ec;
+    s.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    s.socket().close(ec);
+  }
+  static std::string Remote(boost::beast::tcp_stream& s) {
+    boost::beast::error_code ec;
+    const auto peer = s.socket().remote_endpoint(ec);
+    return ec ? std::string("-") : peer.address().to_string();
+  }
+};
+
+/// The response of the session being written: the head is built by hand into a buffer the
+/// session keeps (no per-field allocations).
+struct ResponseHead {
+  static void Build(std::string& head, unsigned status, std::string_view request_id,
+                    std::string_view content_type,
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    size_t content_length, bool close);
+};
+
+std::string NewRequestId();
+bool UsableRequestId(std::string_view id);
+std::string JsonString(std::string_view text);
+
+template <class Stream>
+class BasicSession final : public SessionBase,
+                           public std::enable_shared_from_this<BasicSession<Stream>> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Ops = StreamOps<Stream>;
+
+  BasicSession(Stream&& stream, Generation::Worker& worker, Generation& generation,
+               const SessionEnv& env, std::atomic<uint64_t>& total)
+      : stream_(std::move(stream)),
+        worker_(worker),
+        generation_(generation),
+        env_(env),
+        total_(total) {
+    worker_.sessions.insert(this);
+    ++generation_.connections;
+    ++total_;
+    remote_ = Ops::Remote(stream_);
+  }
+
+  ~BasicSession() override {
+    worker_.sessions.erase(this);
+    --generation_.connections;
+    --total_;
+  }
+
+  void Run() { DoWait(); }
+
+  void Drain(bool close_idle) override {
+    draining_ = true;
+    close_idle_ = close_idle;
+    if (idle_ && close_idle) Close();
+  }
+
+  void Close() override { Ops::Close(stream_); }
+
+ private:
+  void DoWait() {
+    settings_ = generation_.Settings();
+    if (buffer_.size() > 0) return DoRead();  // a pipelined request is already here
+    // A response written as the drain began may have promised keep-alive: on a rebind, wait for
+    // that one more request (answered with Connection: close) rather than cut the client off.
+    if (draining_ && close_idle_) return Close();
+    idle_ = true;
+    Ops::ExpireAfter(stream_, settings_->idle_timeout);
+    buffer_.max_size(BufferLimit());
+    stream_.async_read_some(buffer_.prepare(kReadSize),
+                            [self = this->shared_from_this()](boost::beast::error_code ec,
+                                                              size_t n) { self->OnWait(ec, n); });
+  }
+
+  void OnWait(boost::beast::error_code ec, size_t n) {
+    idle_ = false;
+    if (ec) return Close();  // idle timeout, peer closed, or drained
+    buffer_.commit(n);
+    DoRead();
+  }
+
+  // The buffer holds what the parser has not consumed: at most one header or trailer section
+  // or one chunk line, plus read-ahead. Its cap is what bounds a trailer section.
+  size_t BufferLimit() const {
+    return std::max(settings_->max_header_bytes, size_t{kReadSize}) + kReadSize;
+  }
+
+  void DoRead() {
+    parser_.emplace(RequestLimits{settings_->max_header_bytes, settings_->max_header_fields});
+    parser_->body_limit(settings_->max_body_bytes);
+    buffer_.max_size(std::max(BufferLimit(), buffer_.size()));
+    started_ = Clock::now();
+    // One deadline for the whole request: a client that trickles bytes is cut off at it.
+    Ops::ExpireAfter(stream_, settings_->read_timeout);
+    // The header section first, on its own: the request is checked before any body is read.
+    // (Beast's eager parse of header and body in one go lets the body's start overwrite the
+    // error that on_header_impl reports.)
+    boost::beast::http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](boost::beast::error_code ec, size_t) {
+          self->OnHeader(ec);
+        });
+  }
+
+  void OnHeader(boost::beast::error_code ec) {
+    if (ec || parser_->is_done()) return OnRead(ec);
+    boost::beast::http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](boost::beast::error_code read_ec, size_t) {
+          self->OnRead(read_ec);
+        });
+  }
+
+  void OnRead(boost::beast::error_code ec) {
+    namespace bhttp = boost::beast::http;
+    namespace asio = boost::asio;
+    if (!ec) return Handle();
+    if (const auto& rejection = parser_->rejection()) {
+      return Refuse(rejection->status, ReasonOf(rejection->reason), rejection->message);
+    }
+    if (ec == boost::beast::error::timeout) {
+      // Mid-request only: an idle connection times out in OnWait.
+      env_.rejects->Add(RejectReason::kTimeout);
+      return Close();
+    }
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == bhttp::error::partial_message) {
+      return Close();
+    }
+    if (ec == bhttp::error::header_limit) {
+      return Refuse(431, RejectReason::kHeaderLimit, "request header fields too large");
+    }
+    if (ec == bhttp::error::buffer_overflow) {
+      // The buffer holds at most one header section, chunk line or trailer section.
+      return Refuse(parser_->is_header_done() ? 400 : 431,
+                    parser_->is_header_done() ? RejectReason::kBadRequest
+                                              : RejectReason::kHeaderLimit,
+                    parser_->is_header_done() ? "a chunk line or the trailer section is too large"
+                                              : "request header fields too large");
+    }
+    if (ec == bhttp::error::body_limit) {
+      return Refuse(413, RejectReason::kBodyLimit, "payload too large");
+    }
+    if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length) {
+      return Refuse(400, RejectReason::kFraming, "conflicting or malformed message framing");
+    }
+    return Refuse(400, RejectReason::kBadRequest, "bad request");
+  }
+
+  static RejectReason ReasonOf(std::string_view name) {
+    for (size_t i = 0; i < static_cast<size_t>(RejectReason::kCount); ++i) {
+      if (RejectReasonName(static_cast<RejectReason>(i)) == name)
+        return static_cast<RejectReason>(i);
+    }
+    return RejectReason::kBadRequest;
+  }
+
+  // A request that cannot be served: answer and close, since the stream is out of step.
+  void Refuse(unsigned status, RejectReason reason, std::string_view message) {
+    env_.rejects->Add(reason);
+    if (worker_.ShouldWarn(remote_, reason)) {
+      env_.logger->warn(log::With("Refused a request",
+                                  {{"reason", std::string(RejectReasonName(reason))},
+                                   {"status", static_cast<int64_t>(status)},
+                                   {"error", std::string(message)},
+                                   {"remote", remote_}}));
+    }
+    keep_alive_ = false;
+    request_id_ = NewRequestId();
+    method_ = "-";
+    path_ = "-";
+    Respond(status, "{\"error\":" + JsonString(message) + "}", false, {},
+            env_.routes->UnmatchedStats());
+    DoWrite();
+  }
+
+  void Handle() {
+    namespace bhttp = boost::beast::http;
+    const auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    method_.assign(req.method_string().data(), req.method_string().size());
+    // The absolute form "http://host/p?q" routes as "/p?q".
+    const std::string_view target =
+        OriginForm(std::string_view(req.target().data(), req.target().size()));
+    const size_t q = target.find('?');
+    path_.assign(target.substr(0, q));
+    const std::string_view query =
+        q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+    const auto given = req["X-Request-ID"];
+    request_id_ = UsableRequestId(std::string_view(given.data(), given.size()))
+                      ? std::string(given.data(), given.size())
+                      : NewRequestId();
+    const bool head = req.method() == bhttp::verb::head;
+
+    std::shared_ptr<const std::vector<RouteTable::Route>> snapshot;
+    auto match = env_.routes->Find(method_, path_, snapshot);
+    if (match.route == nullptr) {
+      if (!match.allow.empty()) {
+        Respond(405, "{\"error\":\"method not allowed\",\"allow\":" + JsonString(match.allow) + "}",
+                head, {{"Allow", match.allow}}, env_.routes->UnmatchedStats());
+      } else {
+        Respond(404, "{\"error\":\"not found\",\"path\":" + JsonString(path_) + "}", head, {},
+                env_.routes->UnmatchedStats());
+      }
+      return DoWrite();
+    }
+    HttpRequest request;
+    request.method = method_;
+    request.path = path_;
+    request.query = query;
+    request.body = req.body();
+    request.request_id = request_id_;
+    request.params = std::move(match.params);
+    request.header_ctx = &req;
+    request.header_fn = [](const void* ctx, std::string_view name) {
+      const auto& r = *static_cast<const bhttp::request<bhttp::string_body>*>(ctx);
+      const auto v = r[boost::beast::string_view(name.data(), name.size())];
+      return std::string_view(v.data(), v.size());
+    };
+    HttpResponse response;
+    try {
+      match.route->handler(request, response);
+    } catch (const std::exception& e) {
+      env_.logger->error(log::With(
+          "Route handler threw",
+          {{"route", match.route->pattern}, {"request_id", request_id_}, {"error", e.what()}}));
+      response = HttpResponse{500, "application/json", "{\"error\":\"internal error\"}", {}};
+    }
+    Respond(response.status, std::move(response.body), head, response.headers, match.route->stats,
+            response.content_type);
+    DoWrite();
+  }
+
+  void Respond(unsigned status, std::string body, bool head,
+               const std::vector<std::pair<std::string, std::string>>& headers,
+               std::shared_ptr<RouteStats> stats,
+               std::string_view content_type = "application/json") {
+    stats_ = std::move(stats);
+    status_ = status;
+    // While the server drains, every response tells the client not to reuse the connection.
+    close_after_ = !keep_alive_ || draining_ || generation_.draining;
+    body_ = std::move(body);
+    body_bytes_ = body_.size();
+    head_only_ = head;
+    ResponseHead::Build(head_, status, request_id_, content_type, headers, body_.size(),
+                        close_after_);
+  }
+
+  void DoWrite() {
+    Ops::ExpireAfter(stream_, settings_->write_timeout);
+    // HEAD: Content-Length says what GET would send, and no body follows.
+    const std::array<boost::asio::const_buffer, 2> buffers = {
+        boost::asio::buffer(head_),
+        boost::asio::buffer(body_.data(), head_only_ ? 0 : body_.size())};
+    boost::asio::async_write(stream_, buffers,
+                             [self = this->shared_from_this()](boost::beast::error_code ec,
+                                                               size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(boost::beast::error_code ec) {
+    const auto elapsed = Clock::now() - started_;
+    stats_->Record(status_, elapsed);
+    if (settings_->access_log && env_.access->should_log(spdlog::level::info)) {
+      LogAccess(elapsed);
+    }
+    if (ec || close_after_) return Close();
+    DoWait();
+  }
+
+  void LogAccess(Clock::duration elapsed);
+
+  static constexpr size_t kReadSize = 8192;
+
+  Stream stream_;
+  Generation::Worker& worker_;
+  Generation& generation_;
+  SessionEnv env_;
+  std::atomic<uint64_t>& total_;
+  std::shared_ptr<const ServerSettings> settings_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<RequestParser> parser_;
+  std::string head_;  // the status line and headers of the response being written
+  std::string body_;
+  std::string method_;
+  std::string path_;
+  std::string request_id_;
+  std::string remote_;
+  std::shared_ptr<RouteStats> stats_;  // shared: the route may be removed mid-response
+  unsigned status_ = 0;
+  size_t body_bytes_ = 0;
+  Clock::time_point started_;
+  bool keep_alive_ = true;
+  bool close_after_ = false;
+  bool head_only_ = false;
+  bool idle_ = false;
+  bool draining_ = false;
+  bool close_idle_ = true;
+};
+
+/// The access log line: one place for every stream type.
+void LogAccessRecord(spdlog::logger& access, std::string_view method, std::string_view path,
+                     unsigned status, size_t bytes, std::chrono::steady_clock::duration elapsed,
+                     std::string_view request_id, std::string_view remote);
+
+template <class Stream>
+void BasicSession<Stream>::LogAccess(Clock::duration elapsed) {
+  LogAccessRecord(*env_.access, method_, path_, status_, body_bytes_, elapsed, request_id_,
+                  remote_);
+}
+
+}  // namespace sg::http
