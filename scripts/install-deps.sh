@@ -14,7 +14,7 @@ build_pkgs=(
 )
 test_pkgs=(
   catch2 clang-14 libclang-rt-14-dev mandoc procps util-linux bash-completion zsh fish curl
-  redis-server prometheus nats-server
+  redis-server prometheus nats-server nginx-light
 )
 bench_pkgs=(
   hyperfine supervisor wrk nginx-light python3 redis-tools

@@ -63,7 +63,7 @@ fuzz_stage() {
   cmake --build --preset fuzz
   local work
   work=$(mktemp -d)
-  for target in config control; do
+  for target in config control http; do
     mkdir -p "$work/$target"
     # The committed seed corpus is read only; new inputs go to a scratch copy.
     ./build/fuzz/bin/${target}_fuzz -max_total_time="$fuzz_seconds" -timeout=10 \

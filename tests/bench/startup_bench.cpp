@@ -22,15 +22,7 @@ using Clock = std::chrono::steady_clock;
 
 using sg::test::Ms;
 using sg::test::Percentile;
-
-long RssKib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
+using sg::test::RssKib;
 
 }  // namespace
 

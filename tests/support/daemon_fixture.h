@@ -30,8 +30,10 @@ inline uint16_t LoggedPort(const Process& daemon, const std::string& message) {
 }
 
 struct RunningDaemon {
-  /// `sets` are --set KEY=VALUE arguments; `config` a file for --config.
-  explicit RunningDaemon(std::vector<std::string> sets = {}, const std::string& config = "") {
+  /// `sets` are --set KEY=VALUE arguments; `config` a file for --config; `wrapper` a command
+  /// that runs the daemon (prlimit, setpriv, ...).
+  explicit RunningDaemon(std::vector<std::string> sets = {}, const std::string& config = "",
+                         const std::vector<std::string>& wrapper = {}) {
     env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
     env.env["XDG_RUNTIME_DIR"] = dir.path();
     env.env["NOTIFY_SOCKET"] = notify.path();
@@ -45,6 +47,7 @@ struct RunningDaemon {
     // Tests run side by side: the monitor's listener on any free port too.
     argv.insert(argv.end(), {"--set", "monitoring.prometheus_port=0"});
     for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+    argv.insert(argv.begin(), wrapper.begin(), wrapper.end());
     daemon = std::make_unique<Process>(argv, dir, env);
     INFO(daemon->Stderr());
     REQUIRE(notify.WaitFor("READY=1", 10s));

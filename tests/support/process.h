@@ -75,4 +75,7 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 
 std::string ReadFile(const std::string& path);
 
+/// A process's resident set size in KiB (VmRSS), or -1 when it cannot be read.
+long RssKib(pid_t pid);
+
 }  // namespace sg::test
