@@ -61,6 +61,15 @@ struct ControlServer::Impl {
     stopping = true;
     Wake();
     if (loop.joinable()) loop.join();
+    // libzmq's I/O thread waits while a monitor's queue is full: empty the queues, then stop the
+    // monitors, so that closing the sockets cannot wait on an event nobody reads.
+    for (zmq::socket_t* monitor : {&router_monitor, &xpub_monitor}) {
+      zmq::message_t event;
+      while (monitor->recv(event, zmq::recv_flags::dontwait)) {
+      }
+    }
+    (void)zmq_socket_monitor(router.handle(), nullptr, 0);
+    (void)zmq_socket_monitor(xpub.handle(), nullptr, 0);
     if (listener != 0) logs.Ring().RemoveListener(listener);
     workers.join();
     if (wake_fd >= 0) close(wake_fd);
