@@ -41,6 +41,7 @@ struct Kernel::Slot {
   RestartPolicy policy;
   // Set by InitSlot; shared with the calls into the plugin, which may outlive a timeout.
   std::shared_ptr<PluginContext> context;
+  std::shared_ptr<ServiceRegistry> services;  // the plugin's view: what it offers is its own
   bool initialized = false;
   bool blocked = false;  // stopped because a dependency is not running; restarted with it
   PluginState state = PluginState::kRegistered;
@@ -165,6 +166,12 @@ std::vector<std::string> Kernel::Names() const {
 }
 
 void Kernel::SetState(Slot& slot, PluginState state, std::string reason) {
+  // A plugin's services serve while it runs, and answer "not running" otherwise.
+  if (state == PluginState::kRunning) {
+    services_.Resume(slot.name);
+  } else if (state == PluginState::kStopped || state == PluginState::kFailed) {
+    services_.Suspend(slot.name);
+  }
   std::lock_guard lock(mu_);
   slot.state = state;
   slot.reason = std::move(reason);
@@ -185,7 +192,9 @@ bool Kernel::InitSlot(Slot& slot) {
     return async ? logs_.GetAsync(component) : logs_.Get(component);
   };
   slot.context->bus = &bus_;
-  slot.context->services = &services_;
+  // The plugin's own view of the registry: what it offers is withdrawn while it is not running.
+  slot.services = services_.ForOwner(slot.name);
+  slot.context->services = slot.services.get();
   slot.context->executor = executor_;
   slot.context->report_failure = [this, name = slot.name](const std::string& reason) {
     boost::asio::post(executor_, [this, name, reason] { OnFailure(name, reason); });
@@ -245,6 +254,7 @@ void Kernel::StopSlot(Slot& slot, Deadline deadline, const std::string& reason) 
     slot.since = std::chrono::system_clock::now();
     stopping_ = slot.name;
   }
+  services_.Suspend(slot.name);
   const auto now = Clock::now();
   const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline > now ? deadline - now : Clock::duration::zero());

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <typeindex>
 
@@ -13,30 +14,56 @@
 
 namespace sg {
 
-/// Thread-safe registry of named service objects.
+/// Thread-safe registry of named service objects. Each plugin sees it through a view of its own
+/// (ForOwner), so the registry knows who offered what: while a plugin is not running, its
+/// services answer kUnavailable naming it, and offer again when it runs.
 class ServiceRegistry {
  public:
+  ServiceRegistry() : state_(std::make_shared<State>()) {}
+
+  /// The same registry, as seen by `owner`: what it Provides is owned by it.
+  std::shared_ptr<ServiceRegistry> ForOwner(std::string owner) const {
+    return std::shared_ptr<ServiceRegistry>(new ServiceRegistry(state_, std::move(owner)));
+  }
+
   /// Offers `service` under `name`; replaces an earlier offer of the same name.
   template <typename Interface>
   void Provide(const std::string& name, std::shared_ptr<Interface> service) {
-    std::lock_guard lock(mu_);
-    services_.insert_or_assign(name, Entry{std::type_index(typeid(Interface)), std::move(service)});
+    std::lock_guard lock(state_->mu);
+    state_->services.insert_or_assign(
+        name, Entry{std::type_index(typeid(Interface)), std::move(service), owner_});
   }
 
-  /// Withdraws a service (its plugin stopped).
+  /// Withdraws a service.
   void Withdraw(const std::string& name) {
-    std::lock_guard lock(mu_);
-    services_.erase(name);
+    std::lock_guard lock(state_->mu);
+    state_->services.erase(name);
   }
 
-  /// The service offered under `name` as `Interface`: kUnavailable when nobody offers it,
-  /// kInvalidArgument when it is offered under another interface.
+  /// `owner` is not running: its services answer kUnavailable until Resume.
+  void Suspend(const std::string& owner) {
+    std::lock_guard lock(state_->mu);
+    state_->suspended.insert(owner);
+  }
+  void Resume(const std::string& owner) {
+    std::lock_guard lock(state_->mu);
+    state_->suspended.erase(owner);
+  }
+
+  /// The service offered under `name` as `Interface`: kUnavailable when nobody offers it or its
+  /// plugin is not running, kInvalidArgument when it is offered under another interface.
   template <typename Interface>
   Result<std::shared_ptr<Interface>> Find(const std::string& name) const {
-    std::lock_guard lock(mu_);
-    auto it = services_.find(name);
-    if (it == services_.end()) {
+    std::lock_guard lock(state_->mu);
+    auto it = state_->services.find(name);
+    if (it == state_->services.end()) {
       return Fail(ErrorCode::kUnavailable, "service '" + name + "' is not available");
+    }
+    if (!it->second.owner.empty() && state_->suspended.contains(it->second.owner)) {
+      return Fail(ErrorCode::kUnavailable,
+                  "service '" + name + "' is not available: plugin '" + it->second.owner +
+                      "' is not running; start it with 'streamgate plugins start " +
+                      it->second.owner + "'");
     }
     if (it->second.type != std::type_index(typeid(Interface))) {
       return Fail(ErrorCode::kInvalidArgument, "service '" + name + "' has another interface");
@@ -48,9 +75,18 @@ class ServiceRegistry {
   struct Entry {
     std::type_index type;
     std::shared_ptr<void> object;
+    std::string owner;  // the plugin that offered it; "" for the daemon
   };
-  mutable std::mutex mu_;
-  std::map<std::string, Entry> services_;  // guarded by mu_
+  struct State {
+    std::mutex mu;
+    std::map<std::string, Entry> services;  // guarded by mu
+    std::set<std::string> suspended;        // owners not running; guarded by mu
+  };
+  ServiceRegistry(std::shared_ptr<State> state, std::string owner)
+      : state_(std::move(state)), owner_(std::move(owner)) {}
+
+  std::shared_ptr<State> state_;
+  std::string owner_;
 };
 
 }  // namespace sg

@@ -297,3 +297,29 @@ TEST_CASE("a reload to a port another process holds is rejected, and the gateway
 }
 
 }  // namespace sg::test
+
+namespace sg::test {
+
+TEST_CASE("a stopped plugin's service answers 503 naming it, and serves again once started",
+          "[gateway][lifecycle]") {
+  Gateway g;
+  HttpConnection c(g.port);
+  c.Send("PUT /api/v1/cache/k HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv");
+  auto put = c.Read();
+  REQUIRE(put);
+  REQUIRE(put->status == 204);
+
+  REQUIRE(g.Cli({"plugins", "stop", "cache"}).exit_code == 0);
+  auto stopped = Get(g.port, "/api/v1/cache/k");
+  REQUIRE(stopped);
+  CHECK(stopped->status == 503);
+  CHECK(Contains(stopped->body, "plugin 'cache' is not running"));
+  CHECK(Contains(stopped->body, "streamgate plugins start cache"));
+
+  REQUIRE(g.Cli({"plugins", "start", "cache"}).exit_code == 0);
+  auto started = Get(g.port, "/api/v1/cache/k");
+  REQUIRE(started);
+  CHECK(started->status == 200);
+}
+
+}  // namespace sg::test
