@@ -167,7 +167,7 @@ function __streamgated_keys
     plugins.enabled plugins.restart plugins.restart_limit plugins.restart_backoff plugins.restart_backoff_max \
     logging.level logging.format logging.file logging.max_size logging.max_files logging.ring_size \
     control.endpoint control.curve_server_key control.curve_authorized_keys control.curve_client_key \
-    daemon.shutdown_timeout daemon.plugin_timeout daemon.health_timeout
+    daemon.shutdown_timeout daemon.plugin_timeout daemon.blocking_threads daemon.blocking_queue daemon.health_timeout
 end
 
 # streamgated [options]

@@ -70,6 +70,7 @@ void Notify(const std::string& state) { sd_notify(0, state.c_str()); }
 // restart of the daemon to change.
 bool NeedsDaemonRestart(std::string_view key) {
   return key == "app.mode" || key == "app.name" || key == "control.endpoint" ||
+         key.starts_with("daemon.blocking_") ||
          key.starts_with("nats.") || (key.starts_with("logging.") && key != "logging.level");
 }
 
@@ -248,6 +249,7 @@ class Daemon final : public control::ControlTarget {
   // heartbeat, so that a lost service shows within two heartbeats.
   std::chrono::milliseconds status_period_{1000};
   ServiceRegistry services_;
+  std::unique_ptr<BlockingPool> blocking_;  // outlives the kernel: plugins' work runs on it
   std::unique_ptr<kernel::Kernel> kernel_;
   std::shared_ptr<StatusCache> status_;
   std::shared_ptr<MetricsRegistry> metrics_ = std::make_shared<MetricsRegistry>();
@@ -391,6 +393,10 @@ int Daemon::Run() {
   kernel_options.mode = mode;
   kernel_options.call_timeout = config.Duration("daemon.plugin_timeout");
   kernel_options.health_timeout = config.Duration("daemon.health_timeout");
+  blocking_ = std::make_unique<BlockingPool>(
+      static_cast<size_t>(config.Int("daemon.blocking_threads")),
+      static_cast<size_t>(config.Int("daemon.blocking_queue")), logs_->Get("blocking"));
+  kernel_options.blocking = blocking_.get();
   kernel_ = std::make_unique<kernel::Kernel>(kernel_options, config_, *logs_, *bus_, services_,
                                              io_.get_executor());
   status_ = std::make_shared<StatusCache>(*kernel_, mode, service_);
@@ -411,6 +417,25 @@ int Daemon::Run() {
     };
   }
   RegisterDaemonMetrics(*metrics_, sources);
+  metrics_->Add([pool = blocking_.get()](std::vector<MetricFamily>& out) {
+    const BlockingPool::Stats s = pool->Snapshot();
+    auto add = [&out](const char* name, const char* help, const char* type, double v) {
+      out.push_back({name, help, type, {{"", {}, v}}});
+    };
+    add("streamgate_blocking_threads", "Threads for plugins' blocking work", "gauge",
+        static_cast<double>(s.threads));
+    add("streamgate_blocking_busy_threads", "Blocking-work threads running work now", "gauge",
+        static_cast<double>(s.busy));
+    add("streamgate_blocking_queue_depth", "Blocking work waiting for a thread", "gauge",
+        static_cast<double>(s.queued));
+    add("streamgate_blocking_completed_total", "Blocking work finished", "counter",
+        static_cast<double>(s.completed));
+    add("streamgate_blocking_failed_total", "Blocking work that threw", "counter",
+        static_cast<double>(s.failed));
+    add("streamgate_blocking_rejected_total",
+        "Blocking work refused because daemon.blocking_queue jobs already waited", "counter",
+        static_cast<double>(s.rejected));
+  });
   const kernel::RestartPolicy policy = PolicyFrom(config);
   int registered = 0;
   for (auto& plugin : plugins::BuiltinPlugins()) {

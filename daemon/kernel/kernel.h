@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/logging.h"
+#include "daemon/plugin_api/blocking_pool.h"
 #include "daemon/plugin_api/plugin.h"
 
 namespace sg::kernel {
@@ -44,6 +45,7 @@ struct KernelOptions {
   std::string mode = "monolith";                  // for the log lines
   std::chrono::milliseconds call_timeout{10000};  // daemon.plugin_timeout: Init, Start, Reconfigure
   std::chrono::milliseconds health_timeout{2000};  // daemon.health_timeout
+  BlockingPool* blocking = nullptr;  // handed to every plugin for its blocking work
 };
 
 /// A snapshot of one plugin, for status, health and the control socket.

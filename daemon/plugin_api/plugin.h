@@ -14,6 +14,7 @@
 
 #include "common/result.h"
 #include "config/config.h"
+#include "daemon/plugin_api/blocking_pool.h"
 #include "daemon/plugin_api/bus.h"
 #include "daemon/plugin_api/health.h"
 #include "daemon/plugin_api/services.h"
@@ -34,6 +35,9 @@ struct PluginContext {
   Bus* bus = nullptr;                     // the event bus
   ServiceRegistry* services = nullptr;    // other plugins' services, by interface
   boost::asio::any_io_executor executor;  // the daemon's thread pool, for async work
+  /// Threads for work that blocks (disk, a database, child processes): never block the executor
+  /// or an HTTP I/O thread. Submit refuses when the queue is full; answer 503 then.
+  BlockingPool* blocking = nullptr;
   /// Tells the kernel that the plugin failed while running (its listener died, say); the kernel
   /// marks it failed and applies its restart policy. Safe from any thread.
   std::function<void(const std::string& reason)> report_failure;
