@@ -32,10 +32,15 @@ ClientSettings Context::Settings() const {
     settings.endpoint = env;
   } else {
     settings.endpoint = ControlEndpoint(config.String("control.endpoint"), service);
+    const bool fallback = service.empty() && config.String("control.endpoint").empty() &&
+                          access(settings.endpoint.substr(6).c_str(), F_OK) != 0;
     const auto services = ServiceEndpoints();
-    if (service.empty() && config.String("control.endpoint").empty() && !services.empty() &&
-        access(settings.endpoint.substr(6).c_str(), F_OK) != 0) {
+    if (fallback && !services.empty()) {
       settings.endpoint = services.front().second;
+    } else if (fallback && access(SystemControlEndpoint().substr(6).c_str(), F_OK) == 0) {
+      // The system service (streamgated.service) seen by root from a login shell, whose
+      // XDG_RUNTIME_DIR names another runtime directory.
+      settings.endpoint = SystemControlEndpoint();
     }
   }
   return settings;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -15,7 +16,12 @@ std::string RuntimeDir() {
   if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {
     return std::string(xdg) + "/streamgate";
   }
-  if (geteuid() == 0) return "/run/streamgate";
+  // systemd's RuntimeDirectory= (a list when the unit names several: the first is ours).
+  if (const char* unit = std::getenv("RUNTIME_DIRECTORY"); unit != nullptr && *unit != '\0') {
+    const std::string_view dirs(unit);
+    return std::string(dirs.substr(0, dirs.find(':')));
+  }
+  if (geteuid() == 0) return kSystemRuntimeDir;
   return fmt::format("/tmp/streamgate-{}", geteuid());
 }
 
@@ -43,6 +49,10 @@ std::string ControlEndpoint(const std::string& configured, const std::string& se
   if (!configured.empty()) return configured;
   if (!service.empty()) return "ipc://" + RuntimeDir() + "/control-" + service + ".sock";
   return "ipc://" + RuntimeDir() + "/control.sock";
+}
+
+std::string SystemControlEndpoint() {
+  return fmt::format("ipc://{}/control.sock", kSystemRuntimeDir);
 }
 
 std::string PidFileFor(const std::string& endpoint) {

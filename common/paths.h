@@ -8,8 +8,18 @@
 
 namespace sg {
 
-/// $XDG_RUNTIME_DIR/streamgate, else /run/streamgate for root, else /tmp/streamgate-UID.
+/// The runtime directory of root's daemon and of the streamgated.service unit
+/// (RuntimeDirectory=streamgate).
+inline constexpr const char* kSystemRuntimeDir = "/run/streamgate";
+
+/// $XDG_RUNTIME_DIR/streamgate; else $RUNTIME_DIRECTORY, which systemd sets for a service with
+/// RuntimeDirectory= (the unit's /run/streamgate); else /run/streamgate for root; else
+/// /tmp/streamgate-UID.
 std::string RuntimeDir();
+
+/// The system service's control socket, ipc:///run/streamgate/control.sock: where the CLI looks
+/// when its own default socket does not exist.
+std::string SystemControlEndpoint();
 
 /// Creates `dir` (and its parents) if missing and makes it mode 0700, owned by us: another user
 /// must not reach what is inside. Fails when it exists with another owner.

@@ -1,0 +1,63 @@
+#include "common/paths.h"
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+namespace sg {
+namespace {
+
+// Sets (or with nullopt unsets) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      setenv(name, value->c_str(), 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+}  // namespace
+
+TEST_CASE("the runtime directory: XDG_RUNTIME_DIR, else systemd's RUNTIME_DIRECTORY", "[paths]") {
+  SECTION("a user's session names it") {
+    ScopedEnv xdg("XDG_RUNTIME_DIR", "/run/user/1000");
+    ScopedEnv unit("RUNTIME_DIRECTORY", "/run/streamgate");
+    CHECK(RuntimeDir() == "/run/user/1000/streamgate");
+  }
+  SECTION("a system service has no session: the unit's RuntimeDirectory=, the first of several") {
+    ScopedEnv xdg("XDG_RUNTIME_DIR", std::nullopt);
+    ScopedEnv unit("RUNTIME_DIRECTORY", "/run/streamgate:/run/other");
+    CHECK(RuntimeDir() == "/run/streamgate");
+    CHECK(ControlEndpoint("") == "ipc:///run/streamgate/control.sock");
+    CHECK(ControlEndpoint("") == SystemControlEndpoint());
+    CHECK(PidFileFor(ControlEndpoint("")) == "/run/streamgate/streamgated.pid");
+  }
+  SECTION("neither: /run/streamgate for root, /tmp/streamgate-UID for others") {
+    ScopedEnv xdg("XDG_RUNTIME_DIR", std::nullopt);
+    ScopedEnv unit("RUNTIME_DIRECTORY", std::nullopt);
+    CHECK(RuntimeDir() == (geteuid() == 0 ? std::string(kSystemRuntimeDir)
+                                          : "/tmp/streamgate-" + std::to_string(geteuid())));
+  }
+}
+
+}  // namespace sg
