@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include <condition_variable>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -84,6 +85,21 @@ void RaiseFileLimit(spdlog::logger& logger) {
                            {{"from", static_cast<int64_t>(before.soft)},
                             {"to", static_cast<int64_t>(after.soft)}}));
   }
+}
+
+// Nothing the daemon does needs root (a port below 1024 needs one capability), so running as root
+// only widens what a flaw in it could reach: say so, once, with the way out. Silent otherwise.
+void WarnIfRoot(spdlog::logger& logger) {
+  if (geteuid() != 0) return;
+  // systemd sets INVOCATION_ID for every unit it runs.
+  const bool service = std::getenv("INVOCATION_ID") != nullptr;
+  logger.warn(log::With(
+      "Running as root, which streamgated does not need",
+      {{"remedy",
+        service ? "the shipped streamgated.service runs it as the unprivileged user streamgate: "
+                  "remove User=root (or the drop-in that sets it) and restart"
+                : "run it as the service (systemctl enable --now streamgated), which uses the "
+                  "unprivileged user streamgate, or start it as any user who is not root"}}));
 }
 
 // What plugins may know of the daemon: identity, readiness, and health from a cache that a
@@ -323,6 +339,7 @@ int Daemon::Run() {
   logger_->info(log::With(monolith ? "Starting StreamGate Monolithic Mode..."
                                    : "Starting StreamGate Microservice Mode...",
                           {{"version", SG_VERSION}, {"pid", static_cast<int64_t>(getpid())}}));
+  WarnIfRoot(*logger_);
   for (const auto& d : loaded.diagnostics) logger_->warn(d.Format());
   logger_->info(log::With("Configuration loaded",
                           {{"mode", mode},
