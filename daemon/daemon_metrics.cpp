@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/build_info.h"
@@ -36,14 +37,15 @@ ProcessStats ReadProcess() {
       p.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;  // utime, stime
       p.virtual_bytes = std::stod(f[20]);
       p.rss_bytes = std::stod(f[21]) * page;
-      // starttime is in ticks since boot; add the boot time.
-      std::ifstream stat("/proc/stat");
-      std::string line;
-      while (std::getline(stat, line)) {
-        if (line.rfind("btime ", 0) == 0) {
-          p.start_time_seconds = std::stod(line.substr(6)) + std::stod(f[19]) / ticks;
-        }
-      }
+      // starttime is in ticks since boot; add the boot time, taken from the clocks rather than
+      // /proc/stat, which the service's ProcSubset=pid hides.
+      timespec now{};
+      timespec since_boot{};
+      clock_gettime(CLOCK_REALTIME, &now);
+      clock_gettime(CLOCK_BOOTTIME, &since_boot);
+      const double boot = static_cast<double>(now.tv_sec - since_boot.tv_sec) +
+                          static_cast<double>(now.tv_nsec - since_boot.tv_nsec) / 1e9;
+      p.start_time_seconds = boot + std::stod(f[19]) / ticks;
     }
   }
   if (DIR* dir = opendir("/proc/self/fd")) {
