@@ -11,7 +11,8 @@ foreach(f bin/streamgate bin/streamgated share/man/man1/streamgate.1 share/man/m
           share/man/man5/streamgate.yaml.5 share/man/man7/streamgate-control.7 share/bash-completion/completions/streamgate
           share/bash-completion/completions/streamgated share/zsh/vendor-completions/_streamgate
           share/fish/vendor_completions.d/streamgate.fish share/fish/vendor_completions.d/streamgated.fish
-          etc/streamgate/streamgate.yaml lib/systemd/system/streamgated.service)
+          etc/streamgate/streamgate.yaml lib/systemd/system/streamgated.service
+          lib/sysusers.d/streamgate.conf)
   if(NOT EXISTS "${prefix}/${f}")
     message(FATAL_ERROR "missing after install: ${f}")
   endif()

@@ -42,19 +42,8 @@ export XDG_RUNTIME_DIR=$work/run XDG_CONFIG_HOME=$work/config
 mkdir -m 0700 "$XDG_RUNTIME_DIR"
 export PATH=$bin:$PATH # the README's commands say `streamgate`, as after an install
 
-failed=0
-passed=0
-check() { # check DESCRIPTION CONDITION...: runs the condition, reports it
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok: $what"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $what" >&2
-    failed=$((failed + 1))
-  fi
-}
+# shellcheck source=tests/support/check.sh
+source "$src/tests/support/check.sh"
 
 # The first code block after the line that starts with $1.
 block_after() {
