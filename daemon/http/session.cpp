@@ -20,11 +20,7 @@ const std::string& DateHeader() {
   const std::time_t now = std::time(nullptr);
   if (now != cached) {
     cached = now;
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buffer[64];
-    std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    text = buffer;
+    text = HttpDate(now);
   }
   return text;
 }
@@ -71,7 +67,7 @@ void RunIoLoop(boost::asio::io_context& io, spdlog::logger& logger, RejectCounte
 void ResponseHead::Build(std::string& head, unsigned status, std::string_view request_id,
                          std::string_view content_type,
                          const std::vector<std::pair<std::string, std::string>>& headers,
-                         size_t content_length, bool close) {
+                         std::optional<uint64_t> content_length, bool close) {
   const auto reason =
       boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
   head.clear();
@@ -95,8 +91,10 @@ void ResponseHead::Build(std::string& head, unsigned status, std::string_view re
     head += ": ";
     head += v;
   }
-  head += "\r\nContent-Length: ";
-  head += std::to_string(content_length);
+  if (content_length) {
+    head += "\r\nContent-Length: ";
+    head += std::to_string(*content_length);
+  }
   if (close) head += "\r\nConnection: close";
   head += "\r\n\r\n";
 }

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -17,18 +18,24 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <spdlog/logger.h>
 
 #include "common/logging.h"
+#include "daemon/http/file_response.h"
 #include "daemon/http/request_guard.h"
 #include "daemon/http/router.h"
 #include "daemon/http/server_settings.h"
@@ -120,6 +127,106 @@ void RunIoLoop(boost::asio::io_context& io, spdlog::logger& logger, RejectCounte
 template <class Stream>
 struct StreamOps;
 
+/// An open file the session sends; closed when the session lets go of it.
+class FileHandle {
+ public:
+  FileHandle() = default;
+  explicit FileHandle(int fd) : fd_(fd) {}
+  FileHandle(FileHandle&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileHandle& operator=(FileHandle&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  ~FileHandle() { Reset(); }
+  int fd() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Sends `count` bytes of `fd` from `offset` over a TCP socket with sendfile(2): the kernel copies
+/// from the page cache to the socket, nothing passes through user space. Waits for the socket to
+/// take more whenever it is full; the whole send has one deadline.
+class TcpSendFile : public std::enable_shared_from_this<TcpSendFile> {
+ public:
+  using Done = std::function<void(boost::beast::error_code)>;
+  TcpSendFile(boost::asio::ip::tcp::socket& socket, int fd, uint64_t offset, uint64_t count,
+              std::chrono::steady_clock::duration timeout, Done done)
+      : socket_(socket),
+        fd_(fd),
+        offset_(static_cast<off_t>(offset)),
+        remaining_(count),
+        timer_(socket.get_executor()),
+        done_(std::move(done)) {
+    timer_.expires_after(timeout);
+  }
+
+  void Start() {
+    timer_.async_wait([weak = weak_from_this()](boost::beast::error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) {
+        self->timed_out_ = true;
+        boost::beast::error_code ignored;
+        self->socket_.cancel(ignored);
+      }
+    });
+    Step();
+  }
+
+ private:
+  void Step() {
+    boost::beast::error_code ec;
+    socket_.non_blocking(true, ec);
+    while (!ec && remaining_ > 0) {
+      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(remaining_, 1u << 20));
+      const ssize_t n = ::sendfile(socket_.native_handle(), fd_, &offset_, chunk);
+      if (n > 0) {
+        remaining_ -= static_cast<uint64_t>(n);
+      } else if (n == 0) {
+        ec = boost::asio::error::eof;  // the file shrank under us
+      } else if (errno == EAGAIN) {
+        socket_.async_wait(boost::asio::ip::tcp::socket::wait_write,
+                           [self = shared_from_this()](boost::beast::error_code wait_ec) {
+                             if (wait_ec) {
+                               return self->Finish(self->timed_out_
+                                                       ? boost::beast::error::timeout
+                                                       : wait_ec);
+                             }
+                             self->Step();
+                           });
+        return;
+      } else if (errno != EINTR) {
+        ec = boost::beast::error_code(errno, boost::system::system_category());
+      }
+    }
+    Finish(ec);
+  }
+
+  void Finish(boost::beast::error_code ec) {
+    timer_.cancel();
+    auto done = std::move(done_);
+    done(ec);
+  }
+
+  boost::asio::ip::tcp::socket& socket_;
+  int fd_;
+  off_t offset_;
+  uint64_t remaining_;
+  boost::asio::steady_timer timer_;
+  Done done_;
+  bool timed_out_ = false;
+};
+
 template <>
 struct StreamOps<boost::beast::tcp_stream> {
   static void ExpireAfter(boost::beast::tcp_stream& s, std::chrono::steady_clock::duration d) {
@@ -135,6 +242,12 @@ struct StreamOps<boost::beast::tcp_stream> {
     const auto peer = s.socket().remote_endpoint(ec);
     return ec ? std::string("-") : peer.address().to_string();
   }
+  static void SendFile(boost::beast::tcp_stream& s, int fd, uint64_t offset, uint64_t count,
+                       std::chrono::steady_clock::duration timeout,
+                       std::function<void(boost::beast::error_code)> done) {
+    std::make_shared<TcpSendFile>(s.socket(), fd, offset, count, timeout, std::move(done))
+        ->Start();
+  }
 };
 
 /// The response of the session being written: the head is built by hand into a buffer the
@@ -143,7 +256,7 @@ struct ResponseHead {
   static void Build(std::string& head, unsigned status, std::string_view request_id,
                     std::string_view content_type,
                     const std::vector<std::pair<std::string, std::string>>& headers,
-                    size_t content_length, bool close);
+                    std::optional<uint64_t> content_length, bool close);
 };
 
 std::string NewRequestId();
@@ -354,10 +467,74 @@ class BasicSession final : public SessionBase,
       env_.logger->error(log::With(
           "Route handler threw",
           {{"route", match.route->pattern}, {"request_id", request_id_}, {"error", e.what()}}));
-      response = HttpResponse{500, "application/json", "{\"error\":\"internal error\"}", {}};
+      response = HttpResponse{};
+      response.status = 500;
+      response.body = R"({"error":"internal error"})";
+    }
+    if (!response.file.empty() && response.status == 200) {
+      return RespondFile(req, response, head, match.route->stats);
     }
     Respond(response.status, std::move(response.body), head, response.headers, match.route->stats,
             response.content_type);
+    DoWrite();
+  }
+
+  // A file: validators, conditionals and one range decide the status; the bytes go by
+  // sendfile after the head.
+  void RespondFile(const boost::beast::http::request<boost::beast::http::string_body>& req,
+                   HttpResponse& response, bool head, std::shared_ptr<RouteStats> stats) {
+    namespace bhttp = boost::beast::http;
+    FileHandle file(::open(response.file.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    const int open_errno = errno;
+    if (!file || ::fstat(file.fd(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      const bool denied = !file && open_errno == EACCES;
+      Respond(denied ? 403 : 404,
+              denied ? R"({"error":"forbidden"})" : R"({"error":"not found","path":)" +
+                                                       JsonString(path_) + "}",
+              head, {}, std::move(stats));
+      return DoWrite();
+    }
+    const FileMeta meta{static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_ino),
+                        int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+    auto field = [&req](bhttp::field f) {
+      const auto v = req[f];
+      return std::string_view(v.data(), v.size());
+    };
+    const FilePlan plan = PlanFileResponse(
+        {field(bhttp::field::if_none_match), field(bhttp::field::if_modified_since),
+         field(bhttp::field::range), field(bhttp::field::if_range),
+         req.method() == bhttp::verb::get || req.method() == bhttp::verb::head},
+        meta);
+    auto headers = std::move(response.headers);
+    headers.emplace_back("Accept-Ranges", "bytes");
+    headers.emplace_back("ETag", StrongETag(meta));
+    headers.emplace_back("Last-Modified", HttpDate(static_cast<std::time_t>(st.st_mtim.tv_sec)));
+    std::optional<uint64_t> length = plan.range.count;
+    if (plan.status == 206) {
+      headers.emplace_back("Content-Range",
+                           "bytes " + std::to_string(plan.range.first) + "-" +
+                               std::to_string(plan.range.first + plan.range.count - 1) + "/" +
+                               std::to_string(meta.size));
+    } else if (plan.status == 416) {
+      headers.emplace_back("Content-Range", "bytes */" + std::to_string(meta.size));
+      length = 0;
+    } else if (plan.status == 304) {
+      length.reset();  // a 304 has no body, and says nothing of one
+    }
+    stats_ = std::move(stats);
+    status_ = plan.status;
+    close_after_ = !keep_alive_ || draining_ || generation_.draining;
+    body_.clear();
+    head_only_ = true;  // the head goes by async_write, the bytes by sendfile
+    const bool send = !head && (plan.status == 200 || plan.status == 206);
+    body_bytes_ = send ? plan.range.count : 0;
+    ResponseHead::Build(head_, plan.status, request_id_, response.content_type, headers, length,
+                        close_after_);
+    if (send && plan.range.count > 0) {
+      file_ = std::move(file);
+      file_range_ = plan.range;
+    }
     DoWrite();
   }
 
@@ -372,7 +549,8 @@ class BasicSession final : public SessionBase,
     body_ = std::move(body);
     body_bytes_ = body_.size();
     head_only_ = head;
-    ResponseHead::Build(head_, status, request_id_, content_type, headers, body_.size(),
+    ResponseHead::Build(head_, status, request_id_, content_type, headers,
+                        status == 304 ? std::nullopt : std::optional<uint64_t>(body_.size()),
                         close_after_);
   }
 
@@ -388,6 +566,16 @@ class BasicSession final : public SessionBase,
   }
 
   void OnWrite(boost::beast::error_code ec) {
+    if (!ec && file_) {
+      const int fd = file_.fd();
+      return Ops::SendFile(stream_, fd, file_range_.first, file_range_.count,
+                           settings_->write_timeout,
+                           [self = this->shared_from_this()](boost::beast::error_code send_ec) {
+                             self->file_.Reset();
+                             self->OnWrite(send_ec);
+                           });
+    }
+    file_.Reset();
     const auto elapsed = Clock::now() - started_;
     stats_->Record(status_, elapsed);
     if (settings_->access_log && env_.access->should_log(spdlog::level::info)) {
@@ -425,6 +613,8 @@ class BasicSession final : public SessionBase,
   bool idle_ = false;
   bool draining_ = false;
   bool close_idle_ = true;
+  FileHandle file_;        // a file response's bytes, sent after its head
+  ByteRange file_range_;
 };
 
 /// The access log line: one place for every stream type.

@@ -43,6 +43,11 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  /// When set, the answer is this file instead of `body`, sent with zero-copy sendfile(2). The
+  /// server handles what HTTP asks of a file: a strong ETag and Last-Modified, If-None-Match and
+  /// If-Modified-Since (304), one byte range (206 with Content-Range, 416), Accept-Ranges, and
+  /// HEAD without a body; a missing file is 404. `status` stays 200 for that to apply.
+  std::string file;
 };
 
 /// Runs on an I/O thread: it must not block. Long work goes to the plugin's executor (a later
