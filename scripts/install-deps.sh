@@ -4,7 +4,7 @@
 #
 #   scripts/install-deps.sh            build and run dependencies
 #   scripts/install-deps.sh --test     also what the test suite needs (fuzzing, man lint, shells,
-#                                      systemd-analyze and libseccomp for the service's tests)
+#                                      systemd, libseccomp and ffmpeg for the service's tests)
 #   scripts/install-deps.sh --bench    also the benchmarks' references (nginx, supervisor, wrk, hyperfine)
 set -euo pipefail
 
@@ -16,7 +16,7 @@ build_pkgs=(
 test_pkgs=(
   catch2 clang-14 libclang-rt-14-dev mandoc procps util-linux bash-completion zsh fish curl
   redis-server prometheus nats-server nginx-light
-  systemd libseccomp-dev
+  systemd libseccomp-dev ffmpeg
 )
 bench_pkgs=(
   hyperfine supervisor wrk nginx-light python3 redis-tools
