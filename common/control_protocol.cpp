@@ -1,5 +1,6 @@
 #include "common/control_protocol.h"
 
+#include <array>
 #include <vector>
 
 #include <fmt/format.h>
@@ -79,32 +80,23 @@ int JsonDepth(std::string_view text) {
 namespace {
 
 // One pass over a request frame with nlohmann's SAX parser: checks the limits on nesting, keys
-// and strings, stopping at the first one passed, and notes the top-level "id" as text. It builds
-// nothing, so its cost is linear in the frame whatever the frame holds.
-class RequestScan {
+// and strings, stopping at the first one passed. It builds nothing, so its cost is linear in the
+// frame whatever the frame holds.
+class LimitScan {
  public:
   using json = nlohmann::json;
-  explicit RequestScan(bool stop_at_id) : stop_at_id_(stop_at_id) {}
+  std::string error;  // a limit passed, or a syntax error: why
 
-  std::string id;       // the top-level id as text; "" without one
-  bool id_bad = false;  // the top-level id is neither a string nor a number
-  std::string error;    // a limit passed, or a syntax error: why
-
-  bool null() { return Value(false); }
-  bool boolean(bool /*value*/) { return Value(false); }
-  bool number_integer(json::number_integer_t value) { return Id(std::to_string(value)); }
-  bool number_unsigned(json::number_unsigned_t value) { return Id(std::to_string(value)); }
-  // Integers past 64 bits and other numbers come here with the text as written.
-  bool number_float(json::number_float_t /*value*/, const json::string_t& text) {
-    return Id(text);
+  bool null() { return true; }
+  bool boolean(bool /*value*/) { return true; }
+  bool number_integer(json::number_integer_t /*value*/) { return true; }
+  bool number_unsigned(json::number_unsigned_t /*value*/) { return true; }
+  bool number_float(json::number_float_t /*value*/, const json::string_t& /*text*/) {
+    return true;
   }
-  bool string(json::string_t& value) {
-    if (!Fits(value, "string")) return false;
-    return Id(value);
-  }
-  bool binary(json::binary_t& /*value*/) { return Value(false); }
+  bool string(json::string_t& value) { return Fits(value, "string"); }
+  bool binary(json::binary_t& /*value*/) { return true; }
   bool start_object(std::size_t /*size*/) {
-    if (!Value(false)) return false;
     keys_.push_back(0);
     return Deeper();
   }
@@ -113,52 +105,28 @@ class RequestScan {
     if (++keys_.back() > kMaxKeys) {
       return Stop(fmt::format("an object has more than {} keys", kMaxKeys));
     }
-    // The first "id" counts, here and in PeekRequestId alike.
-    expect_id_ = depth_ == 1 && name == "id" && !seen_id_;
-    seen_id_ = seen_id_ || expect_id_;
     return true;
   }
-  bool end_object() {
-    keys_.pop_back();
-    --depth_;
-    return true;
-  }
+  bool end_object() { return Shallower(); }
   bool start_array(std::size_t /*size*/) {
-    if (!Value(false)) return false;
     keys_.push_back(0);
     return Deeper();
   }
-  bool end_array() {
-    keys_.pop_back();
-    --depth_;
-    return true;
-  }
+  bool end_array() { return Shallower(); }
   bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
                    const nlohmann::detail::exception& /*e*/) {
     return Stop("request is not valid JSON");
   }
 
  private:
-  // Any value: when it is the top-level id's, it is no string or number if `Id` did not call.
-  bool Value(bool is_id_text) {
-    const bool bad_id = expect_id_ && !is_id_text;
-    expect_id_ = false;
-    if (!bad_id) return true;
-    id_bad = true;
-    return !stop_at_id_;
-  }
-  bool Id(const std::string& text) {
-    if (!expect_id_) return Value(true);
-    expect_id_ = false;
-    id = text;
-    id_bad = false;
-    if (stop_at_id_) {
-      return false;
+  bool Deeper() {
+    if (static_cast<int>(keys_.size()) > kMaxDepth) {
+      return Stop(fmt::format("request nests deeper than {} levels", kMaxDepth));
     }
     return true;
   }
-  bool Deeper() {
-    if (++depth_ > kMaxDepth) return Stop(fmt::format("request nests deeper than {} levels", kMaxDepth));
+  bool Shallower() {
+    keys_.pop_back();
     return true;
   }
   bool Fits(const std::string& text, const char* what) {
@@ -171,20 +139,126 @@ class RequestScan {
     return false;
   }
 
-  const bool stop_at_id_;
-  bool expect_id_ = false;
-  bool seen_id_ = false;
-  int depth_ = 0;
-  std::vector<int> keys_;  // keys so far in each open object (arrays count none)
+  std::vector<int> keys_;  // keys so far in each open array or object (arrays count none)
+};
+
+// Finds the first "id" of a frame's top-level object without parsing the rest: values before it
+// are skipped by a byte scan that only follows strings and brackets, much faster than a parse,
+// so that the control server can afford it on its own thread for the replies it makes itself.
+class IdScan {
+ public:
+  explicit IdScan(std::string_view text) : text_(text) {}
+
+  struct Found {
+    std::string id;    // "" when none could be read
+    bool bad = false;  // there is an id, but not a string or a number
+  };
+
+  Found Run() {
+    Space();
+    if (!Eat('{')) return {};
+    for (;;) {
+      Space();
+      const size_t key_start = pos_;
+      if (!SkipString()) return {};
+      const std::string_view key_text = text_.substr(key_start, pos_ - key_start);
+      Space();
+      if (!Eat(':')) return {};
+      Space();
+      const size_t value_start = pos_;
+      if (!SkipValue()) return {};
+      if (IsId(key_text)) return Id(text_.substr(value_start, pos_ - value_start));
+      Space();
+      if (!Eat(',')) return {};
+    }
+  }
+
+ private:
+  static Found Id(std::string_view value) {
+    const auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return {};
+    if (j.is_string()) {
+      if (j.get_ref<const std::string&>().size() > kMaxStringBytes) return {};
+      return {j.get<std::string>(), false};
+    }
+    // A number is kept as written: its text, checked to be a number.
+    if (j.is_number()) return {std::string(value), false};
+    return {"", true};
+  }
+  // Whether a key's text, quotes included, stands for "id".
+  static bool IsId(std::string_view quoted) {
+    if (quoted.find('\\') == std::string_view::npos) return quoted == "\"id\"";
+    if (quoted.size() > 64) return false;  // "id" spelled with escapes is short
+    const auto j = nlohmann::json::parse(quoted, nullptr, /*allow_exceptions=*/false);
+    return j.is_string() && j.get_ref<const std::string&>() == "id";
+  }
+  void Space() {
+    while (pos_ < text_.size() &&
+           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
+            text_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool Eat(char c) {
+    if (pos_ >= text_.size() || text_[pos_] != c) return false;
+    ++pos_;
+    return true;
+  }
+  // From an opening quote to past its closing one.
+  bool SkipString() {
+    if (!Eat('"')) return false;
+    for (;;) {
+      const size_t quote = text_.find('"', pos_);
+      if (quote == std::string_view::npos) return false;
+      size_t backslashes = 0;
+      while (quote - backslashes > pos_ && text_[quote - backslashes - 1] == '\\') ++backslashes;
+      pos_ = quote + 1;
+      if (backslashes % 2 == 0) return true;
+    }
+  }
+  bool SkipValue() {
+    if (pos_ >= text_.size()) return false;
+    const char c = text_[pos_];
+    if (c == '"') return SkipString();
+    if (c == '{' || c == '[') return SkipNested();
+    const size_t start = pos_;
+    while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '}' &&
+           text_[pos_] != ']' && text_[pos_] != ' ' && text_[pos_] != '\t' &&
+           text_[pos_] != '\n' && text_[pos_] != '\r') {
+      ++pos_;
+    }
+    return pos_ > start;
+  }
+  // An array or object: brackets counted, strings skipped, nothing else looked at.
+  bool SkipNested() {
+    static const auto kSpecial = [] {
+      std::array<bool, 256> special{};
+      for (const unsigned char c : {'"', '[', ']', '{', '}'}) special[c] = true;
+      return special;
+    }();
+    size_t depth = 0;
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (!kSpecial[static_cast<unsigned char>(c)]) {
+        ++pos_;
+      } else if (c == '"') {
+        if (!SkipString()) return false;
+      } else {
+        ++pos_;
+        depth = c == '[' || c == '{' ? depth + 1 : depth - 1;
+        if (depth == 0) return true;
+      }
+    }
+    return false;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
 };
 
 }  // namespace
 
-std::string PeekRequestId(std::string_view frame) {
-  RequestScan scan(/*stop_at_id=*/true);
-  (void)nlohmann::json::sax_parse(frame, &scan);
-  return scan.id;
-}
+std::string PeekRequestId(std::string_view frame) { return IdScan(frame).Run().id; }
 
 Result<Request> DecodeRequest(std::string_view frame, std::string& id) {
   id.clear();
@@ -193,11 +267,12 @@ Result<Request> DecodeRequest(std::string_view frame, std::string& id) {
         ErrorCode::kInvalidArgument,
         fmt::format("request of {} bytes is over the limit of {}", frame.size(), kMaxFrameBytes));
   }
-  RequestScan scan(/*stop_at_id=*/false);
+  const IdScan::Found found = IdScan(frame).Run();
+  id = found.id;
+  LimitScan scan;
   (void)nlohmann::json::sax_parse(frame, &scan);
-  id = scan.id;
   if (!scan.error.empty()) return Fail(ErrorCode::kInvalidArgument, scan.error);
-  if (scan.id_bad) return Fail(ErrorCode::kInvalidArgument, "\"id\" must be a string or a number");
+  if (found.bad) return Fail(ErrorCode::kInvalidArgument, "\"id\" must be a string or a number");
   // Within the limits, building the tree costs at most kMaxKeys per key.
   nlohmann::ordered_json j =
       nlohmann::ordered_json::parse(frame, nullptr, /*allow_exceptions=*/false);

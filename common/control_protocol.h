@@ -57,9 +57,9 @@ inline constexpr const char* kBusy = "busy";  // too many requests waiting; retr
 /// reply can carry it.
 Result<Request> DecodeRequest(std::string_view frame, std::string& id);
 
-/// The request's id as its reply carries it: a string as it is, a number as the text it was
-/// written with (an integer as its decimal digits); "" when the frame has none that can be read.
-/// Reads only as far as the id.
+/// The request's id as its reply carries it: the first "id" of the top-level object, a string as
+/// it is, a number as the text it was written with; "" when the frame has none that can be read.
+/// Reads only as far as the id, skipping what comes before it without parsing it.
 std::string PeekRequestId(std::string_view frame);
 
 std::string EncodeRequest(const Request& request);

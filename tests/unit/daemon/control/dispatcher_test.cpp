@@ -154,6 +154,15 @@ TEST_CASE("ids are echoed as sent: strings as they are, numbers as their text", 
   CHECK(PeekRequestId(R"({"args":{"id":"inner"},"id":"outer"})") == "outer");
   CHECK(PeekRequestId(R"([{"id":"nested"}])").empty());
   CHECK(PeekRequestId(R"({"id":{"no":1},"x":1})").empty());
+  CHECK(Send(d, R"({"v":1,"id":-0,"cmd":"ping"})")["id"] == "-0");
+  CHECK(Send(d, R"({"v":1,"i\u0064":"escaped","cmd":"ping"})")["id"] == "escaped");
+  // An id after a large value is found by skipping the value, strings and brackets included.
+  const std::string after = R"({"args":{"a":["]}\"[{",)" + std::string(100000, '[') +
+                            std::string(100000, ']') + R"(]},"id":"last","v":1,"cmd":"ping"})";
+  CHECK(PeekRequestId(after) == "last");
+  CHECK(Send(d, after)["id"] == "last");  // though the request nests too deep
+  CHECK(PeekRequestId(R"({"id" : "spaced" })") == "spaced");
+  CHECK(PeekRequestId(R"({"x":"unterminated,"id":"no")").empty());
   CHECK(Send(d, R"({"v":1,"id":null,"cmd":"ping"})")["error"]["code"] == "bad_request");
 }
 
