@@ -149,6 +149,7 @@ struct ControlServer::Impl {
   std::map<std::string, Peer> peers;
   std::deque<std::string> turns;  // peers with waiting requests, served round robin
   int running = 0;                // requests at the workers, at most settings.workers
+  int large_running = 0;          // of those, the ones over kSmallRequestBytes
   size_t all_waiting_bytes = 0;
   size_t unsent_peers = 0;       // peers with unsent replies: retried every few milliseconds
   std::set<int> connections;     // descriptors of accepted connections, both sockets
@@ -160,6 +161,7 @@ struct ControlServer::Impl {
   std::mutex mu;
   struct Done {
     std::string routing_id;
+    bool large = false;  // over kSmallRequestBytes
     Outgoing out;
   };
   std::deque<Done> done;            // guarded by mu: replies from the workers
@@ -329,7 +331,10 @@ void ControlServer::Impl::Run() {
 void ControlServer::Impl::OnRequest() {
   // Drain what is there, a bounded batch at a time; each message is [routing id] ([empty])
   // [request]. ROUTER reads its peers in turn, so one busy peer does not starve the others.
-  for (int budget = 0; budget < 1000; ++budget) {
+  // The batch also ends after a couple of milliseconds, so that replies and new work are not
+  // held up behind a flood of large frames.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+  for (int budget = 0; budget < 1000 && std::chrono::steady_clock::now() < until; ++budget) {
     std::vector<zmq::message_t> frames;
     auto got = zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait);
     if (!got) return;
@@ -396,6 +401,7 @@ void ControlServer::Impl::TakeReplies() {
   }
   for (auto& d : replies) {
     --running;
+    if (d.large) --large_running;
     Peer& peer = peers[d.routing_id];
     --peer.running;
     if (peer.held && !peer.in_turn && !peer.waiting.empty()) {
@@ -457,33 +463,51 @@ void ControlServer::Impl::SendUnsent() {
 }
 
 void ControlServer::Impl::Dispatch() {
+  const int large_workers = std::max(1, settings.workers - 1);
   while (running < settings.workers && !turns.empty()) {
-    const std::string routing_id = std::move(turns.front());
-    turns.pop_front();
-    auto it = peers.find(routing_id);
-    if (it == peers.end()) continue;
-    Peer& peer = it->second;
-    peer.in_turn = false;
-    // A peer that does not read its replies waits until it does; SendUnsent puts it back. One
-    // that has its share of the workers waits for one of its requests to end (TakeReplies puts
-    // it back), so others always find a worker soon.
-    if (peer.waiting.empty() || peer.unsent_bytes >= kMaxUnreadBytes) continue;
-    if (peer.running >= kMaxRunningPerPeer) {
-      peer.held = true;
-      continue;
+    // Leave out the peers that cannot go now: one that does not read its replies waits until it
+    // does (SendUnsent puts it back), one that has its share of the workers waits for one of its
+    // requests to end (TakeReplies puts it back), so others always find a worker soon.
+    std::erase_if(turns, [&](const std::string& routing_id) {
+      auto it = peers.find(routing_id);
+      if (it == peers.end()) return true;
+      Peer& peer = it->second;
+      if (!peer.waiting.empty() && peer.unsent_bytes < kMaxUnreadBytes &&
+          peer.running < kMaxRunningPerPeer) {
+        return false;
+      }
+      peer.in_turn = false;
+      peer.held = peer.running >= kMaxRunningPerPeer;
+      return true;
+    });
+    // Small requests go first, and large ones never take the last worker: a command such as
+    // status is handled at once however many large frames wait.
+    auto small = [&](const std::string& routing_id) {
+      return peers[routing_id].waiting.front().frame.size() <= kSmallRequestBytes;
+    };
+    auto pick = std::find_if(turns.begin(), turns.end(), small);
+    if (pick == turns.end() && !turns.empty() && large_running < large_workers) {
+      pick = turns.begin();
     }
+    if (pick == turns.end()) return;
+    const std::string routing_id = std::move(*pick);
+    turns.erase(pick);
+    Peer& peer = peers[routing_id];
+    peer.in_turn = false;
     Job job = std::move(peer.waiting.front());
     peer.waiting.pop_front();
     peer.waiting_bytes -= job.frame.size();
     all_waiting_bytes -= job.frame.size();
+    const bool large = job.frame.size() > kSmallRequestBytes;
     ++peer.running;
     ++running;
+    if (large) ++large_running;
     if (!peer.waiting.empty()) {
       peer.in_turn = true;
       turns.push_back(routing_id);
     }
-    boost::asio::post(workers, [this, routing_id, job = std::move(job)]() mutable {
-      Done d{routing_id, Outgoing{std::move(job.envelope), dispatcher.Handle(job.frame)}};
+    boost::asio::post(workers, [this, routing_id, large, job = std::move(job)]() mutable {
+      Done d{routing_id, large, Outgoing{std::move(job.envelope), dispatcher.Handle(job.frame)}};
       if (logger->should_log(spdlog::level::debug)) {
         logger->debug(
             log::With("Control request", {{"bytes", static_cast<int64_t>(job.frame.size())}}));

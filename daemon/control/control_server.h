@@ -36,6 +36,8 @@ inline constexpr size_t kMaxUnreadBytes = 4 * 1024 * 1024;
 inline constexpr size_t kMaxUnreadBusyBytes = 8 * 1024 * 1024;
 /// Requests of one connection handled at once, of ServerSettings::workers.
 inline constexpr int kMaxRunningPerPeer = 2;
+/// Requests up to this size are handled before larger ones, which leave one worker free.
+inline constexpr size_t kSmallRequestBytes = 16 * 1024;
 /// A connection that has not finished the ZMTP handshake by then is closed.
 inline constexpr int kHandshakeMs = 5000;
 
