@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include <unistd.h>
 
@@ -13,6 +14,17 @@
 #include "config/schema.h"
 
 namespace sg::cli {
+
+namespace {
+
+// XDG_RUNTIME_DIR is the one a login session gets (pam_systemd's /run/user/UID), not a folder
+// someone chose, as a test or a second deployment would.
+bool InLoginSession() {
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  return xdg != nullptr && xdg == "/run/user/" + std::to_string(geteuid());
+}
+
+}  // namespace
 
 ClientSettings Context::Settings() const {
   ClientSettings settings;
@@ -37,9 +49,10 @@ ClientSettings Context::Settings() const {
     const auto services = ServiceEndpoints();
     if (fallback && !services.empty()) {
       settings.endpoint = services.front().second;
-    } else if (fallback && access(SystemControlEndpoint().substr(6).c_str(), F_OK) == 0) {
-      // The system service (streamgated.service) seen by root from a login shell, whose
-      // XDG_RUNTIME_DIR names another runtime directory.
+    } else if (fallback && InLoginSession() &&
+               access(SystemControlEndpoint().substr(6).c_str(), F_OK) == 0) {
+      // The system service (streamgated.service), seen by root from a login shell, whose
+      // XDG_RUNTIME_DIR names the session's runtime directory instead of /run.
       settings.endpoint = SystemControlEndpoint();
     }
   }

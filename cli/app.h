@@ -29,8 +29,8 @@ struct Context {
 
   /// The control endpoint: --endpoint, else $STREAMGATE_ENDPOINT, else --service's socket, else
   /// control.endpoint from the configuration, else the default ipc socket, or when no monolith
-  /// runs there, the first service socket of a microservice deployment, else the system
-  /// service's socket in /run/streamgate when we may reach it.
+  /// runs there, the first service socket of a microservice deployment, else, in a login
+  /// session, the system service's socket in /run/streamgate when we may reach it.
   ClientSettings Settings() const;
   /// The control sockets of a microservice deployment in the runtime directory, by service.
   static std::vector<std::pair<std::string, std::string>> ServiceEndpoints();
