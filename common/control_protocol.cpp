@@ -175,15 +175,38 @@ class IdScan {
 
  private:
   static Found Id(std::string_view value) {
+    // A number is kept as written: its text, checked against JSON's grammar.
+    if (IsNumber(value)) return {std::string(value), false};
+    if (value.front() != '"') return {"", value == "null" || value == "true" || value == "false" ||
+                                              value.front() == '{' || value.front() == '['};
     const auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return {};
-    if (j.is_string()) {
-      if (j.get_ref<const std::string&>().size() > kMaxStringBytes) return {};
-      return {j.get<std::string>(), false};
+    if (!j.is_string() || j.get_ref<const std::string&>().size() > kMaxStringBytes) return {};
+    return {j.get<std::string>(), false};
+  }
+  // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  static bool IsNumber(std::string_view text) {
+    size_t i = 0;
+    auto digits = [&] {
+      const size_t start = i;
+      while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+      return i > start;
+    };
+    if (i < text.size() && text[i] == '-') ++i;
+    if (i < text.size() && text[i] == '0') {
+      ++i;
+    } else if (!digits()) {
+      return false;
     }
-    // A number is kept as written: its text, checked to be a number.
-    if (j.is_number()) return {std::string(value), false};
-    return {"", true};
+    if (i < text.size() && text[i] == '.') {
+      ++i;
+      if (!digits()) return false;
+    }
+    if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+      ++i;
+      if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+      if (!digits()) return false;
+    }
+    return i == text.size();
   }
   // Whether a key's text, quotes included, stands for "id".
   static bool IsId(std::string_view quoted) {

@@ -162,6 +162,11 @@ TEST_CASE("ids are echoed as sent: strings as they are, numbers as their text", 
   CHECK(PeekRequestId(after) == "last");
   CHECK(Send(d, after)["id"] == "last");  // though the request nests too deep
   CHECK(PeekRequestId(R"({"id" : "spaced" })") == "spaced");
+  // A number is checked against JSON's grammar, whole: a NUL does not end it.
+  CHECK(PeekRequestId(std::string(R"({"id":12)") + std::string(1, '\0') + "34}").empty());
+  CHECK(PeekRequestId(R"({"id":012})").empty());
+  CHECK(PeekRequestId(R"({"id":1.})").empty());
+  CHECK(PeekRequestId(R"({"id":-1.5E-7})") == "-1.5E-7");
   CHECK(PeekRequestId(R"({"x":"unterminated,"id":"no")").empty());
   CHECK(Send(d, R"({"v":1,"id":null,"cmd":"ping"})")["error"]["code"] == "bad_request");
 }
