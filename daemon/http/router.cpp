@@ -90,13 +90,25 @@ std::vector<HttpRouteStats> RouteTable::Snapshot() const {
 
 Result<Router::RouteId> RouteTable::AddRoute(std::string method, std::string pattern,
                                              HttpHandler handler) {
+  if (!handler) return Add(std::move(method), std::move(pattern), nullptr, nullptr);
+  return Add(std::move(method), std::move(pattern), std::move(handler), nullptr);
+}
+
+Result<Router::RouteId> RouteTable::AddAsyncRoute(std::string method, std::string pattern,
+                                                  AsyncHttpHandler handler) {
+  if (!handler) return Add(std::move(method), std::move(pattern), nullptr, nullptr);
+  return Add(std::move(method), std::move(pattern), nullptr, std::move(handler));
+}
+
+Result<Router::RouteId> RouteTable::Add(std::string method, std::string pattern,
+                                        HttpHandler handler, AsyncHttpHandler async_handler) {
   static const std::vector<std::string> kMethods = {"GET",   "HEAD",   "POST",   "PUT",
                                                     "PATCH", "DELETE", "OPTIONS"};
   if (std::find(kMethods.begin(), kMethods.end(), method) == kMethods.end()) {
     return Fail(ErrorCode::kInvalidArgument,
                 fmt::format("route {} {}: unknown method", method, pattern));
   }
-  if (pattern.empty() || pattern[0] != '/' || !handler) {
+  if (pattern.empty() || pattern[0] != '/' || (!handler && !async_handler)) {
     return Fail(
         ErrorCode::kInvalidArgument,
         fmt::format("route {} {}: a pattern starts with '/' and needs a handler", method, pattern));
@@ -130,7 +142,8 @@ Result<Router::RouteId> RouteTable::AddRoute(std::string method, std::string pat
   auto next = std::make_shared<std::vector<Route>>(*current);
   const RouteId id = next_id_++;
   next->push_back(Route{id, std::move(method), std::move(pattern), std::move(segments),
-                        std::move(handler), std::make_shared<RouteStats>()});
+                        std::move(handler), std::move(async_handler),
+                        std::make_shared<RouteStats>()});
   routes_ = std::move(next);
   version_ = next_version++;
   return id;

@@ -44,7 +44,8 @@ class RouteTable final : public Router {
     std::string method;
     std::string pattern;
     std::vector<std::string> segments;  // "{id}" segments match anything
-    HttpHandler handler;
+    HttpHandler handler;             // one of these two is set
+    AsyncHttpHandler async_handler;
     std::shared_ptr<RouteStats> stats;
   };
 
@@ -57,6 +58,8 @@ class RouteTable final : public Router {
   RouteTable();
 
   Result<RouteId> AddRoute(std::string method, std::string pattern, HttpHandler handler) override;
+  Result<RouteId> AddAsyncRoute(std::string method, std::string pattern,
+                                AsyncHttpHandler handler) override;
   void RemoveRoute(RouteId id) override;
 
   /// Every route's counters, and those of requests that matched no route.
@@ -69,6 +72,8 @@ class RouteTable final : public Router {
              std::shared_ptr<const std::vector<Route>>& snapshot) const;
 
  private:
+  Result<RouteId> Add(std::string method, std::string pattern, HttpHandler handler,
+                      AsyncHttpHandler async_handler);
   std::shared_ptr<const std::vector<Route>> Current() const;
 
   mutable std::mutex mu_;

@@ -99,6 +99,40 @@ void ResponseHead::Build(std::string& head, unsigned status, std::string_view re
   head += "\r\n\r\n";
 }
 
+void AsyncExchange::Send(HttpResponse response) {
+  if (sent_.exchange(true)) return;
+  Deliver deliver;
+  {
+    std::lock_guard lock(mu_);
+    deliver = std::move(deliver_);
+  }
+  if (deliver) deliver(std::move(response));
+}
+
+void AsyncExchange::OnClientGone(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (!gone_) {
+      on_gone_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+void AsyncExchange::MarkGone() {
+  std::vector<std::function<void()>> callbacks;
+  Deliver released;
+  {
+    std::lock_guard lock(mu_);
+    if (gone_) return;
+    gone_ = true;
+    callbacks.swap(on_gone_);
+    released = std::move(deliver_);  // lets go of the session outside the lock
+  }
+  for (auto& fn : callbacks) fn();
+}
+
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return fmt::format("{:016x}", rng());

@@ -242,6 +242,23 @@ struct StreamOps<boost::beast::tcp_stream> {
     const auto peer = s.socket().remote_endpoint(ec);
     return ec ? std::string("-") : peer.address().to_string();
   }
+  /// Calls `done(true)` when the client closes while nothing is read (an asynchronous handler
+  /// is at work), `done(false)` when it sends more (pipelining) instead. CancelWatch ends it.
+  static void WatchClose(boost::beast::tcp_stream& s, std::function<void(bool gone)> done) {
+    s.socket().async_wait(
+        boost::asio::ip::tcp::socket::wait_read,
+        [&socket = s.socket(), done = std::move(done)](boost::beast::error_code ec) {
+          if (ec == boost::asio::error::operation_aborted) return;
+          if (ec) return done(true);
+          char byte;
+          const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+          done(n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR));
+        });
+  }
+  static void CancelWatch(boost::beast::tcp_stream& s) {
+    boost::beast::error_code ec;
+    s.socket().cancel(ec);
+  }
   static void SendFile(boost::beast::tcp_stream& s, int fd, uint64_t offset, uint64_t count,
                        std::chrono::steady_clock::duration timeout,
                        std::function<void(boost::beast::error_code)> done) {
@@ -257,6 +274,27 @@ struct ResponseHead {
                     std::string_view content_type,
                     const std::vector<std::pair<std::string, std::string>>& headers,
                     std::optional<uint64_t> content_length, bool close);
+};
+
+/// The responder a session hands an asynchronous handler: Send from any thread delivers the
+/// answer to the session's I/O thread; the session marks it gone when the client leaves or the
+/// deadline passes.
+class AsyncExchange final : public HttpResponder {
+ public:
+  using Deliver = std::function<void(HttpResponse)>;
+  explicit AsyncExchange(Deliver deliver) : deliver_(std::move(deliver)) {}
+  void Send(HttpResponse response) override;
+  bool ClientGone() const override { return gone_.load(); }
+  void OnClientGone(std::function<void()> fn) override;
+  /// The session's side, on its I/O thread: the answer can no longer be delivered.
+  void MarkGone();
+
+ private:
+  std::mutex mu_;
+  std::atomic<bool> sent_{false};
+  std::atomic<bool> gone_{false};
+  Deliver deliver_;                               // guarded by mu_; holds the session
+  std::vector<std::function<void()>> on_gone_;    // guarded by mu_
 };
 
 std::string NewRequestId();
@@ -460,6 +498,7 @@ class BasicSession final : public SessionBase,
       const auto v = r[boost::beast::string_view(name.data(), name.size())];
       return std::string_view(v.data(), v.size());
     };
+    if (match.route->async_handler) return HandleAsync(*match.route, request, head);
     HttpResponse response;
     try {
       match.route->handler(request, response);
@@ -471,12 +510,84 @@ class BasicSession final : public SessionBase,
       response.status = 500;
       response.body = R"({"error":"internal error"})";
     }
+    Answer(response, head, match.route->stats);
+  }
+
+  // The handler's answer, a file or a body, goes out.
+  void Answer(HttpResponse& response, bool head, std::shared_ptr<RouteStats> stats) {
     if (!response.file.empty() && response.status == 200) {
-      return RespondFile(req, response, head, match.route->stats);
+      return RespondFile(parser_->get(), response, head, std::move(stats));
     }
-    Respond(response.status, std::move(response.body), head, response.headers, match.route->stats,
+    Respond(response.status, std::move(response.body), head, response.headers, std::move(stats),
             response.content_type);
     DoWrite();
+  }
+
+  // An asynchronous handler: the session waits (reading nothing) for its answer, the deadline,
+  // or the client leaving, whichever comes first.
+  void HandleAsync(const RouteTable::Route& route, const HttpRequest& request, bool head) {
+    auto self = this->shared_from_this();
+    // The deadline timer and the close watch keep the session alive while it waits; the
+    // exchange holds it weakly, so an exchange kept by a handler holds nothing up.
+    auto exchange = std::make_shared<AsyncExchange>(
+        [weak = this->weak_from_this(), executor = stream_.get_executor(),
+         head](HttpResponse response) {
+          boost::asio::post(executor, [weak, head, response = std::move(response)]() mutable {
+            if (auto session = weak.lock()) session->OnAsyncAnswer(std::move(response), head);
+          });
+        });
+    exchange_ = exchange;
+    async_stats_ = route.stats;
+    async_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
+    async_timer_->expires_after(settings_->write_timeout);
+    async_timer_->async_wait([self, head](boost::beast::error_code ec) {
+      if (!ec) self->OnAsyncDeadline(head);
+    });
+    Ops::WatchClose(stream_, [self](bool gone) {
+      if (gone) self->OnClientGone();
+    });
+    try {
+      route.async_handler(request, exchange);
+    } catch (const std::exception& e) {
+      env_.logger->error(log::With(
+          "Route handler threw",
+          {{"route", route.pattern}, {"request_id", request_id_}, {"error", e.what()}}));
+      HttpResponse failed;
+      failed.status = 500;
+      failed.body = R"({"error":"internal error"})";
+      exchange->Send(std::move(failed));
+    }
+  }
+
+  // Takes the pending exchange, if any, and stops watching for its end.
+  std::shared_ptr<AsyncExchange> EndExchange() {
+    auto exchange = std::move(exchange_);
+    if (exchange) {
+      if (async_timer_) async_timer_->cancel();
+      Ops::CancelWatch(stream_);
+    }
+    return exchange;
+  }
+
+  void OnAsyncAnswer(HttpResponse response, bool head) {
+    if (!EndExchange()) return;  // too late: the deadline passed or the client left
+    Answer(response, head, std::move(async_stats_));
+  }
+
+  void OnAsyncDeadline(bool head) {
+    auto exchange = EndExchange();
+    if (!exchange) return;
+    exchange->MarkGone();
+    Respond(504, R"({"error":"the handler did not answer before server.write_timeout"})", head,
+            {}, std::move(async_stats_));
+    DoWrite();
+  }
+
+  void OnClientGone() {
+    auto exchange = EndExchange();
+    if (!exchange) return;
+    exchange->MarkGone();
+    Close();
   }
 
   // A file: validators, conditionals and one range decide the status; the bytes go by
@@ -615,6 +726,9 @@ class BasicSession final : public SessionBase,
   bool close_idle_ = true;
   FileHandle file_;        // a file response's bytes, sent after its head
   ByteRange file_range_;
+  std::shared_ptr<AsyncExchange> exchange_;  // an asynchronous handler's pending answer
+  std::shared_ptr<RouteStats> async_stats_;
+  std::unique_ptr<boost::asio::steady_timer> async_timer_;
 };
 
 /// The access log line: one place for every stream type.

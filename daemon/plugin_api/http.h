@@ -50,9 +50,30 @@ struct HttpResponse {
   std::string file;
 };
 
-/// Runs on an I/O thread: it must not block. Long work goes to the plugin's executor (a later
-/// version adds asynchronous handlers for that).
+/// Runs on an I/O thread: it must not block. Work that takes time goes to an asynchronous
+/// handler (below), which answers later.
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
+
+/// How an asynchronous handler answers: once, from any thread, before the request's deadline
+/// (server.write_timeout from when the handler was called; past it the client gets 504). The
+/// request the handler was given stays valid until Send is called or the client is gone; copy
+/// what the work needs beyond that.
+class HttpResponder {
+ public:
+  virtual ~HttpResponder() = default;
+  /// Answers the request. Only the first call counts; after the client went away it is dropped.
+  virtual void Send(HttpResponse response) = 0;
+  /// True once the client closed the connection or the deadline passed: stop the work.
+  virtual bool ClientGone() const = 0;
+  /// `fn` runs once, on an I/O thread, when the client goes away or the deadline passes before
+  /// Send; at once if that already happened. It must not block.
+  virtual void OnClientGone(std::function<void()> fn) = 0;
+};
+
+/// Runs on an I/O thread and returns at once; the answer goes through the responder, from a
+/// thread of the plugin's (the blocking pool, say).
+using AsyncHttpHandler =
+    std::function<void(const HttpRequest&, std::shared_ptr<HttpResponder> responder)>;
 
 /// Thread-safe. Routes may be added and removed while requests are served.
 class Router {
@@ -66,6 +87,9 @@ class Router {
   /// `name` is the route's label in metrics and logs (defaults to the pattern).
   virtual Result<RouteId> AddRoute(std::string method, std::string pattern,
                                    HttpHandler handler) = 0;
+  /// The same for a handler that answers later (see AsyncHttpHandler).
+  virtual Result<RouteId> AddAsyncRoute(std::string method, std::string pattern,
+                                        AsyncHttpHandler handler) = 0;
   virtual void RemoveRoute(RouteId id) = 0;
 };
 

@@ -19,7 +19,9 @@ struct StreamOps<boost::beast::test::stream> {
   static void ExpireAfter(boost::beast::test::stream&, std::chrono::steady_clock::duration) {}
   static void Close(boost::beast::test::stream& s) { s.close(); }
   static std::string Remote(boost::beast::test::stream&) { return "fuzz"; }
-  // No route of the fuzz target answers with a file.
+  // No route of the fuzz target answers later or with a file.
+  static void WatchClose(boost::beast::test::stream&, const std::function<void(bool)>&) {}
+  static void CancelWatch(boost::beast::test::stream&) {}
   static void SendFile(boost::beast::test::stream&, int, uint64_t, uint64_t,
                        std::chrono::steady_clock::duration,
                        const std::function<void(boost::beast::error_code)>& done) {

@@ -1,0 +1,120 @@
+// Asynchronous route handlers on the real HTTP server: an answer from another thread, the
+// deadline when none comes, the client leaving mid-work, and order under pipelining.
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <spdlog/sinks/null_sink.h>
+
+#include "daemon/http/server.h"
+#include "tests/support/http_client.h"
+
+namespace sg::http {
+namespace {
+
+struct AsyncServer {
+  explicit AsyncServer(std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+    auto quiet =
+        std::make_shared<spdlog::logger>("http", std::make_shared<spdlog::sinks::null_sink_mt>());
+    server = std::make_unique<HttpServer>(routes, quiet, quiet);
+    auto s = std::make_shared<ServerSettings>();
+    s->host = "127.0.0.1";
+    s->port = 0;
+    s->io_threads = 1;
+    s->write_timeout = deadline;
+    settings = s;
+  }
+  void Start() { REQUIRE(server->Start(settings)); }
+  ~AsyncServer() {
+    server->Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    for (auto& t : workers) t.join();
+  }
+  RouteTable routes;
+  std::unique_ptr<HttpServer> server;
+  std::shared_ptr<const ServerSettings> settings;
+  std::vector<std::thread> workers;
+};
+
+}  // namespace
+
+TEST_CASE("an asynchronous handler answers from another thread", "[http][async]") {
+  AsyncServer s;
+  REQUIRE(s.routes.AddAsyncRoute(
+      "GET", "/work/{n}", [&](const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
+        const std::string n(req.Param("n"));  // copied: the request is not kept
+        s.workers.emplace_back([n, responder] {
+          HttpResponse res;
+          res.body = "{\"n\":" + n + "}";
+          responder->Send(std::move(res));
+          responder->Send(HttpResponse{});  // a second answer is ignored
+        });
+      }));
+  REQUIRE(s.routes.AddRoute("GET", "/now", [](const HttpRequest&, HttpResponse& res) {
+    res.body = "now";
+  }));
+  s.Start();
+  test::HttpConnection c(s.server->port());
+  auto reply = c.Request("GET", "/work/7");
+  REQUIRE(reply);
+  CHECK(reply->status == 200);
+  CHECK(reply->body == "{\"n\":7}");
+  // Pipelined: the slow answer first, then the quick one, in order.
+  c.Send("GET /work/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /now HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto first = c.Read();
+  auto second = c.Read();
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->body == "{\"n\":1}");
+  CHECK(second->body == "now");
+}
+
+TEST_CASE("a handler that never answers gets the client a 504 at the deadline", "[http][async]") {
+  AsyncServer s(std::chrono::milliseconds(200));
+  std::shared_ptr<HttpResponder> kept;
+  std::promise<void> gone;
+  std::atomic<int> calls{0};
+  REQUIRE(s.routes.AddAsyncRoute(
+      "GET", "/stuck", [&](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+        if (calls++ > 0) return;  // the second time, just never answer
+        kept = responder;
+        responder->OnClientGone([&gone] { gone.set_value(); });
+      }));
+  s.Start();
+  test::HttpConnection c(s.server->port());
+  auto reply = c.Request("GET", "/stuck");
+  REQUIRE(reply);
+  CHECK(reply->status == 504);
+  REQUIRE(gone.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK(kept->ClientGone());
+  kept->Send(HttpResponse{});  // too late: dropped, nothing breaks
+  // The connection still serves.
+  auto again = c.Request("GET", "/stuck");
+  REQUIRE(again);
+  CHECK(again->status == 504);
+}
+
+TEST_CASE("a client that leaves mid-work is noticed, so the work can stop", "[http][async]") {
+  AsyncServer s;
+  std::promise<void> gone;
+  std::promise<void> received;
+  std::shared_ptr<HttpResponder> kept;
+  REQUIRE(s.routes.AddAsyncRoute(
+      "GET", "/long", [&](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+        kept = responder;
+        responder->OnClientGone([&gone] { gone.set_value(); });
+        received.set_value();
+      }));
+  s.Start();
+  {
+    test::HttpConnection c(s.server->port());
+    c.Send("GET /long HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Wait until the handler holds the request, then hang up.
+    REQUIRE(received.get_future().wait_for(std::chrono::seconds(5)) ==
+            std::future_status::ready);
+  }
+  REQUIRE(gone.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK(kept->ClientGone());
+}
+
+}  // namespace sg::http
