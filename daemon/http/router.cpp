@@ -141,12 +141,26 @@ Result<Router::RouteId> RouteTable::Add(std::string method, std::string pattern,
   }
   auto next = std::make_shared<std::vector<Route>>(*current);
   const RouteId id = next_id_++;
+  const auto cors = cors_.find(pattern);
   next->push_back(Route{id, std::move(method), std::move(pattern), std::move(segments),
                         std::move(handler), std::move(async_handler),
-                        std::make_shared<RouteStats>()});
+                        std::make_shared<RouteStats>(),
+                        cors == cors_.end() ? nullptr : cors->second});
   routes_ = std::move(next);
   version_ = next_version++;
   return id;
+}
+
+void RouteTable::SetCors(const std::string& pattern, CorsPolicy policy) {
+  auto shared = std::make_shared<const CorsPolicy>(std::move(policy));
+  std::lock_guard lock(mu_);
+  cors_[pattern] = shared;
+  auto next = std::make_shared<std::vector<Route>>(*routes_);
+  for (auto& r : *next) {
+    if (r.pattern == pattern) r.cors = shared;
+  }
+  routes_ = std::move(next);
+  version_ = next_version++;
 }
 
 void RouteTable::RemoveRoute(RouteId id) {
@@ -178,6 +192,7 @@ RouteTable::Match RouteTable::Find(std::string_view method, std::string_view pat
       fits = seg.front() == '{' || seg == parts[i];
     }
     if (!fits) continue;
+    if (match.cors == nullptr && route.cors) match.cors = route.cors.get();
     const bool method_fits = route.method == method || (method == "HEAD" && route.method == "GET");
     if (!method_fits) {
       allowed.push_back(route.method);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,12 +48,14 @@ class RouteTable final : public Router {
     HttpHandler handler;             // one of these two is set
     AsyncHttpHandler async_handler;
     std::shared_ptr<RouteStats> stats;
+    std::shared_ptr<const CorsPolicy> cors;  // null: same-origin only
   };
 
   struct Match {
     const Route* route = nullptr;  // null: no route
     std::vector<std::pair<std::string_view, std::string_view>> params;
     std::string allow;  // when the path matched but not the method: "GET, HEAD"
+    const CorsPolicy* cors = nullptr;  // the path's CORS policy, when it has one
   };
 
   RouteTable();
@@ -60,6 +63,7 @@ class RouteTable final : public Router {
   Result<RouteId> AddRoute(std::string method, std::string pattern, HttpHandler handler) override;
   Result<RouteId> AddAsyncRoute(std::string method, std::string pattern,
                                 AsyncHttpHandler handler) override;
+  void SetCors(const std::string& pattern, CorsPolicy policy) override;
   void RemoveRoute(RouteId id) override;
 
   /// Every route's counters, and those of requests that matched no route.
@@ -80,6 +84,7 @@ class RouteTable final : public Router {
   std::shared_ptr<const std::vector<Route>> routes_;  // guarded by mu_; replaced, never changed
   std::atomic<uint64_t> version_;                     // unique across tables; bumped on change
   RouteId next_id_ = 1;                               // guarded by mu_
+  std::map<std::string, std::shared_ptr<const CorsPolicy>> cors_;  // by pattern; guarded by mu_
   std::shared_ptr<RouteStats> unmatched_ = std::make_shared<RouteStats>();
 };
 

@@ -475,6 +475,21 @@ class BasicSession final : public SessionBase,
 
     std::shared_ptr<const std::vector<RouteTable::Route>> snapshot;
     auto match = env_.routes->Find(method_, path_, snapshot);
+    const auto origin = req[bhttp::field::origin];
+    cors_origin_.assign(origin.data(), origin.size());
+    if (match.route == nullptr && match.cors != nullptr && req.method() == bhttp::verb::options &&
+        req.find(bhttp::field::access_control_request_method) != req.end()) {
+      // A browser's preflight for a cross-origin call.
+      std::vector<std::pair<std::string, std::string>> headers;
+      AddCorsHeaders(*match.cors, headers);
+      headers.emplace_back("Access-Control-Allow-Methods", match.allow);
+      if (!match.cors->allow_headers.empty()) {
+        headers.emplace_back("Access-Control-Allow-Headers", Join(match.cors->allow_headers));
+      }
+      headers.emplace_back("Access-Control-Max-Age", std::to_string(match.cors->max_age_seconds));
+      Respond(204, "", false, headers, env_.routes->UnmatchedStats());
+      return DoWrite();
+    }
     if (match.route == nullptr) {
       if (!match.allow.empty()) {
         Respond(405, "{\"error\":\"method not allowed\",\"allow\":" + JsonString(match.allow) + "}",
@@ -498,6 +513,7 @@ class BasicSession final : public SessionBase,
       const auto v = r[boost::beast::string_view(name.data(), name.size())];
       return std::string_view(v.data(), v.size());
     };
+    cors_ = match.route->cors;
     if (match.route->async_handler) return HandleAsync(*match.route, request, head);
     HttpResponse response;
     try {
@@ -513,8 +529,36 @@ class BasicSession final : public SessionBase,
     Answer(response, head, match.route->stats);
   }
 
+  static std::string Join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) {
+      if (!out.empty()) out += ", ";
+      out += item;
+    }
+    return out;
+  }
+
+  // Access-Control-Allow-Origin and friends, when the request's Origin is one the policy allows.
+  void AddCorsHeaders(const CorsPolicy& policy,
+                      std::vector<std::pair<std::string, std::string>>& headers) const {
+    if (cors_origin_.empty()) return;
+    bool any = false;
+    bool listed = false;
+    for (const auto& o : policy.allow_origins) {
+      any = any || o == "*";
+      listed = listed || o == cors_origin_;
+    }
+    if (!any && !listed) return;
+    headers.emplace_back("Access-Control-Allow-Origin", any ? "*" : cors_origin_);
+    if (!any) headers.emplace_back("Vary", "Origin");
+    if (!policy.expose_headers.empty()) {
+      headers.emplace_back("Access-Control-Expose-Headers", Join(policy.expose_headers));
+    }
+  }
+
   // The handler's answer, a file or a body, goes out.
   void Answer(HttpResponse& response, bool head, std::shared_ptr<RouteStats> stats) {
+    if (cors_) AddCorsHeaders(*cors_, response.headers);
     if (!response.file.empty() && response.status == 200) {
       return RespondFile(parser_->get(), response, head, std::move(stats));
     }
@@ -726,6 +770,8 @@ class BasicSession final : public SessionBase,
   bool close_idle_ = true;
   FileHandle file_;        // a file response's bytes, sent after its head
   ByteRange file_range_;
+  std::shared_ptr<const CorsPolicy> cors_;   // the route's, while its request is answered
+  std::string cors_origin_;                  // the request's Origin, "" when none
   std::shared_ptr<AsyncExchange> exchange_;  // an asynchronous handler's pending answer
   std::shared_ptr<RouteStats> async_stats_;
   std::unique_ptr<boost::asio::steady_timer> async_timer_;

@@ -75,6 +75,14 @@ class HttpResponder {
 using AsyncHttpHandler =
     std::function<void(const HttpRequest&, std::shared_ptr<HttpResponder> responder)>;
 
+/// Cross-origin access for browser clients (players, tus uploads) to the routes of one pattern.
+struct CorsPolicy {
+  std::vector<std::string> allow_origins = {"*"};  // exact origins, or "*" for any
+  std::vector<std::string> allow_headers = {};     // request headers a preflight may name
+  std::vector<std::string> expose_headers = {};    // response headers scripts may read
+  int max_age_seconds = 600;                       // how long a browser keeps a preflight
+};
+
 /// Thread-safe. Routes may be added and removed while requests are served.
 class Router {
  public:
@@ -91,6 +99,11 @@ class Router {
   virtual Result<RouteId> AddAsyncRoute(std::string method, std::string pattern,
                                         AsyncHttpHandler handler) = 0;
   virtual void RemoveRoute(RouteId id) = 0;
+  /// Lets browsers from `policy.allow_origins` call the routes of `pattern` (every method, those
+  /// added later too): the server answers preflight OPTIONS requests (204 with
+  /// Access-Control-Allow-Methods and -Headers) and adds Access-Control-Allow-Origin, Vary:
+  /// Origin and Access-Control-Expose-Headers to their responses.
+  virtual void SetCors(const std::string& pattern, CorsPolicy policy) = 0;
 };
 
 /// What the api-gateway counted, for the monitor plugin ("http.stats" in the registry).
