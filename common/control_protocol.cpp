@@ -79,26 +79,26 @@ int JsonDepth(std::string_view text) {
 
 namespace {
 
-// One pass over a request frame with nlohmann's SAX parser: checks the limits on nesting, keys
-// and strings, stopping at the first one passed. It builds nothing, so its cost is linear in the
+// One pass over a request frame with nlohmann's SAX parser: checks the limits on nesting, keys,
+// strings and values, stopping at the first one passed. It builds nothing, so its cost is linear in the
 // frame whatever the frame holds.
 class LimitScan {
  public:
   using json = nlohmann::json;
   std::string error;  // a limit passed, or a syntax error: why
 
-  bool null() { return true; }
-  bool boolean(bool /*value*/) { return true; }
-  bool number_integer(json::number_integer_t /*value*/) { return true; }
-  bool number_unsigned(json::number_unsigned_t /*value*/) { return true; }
+  bool null() { return Value(); }
+  bool boolean(bool /*value*/) { return Value(); }
+  bool number_integer(json::number_integer_t /*value*/) { return Value(); }
+  bool number_unsigned(json::number_unsigned_t /*value*/) { return Value(); }
   bool number_float(json::number_float_t /*value*/, const json::string_t& /*text*/) {
-    return true;
+    return Value();
   }
-  bool string(json::string_t& value) { return Fits(value, "string"); }
-  bool binary(json::binary_t& /*value*/) { return true; }
+  bool string(json::string_t& value) { return Value() && Fits(value, "string"); }
+  bool binary(json::binary_t& /*value*/) { return Value(); }
   bool start_object(std::size_t /*size*/) {
     keys_.push_back(0);
-    return Deeper();
+    return Value() && Deeper();
   }
   bool key(json::string_t& name) {
     if (!Fits(name, "key")) return false;
@@ -110,7 +110,7 @@ class LimitScan {
   bool end_object() { return Shallower(); }
   bool start_array(std::size_t /*size*/) {
     keys_.push_back(0);
-    return Deeper();
+    return Value() && Deeper();
   }
   bool end_array() { return Shallower(); }
   bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
@@ -119,6 +119,10 @@ class LimitScan {
   }
 
  private:
+  bool Value() {
+    if (++values_ <= kMaxValues) return true;
+    return Stop(fmt::format("request holds more than {} values", kMaxValues));
+  }
   bool Deeper() {
     if (static_cast<int>(keys_.size()) > kMaxDepth) {
       return Stop(fmt::format("request nests deeper than {} levels", kMaxDepth));
@@ -140,6 +144,7 @@ class LimitScan {
   }
 
   std::vector<int> keys_;  // keys so far in each open array or object (arrays count none)
+  int values_ = 0;
 };
 
 // Finds the first "id" of a frame's top-level object without parsing the rest: values before it
@@ -296,7 +301,7 @@ Result<Request> DecodeRequest(std::string_view frame, std::string& id) {
   (void)nlohmann::json::sax_parse(frame, &scan);
   if (!scan.error.empty()) return Fail(ErrorCode::kInvalidArgument, scan.error);
   if (found.bad) return Fail(ErrorCode::kInvalidArgument, "\"id\" must be a string or a number");
-  // Within the limits, building the tree costs at most kMaxKeys per key.
+  // Within the limits the tree is small: at most kMaxValues values, kMaxKeys to an object.
   nlohmann::ordered_json j =
       nlohmann::ordered_json::parse(frame, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "request is not valid JSON");

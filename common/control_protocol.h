@@ -26,6 +26,8 @@ inline constexpr int kMaxDepth = 32;
 inline constexpr int kMaxKeys = 64;
 /// The longest string, keys included, a request may have, in bytes.
 inline constexpr size_t kMaxStringBytes = 8192;
+/// The most values a request may hold in all: each array and object counts, and each item in it.
+inline constexpr int kMaxValues = 4096;
 
 /// One control command.
 struct CommandSpec {

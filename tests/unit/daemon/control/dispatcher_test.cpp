@@ -114,13 +114,18 @@ TEST_CASE("requests over the stated limits are bad requests, keeping the id", "[
   CHECK(many["error"]["code"] == "bad_request");
   CHECK(many["error"]["message"] == "an object has more than 64 keys");
 
-  // 64 keys in each of many objects is within the limits.
+  // 64 keys in each of a few objects is within the limits; more values in all than 4096 is not.
   std::string object = "{";
   for (int i = 0; i < 64; ++i) object += (i == 0 ? "\"k" : ",\"k") + std::to_string(i) + "\":0";
   object += "}";
   std::string objects = object;
-  while (objects.size() < 900000) objects += "," + object;
+  for (int i = 0; i < 40; ++i) objects += "," + object;
   CHECK(Send(d, R"({"v":1,"id":"o","cmd":"ping","args":{"a":[)" + objects + "]}}")["ok"] == true);
+  std::string numbers = "0";
+  while (numbers.size() < 900000) numbers += ",0";
+  const auto values = Send(d, R"({"v":1,"id":"n","cmd":"ping","args":{"a":[)" + numbers + "]}}");
+  CHECK(values["id"] == "n");
+  CHECK(values["error"]["message"] == "request holds more than 4096 values");
 
   const auto deep = Send(d, R"({"v":1,"id":"d","cmd":"ping","args":)" + std::string(40, '[') +
                                 std::string(40, ']') + "}");
