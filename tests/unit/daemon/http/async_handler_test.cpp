@@ -5,34 +5,25 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
-#include <spdlog/sinks/null_sink.h>
 
-#include "daemon/http/server.h"
 #include "tests/support/http_client.h"
+#include "tests/support/http_test_server.h"
 
 namespace sg::http {
 namespace {
 
-struct AsyncServer {
-  explicit AsyncServer(std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
-    auto quiet =
-        std::make_shared<spdlog::logger>("http", std::make_shared<spdlog::sinks::null_sink_mt>());
-    server = std::make_unique<HttpServer>(routes, quiet, quiet);
-    auto s = std::make_shared<ServerSettings>();
-    s->host = "127.0.0.1";
-    s->port = 0;
-    s->io_threads = 1;
-    s->write_timeout = deadline;
-    settings = s;
+// The test server, and the threads its handlers answer from (joined after it stops).
+struct AsyncServer : test::HttpTestServer {
+  explicit AsyncServer(std::chrono::milliseconds answer_within = std::chrono::seconds(5))
+      : deadline(answer_within) {}
+  void Start() {
+    test::HttpTestServer::Start([this](ServerSettings& s) { s.write_timeout = deadline; });
   }
-  void Start() { REQUIRE(server->Start(settings)); }
   ~AsyncServer() {
-    server->Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    if (server) server->Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
     for (auto& t : workers) t.join();
   }
-  RouteTable routes;
-  std::unique_ptr<HttpServer> server;
-  std::shared_ptr<const ServerSettings> settings;
+  std::chrono::milliseconds deadline;
   std::vector<std::thread> workers;
 };
 
@@ -54,7 +45,7 @@ TEST_CASE("an asynchronous handler answers from another thread", "[http][async]"
     res.body = "now";
   }));
   s.Start();
-  test::HttpConnection c(s.server->port());
+  test::HttpConnection c(s.port());
   auto reply = c.Request("GET", "/work/7");
   REQUIRE(reply);
   CHECK(reply->status == 200);
@@ -81,7 +72,7 @@ TEST_CASE("a handler that never answers gets the client a 504 at the deadline", 
         responder->OnClientGone([&gone] { gone.set_value(); });
       }));
   s.Start();
-  test::HttpConnection c(s.server->port());
+  test::HttpConnection c(s.port());
   auto reply = c.Request("GET", "/stuck");
   REQUIRE(reply);
   CHECK(reply->status == 504);
@@ -107,7 +98,7 @@ TEST_CASE("a client that leaves mid-work is noticed, so the work can stop", "[ht
       }));
   s.Start();
   {
-    test::HttpConnection c(s.server->port());
+    test::HttpConnection c(s.port());
     c.Send("GET /long HTTP/1.1\r\nHost: x\r\n\r\n");
     // Wait until the handler holds the request, then hang up.
     REQUIRE(received.get_future().wait_for(std::chrono::seconds(5)) ==

@@ -1,15 +1,15 @@
 // CORS per route on the real HTTP server, as a browser would see it through curl: preflight,
 // allowed and refused origins, exposed headers, and routes without a policy.
 #include <catch2/catch.hpp>
-#include <spdlog/sinks/null_sink.h>
 
-#include "daemon/http/server.h"
+#include "tests/support/http_test_server.h"
 #include "tests/support/process.h"
 
 namespace sg::http {
 
 TEST_CASE("routes with a CORS policy answer preflights and mark their responses", "[http][cors]") {
-  RouteTable routes;
+  test::HttpTestServer t;
+  auto& routes = t.routes;
   auto ok = [](const HttpRequest&, HttpResponse& res) {
     res.body = "{}";
     res.headers.emplace_back("Upload-Offset", "0");
@@ -23,15 +23,8 @@ TEST_CASE("routes with a CORS policy answer preflights and mark their responses"
   routes.SetCors("/listed", CorsPolicy{{"https://app.example"}, {}, {}, 60});
   REQUIRE(routes.AddRoute("GET", "/private", ok));
 
-  auto quiet =
-      std::make_shared<spdlog::logger>("http", std::make_shared<spdlog::sinks::null_sink_mt>());
-  HttpServer server(routes, quiet, quiet);
-  auto settings = std::make_shared<ServerSettings>();
-  settings->host = "127.0.0.1";
-  settings->port = 0;
-  settings->io_threads = 1;
-  REQUIRE(server.Start(settings));
-  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  t.Start();
+  const std::string base = t.base();
   auto curl = [](std::vector<std::string> args) {
     args.insert(args.begin(), {"/usr/bin/curl", "-sS", "-D", "-", "-o", "/dev/null"});
     return test::Run(args).out;
@@ -65,7 +58,6 @@ TEST_CASE("routes with a CORS policy answer preflights and mark their responses"
       curl({"-X", "OPTIONS", "-H", "Origin: https://player.example", "-H",
             "Access-Control-Request-Method: GET", base + "/private"});
   CHECK(no_preflight.find("HTTP/1.1 405") != std::string::npos);
-  server.Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 
 }  // namespace sg::http

@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/null_sink.h>
 
-#include "daemon/http/server.h"
+#include "tests/support/http_test_server.h"
 #include "tests/support/process.h"
 
 namespace sg::http {
@@ -82,19 +82,13 @@ TEST_CASE("the server sends files to curl: whole, ranged, conditional, HEAD, mis
   for (auto& c : content) c = static_cast<char>(rng());
   const std::string path = dir.Write("video.bin", content);
 
-  RouteTable routes;
-  REQUIRE(routes.AddRoute("GET", "/files/{name}", [&](const HttpRequest& req, HttpResponse& res) {
+  test::HttpTestServer t;
+  REQUIRE(t.routes.AddRoute("GET", "/files/{name}", [&](const HttpRequest& req, HttpResponse& res) {
     res.content_type = "application/octet-stream";
     res.file = dir.path() + "/" + std::string(req.Param("name"));
   }));
-  auto quiet = std::make_shared<spdlog::logger>("http", std::make_shared<spdlog::sinks::null_sink_mt>());
-  HttpServer server(routes, quiet, quiet);
-  auto settings = std::make_shared<ServerSettings>();
-  settings->host = "127.0.0.1";
-  settings->port = 0;
-  settings->io_threads = 2;
-  REQUIRE(server.Start(settings));
-  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/files/";
+  t.Start([](ServerSettings& s) { s.io_threads = 2; });
+  const std::string url = t.base() + "/files/";
 
   // The whole file, byte for byte.
   const std::string out = dir.path() + "/out.bin";
@@ -139,7 +133,6 @@ TEST_CASE("the server sends files to curl: whole, ranged, conditional, HEAD, mis
   auto twice = test::Run({"/usr/bin/curl", "-sS", "-o", "/dev/null", "-o", "/dev/null", "-w",
                           "%{http_code}%{num_connects} ", url + "video.bin", url + "video.bin"});
   CHECK(twice.out == "2001 2000 ");
-  server.Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 
 }  // namespace sg::http
