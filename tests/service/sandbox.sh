@@ -114,6 +114,16 @@ fi
 
 # In a new mount namespace, as root still: the view systemd gives the service, then the command.
 keep=${XDG_RUNTIME_DIR:?--mount-view needs XDG_RUNTIME_DIR, the one folder left writable}
+# Programs the command runs from a checkout under /tmp (CI clones anywhere) stay visible, read
+# only, once /tmp is replaced: the top folder under /tmp of every such path in the command.
+shown=()
+for arg in "${command[@]}"; do
+  if [[ $arg =~ ^(/tmp/[^/]+|/var/tmp/[^/]+)/ && -e $arg ]]; then
+    top=${BASH_REMATCH[1]}
+    [[ $top == "$keep" || $keep == "$top"/* || " ${shown[*]} " == *" $top "* ]] || shown+=("$top")
+  fi
+done
+export SANDBOX_SHOWN="${shown[*]}"
 # shellcheck disable=SC2016 # expanded by the inner shell
 exec unshare --mount --propagation private -- bash -euc '
 keep=$1; shift
@@ -123,14 +133,25 @@ while read -r _ _ _ _ point _; do
   case $point in /proc|/proc/*|/dev|/dev/*) continue ;; esac
   mount -o remount,bind,ro -- "$point" 2>/dev/null || true
 done < /proc/self/mountinfo
-# Keep a handle on the test folder, hidden below once /tmp is replaced.
+# Keep a handle on the test folder, and on the checkout the programs come from, both hidden
+# below once /tmp is replaced.
 exec 3<"$keep"
+fd=10
+for dir in $SANDBOX_SHOWN; do eval "exec $fd<\"\$dir\""; fd=$((fd + 1)); done
 # PrivateTmp=
 for t in /tmp /var/tmp; do mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$t"; done
 mkdir -p "$keep"
 mount --bind --no-canonicalize /proc/self/fd/3 "$keep"
 mount -o remount,bind,rw -- "$keep"
 exec 3<&-
+fd=10
+for dir in $SANDBOX_SHOWN; do
+  mkdir -p "$dir"
+  mount --bind --no-canonicalize "/proc/self/fd/$fd" "$dir"
+  mount -o remount,bind,ro -- "$dir"
+  eval "exec $fd<&-"
+  fd=$((fd + 1))
+done
 # ProtectHome=yes: empty and unreachable.
 for h in /home /root /run/user; do
   [[ -d $h ]] && mount -t tmpfs -o mode=0000,nosuid,nodev,noexec tmpfs "$h"
