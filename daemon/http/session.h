@@ -32,6 +32,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
+#include <fmt/format.h>
 #include <spdlog/logger.h>
 
 #include "common/logging.h"
@@ -279,11 +280,41 @@ struct ResponseHead {
 /// The responder a session hands an asynchronous handler: Send from any thread delivers the
 /// answer to the session's I/O thread; the session marks it gone when the client leaves or the
 /// deadline passes.
+/// The stream a handler writes to: a queue the session's I/O thread drains.
+class StreamChannel final : public HttpStream {
+ public:
+  static constexpr size_t kMaxQueued = size_t{1} << 20;
+  using Kick = std::function<void()>;  // wakes the session's writer on its I/O thread
+  explicit StreamChannel(Kick kick) : kick_(std::move(kick)) {}
+  bool Write(std::string data) override;
+  void End() override;
+  bool ClientGone() const override { return gone_.load(); }
+  /// The session's side: everything queued, and whether the handler ended the stream.
+  std::string Take(bool& ended);
+  void MarkGone();
+
+ private:
+  std::mutex mu_;
+  std::string queued_;  // guarded by mu_
+  bool ended_ = false;  // guarded by mu_
+  std::atomic<bool> gone_{false};
+  Kick kick_;
+};
+
 class AsyncExchange final : public HttpResponder {
  public:
   using Deliver = std::function<void(HttpResponse)>;
-  explicit AsyncExchange(Deliver deliver) : deliver_(std::move(deliver)) {}
+  /// Hands a started stream (its head and channel) to the session.
+  using DeliverStream = std::function<void(HttpResponse, std::shared_ptr<StreamChannel>,
+                                           std::chrono::milliseconds heartbeat)>;
+  AsyncExchange(Deliver deliver, DeliverStream deliver_stream,
+                std::function<std::shared_ptr<StreamChannel>()> make_channel)
+      : deliver_(std::move(deliver)),
+        deliver_stream_(std::move(deliver_stream)),
+        make_channel_(std::move(make_channel)) {}
   void Send(HttpResponse response) override;
+  std::shared_ptr<HttpStream> StartStream(HttpResponse head,
+                                          std::chrono::milliseconds heartbeat) override;
   bool ClientGone() const override { return gone_.load(); }
   void OnClientGone(std::function<void()> fn) override;
   /// The session's side, on its I/O thread: the answer can no longer be delivered.
@@ -293,7 +324,9 @@ class AsyncExchange final : public HttpResponder {
   std::mutex mu_;
   std::atomic<bool> sent_{false};
   std::atomic<bool> gone_{false};
-  Deliver deliver_;                               // guarded by mu_; holds the session
+  Deliver deliver_;                               // guarded by mu_
+  DeliverStream deliver_stream_;                  // guarded by mu_
+  std::function<std::shared_ptr<StreamChannel>()> make_channel_;
   std::vector<std::function<void()>> on_gone_;    // guarded by mu_
 };
 
@@ -573,11 +606,30 @@ class BasicSession final : public SessionBase,
     auto self = this->shared_from_this();
     // The deadline timer and the close watch keep the session alive while it waits; the
     // exchange holds it weakly, so an exchange kept by a handler holds nothing up.
+    auto weak = this->weak_from_this();
+    auto executor = stream_.get_executor();
     auto exchange = std::make_shared<AsyncExchange>(
-        [weak = this->weak_from_this(), executor = stream_.get_executor(),
-         head](HttpResponse response) {
+        [weak, executor, head](HttpResponse response) {
           boost::asio::post(executor, [weak, head, response = std::move(response)]() mutable {
             if (auto session = weak.lock()) session->OnAsyncAnswer(std::move(response), head);
+          });
+        },
+        [weak, executor](HttpResponse response, std::shared_ptr<StreamChannel> channel,
+                         std::chrono::milliseconds heartbeat) {
+          boost::asio::post(executor, [weak, response = std::move(response),
+                                       channel = std::move(channel), heartbeat]() mutable {
+            if (auto session = weak.lock()) {
+              session->OnStreamStart(std::move(response), std::move(channel), heartbeat);
+            } else {
+              channel->MarkGone();
+            }
+          });
+        },
+        [weak, executor] {
+          return std::make_shared<StreamChannel>([weak, executor] {
+            boost::asio::post(executor, [weak] {
+              if (auto session = weak.lock()) session->PumpStream();
+            });
           });
         });
     exchange_ = exchange;
@@ -611,6 +663,91 @@ class BasicSession final : public SessionBase,
       Ops::CancelWatch(stream_);
     }
     return exchange;
+  }
+
+  // A stream: the head now (chunked), then what the handler writes, as it writes it.
+  void OnStreamStart(HttpResponse response, std::shared_ptr<StreamChannel> channel,
+                     std::chrono::milliseconds heartbeat) {
+    auto exchange = EndExchange();
+    if (!exchange) return channel->MarkGone();
+    stream_exchange_ = std::move(exchange);
+    channel_ = std::move(channel);
+    heartbeat_ = heartbeat;
+    stats_ = std::move(async_stats_);
+    status_ = response.status;
+    close_after_ = !keep_alive_ || draining_ || generation_.draining;
+    if (cors_) AddCorsHeaders(*cors_, response.headers);
+    response.headers.emplace_back("Transfer-Encoding", "chunked");
+    response.headers.emplace_back("Cache-Control", "no-cache");
+    ResponseHead::Build(head_, response.status, request_id_, response.content_type,
+                        response.headers, std::nullopt, close_after_);
+    body_bytes_ = 0;
+    writing_ = true;
+    Ops::ExpireAfter(stream_, settings_->write_timeout);
+    boost::asio::async_write(stream_, boost::asio::buffer(head_),
+                             [self = this->shared_from_this()](boost::beast::error_code ec,
+                                                               size_t) {
+                               self->writing_ = false;
+                               if (ec) return self->OnStreamGone();
+                               Ops::WatchClose(self->stream_, [self](bool gone) {
+                                 if (gone) self->OnStreamGone();
+                               });
+                               self->PumpStream();
+                             });
+  }
+
+  // Sends what the handler queued as one chunk; the last chunk once it ended.
+  void PumpStream() {
+    if (!channel_ || writing_) return;
+    bool ended = false;
+    std::string data = channel_->Take(ended);
+    if (data.empty() && !ended) return ArmHeartbeat();
+    if (heartbeat_timer_) heartbeat_timer_->cancel();
+    chunk_.clear();
+    if (!data.empty()) {
+      chunk_ = fmt::format("{:x}\r\n", data.size());
+      chunk_ += data;
+      chunk_ += "\r\n";
+      body_bytes_ += data.size();
+    }
+    const bool last = ended;  // End refuses further writes: nothing can follow
+    if (last) chunk_ += "0\r\n\r\n";
+    writing_ = true;
+    Ops::ExpireAfter(stream_, settings_->write_timeout);
+    boost::asio::async_write(stream_, boost::asio::buffer(chunk_),
+                             [self = this->shared_from_this(), last](boost::beast::error_code ec,
+                                                                     size_t) {
+                               self->writing_ = false;
+                               if (ec) return self->OnStreamGone();
+                               if (!last) return self->PumpStream();
+                               // The response is complete: the connection goes on as usual.
+                               self->channel_.reset();
+                               self->stream_exchange_.reset();
+                               Ops::CancelWatch(self->stream_);
+                               self->OnWrite(ec);
+                             });
+  }
+
+  void ArmHeartbeat() {
+    if (heartbeat_.count() <= 0) return;
+    if (!heartbeat_timer_) {
+      heartbeat_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
+    }
+    heartbeat_timer_->expires_after(heartbeat_);
+    heartbeat_timer_->async_wait([weak = this->weak_from_this()](boost::beast::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->channel_) return;
+      (void)self->channel_->Write(":\n\n");  // an SSE comment: ignored by EventSource
+    });
+  }
+
+  void OnStreamGone() {
+    if (heartbeat_timer_) heartbeat_timer_->cancel();
+    if (channel_) channel_->MarkGone();
+    if (stream_exchange_) stream_exchange_->MarkGone();
+    channel_.reset();
+    stream_exchange_.reset();
+    Close();
   }
 
   void OnAsyncAnswer(HttpResponse response, bool head) {
@@ -775,6 +912,12 @@ class BasicSession final : public SessionBase,
   std::shared_ptr<AsyncExchange> exchange_;  // an asynchronous handler's pending answer
   std::shared_ptr<RouteStats> async_stats_;
   std::unique_ptr<boost::asio::steady_timer> async_timer_;
+  std::shared_ptr<StreamChannel> channel_;  // a streamed response being written
+  std::shared_ptr<AsyncExchange> stream_exchange_;
+  std::chrono::milliseconds heartbeat_{0};
+  std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;
+  std::string chunk_;
+  bool writing_ = false;
 };
 
 /// The access log line: one place for every stream type.

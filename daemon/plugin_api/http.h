@@ -2,9 +2,11 @@
 // (in the service registry as "http.router") for other plugins to add their routes.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,6 +56,19 @@ struct HttpResponse {
 /// handler (below), which answers later.
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
+/// A response streamed as it is made (chunked): server-sent events, progress. Safe from any
+/// thread.
+class HttpStream {
+ public:
+  virtual ~HttpStream() = default;
+  /// Queues bytes for the client (an event: "data: {...}\n\n"). False when the client is gone,
+  /// the stream ended, or more than 1 MiB already waits for a slow client: end the stream then.
+  virtual bool Write(std::string data) = 0;
+  /// Ends the response once what is queued is sent; the connection may then carry more requests.
+  virtual void End() = 0;
+  virtual bool ClientGone() const = 0;
+};
+
 /// How an asynchronous handler answers: once, from any thread, before the request's deadline
 /// (server.write_timeout from when the handler was called; past it the client gets 504). The
 /// request the handler was given stays valid until Send is called or the client is gone; copy
@@ -63,6 +78,13 @@ class HttpResponder {
   virtual ~HttpResponder() = default;
   /// Answers the request. Only the first call counts; after the client went away it is dropped.
   virtual void Send(HttpResponse response) = 0;
+  /// Answers with a stream instead: `head` gives the status, content type and headers (its body
+  /// and file are ignored). When `heartbeat` is set and nothing was written for that long, the
+  /// server sends an SSE comment line (":\n\n") to keep proxies from closing the connection.
+  /// Null when an answer was already given or the client is gone. The request's deadline no
+  /// longer applies; each write has server.write_timeout.
+  virtual std::shared_ptr<HttpStream> StartStream(
+      HttpResponse head, std::chrono::milliseconds heartbeat = std::chrono::milliseconds(0)) = 0;
   /// True once the client closed the connection or the deadline passed: stop the work.
   virtual bool ClientGone() const = 0;
   /// `fn` runs once, on an I/O thread, when the client goes away or the deadline passes before

@@ -8,6 +8,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/support/http_test_server.h"
+#include "tests/support/process.h"
 
 namespace sg::http {
 namespace {
@@ -106,6 +107,60 @@ TEST_CASE("a client that leaves mid-work is noticed, so the work can stop", "[ht
   }
   REQUIRE(gone.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   CHECK(kept->ClientGone());
+}
+
+}  // namespace sg::http
+
+namespace sg::http {
+
+TEST_CASE("a streamed response: events as they are written, heartbeats, then the end",
+          "[http][async][sse]") {
+  AsyncServer s;
+  REQUIRE(s.routes.AddAsyncRoute(
+      "GET", "/events", [&](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+        HttpResponse head;
+        head.content_type = "text/event-stream";
+        auto stream = responder->StartStream(std::move(head), std::chrono::milliseconds(50));
+        REQUIRE(stream);
+        s.workers.emplace_back([stream] {
+          for (int i = 1; i <= 3; ++i) stream->Write("data: {\"progress\":" + std::to_string(i) + "}\n\n");
+          stream->End();
+        });
+      }));
+  s.Start();
+  const auto r = test::Run({"/usr/bin/curl", "-sS", "-N", "-D", "-", s.base() + "/events"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("Content-Type: text/event-stream") != std::string::npos);
+  CHECK(r.out.find("Transfer-Encoding: chunked") != std::string::npos);
+  CHECK(r.out.find("data: {\"progress\":1}\n\ndata: {\"progress\":2}\n\ndata: {\"progress\":3}") !=
+        std::string::npos);
+}
+
+TEST_CASE("a stream whose client leaves says so, and writes are refused", "[http][async][sse]") {
+  AsyncServer s;
+  std::promise<std::shared_ptr<HttpStream>> started;
+  std::promise<void> gone;
+  REQUIRE(s.routes.AddAsyncRoute(
+      "GET", "/events", [&](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+        responder->OnClientGone([&gone] { gone.set_value(); });
+        HttpResponse head;
+        head.content_type = "text/event-stream";
+        started.set_value(responder->StartStream(std::move(head), std::chrono::milliseconds(20)));
+      }));
+  s.Start();
+  auto stream_future = started.get_future();
+  {
+    test::HttpConnection c(s.port());
+    c.Send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(stream_future.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  }
+  auto stream = stream_future.get();
+  REQUIRE(stream);
+  // The heartbeat's write finds the socket closed, or the close watch sees it first.
+  REQUIRE(gone.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK(stream->ClientGone());
+  CHECK_FALSE(stream->Write("data: late\n\n"));
 }
 
 }  // namespace sg::http
