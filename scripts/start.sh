@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Paths relative to the checkout, and no working directory in the hash: a fresh clone in another
+# folder (as CI makes) hits what an earlier build put in the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 # A release build of the daemon and the CLI only: no test or benchmark targets, so no test
 # dependencies and the shortest cold build.
 cmake --preset release -DSG_BUILD_TESTS=OFF >/dev/null

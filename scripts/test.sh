@@ -14,6 +14,10 @@ scripts/install-deps.sh --test
 stages=${SG_TEST_STAGES:-"dev asan tsan fuzz"}
 fuzz_seconds=${SG_FUZZ_SECONDS:-60}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Paths relative to the checkout, and no working directory in the hash: a fresh clone in another
+# folder (as CI makes) hits what an earlier build put in the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-2}
 # Sanitizer reports fail the run; leak checking is on by default under ASan.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
