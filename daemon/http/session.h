@@ -36,10 +36,12 @@
 #include <spdlog/logger.h>
 
 #include "common/logging.h"
+#include "daemon/http/async_exchange.h"
 #include "daemon/http/file_response.h"
 #include "daemon/http/request_guard.h"
 #include "daemon/http/router.h"
 #include "daemon/http/server_settings.h"
+#include "daemon/http/stream_ops.h"
 
 namespace sg::http {
 
@@ -123,151 +125,6 @@ struct Generation::Worker {
 /// it, which closes its connection; every other connection keeps being served.
 void RunIoLoop(boost::asio::io_context& io, spdlog::logger& logger, RejectCounters& rejects);
 
-// How a session treats its stream; specialised for TCP here and for the test stream in the fuzz
-// target.
-template <class Stream>
-struct StreamOps;
-
-/// An open file the session sends; closed when the session lets go of it.
-class FileHandle {
- public:
-  FileHandle() = default;
-  explicit FileHandle(int fd) : fd_(fd) {}
-  FileHandle(FileHandle&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileHandle& operator=(FileHandle&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  FileHandle(const FileHandle&) = delete;
-  FileHandle& operator=(const FileHandle&) = delete;
-  ~FileHandle() { Reset(); }
-  int fd() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-/// Sends `count` bytes of `fd` from `offset` over a TCP socket with sendfile(2): the kernel copies
-/// from the page cache to the socket, nothing passes through user space. Waits for the socket to
-/// take more whenever it is full; the whole send has one deadline.
-class TcpSendFile : public std::enable_shared_from_this<TcpSendFile> {
- public:
-  using Done = std::function<void(boost::beast::error_code)>;
-  TcpSendFile(boost::asio::ip::tcp::socket& socket, int fd, uint64_t offset, uint64_t count,
-              std::chrono::steady_clock::duration timeout, Done done)
-      : socket_(socket),
-        fd_(fd),
-        offset_(static_cast<off_t>(offset)),
-        remaining_(count),
-        timer_(socket.get_executor()),
-        done_(std::move(done)) {
-    timer_.expires_after(timeout);
-  }
-
-  void Start() {
-    timer_.async_wait([weak = weak_from_this()](boost::beast::error_code ec) {
-      if (ec) return;
-      if (auto self = weak.lock()) {
-        self->timed_out_ = true;
-        boost::beast::error_code ignored;
-        self->socket_.cancel(ignored);
-      }
-    });
-    Step();
-  }
-
- private:
-  void Step() {
-    boost::beast::error_code ec;
-    socket_.non_blocking(true, ec);
-    while (!ec && remaining_ > 0) {
-      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(remaining_, 1u << 20));
-      const ssize_t n = ::sendfile(socket_.native_handle(), fd_, &offset_, chunk);
-      if (n > 0) {
-        remaining_ -= static_cast<uint64_t>(n);
-      } else if (n == 0) {
-        ec = boost::asio::error::eof;  // the file shrank under us
-      } else if (errno == EAGAIN) {
-        socket_.async_wait(boost::asio::ip::tcp::socket::wait_write,
-                           [self = shared_from_this()](boost::beast::error_code wait_ec) {
-                             if (wait_ec) {
-                               return self->Finish(self->timed_out_
-                                                       ? boost::beast::error::timeout
-                                                       : wait_ec);
-                             }
-                             self->Step();
-                           });
-        return;
-      } else if (errno != EINTR) {
-        ec = boost::beast::error_code(errno, boost::system::system_category());
-      }
-    }
-    Finish(ec);
-  }
-
-  void Finish(boost::beast::error_code ec) {
-    timer_.cancel();
-    auto done = std::move(done_);
-    done(ec);
-  }
-
-  boost::asio::ip::tcp::socket& socket_;
-  int fd_;
-  off_t offset_;
-  uint64_t remaining_;
-  boost::asio::steady_timer timer_;
-  Done done_;
-  bool timed_out_ = false;
-};
-
-template <>
-struct StreamOps<boost::beast::tcp_stream> {
-  static void ExpireAfter(boost::beast::tcp_stream& s, std::chrono::steady_clock::duration d) {
-    s.expires_after(d);
-  }
-  static void Close(boost::beast::tcp_stream& s) {
-    boost::beast::error_code ec;
-    s.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-    s.socket().close(ec);
-  }
-  static std::string Remote(boost::beast::tcp_stream& s) {
-    boost::beast::error_code ec;
-    const auto peer = s.socket().remote_endpoint(ec);
-    return ec ? std::string("-") : peer.address().to_string();
-  }
-  /// Calls `done(true)` when the client closes while nothing is read (an asynchronous handler
-  /// is at work), `done(false)` when it sends more (pipelining) instead. CancelWatch ends it.
-  static void WatchClose(boost::beast::tcp_stream& s, std::function<void(bool gone)> done) {
-    s.socket().async_wait(
-        boost::asio::ip::tcp::socket::wait_read,
-        [&socket = s.socket(), done = std::move(done)](boost::beast::error_code ec) {
-          if (ec == boost::asio::error::operation_aborted) return;
-          if (ec) return done(true);
-          char byte;
-          const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-          done(n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR));
-        });
-  }
-  static void CancelWatch(boost::beast::tcp_stream& s) {
-    boost::beast::error_code ec;
-    s.socket().cancel(ec);
-  }
-  static void SendFile(boost::beast::tcp_stream& s, int fd, uint64_t offset, uint64_t count,
-                       std::chrono::steady_clock::duration timeout,
-                       std::function<void(boost::beast::error_code)> done) {
-    std::make_shared<TcpSendFile>(s.socket(), fd, offset, count, timeout, std::move(done))
-        ->Start();
-  }
-};
-
 /// The response of the session being written: the head is built by hand into a buffer the
 /// session keeps (no per-field allocations).
 struct ResponseHead {
@@ -275,59 +132,6 @@ struct ResponseHead {
                     std::string_view content_type,
                     const std::vector<std::pair<std::string, std::string>>& headers,
                     std::optional<uint64_t> content_length, bool close);
-};
-
-/// The responder a session hands an asynchronous handler: Send from any thread delivers the
-/// answer to the session's I/O thread; the session marks it gone when the client leaves or the
-/// deadline passes.
-/// The stream a handler writes to: a queue the session's I/O thread drains.
-class StreamChannel final : public HttpStream {
- public:
-  static constexpr size_t kMaxQueued = size_t{1} << 20;
-  using Kick = std::function<void()>;  // wakes the session's writer on its I/O thread
-  explicit StreamChannel(Kick kick) : kick_(std::move(kick)) {}
-  bool Write(std::string data) override;
-  void End() override;
-  bool ClientGone() const override { return gone_.load(); }
-  /// The session's side: everything queued, and whether the handler ended the stream.
-  std::string Take(bool& ended);
-  void MarkGone();
-
- private:
-  std::mutex mu_;
-  std::string queued_;  // guarded by mu_
-  bool ended_ = false;  // guarded by mu_
-  std::atomic<bool> gone_{false};
-  Kick kick_;
-};
-
-class AsyncExchange final : public HttpResponder {
- public:
-  using Deliver = std::function<void(HttpResponse)>;
-  /// Hands a started stream (its head and channel) to the session.
-  using DeliverStream = std::function<void(HttpResponse, std::shared_ptr<StreamChannel>,
-                                           std::chrono::milliseconds heartbeat)>;
-  AsyncExchange(Deliver deliver, DeliverStream deliver_stream,
-                std::function<std::shared_ptr<StreamChannel>()> make_channel)
-      : deliver_(std::move(deliver)),
-        deliver_stream_(std::move(deliver_stream)),
-        make_channel_(std::move(make_channel)) {}
-  void Send(HttpResponse response) override;
-  std::shared_ptr<HttpStream> StartStream(HttpResponse head,
-                                          std::chrono::milliseconds heartbeat) override;
-  bool ClientGone() const override { return gone_.load(); }
-  void OnClientGone(std::function<void()> fn) override;
-  /// The session's side, on its I/O thread: the answer can no longer be delivered.
-  void MarkGone();
-
- private:
-  std::mutex mu_;
-  std::atomic<bool> sent_{false};
-  std::atomic<bool> gone_{false};
-  Deliver deliver_;                               // guarded by mu_
-  DeliverStream deliver_stream_;                  // guarded by mu_
-  std::function<std::shared_ptr<StreamChannel>()> make_channel_;
-  std::vector<std::function<void()>> on_gone_;    // guarded by mu_
 };
 
 std::string NewRequestId();
