@@ -69,9 +69,17 @@ struct Callbacks {
   }
 };
 
-std::mutex callbacks_mu;
-std::vector<std::shared_ptr<Callbacks>> all_callbacks;  // guarded by callbacks_mu
-std::vector<std::unique_ptr<Sub>> retired_subs;         // guarded by callbacks_mu
+// Never destroyed: libnats's threads (a connect still retrying, say) may outlive main() and call
+// back while exit handlers run, so nothing they reach may be freed by static destruction.
+struct Retained {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Callbacks>> callbacks;  // guarded by mu
+  std::vector<std::unique_ptr<Sub>> subs;             // guarded by mu
+};
+Retained& Kept() {
+  static auto* const kept = new Retained;
+  return *kept;
+}
 
 struct NatsBus::Impl {
   NatsOptions options;
@@ -116,11 +124,11 @@ NatsBus::~NatsBus() {
   }
   // Subscriptions go after the connection, whose threads may have been inside a callback; their
   // state stays reachable for a delivery thread that is still finishing one.
-  std::lock_guard lock(callbacks_mu);
+  std::lock_guard lock(Kept().mu);
   for (auto& [id, sub] : impl_->subs) {
     if (sub->nats != nullptr) natsSubscription_Destroy(sub->nats);
     sub->nats = nullptr;
-    retired_subs.push_back(std::move(sub));
+    Kept().subs.push_back(std::move(sub));
   }
   if (impl_->opts != nullptr) natsOptions_Destroy(impl_->opts);
 }
@@ -166,8 +174,8 @@ Result<std::unique_ptr<NatsBus>> NatsBus::Create(const NatsOptions& options,
   impl->callbacks = std::make_shared<Callbacks>();
   impl->callbacks->logger = impl->logger;
   {
-    std::lock_guard lock(callbacks_mu);
-    all_callbacks.push_back(impl->callbacks);
+    std::lock_guard lock(Kept().mu);
+    Kept().callbacks.push_back(impl->callbacks);
   }
   Callbacks* raw = impl->callbacks.get();
   natsOptions_SetDisconnectedCB(
