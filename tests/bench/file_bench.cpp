@@ -7,6 +7,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <spdlog/sinks/null_sink.h>
 
 #include "daemon/http/server.h"
@@ -73,9 +74,12 @@ int main(int argc, char** argv) {
                   "  server {{\n    listen 127.0.0.1:{2} reuseport;\n"
                   "    location /files/ {{ alias {1}/; }}\n  }}\n}}\n",
                   threads, dir.path(), nginx_port));
-  const auto started = Run({"/usr/sbin/nginx", "-p", dir.path(), "-e", dir.path() + "/error.log", "-c", conf});
-  if (started.exit_code != 0 || !sg::test::WaitForPort(nginx_port, std::chrono::seconds(10))) {
-    std::cerr << "bench_file: nginx did not start: " << started.err << '\n';
+  // In the foreground, so that it is this program's child and stops with it.
+  sg::test::Process nginx({"/usr/sbin/nginx", "-p", dir.path(), "-e", dir.path() + "/error.log",
+                           "-c", conf, "-g", "daemon off;"},
+                          dir);
+  if (!sg::test::WaitForPort(nginx_port, std::chrono::seconds(10))) {
+    std::cerr << "bench_file: nginx did not start: " << nginx.Stderr() << '\n';
     return 1;
   }
 
@@ -95,7 +99,8 @@ int main(int argc, char** argv) {
                              n.rps > 0 ? s.rps / n.rps : 0,
                              n.bytes_per_second > 0 ? s.bytes_per_second / n.bytes_per_second : 0);
   }
-  Run({"/bin/sh", "-c", "kill $(cat " + dir.path() + "/nginx.pid)"});
+  nginx.Signal(SIGQUIT);  // a graceful stop: the master takes its workers with it
+  (void)nginx.Wait(std::chrono::seconds(10));
   server.Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   return 0;
 }
