@@ -34,8 +34,7 @@ std::string_view OriginForm(std::string_view target) {
   if (target.starts_with('/')) return target;
   // The absolute form: a scheme of ours, an authority, then the path (or none: "/").
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() >= scheme.size() &&
-        IEquals(target.substr(0, scheme.size()), scheme)) {
+    if (target.size() >= scheme.size() && IEquals(target.substr(0, scheme.size()), scheme)) {
       const std::string_view rest = target.substr(scheme.size());
       const size_t end = rest.find_first_of("/?");
       if (end == 0) return {};  // no authority
@@ -50,7 +49,7 @@ std::string_view OriginForm(std::string_view target) {
 std::optional<Rejection> CheckRequestHead(const bhttp::request_header<>& head) {
   // The target: origin form, or absolute form (which RFC 9112 says servers must accept).
   if (OriginForm(View(head.target())).empty()) {
-    return Rejection{400, "target",
+    return Rejection{400, RejectReason::kTarget,
                      "the request target must start with '/' (origin form) or be an absolute "
                      "http URI"};
   }
@@ -61,12 +60,13 @@ std::optional<Rejection> CheckRequestHead(const bhttp::request_header<>& head) {
     ++hosts;
     const std::string_view value = View(field.value());
     for (char c : value) {
-      if (!IsHostChar(c)) return Rejection{400, "host", "the Host header is not a valid host"};
+      if (!IsHostChar(c))
+        return Rejection{400, RejectReason::kHost, "the Host header is not a valid host"};
     }
   }
-  if (hosts > 1) return Rejection{400, "host", "more than one Host header"};
+  if (hosts > 1) return Rejection{400, RejectReason::kHost, "more than one Host header"};
   if (hosts == 0 && head.version() >= 11) {
-    return Rejection{400, "host", "an HTTP/1.1 request needs a Host header"};
+    return Rejection{400, RejectReason::kHost, "an HTTP/1.1 request needs a Host header"};
   }
   // Framing: Transfer-Encoding is "chunked" alone, once, on HTTP/1.1, and never beside
   // Content-Length. Any other reading is how requests are smuggled past a proxy.
@@ -79,14 +79,15 @@ std::optional<Rejection> CheckRequestHead(const bhttp::request_header<>& head) {
   }
   if (codings > 0) {
     if (head.version() < 11) {
-      return Rejection{400, "framing", "Transfer-Encoding is not allowed on an HTTP/1.0 request"};
+      return Rejection{400, RejectReason::kFraming,
+                       "Transfer-Encoding is not allowed on an HTTP/1.0 request"};
     }
     if (head.find(bhttp::field::content_length) != head.end()) {
-      return Rejection{400, "framing",
+      return Rejection{400, RejectReason::kFraming,
                        "a request may not carry both Content-Length and Transfer-Encoding"};
     }
     if (codings > 1 || !chunked_only) {
-      return Rejection{501, "framing",
+      return Rejection{501, RejectReason::kFraming,
                        "only 'Transfer-Encoding: chunked' is implemented; send the body with "
                        "Content-Length or plain chunked"};
     }
@@ -104,13 +105,13 @@ void RequestParser::on_field_impl(bhttp::field name, boost::beast::string_view n
   field_bytes_ += name_string.size() + value.size() + 4;
   ++fields_;
   if (field_bytes_ > limits_.max_header_bytes) {
-    rejection_ = Rejection{431, "header_limit",
+    rejection_ = Rejection{431, RejectReason::kHeaderLimit,
                            "the header and trailer sections are larger than this server takes"};
     ec = bhttp::error::header_limit;
     return;
   }
   if (fields_ > limits_.max_fields) {
-    rejection_ = Rejection{431, "header_limit", "too many header or trailer fields"};
+    rejection_ = Rejection{431, RejectReason::kHeaderLimit, "too many header or trailer fields"};
     ec = bhttp::error::header_limit;
     return;
   }

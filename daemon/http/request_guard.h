@@ -14,11 +14,28 @@
 
 namespace sg::http {
 
-/// Why a request is refused: the status to answer (the connection then closes) and a reason a
-/// client can act on. `reason` names a bounded metric label.
+/// Why the server refused or dropped something: a bounded label for
+/// `streamgate_http_rejected_total{reason}`.
+enum class RejectReason : size_t {
+  kHeaderLimit,   // 431: the header and trailer sections, or their field count
+  kBodyLimit,     // 413
+  kBadRequest,    // 400: malformed
+  kFraming,       // 400 or 501: Transfer-Encoding and Content-Length
+  kHost,          // 400: no Host, several, or an invalid one
+  kTarget,        // 400: neither origin nor absolute form
+  kTimeout,       // the request's deadline passed mid-request
+  kConnections,   // closed at accept: server.max_connections or the descriptor budget
+  kAcceptFailed,  // accept() failed, out of descriptors say
+  kException,     // something threw on an I/O thread; the connection was closed
+  kCount
+};
+std::string_view RejectReasonName(RejectReason reason);
+
+/// Why a request is refused: the status to answer (the connection then closes) and a message a
+/// client can act on.
 struct Rejection {
   unsigned status;
-  std::string_view reason;   // "header_limit", "framing", "host", "target", ...
+  RejectReason reason;
   std::string_view message;  // for the JSON body
 };
 

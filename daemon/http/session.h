@@ -45,22 +45,6 @@
 
 namespace sg::http {
 
-/// Why the server refused or dropped something: a bounded label for
-/// `streamgate_http_rejected_total{reason}`.
-enum class RejectReason : size_t {
-  kHeaderLimit,   // 431: the header and trailer sections, or their field count
-  kBodyLimit,     // 413
-  kBadRequest,    // 400: malformed
-  kFraming,       // 400 or 501: Transfer-Encoding and Content-Length
-  kHost,          // 400: no Host, several, or an invalid one
-  kTarget,        // 400: neither origin nor absolute form
-  kTimeout,       // the request's deadline passed mid-request
-  kConnections,   // closed at accept: server.max_connections or the descriptor budget
-  kAcceptFailed,  // accept() failed, out of descriptors say
-  kException,     // something threw on an I/O thread; the connection was closed
-  kCount
-};
-std::string_view RejectReasonName(RejectReason reason);
 
 /// Counters shared by every I/O thread of a server.
 struct RejectCounters {
@@ -233,7 +217,7 @@ class BasicSession final : public SessionBase,
     namespace asio = boost::asio;
     if (!ec) return Handle();
     if (const auto& rejection = parser_->rejection()) {
-      return Refuse(rejection->status, ReasonOf(rejection->reason), rejection->message);
+      return Refuse(rejection->status, rejection->reason, rejection->message);
     }
     if (ec == boost::beast::error::timeout) {
       // Mid-request only: an idle connection times out in OnWait.
@@ -265,13 +249,6 @@ class BasicSession final : public SessionBase,
     return Refuse(400, RejectReason::kBadRequest, "bad request");
   }
 
-  static RejectReason ReasonOf(std::string_view name) {
-    for (size_t i = 0; i < static_cast<size_t>(RejectReason::kCount); ++i) {
-      if (RejectReasonName(static_cast<RejectReason>(i)) == name)
-        return static_cast<RejectReason>(i);
-    }
-    return RejectReason::kBadRequest;
-  }
 
   // A request that cannot be served: answer and close, since the stream is out of step.
   void Refuse(unsigned status, RejectReason reason, std::string_view message) {
