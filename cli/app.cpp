@@ -98,7 +98,7 @@ std::unique_ptr<ControlClient> Context::Connect() {
 }
 
 std::optional<nlohmann::ordered_json> Context::Call(
-    const std::string& cmd, nlohmann::ordered_json args,
+    control::Command cmd, nlohmann::ordered_json args,
     std::optional<std::chrono::milliseconds> timeout) {
   auto client = Connect();
   if (!client) return std::nullopt;

@@ -39,7 +39,7 @@ struct Context {
   std::unique_ptr<ControlClient> Connect();
   /// Calls a command on the daemon; on failure reports it and returns nullopt.
   std::optional<nlohmann::ordered_json> Call(
-      const std::string& cmd, nlohmann::ordered_json args = nlohmann::ordered_json::object(),
+      control::Command cmd, nlohmann::ordered_json args = nlohmann::ordered_json::object(),
       std::optional<std::chrono::milliseconds> timeout = {});
   /// Prints "streamgate: message" on stderr and sets the exit code for the error.
   void Report(const Error& error);

@@ -95,10 +95,11 @@ Result<std::unique_ptr<ControlClient>> ControlClient::Connect(const ClientSettin
 }
 
 Result<nlohmann::ordered_json> ControlClient::Call(
-    const std::string& cmd, nlohmann::ordered_json args,
+    control::Command cmd, nlohmann::ordered_json args,
     std::optional<std::chrono::milliseconds> timeout) {
   control::Request request;
-  request.cmd = cmd;
+  request.cmd = control::Name(cmd);
+  request.command = cmd;
   request.args = std::move(args);
   const auto wait = timeout.value_or(impl_->settings.timeout);
   const auto deadline = std::chrono::steady_clock::now() + wait;

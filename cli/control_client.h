@@ -29,9 +29,10 @@ class ControlClient {
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;
 
-  /// Sends a command and returns its result. `timeout` overrides the settings' for slow commands.
+  /// Sends a command of the table (common/control_protocol.h) and returns its result. `timeout`
+  /// overrides the settings' for slow commands.
   Result<nlohmann::ordered_json> Call(
-      const std::string& cmd, nlohmann::ordered_json args = nlohmann::ordered_json::object(),
+      control::Command cmd, nlohmann::ordered_json args = nlohmann::ordered_json::object(),
       std::optional<std::chrono::milliseconds> timeout = {});
 
   const std::string& endpoint() const;

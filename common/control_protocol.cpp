@@ -9,40 +9,6 @@
 
 namespace sg::control {
 
-const std::vector<CommandSpec>& Commands() {
-  static const std::vector<CommandSpec> commands = {
-      {"ping", "Check that the daemon answers", false, "none"},
-      {"status", "The daemon's pid, version, mode, uptime, config file, endpoint and plugins",
-       false, "none"},
-      {"plugins.list", "Every plugin with its state, health, uptime and restarts", false, "none"},
-      {"plugins.start", "Start stopped or failed plugins", true, "names (list of strings)"},
-      {"plugins.stop", "Stop plugins; refused when running plugins need them, unless cascade", true,
-       "names (list of strings), cascade (bool)"},
-      {"plugins.restart", "Stop then start plugins", true,
-       "names (list of strings), cascade (bool)"},
-      {"health", "Each plugin's health and the overall status", false, "none"},
-      {"config.show", "The running configuration, with sources; secrets redacted", false, "none"},
-      {"config.validate", "Validate the file the daemon runs, or another file", false,
-       "file (string, optional)"},
-      {"config.reload", "Reload the configuration: all or nothing, with each plugin's outcome",
-       true, "none"},
-      {"log.level.get", "The default log level and each component's", false, "none"},
-      {"log.level.set",
-       "Set the log level, for all components or one, optionally reverting after a while", true,
-       "level (string), component (string, optional), for_seconds (number, optional)"},
-      {"logs.history", "Recent log records from the daemon's ring", false,
-       "limit (number), after_seq (number, optional)"},
-      {"logs.stream",
-       "The log stream endpoint; registers the viewer's level for 30 seconds (renew to keep it)",
-       false, "level (string, optional)"},
-      {"services.list",
-       "Microservice mode: every instance of the deployment, from heartbeats, with its health",
-       false, "none"},
-      {"shutdown", "Stop the daemon gracefully", true, "none"},
-  };
-  return commands;
-}
-
 const CommandSpec* FindCommand(std::string_view name) {
   for (const auto& c : Commands()) {
     if (c.name == name) return &c;
@@ -323,12 +289,14 @@ Result<Request> DecodeRequest(std::string_view frame, std::string& id) {
   Request request;
   request.id = id;
   request.cmd = cmd->get<std::string>();
-  if (FindCommand(request.cmd) == nullptr) {
+  const CommandSpec* spec = FindCommand(request.cmd);
+  if (spec == nullptr) {
     std::vector<std::string> names;
     for (const auto& c : Commands()) names.emplace_back(c.name);
     return Fail(ErrorCode::kNotFound, fmt::format("unknown command '{}'{}", Printable(request.cmd),
                                                   DidYouMean(request.cmd, names)));
   }
+  request.command = spec->id;
   if (auto args = j.find("args"); args != j.end()) {
     if (!args->is_object()) return Fail(ErrorCode::kInvalidArgument, "\"args\" must be an object");
     request.args = std::move(*args);

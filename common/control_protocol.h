@@ -7,6 +7,8 @@
 //   <- {"v":1,"id":"7","ok":false,"error":{"code":"not_found","message":"..."}}
 #pragma once
 
+#include <array>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,21 +31,100 @@ inline constexpr size_t kMaxStringBytes = 8192;
 /// The most values a request may hold in all: each array and object counts, and each item in it.
 inline constexpr int kMaxValues = 4096;
 
-/// One control command.
+/// The control commands, in the order of the table below. The daemon binds a handler to each
+/// (daemon/control/handlers.cpp, checked at compile time); the CLI names them by these ids, never
+/// by literals.
+enum class Command {
+  kPing,
+  kStatus,
+  kPluginsList,
+  kPluginsStart,
+  kPluginsStop,
+  kPluginsRestart,
+  kHealth,
+  kConfigShow,
+  kConfigValidate,
+  kConfigReload,
+  kLogLevelGet,
+  kLogLevelSet,
+  kLogsHistory,
+  kLogsStream,
+  kServicesList,
+  kShutdown,
+};
+inline constexpr size_t kCommandCount = static_cast<size_t>(Command::kShutdown) + 1;
+
+/// One control command: one entry of the table, which streamgate-control(7) follows entry by
+/// entry (tests/unit/common/control_table_test.cpp checks it).
 struct CommandSpec {
+  Command id;
   std::string_view name;  // "plugins.stop"
   std::string_view help;  // one line
   bool mutates;           // changes the daemon's state
-  std::string_view args;  // argument summary for the man page: "name (string), cascade (bool)"
+  std::string_view args;  // "none", or "name (type), name (type, optional)": each name is a key
+                          // of "args" and is described in the command's man page paragraph
 };
 
+/// Every command, in the order of Command and of the man page.
+inline constexpr std::array<CommandSpec, kCommandCount> kCommands = {{
+    {Command::kPing, "ping", "Check that the daemon answers", false, "none"},
+    {Command::kStatus, "status",
+     "The daemon's pid, version, mode, uptime, config file, endpoint and plugins", false, "none"},
+    {Command::kPluginsList, "plugins.list",
+     "Every plugin with its state, health, uptime and restarts", false, "none"},
+    {Command::kPluginsStart, "plugins.start", "Start stopped or failed plugins", true,
+     "names (list of strings)"},
+    {Command::kPluginsStop, "plugins.stop",
+     "Stop plugins; refused when running plugins need them, unless cascade", true,
+     "names (list of strings), cascade (bool)"},
+    {Command::kPluginsRestart, "plugins.restart", "Stop then start plugins", true,
+     "names (list of strings), cascade (bool)"},
+    {Command::kHealth, "health", "Each plugin's health and the overall status", false, "none"},
+    {Command::kConfigShow, "config.show",
+     "The running configuration, with sources; secrets redacted", false, "none"},
+    {Command::kConfigValidate, "config.validate",
+     "Validate the file the daemon runs, or another file", false, "file (string, optional)"},
+    {Command::kConfigReload, "config.reload",
+     "Reload the configuration: all or nothing, with each plugin's outcome", true, "none"},
+    {Command::kLogLevelGet, "log.level.get", "The default log level and each component's", false,
+     "none"},
+    {Command::kLogLevelSet, "log.level.set",
+     "Set the log level, for all components or one, optionally reverting after a while", true,
+     "level (string), component (string, optional), for_seconds (number, optional)"},
+    {Command::kLogsHistory, "logs.history", "Recent log records from the daemon's ring", false,
+     "limit (number), after_seq (number, optional)"},
+    {Command::kLogsStream, "logs.stream",
+     "The log stream endpoint; registers the viewer's level for 30 seconds (renew to keep it)",
+     false, "level (string, optional)"},
+    {Command::kServicesList, "services.list",
+     "Microservice mode: every instance of the deployment, from heartbeats, with its health",
+     false, "none"},
+    {Command::kShutdown, "shutdown", "Stop the daemon gracefully", true, "none"},
+}};
+
+// Each entry sits at its id's index, so Spec() is a plain lookup.
+static_assert([] {
+  for (size_t i = 0; i < kCommands.size(); ++i) {
+    if (static_cast<size_t>(kCommands[i].id) != i || kCommands[i].name.empty()) return false;
+  }
+  return true;
+}(), "kCommands must list every Command once, in enum order, each with a name");
+
 /// Every command, in the order the man page lists them.
-const std::vector<CommandSpec>& Commands();
+inline std::span<const CommandSpec> Commands() { return kCommands; }
+/// The table entry of a command.
+constexpr const CommandSpec& Spec(Command command) {
+  return kCommands[static_cast<size_t>(command)];
+}
+/// The wire name of a command: "plugins.stop".
+constexpr std::string_view Name(Command command) { return Spec(command).name; }
+/// The command of that wire name, or nullptr.
 const CommandSpec* FindCommand(std::string_view name);
 
 struct Request {
   std::string id;
-  std::string cmd;
+  std::string cmd;                  // the wire name
+  Command command = Command::kPing;  // set by DecodeRequest from cmd
   nlohmann::ordered_json args = nlohmann::ordered_json::object();
 };
 

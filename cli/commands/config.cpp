@@ -32,7 +32,7 @@ config::LoadResult LoadFor(const Context& context, const ConfigArgs& args) {
 
 // With no file named, a running daemon is asked: it validates the file it runs. Else nullopt.
 std::optional<nlohmann::ordered_json> AskDaemon(Context& context, const ConfigArgs& args,
-                                                const std::string& cmd) {
+                                                control::Command cmd) {
   if (!args.file.empty() || !context.config_path.empty()) return std::nullopt;
   ClientSettings settings = context.Settings();
   settings.timeout = std::min(settings.timeout, std::chrono::milliseconds(2000));
@@ -44,7 +44,7 @@ std::optional<nlohmann::ordered_json> AskDaemon(Context& context, const ConfigAr
 }
 
 void Validate(Context& context, const ConfigArgs& args) {
-  if (auto remote = AskDaemon(context, args, "config.validate")) {
+  if (auto remote = AskDaemon(context, args, control::Command::kConfigValidate)) {
     const bool valid =
         remote->value("valid", false) && (!args.strict || remote->value("warnings", 0) == 0);
     if (context.json) {
@@ -82,7 +82,7 @@ void Validate(Context& context, const ConfigArgs& args) {
 }
 
 void Reload(Context& context) {
-  auto result = context.Call("config.reload", nlohmann::ordered_json::object(),
+  auto result = context.Call(control::Command::kConfigReload, nlohmann::ordered_json::object(),
                              std::max(context.Timeout(), std::chrono::milliseconds(60000)));
   if (!result) return;
   const std::string outcome = result->value("outcome", "");
@@ -117,7 +117,7 @@ void Reload(Context& context) {
 }
 
 void Show(Context& context, const ConfigArgs& args) {
-  if (auto remote = AskDaemon(context, args, "config.show")) {
+  if (auto remote = AskDaemon(context, args, control::Command::kConfigShow)) {
     if (context.json) {
       context.PrintJson(*remote);
     } else {

@@ -88,7 +88,7 @@ std::vector<std::pair<std::string, std::string>> ListenersOf(const nlohmann::ord
 // A quick ping, for "is a daemon there?" questions.
 std::optional<nlohmann::ordered_json> Probe(const ClientSettings& base,
                                             std::chrono::milliseconds timeout,
-                                            const std::string& cmd = "status") {
+                                            control::Command cmd = control::Command::kStatus) {
   ClientSettings settings = base;
   settings.timeout = timeout;
   auto client = ControlClient::Connect(settings);
@@ -100,8 +100,8 @@ std::optional<nlohmann::ordered_json> Probe(const ClientSettings& base,
 
 void StartOne(Context& context, const StartArgs& args) {
   const ClientSettings settings = context.Settings();
-  // "ping" answers at once; "status" waits for every plugin's health check.
-  if (Probe(settings, 1s, "ping")) {
+  // ping answers at once; status waits for every plugin's health check.
+  if (Probe(settings, 1s, control::Command::kPing)) {
     auto running = Probe(settings, context.Timeout());
     *context.err << fmt::format("streamgate: streamgated is already running on {} (pid {})\n",
                                 settings.endpoint, running ? running->value("pid", 0) : 0);
@@ -181,7 +181,7 @@ void StartOne(Context& context, const StartArgs& args) {
       context.exit_code = code == kExitConfig || code == kExitNotBuilt ? code : kExitFailure;
       return;
     }
-    if (Probe(settings, 500ms, "ping")) {
+    if (Probe(settings, 500ms, control::Command::kPing)) {
       auto status_reply = Probe(settings, context.Timeout());
       if (!status_reply) status_reply = nlohmann::ordered_json::object();
       if (context.json) {
@@ -219,12 +219,12 @@ void StartOne(Context& context, const StartArgs& args) {
 }
 
 void StopOne(Context& context, const StopArgs& args) {
-  auto status = context.Call("status");
+  auto status = context.Call(control::Command::kStatus);
   if (!status) return;
   const pid_t pid = status->value("pid", 0);
   const std::string endpoint = status->value("endpoint", "");
   const bool local = endpoint.starts_with("ipc://");
-  if (!context.Call("shutdown")) return;
+  if (!context.Call(control::Command::kShutdown)) return;
   if (!context.json)
     *context.out << fmt::format("stopping streamgated (pid {})", pid) << std::flush;
   const ClientSettings settings = context.Settings();
@@ -233,7 +233,7 @@ void StopOne(Context& context, const StopArgs& args) {
   std::set<std::string> announced;
   auto last_probe = Clock::now() - 1s;
   for (;;) {
-    const bool gone = local ? ProcessGone(pid) : !Probe(settings, 500ms, "ping");
+    const bool gone = local ? ProcessGone(pid) : !Probe(settings, 500ms, control::Command::kPing);
     if (gone) {
       if (context.json) {
         context.PrintJson({{"pid", pid}, {"stopped", true}, {"killed", false}});
@@ -355,7 +355,7 @@ void Stop(Context& context, const StopArgs& args) {
 }
 
 void Status(Context& context) {
-  auto status = context.Call("status");
+  auto status = context.Call(control::Command::kStatus);
   if (!status) return;
   if (context.json) {
     context.PrintJson(*status);

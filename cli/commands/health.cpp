@@ -33,7 +33,7 @@ void Health(Context& context, const HealthArgs& args) {
   for (;;) {
     std::ostream* err = context.err;
     if (args.wait) context.err = &quiet;
-    result = context.Call("health");
+    result = context.Call(control::Command::kHealth);
     context.err = err;
     const bool healthy = result && result->value("status", "") == "healthy";
     if (!args.wait || healthy || Clock::now() >= deadline) break;

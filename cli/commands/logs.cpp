@@ -159,14 +159,14 @@ void Logs(Context& context, const LogsArgs& args) {
   auto filter = Filter::Make(context, args);
   if (!filter) return;
   if (!args.follow) {
-    auto history = context.Call("logs.history", {{"limit", 0}});
+    auto history = context.Call(control::Command::kLogsHistory, {{"limit", 0}});
     if (!history) return;
     PrintLast(context, *filter, history->value("records", nlohmann::ordered_json::array()),
               args.lines, 0);
     return;
   }
   const std::string level = args.level.empty() ? "trace" : args.level;
-  auto stream = context.Call("logs.stream", {{"level", level}});
+  auto stream = context.Call(control::Command::kLogsStream, {{"level", level}});
   if (!stream) return;
   const ClientSettings settings = context.Settings();
   zmq::context_t zmq_context(1);
@@ -216,7 +216,7 @@ void Logs(Context& context, const LogsArgs& args) {
       early.push_back(std::move(j));
     }
   }
-  auto history = context.Call("logs.history", {{"limit", 0}});
+  auto history = context.Call(control::Command::kLogsHistory, {{"limit", 0}});
   if (!history) return;
   PrintLast(context, *filter, history->value("records", nlohmann::ordered_json::array()),
             args.lines >= 0 ? args.lines : 10, live_from);
@@ -260,7 +260,7 @@ void Logs(Context& context, const LogsArgs& args) {
     if (Clock::now() >= renew_at) {
       // Keeps our level registered, and notices a daemon that went away.
       auto client = ControlClient::Connect(settings);
-      if (!client || !(*client)->Call("logs.stream", {{"level", level}})) {
+      if (!client || !(*client)->Call(control::Command::kLogsStream, {{"level", level}})) {
         context.Report(Fail(ErrorCode::kUnavailable,
                             fmt::format("the daemon on {} went away", settings.endpoint)));
         return;
@@ -272,7 +272,7 @@ void Logs(Context& context, const LogsArgs& args) {
 
 void LogLevel(Context& context, const LevelArgs& args) {
   if (args.level.empty()) {
-    auto result = context.Call("log.level.get");
+    auto result = context.Call(control::Command::kLogLevelGet);
     if (!result) return;
     if (context.json) {
       context.PrintJson(*result);
@@ -299,7 +299,7 @@ void LogLevel(Context& context, const LevelArgs& args) {
     }
     request["for_seconds"] = *seconds;
   }
-  auto result = context.Call("log.level.set", request);
+  auto result = context.Call(control::Command::kLogLevelSet, request);
   if (!result) return;
   if (context.json) {
     context.PrintJson(*result);

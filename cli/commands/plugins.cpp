@@ -1,6 +1,7 @@
 // streamgate plugins list|start|stop|restart.
 #include <memory>
 #include <ostream>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -32,7 +33,7 @@ void PrintPlugins(Context& context, const nlohmann::ordered_json& plugins) {
 }
 
 void List(Context& context, const PluginArgs& args) {
-  auto result = context.Call("plugins.list");
+  auto result = context.Call(control::Command::kPluginsList);
   if (!result) return;
   const auto& plugins = result->value("plugins", nlohmann::ordered_json::array());
   if (context.json) {
@@ -47,9 +48,9 @@ void List(Context& context, const PluginArgs& args) {
   }
 }
 
-void Change(Context& context, const std::string& cmd, const PluginArgs& args) {
+void Change(Context& context, control::Command cmd, const PluginArgs& args) {
   nlohmann::ordered_json request = {{"names", args.names}};
-  if (cmd != "plugins.start") request["cascade"] = args.cascade;
+  if (cmd != control::Command::kPluginsStart) request["cascade"] = args.cascade;
   // Stopping drains work: allow the daemon's own plugin timeout and then some.
   auto result =
       context.Call(cmd, request, std::max(context.Timeout(), std::chrono::milliseconds(60000)));
@@ -72,19 +73,19 @@ void AddPluginCommands(CLI::App& app, Context& context) {
   list->add_flag("-q,--quiet", list_args->quiet, "Print only the names");
   list->callback([&context, list_args] { List(context, *list_args); });
 
-  for (const auto& [verb, help] :
-       {std::pair{"start", "Start stopped or failed plugins"},
-        std::pair{"stop", "Stop plugins; refused while others need them"},
-        std::pair{"restart", "Stop then start plugins"}}) {
+  for (const auto& [verb, help, wire] :
+       {std::tuple{"start", "Start stopped or failed plugins", control::Command::kPluginsStart},
+        std::tuple{"stop", "Stop plugins; refused while others need them",
+                   control::Command::kPluginsStop},
+        std::tuple{"restart", "Stop then start plugins", control::Command::kPluginsRestart}}) {
     auto args = std::make_shared<PluginArgs>();
     auto* cmd = group->add_subcommand(verb, help);
     cmd->add_option("NAME", args->names, "Plugin names")->required();
-    if (std::string(verb) != "start") {
+    if (wire != control::Command::kPluginsStart) {
       cmd->add_flag("--cascade", args->cascade,
                     "Also stop (and restart) the plugins that depend on them");
     }
-    const std::string wire = std::string("plugins.") + verb;
-    cmd->callback([&context, args, wire] { Change(context, wire, *args); });
+    cmd->callback([&context, args, wire = wire] { Change(context, wire, *args); });
   }
 }
 

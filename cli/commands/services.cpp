@@ -12,7 +12,7 @@ void AddServicesCommand(CLI::App& app, Context& context) {
   auto* cmd =
       app.add_subcommand("services", "List the live instances of a microservice deployment");
   cmd->callback([&context] {
-    auto result = context.Call("services.list");
+    auto result = context.Call(control::Command::kServicesList);
     if (!result) return;
     if (context.json) {
       context.PrintJson(*result);

@@ -1,5 +1,6 @@
-// Turns a control request frame into a reply frame: decoding, argument checks, and the call on
-// the target. Never throws, whatever the frame holds.
+// Turns a control request frame into a reply frame: decodes it, runs the handler the command
+// table binds to its command (daemon/control/handlers.h), encodes the outcome. Never throws,
+// whatever the frame holds.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 
 #include "common/control_protocol.h"
 #include "daemon/control/control_target.h"
+#include "daemon/control/handlers.h"
 
 namespace sg::control {
 
@@ -25,13 +27,8 @@ class Dispatcher {
   std::vector<std::pair<std::string, uint64_t>> Counts() const;
 
  private:
-  nlohmann::ordered_json Run(const Request& request);
-
   ControlTarget& target_;
   std::vector<std::atomic<uint64_t>> counts_;  // per Commands() entry, then invalid
 };
-
-/// A plugin snapshot as the wire shows it.
-nlohmann::ordered_json PluginJson(const kernel::PluginInfo& info);
 
 }  // namespace sg::control
