@@ -169,6 +169,26 @@ void RegisterDaemonMetrics(MetricsRegistry& registry, MetricSources s) {
     }
     out.push_back(std::move(requests));
   });
+
+  registry.Add([pool = s.blocking](std::vector<MetricFamily>& out) {
+    const BlockingPool::Stats b = pool->Snapshot();
+    auto add = [&out](const char* name, const char* help, const char* type, double v) {
+      out.push_back({name, help, type, {{"", {}, v}}});
+    };
+    add("streamgate_blocking_threads", "Threads for plugins' blocking work", "gauge",
+        static_cast<double>(b.threads));
+    add("streamgate_blocking_busy_threads", "Blocking-work threads running work now", "gauge",
+        static_cast<double>(b.busy));
+    add("streamgate_blocking_queue_depth", "Blocking work waiting for a thread", "gauge",
+        static_cast<double>(b.queued));
+    add("streamgate_blocking_completed_total", "Blocking work finished", "counter",
+        static_cast<double>(b.completed));
+    add("streamgate_blocking_failed_total", "Blocking work that threw", "counter",
+        static_cast<double>(b.failed));
+    add("streamgate_blocking_rejected_total",
+        "Blocking work refused because daemon.blocking_queue jobs already waited", "counter",
+        static_cast<double>(b.rejected));
+  });
 }
 
 }  // namespace sg::daemon

@@ -8,6 +8,7 @@
 #include "common/logging.h"
 #include "daemon/control/dispatcher.h"
 #include "daemon/kernel/kernel.h"
+#include "daemon/plugin_api/blocking_pool.h"
 #include "daemon/plugin_api/bus.h"
 #include "daemon/plugin_api/metrics.h"
 
@@ -17,6 +18,7 @@ struct MetricSources {
   const kernel::Kernel* kernel = nullptr;
   const Bus* bus = nullptr;
   const log::LogHub* logs = nullptr;
+  const BlockingPool* blocking = nullptr;  // plugins' blocking work
   /// The control dispatcher, once it exists (it starts after the plugins).
   std::function<const control::Dispatcher*()> dispatcher;
   /// The NATS connection's state ("connected", ...) and reconnect count; empty in monolith mode.
