@@ -1,26 +1,23 @@
 // Logging for the daemon and the CLI: one spdlog logger per component, all sharing the same sinks
 // (the console, an optional rotating file, and a bounded ring of recent records for
-// `streamgate logs`), three output formats, and levels that can change at run time.
+// `streamgate logs`), three output formats, and levels that can change at run time. The hub lives
+// here; records (log_record.h), formats (log_format.h), the ring (log_ring.h) and the sinks
+// (log_sinks.h) have files of their own, and this header brings in the first three.
 #pragma once
 
-#include <array>
 #include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
+#include "common/log_format.h"
+#include "common/log_record.h"
+#include "common/log_ring.h"
 #include "common/result.h"
 
 namespace spdlog::details {
@@ -28,95 +25,6 @@ class thread_pool;
 }  // namespace spdlog::details
 
 namespace sg::log {
-
-enum class Format { kDev, kProd, kJson };
-
-/// Parses "dev", "prod" or "json".
-std::optional<Format> ParseFormat(std::string_view name);
-/// Parses trace, debug, info, warn (or warning), error, critical, off.
-std::optional<spdlog::level::level_enum> ParseLevel(std::string_view name);
-/// The name we print for a level: trace, debug, info, warn, error, critical, off.
-std::string_view LevelName(spdlog::level::level_enum level);
-
-/// One key=value field of a structured record.
-struct Field {
-  using Value = std::variant<std::string, int64_t, double, bool>;
-  template <typename T>
-  Field(std::string k, T&& v) : key(std::move(k)), value(ToValue(std::forward<T>(v))) {}
-  Field(std::string k, Value v, int /*tag*/) : key(std::move(k)), value(std::move(v)) {}
-
-  std::string key;
-  Value value;
-
- private:
-  template <typename T>
-  static Value ToValue(T&& v) {
-    using D = std::decay_t<T>;
-    if constexpr (std::is_same_v<D, bool>) {
-      return v;
-    } else if constexpr (std::is_integral_v<D>) {
-      return static_cast<int64_t>(v);
-    } else if constexpr (std::is_floating_point_v<D>) {
-      return static_cast<double>(v);
-    } else {
-      return std::string(std::forward<T>(v));
-    }
-  }
-};
-
-/// A message with fields, encoded for spdlog: `logger->info(log::With("Plugin started",
-/// {{"name", name}}))`. The formatters and the ring decode it again.
-std::string With(std::string_view message, std::initializer_list<Field> fields);
-
-/// A decoded record, as the ring keeps it and `streamgate logs` shows it.
-struct Record {
-  uint64_t seq = 0;
-  std::chrono::system_clock::time_point time;
-  spdlog::level::level_enum level = spdlog::level::info;
-  std::string component;
-  std::string message;
-  std::vector<Field> fields;
-};
-
-/// Splits a payload made by With() into its message and fields.
-void Decode(std::string_view payload, std::string& message, std::vector<Field>& fields);
-
-/// A record as one JSON object: ts, level, service, component, msg, seq (when set), then the
-/// fields.
-nlohmann::ordered_json ToJson(const Record& record, std::string_view service);
-
-/// Renders one record in a format, without a trailing newline.
-std::string Render(const Record& record, Format format, std::string_view service, bool color);
-
-/// The most recent records, bounded; thread-safe. Listeners are called, under the ring's lock and
-/// in sequence order, for every new record: they must be quick and must not log.
-class RecordRing {
- public:
-  explicit RecordRing(size_t capacity) : capacity_(capacity) {}
-  RecordRing(const RecordRing&) = delete;
-  RecordRing& operator=(const RecordRing&) = delete;
-
-  void Add(Record record);
-  /// The last `n` records (all when n is 0), oldest first.
-  std::vector<Record> Last(size_t n) const;
-  /// The sequence number the next record will get.
-  uint64_t NextSeq() const;
-  /// Records seen since start, per level (spdlog's order: trace .. critical).
-  std::array<uint64_t, 6> CountsByLevel() const;
-  using Listener = std::function<void(const Record&)>;
-  /// Registers a listener; returns an id for RemoveListener.
-  int AddListener(Listener listener);
-  void RemoveListener(int id);
-
- private:
-  mutable std::mutex mu_;
-  const size_t capacity_;
-  std::deque<Record> records_;                       // guarded by mu_
-  uint64_t next_seq_ = 1;                            // guarded by mu_
-  std::map<int, Listener> listeners_;                // guarded by mu_
-  int next_listener_ = 1;                            // guarded by mu_
-  std::array<std::atomic<uint64_t>, 6> by_level_{};  // atomics: counted outside the lock too
-};
 
 struct Options {
   spdlog::level::level_enum level = spdlog::level::info;  // logging.level
