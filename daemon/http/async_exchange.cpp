@@ -81,4 +81,37 @@ void AsyncExchange::MarkGone() {
   for (auto& fn : callbacks) fn();
 }
 
+void BodyPump::Read(ChunkFn fn) {
+  std::optional<Error> refused;
+  {
+    std::lock_guard lock(mu_);
+    if (finished_) {
+      refused = finished_;
+    } else if (pending_) {
+      refused = Error{ErrorCode::kFailedPrecondition, "a Read of this body is already pending"};
+    } else {
+      pending_ = std::move(fn);
+    }
+  }
+  if (refused) return fn(Result<HttpBodyChunk>(std::move(*refused)));
+  kick_();
+}
+
+HttpBodyReader::ChunkFn BodyPump::Take() {
+  std::lock_guard lock(mu_);
+  return std::exchange(pending_, nullptr);
+}
+
+void BodyPump::Finish(Error error) {
+  ChunkFn pending;
+  {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    finished_ = error;
+    pending = std::exchange(pending_, nullptr);
+  }
+  if (pending) pending(Result<HttpBodyChunk>(std::move(error)));
+}
+
 }  // namespace sg::http
+

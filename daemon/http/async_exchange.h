@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,29 @@ class AsyncExchange final : public HttpResponder {
   DeliverStream deliver_stream_;                  // guarded by mu_
   std::function<std::shared_ptr<StreamChannel>()> make_channel_;
   std::vector<std::function<void()>> on_gone_;    // guarded by mu_
+};
+
+/// The body reader a session hands a streaming handler: Read from any thread asks the session's
+/// I/O thread for the next piece; the session answers each ask once.
+class BodyPump final : public HttpBodyReader {
+ public:
+  using Kick = std::function<void()>;  // wakes the session's body reader on its I/O thread
+  BodyPump(std::optional<uint64_t> content_length, Kick kick)
+      : content_length_(content_length), kick_(std::move(kick)) {}
+  std::optional<uint64_t> ContentLength() const override { return content_length_; }
+  void Read(ChunkFn fn) override;
+  /// The session's side: the pending ask, if any.
+  ChunkFn Take();
+  /// The session's side: nothing more will be read; a pending ask and every later one fail
+  /// with `error`.
+  void Finish(Error error);
+
+ private:
+  const std::optional<uint64_t> content_length_;
+  std::mutex mu_;
+  ChunkFn pending_;              // guarded by mu_
+  std::optional<Error> finished_;  // guarded by mu_
+  Kick kick_;
 };
 
 }  // namespace sg::http

@@ -90,25 +90,36 @@ std::vector<HttpRouteStats> RouteTable::Snapshot() const {
 
 Result<Router::RouteId> RouteTable::AddRoute(std::string method, std::string pattern,
                                              HttpHandler handler) {
-  if (!handler) return Add(std::move(method), std::move(pattern), nullptr, nullptr);
-  return Add(std::move(method), std::move(pattern), std::move(handler), nullptr);
+  Route route{};
+  route.handler = std::move(handler);
+  return Add(std::move(method), std::move(pattern), std::move(route));
 }
 
 Result<Router::RouteId> RouteTable::AddAsyncRoute(std::string method, std::string pattern,
                                                   AsyncHttpHandler handler) {
-  if (!handler) return Add(std::move(method), std::move(pattern), nullptr, nullptr);
-  return Add(std::move(method), std::move(pattern), nullptr, std::move(handler));
+  Route route{};
+  route.async_handler = std::move(handler);
+  return Add(std::move(method), std::move(pattern), std::move(route));
 }
 
-Result<Router::RouteId> RouteTable::Add(std::string method, std::string pattern,
-                                        HttpHandler handler, AsyncHttpHandler async_handler) {
+Result<Router::RouteId> RouteTable::AddStreamingRoute(std::string method, std::string pattern,
+                                                      uint64_t max_body_bytes,
+                                                      StreamingHttpHandler handler) {
+  Route route{};
+  route.streaming_handler = std::move(handler);
+  route.max_body_bytes = max_body_bytes;
+  return Add(std::move(method), std::move(pattern), std::move(route));
+}
+
+Result<Router::RouteId> RouteTable::Add(std::string method, std::string pattern, Route route) {
   static const std::vector<std::string> kMethods = {"GET",   "HEAD",   "POST",   "PUT",
                                                     "PATCH", "DELETE", "OPTIONS"};
   if (std::find(kMethods.begin(), kMethods.end(), method) == kMethods.end()) {
     return Fail(ErrorCode::kInvalidArgument,
                 fmt::format("route {} {}: unknown method", method, pattern));
   }
-  if (pattern.empty() || pattern[0] != '/' || (!handler && !async_handler)) {
+  if (pattern.empty() || pattern[0] != '/' ||
+      (!route.handler && !route.async_handler && !route.streaming_handler)) {
     return Fail(
         ErrorCode::kInvalidArgument,
         fmt::format("route {} {}: a pattern starts with '/' and needs a handler", method, pattern));
@@ -142,10 +153,13 @@ Result<Router::RouteId> RouteTable::Add(std::string method, std::string pattern,
   auto next = std::make_shared<std::vector<Route>>(*current);
   const RouteId id = next_id_++;
   const auto cors = cors_.find(pattern);
-  next->push_back(Route{id, std::move(method), std::move(pattern), std::move(segments),
-                        std::move(handler), std::move(async_handler),
-                        std::make_shared<RouteStats>(),
-                        cors == cors_.end() ? nullptr : cors->second});
+  route.id = id;
+  route.method = std::move(method);
+  route.pattern = std::move(pattern);
+  route.segments = std::move(segments);
+  route.stats = std::make_shared<RouteStats>();
+  route.cors = cors == cors_.end() ? nullptr : cors->second;
+  next->push_back(std::move(route));
   routes_ = std::move(next);
   version_ = next_version++;
   return id;

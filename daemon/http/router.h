@@ -45,8 +45,10 @@ class RouteTable final : public Router {
     std::string method;
     std::string pattern;
     std::vector<std::string> segments;  // "{id}" segments match anything
-    HttpHandler handler;             // one of these two is set
+    HttpHandler handler;             // exactly one of these three is set
     AsyncHttpHandler async_handler;
+    StreamingHttpHandler streaming_handler;
+    uint64_t max_body_bytes = 0;     // a streaming route's own limit
     std::shared_ptr<RouteStats> stats;
     std::shared_ptr<const CorsPolicy> cors;  // null: same-origin only
   };
@@ -63,6 +65,9 @@ class RouteTable final : public Router {
   Result<RouteId> AddRoute(std::string method, std::string pattern, HttpHandler handler) override;
   Result<RouteId> AddAsyncRoute(std::string method, std::string pattern,
                                 AsyncHttpHandler handler) override;
+  Result<RouteId> AddStreamingRoute(std::string method, std::string pattern,
+                                    uint64_t max_body_bytes,
+                                    StreamingHttpHandler handler) override;
   void SetCors(const std::string& pattern, CorsPolicy policy) override;
   void RemoveRoute(RouteId id) override;
 
@@ -76,8 +81,8 @@ class RouteTable final : public Router {
              std::shared_ptr<const std::vector<Route>>& snapshot) const;
 
  private:
-  Result<RouteId> Add(std::string method, std::string pattern, HttpHandler handler,
-                      AsyncHttpHandler async_handler);
+  // The handler fields of `route` (one of them set) go with the method and pattern given.
+  Result<RouteId> Add(std::string method, std::string pattern, Route route);
   std::shared_ptr<const std::vector<Route>> Current() const;
 
   mutable std::mutex mu_;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -143,6 +144,8 @@ class BasicSession final : public SessionBase,
   }
 
   ~BasicSession() override {
+    // A streaming handler waiting on its body learns that it will not come.
+    FinishBody({ErrorCode::kUnavailable, "the connection closed"});
     worker_.sessions.erase(this);
     --generation_.connections;
     --total_;
@@ -188,7 +191,9 @@ class BasicSession final : public SessionBase,
 
   void DoRead() {
     parser_.emplace(RequestLimits{settings_->max_header_bytes, settings_->max_header_fields});
-    parser_->body_limit(settings_->max_body_bytes);
+    // No body limit until the route is known: a streaming route has its own (OnHeader). Not
+    // boost::none: Beast compares a Content-Length against it, and every length exceeds none.
+    parser_->body_limit(std::numeric_limits<uint64_t>::max());
     buffer_.max_size(std::max(BufferLimit(), buffer_.size()));
     started_ = Clock::now();
     // One deadline for the whole request: a client that trickles bytes is cut off at it.
@@ -203,12 +208,44 @@ class BasicSession final : public SessionBase,
         });
   }
 
+  // The header section is in: find the route, which decides the body's limit and whether the
+  // body is read whole (then Handle) or handed to the route as it arrives.
   void OnHeader(boost::beast::error_code ec) {
-    if (ec || parser_->is_done()) return OnRead(ec);
-    boost::beast::http::async_read(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](boost::beast::error_code read_ec, size_t) {
-          self->OnRead(read_ec);
+    namespace bhttp = boost::beast::http;
+    if (ec) return OnRead(ec);
+    Locate();
+    const RouteTable::Route* route = match_.route;
+    const bool streaming = route != nullptr && route->streaming_handler;
+    const uint64_t limit = streaming ? route->max_body_bytes : settings_->max_body_bytes;
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      return Refuse(413, RejectReason::kBodyLimit, "payload too large");
+    }
+    parser_->body_limit(limit);  // a chunked body is counted as it arrives
+    const auto expect = parser_->get()[bhttp::field::expect];
+    expect_continue_ = !parser_->is_done() && parser_->get().version() >= 11 &&
+                       boost::beast::iequals(expect, "100-continue");
+    if (streaming) return HandleStreaming(*route);
+    if (parser_->is_done()) return Handle();
+    Continue([self = this->shared_from_this()](boost::beast::error_code write_ec) {
+      if (write_ec) return self->Close();
+      boost::beast::http::async_read(
+          self->stream_, self->buffer_, *self->parser_,
+          [self](boost::beast::error_code read_ec, size_t) { self->OnRead(read_ec); });
+    });
+  }
+
+  // Answers `Expect: 100-continue` (once) before the body is read, then goes on: `next(ec)`.
+  template <class Next>
+  void Continue(Next next) {
+    if (!expect_continue_) return next(boost::beast::error_code());
+    expect_continue_ = false;
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    Ops::ExpireAfter(stream_, settings_->write_timeout);
+    boost::asio::async_write(
+        stream_, boost::asio::buffer(kContinue.data(), kContinue.size()),
+        [self = this->shared_from_this(), next = std::move(next)](boost::beast::error_code ec,
+                                                                  size_t) mutable {
+          next(ec);
         });
   }
 
@@ -269,7 +306,8 @@ class BasicSession final : public SessionBase,
     DoWrite();
   }
 
-  void Handle() {
+  // Reads the request line's parts and finds the route: match_ is valid while snapshot_ is held.
+  void Locate() {
     namespace bhttp = boost::beast::http;
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
@@ -285,12 +323,18 @@ class BasicSession final : public SessionBase,
     request_id_ = UsableRequestId(std::string_view(given.data(), given.size()))
                       ? std::string(given.data(), given.size())
                       : NewRequestId();
-    const bool head = req.method() == bhttp::verb::head;
-
-    std::shared_ptr<const std::vector<RouteTable::Route>> snapshot;
-    auto match = env_.routes->Find(method_, path_, snapshot);
+    head_request_ = req.method() == bhttp::verb::head;
+    query_ = query;
+    match_ = env_.routes->Find(method_, path_, snapshot_);
     const auto origin = req[bhttp::field::origin];
     cors_origin_.assign(origin.data(), origin.size());
+  }
+
+  void Handle() {
+    namespace bhttp = boost::beast::http;
+    const auto& req = parser_->get();
+    const bool head = head_request_;
+    auto& match = match_;
     if (match.route == nullptr && match.cors != nullptr && req.method() == bhttp::verb::options &&
         req.find(bhttp::field::access_control_request_method) != req.end()) {
       // A browser's preflight for a cross-origin call.
@@ -314,19 +358,8 @@ class BasicSession final : public SessionBase,
       }
       return DoWrite();
     }
-    HttpRequest request;
-    request.method = method_;
-    request.path = path_;
-    request.query = query;
+    HttpRequest request = MakeRequest();
     request.body = req.body();
-    request.request_id = request_id_;
-    request.params = std::move(match.params);
-    request.header_ctx = &req;
-    request.header_fn = [](const void* ctx, std::string_view name) {
-      const auto& r = *static_cast<const bhttp::request<bhttp::string_body>*>(ctx);
-      const auto v = r[boost::beast::string_view(name.data(), name.size())];
-      return std::string_view(v.data(), v.size());
-    };
     cors_ = match.route->cors;
     if (match.route->async_handler) return HandleAsync(*match.route, request, head);
     HttpResponse response;
@@ -341,6 +374,123 @@ class BasicSession final : public SessionBase,
       response.body = R"({"error":"internal error"})";
     }
     Answer(response, head, match.route->stats);
+  }
+
+  // The request as a handler sees it: views into the parser's message and the session.
+  HttpRequest MakeRequest() {
+    namespace bhttp = boost::beast::http;
+    HttpRequest request;
+    request.method = method_;
+    request.path = path_;
+    request.query = query_;
+    request.request_id = request_id_;
+    request.params = std::move(match_.params);
+    request.header_ctx = &parser_->get();
+    request.header_fn = [](const void* ctx, std::string_view name) {
+      const auto& r = *static_cast<const bhttp::request<bhttp::string_body>*>(ctx);
+      const auto v = r[boost::beast::string_view(name.data(), name.size())];
+      return std::string_view(v.data(), v.size());
+    };
+    return request;
+  }
+
+  // A streaming route: the handler gets the header now and asks for the body piece by piece.
+  void HandleStreaming(const RouteTable::Route& route) {
+    cors_ = route.cors;
+    HttpRequest request = MakeRequest();
+    auto weak = this->weak_from_this();
+    auto executor = stream_.get_executor();
+    const auto length = parser_->content_length();
+    body_pump_ = std::make_shared<BodyPump>(
+        length ? std::optional<uint64_t>(*length) : std::nullopt, [weak, executor] {
+      boost::asio::post(executor, [weak] {
+        if (auto session = weak.lock()) session->PumpBody();
+      });
+    });
+    auto exchange = BeginExchange(route.stats, /*watch_close=*/parser_->is_done());
+    auto body = body_pump_;
+    try {
+      route.streaming_handler(request, std::move(body), exchange);
+    } catch (const std::exception& e) {
+      FailHandler(route, *exchange, e);
+    }
+  }
+
+  // The handler asked for more of the body.
+  void PumpBody() {
+    if (!body_pump_ || body_reading_) return;
+    auto fn = body_pump_->Take();
+    if (!fn) return;
+    if (async_timer_) async_timer_->cancel();  // reading has its own deadline
+    ReadBodyFor(std::move(fn));
+  }
+
+  void ReadBodyFor(HttpBodyReader::ChunkFn fn) {
+    if (parser_->is_done()) return DeliverChunk(std::move(fn), std::string());
+    body_reading_ = true;
+    Continue([self = this->shared_from_this(),
+              fn = std::move(fn)](boost::beast::error_code write_ec) mutable {
+      if (write_ec) return self->OnBodyRead(write_ec, std::move(fn));
+      // Each read has server.read_timeout: a large body takes as long as it takes, a stalled
+      // client does not.
+      self->buffer_.max_size(std::max(self->BufferLimit(), kBodyReadSize));
+      Ops::ExpireAfter(self->stream_, self->settings_->read_timeout);
+      boost::beast::http::async_read_some(
+          self->stream_, self->buffer_, *self->parser_,
+          [self, fn = std::move(fn)](boost::beast::error_code ec, size_t) mutable {
+            self->OnBodyRead(ec, std::move(fn));
+          });
+    });
+  }
+
+  void OnBodyRead(boost::beast::error_code ec, HttpBodyReader::ChunkFn fn) {
+    namespace bhttp = boost::beast::http;
+    body_reading_ = false;
+    if (!body_pump_) return;  // answered, timed out or gone meanwhile: the reader knows
+    if (ec) {
+      Error error{ErrorCode::kUnavailable, "the client went away before the body ended"};
+      if (ec == bhttp::error::body_limit) {
+        error = {ErrorCode::kInvalidArgument,
+                 fmt::format("the body is larger than this route's limit of {} bytes",
+                             match_.route->max_body_bytes)};
+      } else if (ec == boost::beast::error::timeout) {
+        error = {ErrorCode::kTimeout, "the client sent nothing for server.read_timeout"};
+      } else if (ec != boost::asio::error::eof && ec != bhttp::error::end_of_stream &&
+                 ec != bhttp::error::partial_message &&
+                 ec != boost::asio::error::connection_reset &&
+                 ec != boost::asio::error::operation_aborted) {
+        error = {ErrorCode::kInvalidArgument, "the body's framing is malformed"};
+      }
+      if (auto exchange = EndExchange()) exchange->MarkGone();
+      FinishBody(error);
+      fn(Result<HttpBodyChunk>(error));
+      return OnRead(ec);  // answers what deserves an answer (413, 400), closes the rest
+    }
+    std::string data = std::move(parser_->get().body());
+    parser_->get().body().clear();
+    if (data.empty() && !parser_->is_done()) return ReadBodyFor(std::move(fn));
+    DeliverChunk(std::move(fn), std::move(data));
+  }
+
+  void DeliverChunk(HttpBodyReader::ChunkFn fn, std::string data) {
+    const bool last = parser_->is_done();
+    if (last) {
+      // Nothing more to read: watch for the client leaving while the handler finishes.
+      FinishBody({ErrorCode::kFailedPrecondition, "the body already ended"});
+      if (!watching_close_) {
+        watching_close_ = true;
+        Ops::WatchClose(stream_, [self = this->shared_from_this()](bool gone) {
+          if (gone) self->OnClientGone();
+        });
+      }
+    }
+    ArmDeadline();  // the handler's turn: read on or answer within server.write_timeout
+    fn(HttpBodyChunk{std::move(data), last});
+  }
+
+  // Nothing more of the body is read; the reader's pending and later asks fail with `error`.
+  void FinishBody(Error error) {
+    if (auto pump = std::move(body_pump_)) pump->Finish(std::move(error));
   }
 
   static std::string Join(const std::vector<std::string>& items) {
@@ -383,12 +533,35 @@ class BasicSession final : public SessionBase,
 
   // An asynchronous handler: the session waits (reading nothing) for its answer, the deadline,
   // or the client leaving, whichever comes first.
-  void HandleAsync(const RouteTable::Route& route, const HttpRequest& request, bool head) {
-    auto self = this->shared_from_this();
+  void HandleAsync(const RouteTable::Route& route, const HttpRequest& request, bool /*head*/) {
+    auto exchange = BeginExchange(route.stats, /*watch_close=*/true);
+    try {
+      route.async_handler(request, exchange);
+    } catch (const std::exception& e) {
+      FailHandler(route, *exchange, e);
+    }
+  }
+
+  void FailHandler(const RouteTable::Route& route, AsyncExchange& exchange,
+                   const std::exception& e) {
+    env_.logger->error(log::With(
+        "Route handler threw",
+        {{"route", route.pattern}, {"request_id", request_id_}, {"error", e.what()}}));
+    HttpResponse failed;
+    failed.status = 500;
+    failed.body = R"({"error":"internal error"})";
+    exchange.Send(std::move(failed));
+  }
+
+  // The responder an asynchronous or streaming handler answers through, with its deadline
+  // armed; `watch_close` also watches for the client leaving (not while a body is read).
+  std::shared_ptr<AsyncExchange> BeginExchange(std::shared_ptr<RouteStats> stats,
+                                               bool watch_close) {
     // The deadline timer and the close watch keep the session alive while it waits; the
     // exchange holds it weakly, so an exchange kept by a handler holds nothing up.
     auto weak = this->weak_from_this();
     auto executor = stream_.get_executor();
+    const bool head = head_request_;
     auto exchange = std::make_shared<AsyncExchange>(
         [weak, executor, head](HttpResponse response) {
           boost::asio::post(executor, [weak, head, response = std::move(response)]() mutable {
@@ -414,26 +587,25 @@ class BasicSession final : public SessionBase,
           });
         });
     exchange_ = exchange;
-    async_stats_ = route.stats;
+    async_stats_ = std::move(stats);
     async_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
-    async_timer_->expires_after(settings_->write_timeout);
-    async_timer_->async_wait([self, head](boost::beast::error_code ec) {
-      if (!ec) self->OnAsyncDeadline(head);
-    });
-    Ops::WatchClose(stream_, [self](bool gone) {
-      if (gone) self->OnClientGone();
-    });
-    try {
-      route.async_handler(request, exchange);
-    } catch (const std::exception& e) {
-      env_.logger->error(log::With(
-          "Route handler threw",
-          {{"route", route.pattern}, {"request_id", request_id_}, {"error", e.what()}}));
-      HttpResponse failed;
-      failed.status = 500;
-      failed.body = R"({"error":"internal error"})";
-      exchange->Send(std::move(failed));
+    ArmDeadline();
+    watching_close_ = watch_close;
+    if (watch_close) {
+      Ops::WatchClose(stream_, [self = this->shared_from_this()](bool gone) {
+        if (gone) self->OnClientGone();
+      });
     }
+    return exchange;
+  }
+
+  // The handler must answer (or ask for more of the body) within server.write_timeout.
+  void ArmDeadline() {
+    async_timer_->expires_after(settings_->write_timeout);
+    async_timer_->async_wait(
+        [self = this->shared_from_this(), head = head_request_](boost::beast::error_code ec) {
+          if (!ec) self->OnAsyncDeadline(head);
+        });
   }
 
   // Takes the pending exchange, if any, and stops watching for its end.
@@ -451,12 +623,13 @@ class BasicSession final : public SessionBase,
                      std::chrono::milliseconds heartbeat) {
     auto exchange = EndExchange();
     if (!exchange) return channel->MarkGone();
+    FinishBody({ErrorCode::kFailedPrecondition, "the response was already started"});
     stream_exchange_ = std::move(exchange);
     channel_ = std::move(channel);
     heartbeat_ = heartbeat;
     stats_ = std::move(async_stats_);
     status_ = response.status;
-    close_after_ = !keep_alive_ || draining_ || generation_.draining;
+    close_after_ = CloseAfter();
     if (cors_) AddCorsHeaders(*cors_, response.headers);
     response.headers.emplace_back("Transfer-Encoding", "chunked");
     response.headers.emplace_back("Cache-Control", "no-cache");
@@ -533,6 +706,7 @@ class BasicSession final : public SessionBase,
 
   void OnAsyncAnswer(HttpResponse response, bool head) {
     if (!EndExchange()) return;  // too late: the deadline passed or the client left
+    FinishBody({ErrorCode::kFailedPrecondition, "the response was already sent"});
     Answer(response, head, std::move(async_stats_));
   }
 
@@ -540,6 +714,7 @@ class BasicSession final : public SessionBase,
     auto exchange = EndExchange();
     if (!exchange) return;
     exchange->MarkGone();
+    FinishBody({ErrorCode::kTimeout, "the handler did not read on within server.write_timeout"});
     Respond(504, R"({"error":"the handler did not answer before server.write_timeout"})", head,
             {}, std::move(async_stats_));
     DoWrite();
@@ -549,6 +724,7 @@ class BasicSession final : public SessionBase,
     auto exchange = EndExchange();
     if (!exchange) return;
     exchange->MarkGone();
+    FinishBody({ErrorCode::kUnavailable, "the client went away"});
     Close();
   }
 
@@ -597,7 +773,7 @@ class BasicSession final : public SessionBase,
     }
     stats_ = std::move(stats);
     status_ = plan.status;
-    close_after_ = !keep_alive_ || draining_ || generation_.draining;
+    close_after_ = CloseAfter();
     body_.clear();
     head_only_ = true;  // the head goes by async_write, the bytes by sendfile
     const bool send = !head && (plan.status == 200 || plan.status == 206);
@@ -618,13 +794,19 @@ class BasicSession final : public SessionBase,
     stats_ = std::move(stats);
     status_ = status;
     // While the server drains, every response tells the client not to reuse the connection.
-    close_after_ = !keep_alive_ || draining_ || generation_.draining;
+    close_after_ = CloseAfter();
     body_ = std::move(body);
     body_bytes_ = body_.size();
     head_only_ = head;
     ResponseHead::Build(head_, status, request_id_, content_type, headers,
                         status == 304 ? std::nullopt : std::optional<uint64_t>(body_.size()),
                         close_after_);
+  }
+
+  // Whether the connection closes after this response: the client asked, the server drains, or
+  // a body was left unread (an early answer to a streaming route), so the stream is out of step.
+  bool CloseAfter() const {
+    return !keep_alive_ || draining_ || generation_.draining || !parser_ || !parser_->is_done();
   }
 
   void DoWrite() {
@@ -661,6 +843,7 @@ class BasicSession final : public SessionBase,
   void LogAccess(Clock::duration elapsed);
 
   static constexpr size_t kReadSize = 8192;
+  static constexpr size_t kBodyReadSize = 65536;  // a streamed body's pieces: at most this
 
   Stream stream_;
   Generation::Worker& worker_;
@@ -676,6 +859,14 @@ class BasicSession final : public SessionBase,
   std::string path_;
   std::string request_id_;
   std::string remote_;
+  std::string_view query_;  // into the parser's message
+  RouteTable::Match match_;  // the request's route; valid while snapshot_ is held
+  std::shared_ptr<const std::vector<RouteTable::Route>> snapshot_;
+  bool head_request_ = false;
+  bool expect_continue_ = false;  // `Expect: 100-continue` not yet answered
+  std::shared_ptr<BodyPump> body_pump_;  // a streaming route's body, while it is read
+  bool body_reading_ = false;
+  bool watching_close_ = false;  // an exchange's close watch is armed
   std::shared_ptr<RouteStats> stats_;  // shared: the route may be removed mid-response
   unsigned status_ = 0;
   size_t body_bytes_ = 0;

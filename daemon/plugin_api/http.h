@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -97,6 +98,37 @@ class HttpResponder {
 using AsyncHttpHandler =
     std::function<void(const HttpRequest&, std::shared_ptr<HttpResponder> responder)>;
 
+/// A piece of a request body, as it arrived.
+struct HttpBodyChunk {
+  std::string data;   // at most 64 KiB; may be empty when `last` is set
+  bool last = false;  // the body is complete: nothing follows
+};
+
+/// A request body read as it arrives, for routes added with AddStreamingRoute: memory stays flat
+/// however large the body. Safe from any thread.
+class HttpBodyReader {
+ public:
+  virtual ~HttpBodyReader() = default;
+  /// The length the client announced (Content-Length); empty for a chunked body.
+  virtual std::optional<uint64_t> ContentLength() const = 0;
+  /// Asks for the next piece. `fn` runs once, on an I/O thread, with the bytes read or an error:
+  /// kInvalidArgument when the body broke the route's limit (the client was answered 413),
+  /// kUnavailable when the client went away, kTimeout when it stopped sending for
+  /// server.read_timeout, kFailedPrecondition after the body ended, the answer was sent, or
+  /// while another Read is pending. Nothing more is read from the client until Read is called
+  /// again: that is the backpressure. `fn` must not block; hand the bytes to the blocking pool.
+  /// Between a chunk and the next Read (or the answer), the handler has server.write_timeout;
+  /// past it the client gets 504.
+  using ChunkFn = std::function<void(Result<HttpBodyChunk> chunk)>;
+  virtual void Read(ChunkFn fn) = 0;
+};
+
+/// Runs on an I/O thread once the request's header is in and returns at once; reads the body
+/// through `body` and answers through `responder` (an answer sent before the body ended closes
+/// the connection after it: say 413 or 401 early, the rest is not read).
+using StreamingHttpHandler = std::function<void(
+    const HttpRequest&, std::shared_ptr<HttpBodyReader> body, std::shared_ptr<HttpResponder>)>;
+
 /// Cross-origin access for browser clients (players, tus uploads) to the routes of one pattern.
 struct CorsPolicy {
   std::vector<std::string> allow_origins = {"*"};  // exact origins, or "*" for any
@@ -120,6 +152,12 @@ class Router {
   /// The same for a handler that answers later (see AsyncHttpHandler).
   virtual Result<RouteId> AddAsyncRoute(std::string method, std::string pattern,
                                         AsyncHttpHandler handler) = 0;
+  /// The same for a handler that takes its body as it arrives (see StreamingHttpHandler), with
+  /// its own body limit in place of server.max_body_size: larger is answered 413 (at once when
+  /// Content-Length says so). An `Expect: 100-continue` is answered when the handler first reads.
+  virtual Result<RouteId> AddStreamingRoute(std::string method, std::string pattern,
+                                            uint64_t max_body_bytes,
+                                            StreamingHttpHandler handler) = 0;
   virtual void RemoveRoute(RouteId id) = 0;
   /// Lets browsers from `policy.allow_origins` call the routes of `pattern` (every method, those
   /// added later too): the server answers preflight OPTIONS requests (204 with
