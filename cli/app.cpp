@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "config/loader.h"
 #include "config/schema.h"
+#include "daemon/plugins/builtin_config.h"
 
 namespace sg::cli {
 
@@ -34,7 +35,7 @@ ClientSettings Context::Settings() const {
   config::LoadOptions load;
   if (!config_path.empty()) load.path = config_path;
   load.env = config::ProcessEnvironment();
-  const config::LoadResult loaded = config::Load(load);
+  const config::LoadResult loaded = config::Load(plugins::BuiltinSchema(), load);
   const config::Config& config = loaded.config;
   settings.curve_server_key = config.String("control.curve_server_key");
   settings.curve_client_key = config.String("control.curve_client_key");

@@ -18,6 +18,10 @@ const char* ErrorCodeName(ErrorCode code) {
       return "unavailable";
     case ErrorCode::kFailedPrecondition:
       return "failed_precondition";
+    case ErrorCode::kNoSpace:
+      return "no_space";
+    case ErrorCode::kPermissionDenied:
+      return "permission_denied";
     case ErrorCode::kInternal:
       return "internal";
   }

@@ -19,6 +19,8 @@ enum class ErrorCode {
   kTimeout,             // a deadline passed
   kUnavailable,         // a peer or service cannot be reached
   kFailedPrecondition,  // the state does not allow it (plugin already running)
+  kNoSpace,             // a disk, a file size limit or a quota is full
+  kPermissionDenied,    // the operating system or a peer refused our credentials or rights
   kInternal,            // something that should not happen; the message says what
 };
 

@@ -145,30 +145,28 @@ complete -c streamgate -n '__streamgate_at keys' -a generate -d 'Write server.ke
 complete -c streamgate -n '__streamgate_at keys generate' -a '(__fish_complete_directories)' -d 'Directory'
 complete -c streamgate -n '__streamgate_in keys generate' -l force -d 'Replace existing files'
 
-# The keys of streamgate.yaml(5), each followed by '=', for `streamgated --set KEY=VALUE`; kept
-# in step with config/schema.cpp.
+# The keys of streamgate.yaml(5), each followed by '=', for `streamgated --set KEY=VALUE`, from
+# the schema.
+# BEGIN GENERATED configuration keys (streamgate-config-keys; regenerate with: cmake --build build/dev --target config_keys_update)
 function __streamgated_keys
   printf '%s=\n' \
     app.name app.mode app.port app.debug \
-    server.host server.port server.read_timeout server.write_timeout \
-    server.idle_timeout server.io_threads server.max_header_bytes server.max_header_fields server.max_body_bytes server.max_connections server.access_log \
-    grpc.port consul.address consul.port \
-    database.host database.port database.user database.password database.database \
-    database.sslmode database.maxconns \
-    redis.host redis.port redis.password redis.db redis.poolsize redis.timeout \
-    cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback \
-    storage.type storage.path storage.endpoint storage.accesskey storage.secretkey \
-    storage.bucket storage.region \
-    nats.url nats.urls nats.user nats.password nats.token nats.tls_ca nats.tls_cert nats.tls_key \
-    nats.subject_prefix nats.reconnect_wait nats.max_reconnects nats.reconnect_buffer \
-    nats.request_timeout nats.heartbeat_interval \
+    grpc.port \
+    consul.address consul.port \
+    database.host database.port database.user database.password database.database database.sslmode database.maxconns \
+    storage.type storage.path storage.endpoint storage.accesskey storage.secretkey storage.bucket storage.region \
+    nats.url nats.urls nats.user nats.password nats.token nats.tls_ca nats.tls_cert nats.tls_key nats.subject_prefix nats.reconnect_wait nats.max_reconnects nats.reconnect_buffer nats.request_timeout nats.heartbeat_interval \
     web3.ethereum_rpc web3.solana_rpc web3.chain_id \
-    monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level \
     plugins.enabled plugins.restart plugins.restart_limit plugins.restart_backoff plugins.restart_backoff_max \
     logging.level logging.format logging.file logging.max_size logging.max_files logging.ring_size \
     control.endpoint control.curve_server_key control.curve_authorized_keys control.curve_client_key \
-    daemon.shutdown_timeout daemon.plugin_timeout daemon.blocking_threads daemon.blocking_queue daemon.health_timeout
+    daemon.shutdown_timeout daemon.plugin_timeout daemon.blocking_threads daemon.blocking_queue daemon.health_timeout \
+    server.host server.port server.read_timeout server.write_timeout server.idle_timeout server.io_threads server.max_header_bytes server.max_header_fields server.max_body_bytes server.max_connections server.access_log \
+    cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback \
+    redis.host redis.port redis.password redis.db redis.poolsize redis.timeout \
+    monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level
 end
+# END GENERATED configuration keys
 
 # streamgated [options]
 complete -c streamgated -f

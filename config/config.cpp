@@ -67,6 +67,11 @@ const std::vector<std::string>& Config::List(std::string_view path) const {
   return std::get<std::vector<std::string>>(Get(path).value);
 }
 
+const Schema& Config::schema() const {
+  SG_CHECK(schema_ != nullptr);
+  return *schema_;
+}
+
 bool Config::PluginEnabled(std::string_view name) const {
   const auto& enabled = List("plugins.enabled");
   return enabled.empty() || std::find(enabled.begin(), enabled.end(), name) != enabled.end();
@@ -107,7 +112,7 @@ std::string RedactUrl(const std::string& url) {
 }
 
 std::string Config::Show(std::string_view path, bool reveal) const {
-  const KeySpec* spec = FindKey(path);
+  const KeySpec* spec = schema().Find(path);
   SG_CHECK(spec != nullptr);
   const Value& value = Get(path).value;
   if (!reveal && spec->secret) {
@@ -121,7 +126,7 @@ std::string Config::Show(std::string_view path, bool reveal) const {
 
 nlohmann::ordered_json Config::ToJson(bool reveal) const {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  for (const auto& spec : Schema()) {
+  for (const auto& spec : schema().keys()) {
     const Entry& entry = Get(spec.path);
     nlohmann::ordered_json item;
     const bool redacted = !reveal && (spec.secret || spec.type == Type::kUrl);

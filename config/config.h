@@ -73,14 +73,19 @@ class Config {
 
   /// The file the configuration was read from; "" when only built-in defaults were used.
   const std::string& file() const { return file_; }
+  /// The schema the configuration was loaded against; a Config that was never loaded has none
+  /// (SG_CHECK).
+  const Schema& schema() const;
 
   std::map<std::string, Entry, std::less<>>& entries() { return entries_; }
   const std::map<std::string, Entry, std::less<>>& entries() const { return entries_; }
   void set_file(std::string file) { file_ = std::move(file); }
+  void set_schema(const Schema* schema) { schema_ = schema; }
 
  private:
   std::map<std::string, Entry, std::less<>> entries_;
   std::string file_;
+  const Schema* schema_ = nullptr;  // not owned; outlives every Config loaded against it
 };
 
 /// Formats a value of a given type for display: durations as "30s"/"500ms", sizes as "10MiB".

@@ -10,10 +10,10 @@ bool NeedsDaemonRestart(std::string_view key) {
 
 std::vector<KeyChange> Diff(const Config& before, const Config& after) {
   std::vector<KeyChange> changes;
-  for (const auto& spec : Schema()) {
+  for (const auto& spec : after.schema().keys()) {
     if (before.Get(spec.path).value == after.Get(spec.path).value) continue;
     changes.push_back({std::string(spec.path), before.Show(spec.path), after.Show(spec.path),
-                       NeedsDaemonRestart(spec.path)});
+                       spec.reload == Reload::kRestartDaemon});
   }
   return changes;
 }

@@ -49,12 +49,13 @@ inline constexpr size_t kMaxConfigBytes = 1024 * 1024;
 /// The file the search finds, or nullopt when there is none (embedded defaults apply).
 std::optional<std::string> FindConfigFile(const Environment& env);
 
-/// Loads and validates. Never throws; every problem is a diagnostic.
-LoadResult Load(const LoadOptions& options);
+/// Loads and validates against `schema`, which must outlive the result's Config. Never throws;
+/// every problem is a diagnostic.
+LoadResult Load(const Schema& schema, const LoadOptions& options);
 
 /// Loads YAML text as if it were the file `name`; for tests and the fuzzer.
-LoadResult LoadText(std::string_view text, const std::string& name, const Environment& env = {},
-                    const std::vector<Override>& overrides = {});
+LoadResult LoadText(const Schema& schema, std::string_view text, const std::string& name,
+                    const Environment& env = {}, const std::vector<Override>& overrides = {});
 
 /// "FILE: configuration is valid (0 errors, 2 warnings)" or "... is invalid: 3 errors, 1 warning".
 std::string Summary(const LoadResult& result, bool strict);

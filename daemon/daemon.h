@@ -29,6 +29,7 @@
 #include "daemon/plugin_api/blocking_pool.h"
 #include "daemon/plugin_api/listeners.h"
 #include "daemon/plugin_api/metrics.h"
+#include "daemon/plugins/builtin_config.h"
 #include "daemon/status_cache.h"
 
 namespace sg::daemon {
@@ -80,7 +81,7 @@ class Daemon final : public control::ControlTarget {
     load.path = options_.config_path;
     load.env = config::ProcessEnvironment();
     load.overrides = options_.overrides;
-    return config::Load(load);
+    return config::Load(plugins::BuiltinSchema(), load);
   }
 
   std::shared_ptr<const config::Config> Current() {

@@ -41,7 +41,7 @@ nlohmann::ordered_json Daemon::ValidateConfig(const std::optional<std::string>& 
   load.search = false;
   load.env = config::ProcessEnvironment();
   if (!file) load.overrides = options_.overrides;
-  const config::LoadResult result = config::Load(load);
+  const config::LoadResult result = config::Load(Current()->schema(), load);
   nlohmann::ordered_json diagnostics = nlohmann::ordered_json::array();
   for (const auto& d : result.diagnostics) diagnostics.push_back(d.ToJson());
   return {{"file", result.config.file()}, {"valid", result.Ok()},

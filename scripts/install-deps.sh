@@ -4,7 +4,8 @@
 #
 #   scripts/install-deps.sh            build and run dependencies
 #   scripts/install-deps.sh --test     also what the test suite needs (fuzzing, man lint, shells,
-#                                      systemd, libseccomp and ffmpeg for the service's tests)
+#                                      systemd, libseccomp and ffmpeg for the service's tests,
+#                                      awscli and s3rver, from npm, for the S3 store's tests)
 #   scripts/install-deps.sh --bench    also the benchmarks' references (nginx, supervisor, wrk, hyperfine)
 set -euo pipefail
 
@@ -12,11 +13,12 @@ build_pkgs=(
   g++ cmake ninja-build ccache pkg-config git
   libcli11-dev libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libsystemd-dev libhiredis-dev libnats-dev
+  libcurl4-openssl-dev libssl-dev
 )
 test_pkgs=(
   catch2 clang-14 libclang-rt-14-dev mandoc procps util-linux bash-completion zsh fish curl
   redis-server prometheus nats-server nginx-light
-  systemd libseccomp-dev ffmpeg
+  systemd libseccomp-dev ffmpeg awscli
 )
 bench_pkgs=(
   hyperfine supervisor wrk nginx-light python3 redis-tools
@@ -30,6 +32,25 @@ case "${1:-}" in
   *) echo "usage: install-deps.sh [--test | --bench]" >&2; exit 2 ;;
 esac
 
+# The S3 store's tests run s3rver (no S3 server is packaged in Debian) from npm, pinned by
+# tests/peers/s3rver/package-lock.json. Node and npm come from Debian unless some node is there.
+with_s3rver=false
+if [[ ${1:-} == --test || ${1:-} == --bench ]]; then
+  with_s3rver=true
+  if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+fi
+
+install_s3rver() {
+  local dir
+  dir="$(dirname "$0")/../tests/peers/s3rver"
+  # Once per lock file: a second run finds the lock's copy in node_modules and does nothing.
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json" 2>/dev/null; then
+    echo "install-deps: npm ci in tests/peers/s3rver"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error &&
+      cp package-lock.json node_modules/.installed-lock.json)
+  fi
+}
+
 missing=()
 for p in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -39,6 +60,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#want[@]} packages present"
+  if $with_s3rver; then install_s3rver; fi
   exit 0
 fi
 
@@ -52,3 +74,4 @@ export DEBIAN_FRONTEND=noninteractive
 # The package lists of a fresh machine are empty or stale: refresh them once per run that installs.
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if $with_s3rver; then install_s3rver; fi

@@ -9,6 +9,7 @@
 #include "cli/output.h"
 #include "common/exit_codes.h"
 #include "config/loader.h"
+#include "daemon/plugins/builtin_config.h"
 
 namespace sg::cli {
 namespace {
@@ -27,7 +28,7 @@ config::LoadResult LoadFor(const Context& context, const ConfigArgs& args) {
     load.path = context.config_path;
   }
   load.env = config::ProcessEnvironment();
-  return config::Load(load);
+  return config::Load(plugins::BuiltinSchema(), load);
 }
 
 // With no file named, a running daemon is asked: it validates the file it runs. Else nullopt.
@@ -154,7 +155,7 @@ void Show(Context& context, const ConfigArgs& args) {
   }
   size_t key_width = 3;
   size_t value_width = 5;
-  for (const auto& spec : config::Schema()) {
+  for (const auto& spec : config.schema().keys()) {
     key_width = std::max(key_width, spec.path.size());
     value_width = std::max(value_width, config.Show(spec.path, args.reveal).size());
   }
@@ -162,7 +163,7 @@ void Show(Context& context, const ConfigArgs& args) {
   *context.out << "# " << (config.file().empty() ? "built-in defaults" : config.file()) << '\n';
   *context.out << fmt::format("{:<{}}  {:<{}}  {}\n", "KEY", key_width, "VALUE", value_width,
                               "SOURCE");
-  for (const auto& spec : config::Schema()) {
+  for (const auto& spec : config.schema().keys()) {
     std::string value = config.Show(spec.path, args.reveal);
     if (value.empty()) value = "\"\"";
     *context.out << fmt::format("{:<{}}  {:<{}}  {}\n", spec.path, key_width, value, value_width,

@@ -703,10 +703,8 @@ Kernel::ReconfigureOutcome Kernel::Reconfigure(
   std::vector<std::string_view> changed;
   {
     std::lock_guard lock(mu_);
-    for (const auto& spec : config::Schema()) {
-      if (!config_ || config_->Get(spec.path).value != config->Get(spec.path).value) {
-        changed.push_back(spec.path);
-      }
+    for (const auto& [key, entry] : config->entries()) {
+      if (!config_ || config_->Get(key).value != entry.value) changed.push_back(key);
     }
     config_ = config;
     for (auto& slot : slots_) {

@@ -13,6 +13,7 @@
 #include "daemon/plugin_api/http.h"
 #include "daemon/plugin_api/listeners.h"
 #include "daemon/plugin_api/metrics.h"
+#include "daemon/plugins/api_gateway/api_gateway_config.h"
 
 namespace sg::plugins {
 namespace {
@@ -41,6 +42,8 @@ class ApiGateway final : public Plugin {
  public:
   std::string_view Name() const override { return "api-gateway"; }
   std::string_view Version() const override { return "1.0.0"; }
+  // What api_gateway_config.cpp declares: a reload that changes none of it leaves the gateway alone.
+  std::vector<std::string> ConfigKeys() const override { return ApiGatewayConfig().Reads(); }
 
   Result<void> Init(PluginContext& context) override {
     context_ = &context;

@@ -4,6 +4,7 @@
 #include "daemon/plugin_api/cache.h"
 #include "daemon/plugin_api/cache_rpc.h"
 #include "daemon/plugin_api/metrics.h"
+#include "daemon/plugins/cache/cache_config.h"
 #include "daemon/plugins/cache/memory_cache.h"
 #include "daemon/plugins/cache/redis_cache.h"
 
@@ -14,8 +15,8 @@ class CachePlugin final : public Plugin {
  public:
   std::string_view Name() const override { return "cache"; }
   std::string_view Version() const override { return "1.0.0"; }
-  // Everything Init reads; a change to any of it takes a restart of the plugin.
-  std::vector<std::string> ConfigKeys() const override { return {"app.mode", "cache.", "redis."}; }
+  // Everything Init reads, as cache_config.cpp declares it; a change takes a restart of the plugin.
+  std::vector<std::string> ConfigKeys() const override { return CacheConfig().Reads(); }
 
   Result<void> Init(PluginContext& context) override {
     const config::Config& config = *context.config;

@@ -12,6 +12,7 @@
 #include "daemon/plugin_api/daemon_view.h"
 #include "daemon/plugin_api/listeners.h"
 #include "daemon/plugin_api/metrics.h"
+#include "daemon/plugins/monitor/monitor_config.h"
 
 namespace sg::plugins {
 namespace {
@@ -37,6 +38,8 @@ class Monitor final : public Plugin {
  public:
   std::string_view Name() const override { return "monitor"; }
   std::string_view Version() const override { return "1.0.0"; }
+  // What monitor_config.cpp declares: a reload that changes none of it leaves the monitor alone.
+  std::vector<std::string> ConfigKeys() const override { return MonitorConfig().Reads(); }
 
   Result<void> Init(PluginContext& context) override {
     context_ = &context;

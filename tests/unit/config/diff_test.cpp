@@ -4,11 +4,16 @@
 
 #include "config/loader.h"
 
+#include "daemon/plugins/builtin_config.h"
+
 namespace sg::config {
 namespace {
 
+// The schema streamgated is built with: the daemon's sections and every built-in plugin's.
+const Schema& Builtin() { return plugins::BuiltinSchema(); }
+
 Config Loaded(const std::string& yaml) {
-  LoadResult r = LoadText(yaml, "f.yaml");
+  LoadResult r = LoadText(Builtin(), yaml, "f.yaml");
   REQUIRE(r.Ok());
   return std::move(r.config);
 }
@@ -29,7 +34,7 @@ TEST_CASE("the diff names each changed key in schema order, as config show print
   const auto changes = Diff(before, after);
 
   REQUIRE(changes.size() == 2);
-  const bool logging_first = FindKey("logging.level") < FindKey("server.port");
+  const bool logging_first = Builtin().Find("logging.level") < Builtin().Find("server.port");
   const KeyChange& port = logging_first ? changes[1] : changes[0];
   const KeyChange& level = logging_first ? changes[0] : changes[1];
   CHECK(port.key == "server.port");

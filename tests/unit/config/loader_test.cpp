@@ -6,8 +6,13 @@
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
+#include "daemon/plugins/builtin_config.h"
+
 namespace sg::config {
 namespace {
+
+// The schema streamgated is built with: the daemon's sections and every built-in plugin's.
+const Schema& Builtin() { return plugins::BuiltinSchema(); }
 
 std::string AllDiagnostics(const LoadResult& r) {
   std::string out;
@@ -34,7 +39,7 @@ TEST_CASE("with no file the built-in defaults make a valid monolith", "[config]"
   LoadOptions options;
   options.search = false;
 
-  const LoadResult r = Load(options);
+  const LoadResult r = Load(Builtin(), options);
 
   INFO(AllDiagnostics(r));
   CHECK(r.Ok(true));
@@ -50,7 +55,7 @@ TEST_CASE("the seed's config.yaml is valid, warning about placeholders and defau
   LoadOptions options;
   options.path = SG_SOURCE_DIR "/tests/data/seed-config.yaml";
 
-  const LoadResult r = Load(options);
+  const LoadResult r = Load(Builtin(), options);
 
   const std::string all = AllDiagnostics(r);
   INFO(all);
@@ -62,7 +67,7 @@ TEST_CASE("the seed's config.yaml is valid, warning about placeholders and defau
   CHECK_THAT(all, Catch::Contains("storage.secretkey: is a well-known default credential"));
   CHECK_THAT(all, Catch::Contains(
                       "seed-config.yaml:52:20: warning: monitoring.prometheus_port: port 9090 is "
-                      "also grpc.port (no clash now: this release opens no gRPC listener)"));
+                      "also grpc.port (no clash now: this release opens no listener on grpc.port)"));
   CHECK(r.config.String("storage.type") == "minio");
 }
 
@@ -70,14 +75,14 @@ TEST_CASE("the shipped example config is valid without warnings", "[config]") {
   LoadOptions options;
   options.path = SG_SOURCE_DIR "/config/streamgate.yaml";
 
-  const LoadResult r = Load(options);
+  const LoadResult r = Load(Builtin(), options);
 
   INFO(AllDiagnostics(r));
   CHECK(r.Ok(true));
 }
 
 TEST_CASE("an unknown key is reported at its position with a suggestion", "[config]") {
-  const LoadResult r = LoadText("server:\n  prot: 8081\n", "f.yaml");
+  const LoadResult r = LoadText(Builtin(), "server:\n  prot: 8081\n", "f.yaml");
 
   const Diagnostic d = Only(r);
   CHECK(d.Format() ==
@@ -88,14 +93,14 @@ TEST_CASE("an unknown key is reported at its position with a suggestion", "[conf
 }
 
 TEST_CASE("an unknown section suggests the closest, or the section of a stray key", "[config]") {
-  CHECK_THAT(Only(LoadText("servr:\n  port: 1\n", "f")).Format(),
+  CHECK_THAT(Only(LoadText(Builtin(), "servr:\n  port: 1\n", "f")).Format(),
              Catch::StartsWith("f:1:1: error: servr: unknown section (did you mean 'server'?)"));
-  CHECK_THAT(Only(LoadText("port: 8080\n", "f")).hint,
+  CHECK_THAT(Only(LoadText(Builtin(), "port: 8080\n", "f")).hint,
              Catch::Contains("server.port") && Catch::Contains("app.port"));
 }
 
 TEST_CASE("every problem in a file is reported in one run", "[config]") {
-  const LoadResult r = LoadText(
+  const LoadResult r = LoadText(Builtin(), 
       "app:\n"
       "  mode: monolit\n"
       "server:\n"
@@ -127,57 +132,57 @@ TEST_CASE("every problem in a file is reported in one run", "[config]") {
 }
 
 TEST_CASE("wrong shapes are type errors", "[config]") {
-  CHECK_THAT(Only(LoadText("- a\n- b\n", "f")).message,
+  CHECK_THAT(Only(LoadText(Builtin(), "- a\n- b\n", "f")).message,
              Catch::Contains("not a mapping of sections"));
-  CHECK_THAT(Only(LoadText("server: 8080\n", "f")).message, Catch::Contains("must be a mapping"));
-  CHECK_THAT(Only(LoadText("plugins:\n  enabled: api-gateway\n", "f")).message,
+  CHECK_THAT(Only(LoadText(Builtin(), "server: 8080\n", "f")).message, Catch::Contains("must be a mapping"));
+  CHECK_THAT(Only(LoadText(Builtin(), "plugins:\n  enabled: api-gateway\n", "f")).message,
              Catch::Contains("expected a list"));
-  CHECK_THAT(Only(LoadText("plugins:\n  enabled: [[a]]\n", "f")).message,
+  CHECK_THAT(Only(LoadText(Builtin(), "plugins:\n  enabled: [[a]]\n", "f")).message,
              Catch::Contains("expected a name, got a list"));
-  CHECK_THAT(Only(LoadText("server:\n  port:\n", "f")).message, Catch::Contains("has no value"));
+  CHECK_THAT(Only(LoadText(Builtin(), "server:\n  port:\n", "f")).message, Catch::Contains("has no value"));
 }
 
 TEST_CASE("duplicate sections and keys are errors naming the first", "[config]") {
-  CHECK_THAT(Only(LoadText("server:\n  port: 1\n  port: 2\n", "f")).Format(),
+  CHECK_THAT(Only(LoadText(Builtin(), "server:\n  port: 1\n  port: 2\n", "f")).Format(),
              Catch::Contains("f:3:3: error: server.port: key appears twice (first at line 2)"));
-  CHECK_THAT(Only(LoadText("app: {}\napp: {}\n", "f")).message, Catch::Contains("appears twice"));
+  CHECK_THAT(Only(LoadText(Builtin(), "app: {}\napp: {}\n", "f")).message, Catch::Contains("appears twice"));
 }
 
 TEST_CASE("two listeners on one port: an error when both open, a warning when one never does",
           "[config]") {
-  const Diagnostic clash = Only(LoadText("monitoring:\n  prometheus_port: 8080\n", "f"));
+  const Diagnostic clash = Only(LoadText(Builtin(), "monitoring:\n  prometheus_port: 8080\n", "f"));
   CHECK(clash.severity == Severity::kError);
   CHECK_THAT(
       clash.Format(),
       Catch::Contains("f:2:20: error: monitoring.prometheus_port: port 8080 is also server.port"));
 
   const Diagnostic off = Only(
-      LoadText("monitoring:\n  prometheus_port: 8080\nplugins:\n  enabled: [api-gateway]\n", "f"));
+      LoadText(Builtin(), "monitoring:\n  prometheus_port: 8080\nplugins:\n  enabled: [api-gateway]\n", "f"));
   CHECK(off.severity == Severity::kWarning);
   CHECK_THAT(off.message, Catch::Contains("the monitor plugin is not enabled"));
 
-  CHECK(Only(LoadText("grpc:\n  port: 8080\n", "f")).severity == Severity::kWarning);
-  CHECK(Only(LoadText("control:\n  endpoint: tcp://127.0.0.1:8080\n", "f")).severity ==
+  CHECK(Only(LoadText(Builtin(), "grpc:\n  port: 8080\n", "f")).severity == Severity::kWarning);
+  CHECK(Only(LoadText(Builtin(), "control:\n  endpoint: tcp://127.0.0.1:8080\n", "f")).severity ==
         Severity::kError);
 }
 
 TEST_CASE("an alias that disagrees with its key is an error; one that agrees is fine", "[config]") {
-  CHECK(LoadText("app:\n  port: 8080\nserver:\n  port: 8080\n", "f").Ok(true));
+  CHECK(LoadText(Builtin(), "app:\n  port: 8080\nserver:\n  port: 8080\n", "f").Ok(true));
 
-  const Diagnostic d = Only(LoadText("app:\n  port: 8081\nserver:\n  port: 8080\n", "f"));
+  const Diagnostic d = Only(LoadText(Builtin(), "app:\n  port: 8081\nserver:\n  port: 8080\n", "f"));
   CHECK_THAT(
       d.Format(),
       Catch::Contains("f:2:9: error: app.port: 8081 conflicts with server.port (8080, at f:4:9)"));
 
-  const LoadResult alone = LoadText("app:\n  port: 8082\n", "f");
+  const LoadResult alone = LoadText(Builtin(), "app:\n  port: 8082\n", "f");
   CHECK(alone.Ok(true));
   CHECK(alone.config.Int("server.port") == 8082);
   CHECK(alone.config.Get("server.port").origin.Describe() == "f:2:9");
 }
 
 TEST_CASE("app.debug lowers the level only when logging.level is not set", "[config]") {
-  CHECK(LoadText("app:\n  debug: true\n", "f").config.String("logging.level") == "debug");
-  CHECK(LoadText("app:\n  debug: true\nlogging:\n  level: warn\n", "f")
+  CHECK(LoadText(Builtin(), "app:\n  debug: true\n", "f").config.String("logging.level") == "debug");
+  CHECK(LoadText(Builtin(), "app:\n  debug: true\nlogging:\n  level: warn\n", "f")
             .config.String("logging.level") == "warn");
 }
 
@@ -187,7 +192,7 @@ TEST_CASE("sources take precedence: default < file < environment < flag", "[conf
                            {"STREAMGATE_SERVER_READ_TIMEOUT", "7s"}};
   const std::vector<Override> flags = {{"server.port", "8083", "--set server.port=8083"}};
 
-  const LoadResult r = LoadText(yaml, "f", env, flags);
+  const LoadResult r = LoadText(Builtin(), yaml, "f", env, flags);
 
   INFO(AllDiagnostics(r));
   REQUIRE(r.Ok());
@@ -205,7 +210,7 @@ TEST_CASE("environment values are parsed by type and errors name the variable", 
                            {"STREAMGATE_PLUGINS_ENABLED", "api-gateway, monitor"},
                            {"STREAMGATE_APP_DEBUG", "true"}};
 
-  const LoadResult r = LoadText("", "f", env);
+  const LoadResult r = LoadText(Builtin(), "", "f", env);
 
   const Diagnostic d = Only(r);
   CHECK(d.Format() ==
@@ -216,14 +221,14 @@ TEST_CASE("environment values are parsed by type and errors name the variable", 
 
 TEST_CASE("an unknown STREAMGATE_ variable is a warning with a suggestion", "[config]") {
   const Diagnostic d =
-      Only(LoadText("", "f", {{"STREAMGATE_SERVR_PORT", "1"}, {"STREAMGATE_CONFIG", "x"}}));
+      Only(LoadText(Builtin(), "", "f", {{"STREAMGATE_SERVR_PORT", "1"}, {"STREAMGATE_CONFIG", "x"}}));
 
   CHECK(d.severity == Severity::kWarning);
   CHECK_THAT(d.message, Catch::Contains("did you mean 'STREAMGATE_SERVER_PORT'?"));
 }
 
 TEST_CASE("an unknown flag key is an error with a suggestion", "[config]") {
-  const Diagnostic d = Only(LoadText("", "f", {}, {{"server.prot", "1", "--set server.prot=1"}}));
+  const Diagnostic d = Only(LoadText(Builtin(), "", "f", {}, {{"server.prot", "1", "--set server.prot=1"}}));
 
   CHECK_THAT(
       d.Format(),
@@ -232,7 +237,7 @@ TEST_CASE("an unknown flag key is an error with a suggestion", "[config]") {
 }
 
 TEST_CASE("storage backends other than local need their keys", "[config]") {
-  const LoadResult r = LoadText("storage:\n  type: s3\n", "f");
+  const LoadResult r = LoadText(Builtin(), "storage:\n  type: s3\n", "f");
 
   CHECK(r.Errors() == 2);
   CHECK_THAT(AllDiagnostics(r),
@@ -240,7 +245,7 @@ TEST_CASE("storage backends other than local need their keys", "[config]") {
 }
 
 TEST_CASE("secrets are redacted in show and JSON, URL passwords masked", "[config]") {
-  const LoadResult r = LoadText(
+  const LoadResult r = LoadText(Builtin(), 
       "database:\n  password: hunter22\nnats:\n  url: nats://app:s3cret@nats.internal:4222\n"
       "web3:\n  ethereum_rpc: https://mainnet.infura.io/v3/abcdef\n",
       "f");
@@ -260,7 +265,7 @@ TEST_CASE("secrets are redacted in show and JSON, URL passwords masked", "[confi
 
 TEST_CASE("show formats durations and sizes in their units", "[config]") {
   const LoadResult r =
-      LoadText("server:\n  read_timeout: 1500ms\nlogging:\n  max_size: 2048KiB\n", "f");
+      LoadText(Builtin(), "server:\n  read_timeout: 1500ms\nlogging:\n  max_size: 2048KiB\n", "f");
 
   CHECK(r.config.Show("server.read_timeout") == "1500ms");
   CHECK(r.config.Show("logging.max_size") == "2MiB");
@@ -268,38 +273,38 @@ TEST_CASE("show formats durations and sizes in their units", "[config]") {
 }
 
 TEST_CASE("hostile input: text that is not YAML", "[config][hostile]") {
-  const Diagnostic d = Only(LoadText("server:\n  port: [8080\n", "f"));
+  const Diagnostic d = Only(LoadText(Builtin(), "server:\n  port: [8080\n", "f"));
   CHECK(d.where.line > 0);
   CHECK_THAT(d.message, Catch::StartsWith("not valid YAML"));
-  CHECK_THAT(Only(LoadText("a: b: c\n", "f")).message, Catch::StartsWith("not valid YAML"));
+  CHECK_THAT(Only(LoadText(Builtin(), "a: b: c\n", "f")).message, Catch::StartsWith("not valid YAML"));
 }
 
 TEST_CASE("hostile input: binary garbage is named as such with its position", "[config][hostile]") {
   const std::string garbage("app:\n  name: a\x00\xff\xfe", 16);
-  const Diagnostic d = Only(LoadText(garbage, "f"));
+  const Diagnostic d = Only(LoadText(Builtin(), garbage, "f"));
   CHECK_THAT(d.Format(), Catch::StartsWith("f:2:10: error: not a text file"));
 
-  CHECK_THAT(Only(LoadText("\xc3\x28 invalid utf8", "f")).message, Catch::Contains("not UTF-8"));
+  CHECK_THAT(Only(LoadText(Builtin(), "\xc3\x28 invalid utf8", "f")).message, Catch::Contains("not UTF-8"));
 }
 
 TEST_CASE("hostile input: a huge file is refused before parsing", "[config][hostile]") {
   const std::string huge(kMaxConfigBytes + 1, '#');
-  CHECK_THAT(Only(LoadText(huge, "f")).message, Catch::Contains("the limit is 1048576 bytes"));
+  CHECK_THAT(Only(LoadText(Builtin(), huge, "f")).message, Catch::Contains("the limit is 1048576 bytes"));
 
   const std::string path = TempFile("huge.yaml", huge);
   LoadOptions options;
   options.path = path;
-  CHECK_THAT(Only(Load(options)).message, Catch::Contains("the limit is 1048576 bytes"));
+  CHECK_THAT(Only(Load(Builtin(), options)).message, Catch::Contains("the limit is 1048576 bytes"));
   std::filesystem::remove(path);
 }
 
 TEST_CASE("hostile input: deep nesting is an error, not a stack overflow", "[config][hostile]") {
   const std::string deep = "app: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
-  CHECK_THAT(Only(LoadText(deep, "f")).message, Catch::StartsWith("not valid YAML"));
+  CHECK_THAT(Only(LoadText(Builtin(), deep, "f")).message, Catch::StartsWith("not valid YAML"));
 
   std::string nested;
   for (int i = 0; i < 3000; ++i) nested += std::string(static_cast<size_t>(i), ' ') + "a:\n";
-  CHECK_FALSE(LoadText(nested, "f").Ok());
+  CHECK_FALSE(LoadText(Builtin(), nested, "f").Ok());
 }
 
 TEST_CASE("hostile input: alias bombs do not expand", "[config][hostile]") {
@@ -312,14 +317,14 @@ TEST_CASE("hostile input: alias bombs do not expand", "[config][hostile]") {
   }
   bomb += "plugins:\n  enabled: *z\n";
 
-  const LoadResult r = LoadText(bomb, "f");
+  const LoadResult r = LoadText(Builtin(), bomb, "f");
 
   CHECK_FALSE(r.Ok());
   CHECK(r.diagnostics.size() < 100);
 }
 
 TEST_CASE("hostile input: aliases to valid values work", "[config][hostile]") {
-  const LoadResult r = LoadText("server:\n  read_timeout: &t 45\n  write_timeout: *t\n", "f");
+  const LoadResult r = LoadText(Builtin(), "server:\n  read_timeout: &t 45\n  write_timeout: *t\n", "f");
   INFO(AllDiagnostics(r));
   CHECK(r.Ok());
   CHECK(r.config.Duration("server.write_timeout") == std::chrono::seconds(45));
@@ -328,31 +333,31 @@ TEST_CASE("hostile input: aliases to valid values work", "[config][hostile]") {
 TEST_CASE("hostile input: a missing file, a folder, a device", "[config][hostile]") {
   LoadOptions options;
   options.path = "/nonexistent/streamgate.yaml";
-  CHECK(Only(Load(options)).Format() ==
+  CHECK(Only(Load(Builtin(), options)).Format() ==
         "/nonexistent/streamgate.yaml: error: cannot open: No such file or directory; check the "
         "path, or leave out --config to use the built-in defaults");
 
   options.path = "/tmp";
-  CHECK_THAT(Only(Load(options)).message, Catch::Contains("is a directory"));
+  CHECK_THAT(Only(Load(Builtin(), options)).message, Catch::Contains("is a directory"));
 
   options.path = "/dev/zero";
-  CHECK_THAT(Only(Load(options)).message, Catch::Contains("not a regular file"));
+  CHECK_THAT(Only(Load(Builtin(), options)).message, Catch::Contains("not a regular file"));
 }
 
 TEST_CASE("hostile input: too many problems stop at a bound", "[config][hostile]") {
   std::string many = "server:\n";
   for (int i = 0; i < 1000; ++i) many += "  k" + std::to_string(i) + ": 1\n";
 
-  const LoadResult r = LoadText(many, "f");
+  const LoadResult r = LoadText(Builtin(), many, "f");
 
   CHECK(r.diagnostics.size() == 201);
   CHECK_THAT(r.diagnostics.back().message, Catch::Contains("too many problems"));
 }
 
 TEST_CASE("an empty file or empty sections mean the defaults", "[config]") {
-  CHECK(LoadText("", "f").Ok(true));
-  CHECK(LoadText("# only a comment\n", "f").Ok(true));
-  CHECK(LoadText("server:\nlogging:\n", "f").Ok(true));
+  CHECK(LoadText(Builtin(), "", "f").Ok(true));
+  CHECK(LoadText(Builtin(), "# only a comment\n", "f").Ok(true));
+  CHECK(LoadText(Builtin(), "server:\nlogging:\n", "f").Ok(true));
 }
 
 TEST_CASE("the search finds STREAMGATE_CONFIG first, then the XDG file", "[config]") {
@@ -367,9 +372,9 @@ TEST_CASE("the search finds STREAMGATE_CONFIG first, then the XDG file", "[confi
 }
 
 TEST_CASE("the summary line counts errors and warnings", "[config]") {
-  CHECK(Summary(LoadText("", "f.yaml"), false) ==
+  CHECK(Summary(LoadText(Builtin(), "", "f.yaml"), false) ==
         "f.yaml: configuration is valid (0 errors, 0 warnings)");
-  CHECK(Summary(LoadText("grpc:\n  port: 8080\n", "f.yaml"), true) ==
+  CHECK(Summary(LoadText(Builtin(), "grpc:\n  port: 8080\n", "f.yaml"), true) ==
         "f.yaml: configuration is invalid: 0 errors, 1 warning (warnings fail with --strict)");
 }
 

@@ -2,11 +2,16 @@
 
 #include <catch2/catch.hpp>
 
+#include "daemon/plugins/builtin_config.h"
+
 namespace sg::config {
 namespace {
 
+// The schema streamgated is built with: the daemon's sections and every built-in plugin's.
+const Schema& Builtin() { return plugins::BuiltinSchema(); }
+
 const KeySpec& Spec(std::string_view path) {
-  const KeySpec* spec = FindKey(path);
+  const KeySpec* spec = Builtin().Find(path);
   REQUIRE(spec != nullptr);
   return *spec;
 }

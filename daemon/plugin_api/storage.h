@@ -1,0 +1,93 @@
+// Where media lives: objects under keys ("videos/<id>/source",
+// "videos/<id>/hls/720p/seg_00001.m4s"), written as a stream and committed at once, read by byte
+// range. The daemon builds one Storage from storage.* (local disk or S3) and hands it to plugins.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sg {
+
+/// What is known of a committed object.
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;  // bytes
+  /// A strong ETag, quoted as HTTP writes it ("\"9a0364b9e99bb480dd25e1f0284c8555\""): it
+  /// changes whenever the object's bytes may have changed, and only then.
+  std::string etag;
+  std::chrono::system_clock::time_point modified;  // when it was committed
+};
+
+/// A part of an object: `length` bytes from `offset`; no length reads to the end.
+struct ByteRange {
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;
+};
+
+/// An object being written. Nothing is visible under the key until Commit succeeds; then the
+/// whole object is, at once, replacing any previous one. Abort, a failed Write, destruction
+/// without Commit, and a crash of the process all leave the previous state as it was.
+/// Not thread-safe: one thread at a time (it may block on disk or network: use the blocking pool).
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;  // implementations abort when not committed
+
+  /// Appends bytes. On failure (kNoSpace for a full disk, a file size limit or a quota;
+  /// kPermissionDenied; kUnavailable when the store cannot be reached) the write is aborted and
+  /// every later call fails.
+  virtual Result<void> Write(std::string_view bytes) = 0;
+  /// Makes the object visible and durable (on local disk: fsynced, file and directory) before it
+  /// returns; returns what Stat would. Called once.
+  virtual Result<ObjectInfo> Commit() = 0;
+  /// Discards what was written; idempotent, never fails (cleanup is best effort).
+  virtual void Abort() = 0;
+};
+
+/// A byte range of one version of an object: what it reads stays consistent even if the object is
+/// replaced or deleted meanwhile (or reading fails, saying so). Not thread-safe.
+class ObjectReader {
+ public:
+  virtual ~ObjectReader() = default;
+  /// The whole object's info (size is the object's, not the range's).
+  virtual const ObjectInfo& info() const = 0;
+  /// The range served: offset and the exact number of bytes Read will deliver in all.
+  virtual uint64_t offset() const = 0;
+  virtual uint64_t length() const = 0;
+  /// Reads up to `max` bytes into `buffer`; 0 at the end of the range.
+  virtual Result<size_t> Read(char* buffer, size_t max) = 0;
+};
+
+/// An object store. Keys are '/'-separated segments of printable characters: not empty, no
+/// empty, "." or ".." segment, no leading '/', no backslash, NUL or control character, no
+/// segment starting with ".sg-" (reserved), at most 1024 bytes; other keys are refused with
+/// kInvalidArgument. Errors: kNotFound, kNoSpace, kPermissionDenied, kInvalidArgument (key or
+/// range), kUnavailable (a remote store unreachable or failing after retries), kIo otherwise.
+/// Thread-safe; every call may block (disk, network), so call it from the blocking pool, never
+/// from an HTTP I/O thread.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  /// "local" or "s3".
+  virtual std::string_view Kind() const = 0;
+  /// Starts writing an object.
+  virtual Result<std::unique_ptr<ObjectWriter>> Put(std::string_view key) = 0;
+  /// Opens a range for reading. A range starting at or past the end (except 0 of an empty
+  /// object) is kInvalidArgument, so that an HTTP caller answers 416; Stat first to tell.
+  virtual Result<std::unique_ptr<ObjectReader>> Get(std::string_view key, ByteRange range) = 0;
+  virtual Result<ObjectInfo> Stat(std::string_view key) = 0;
+  /// Every object whose key starts with `prefix` ("" for all), sorted by key.
+  virtual Result<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;
+  /// Removes an object; kNotFound when there is none.
+  virtual Result<void> Delete(std::string_view key) = 0;
+};
+
+}  // namespace sg
