@@ -156,12 +156,8 @@ BusStats MemoryBus::Stats() const {
 }
 
 MemoryBus::PrefixCounters& MemoryBus::ForSubject(const std::string& subject) {
-  std::string prefix = subject.substr(0, subject.find('.'));
   std::lock_guard lock(prefix_mu_);
-  auto it = prefixes_.find(prefix);
-  if (it != prefixes_.end()) return *it->second;
-  if (prefixes_.size() >= 64) prefix = "other";
-  auto& slot = prefixes_[prefix];
+  auto& slot = PrefixEntry(prefixes_, subject);
   if (!slot) slot = std::make_unique<PrefixCounters>();
   return *slot;
 }

@@ -245,10 +245,7 @@ Result<void> NatsBus::Publish(const std::string& subject, std::string data, std:
   }
   ++impl_->published;
   std::lock_guard lock(impl_->mu);
-  // A prefix seen before keeps its own count; past 64 prefixes, new ones count as "other".
-  std::string prefix = subject.substr(0, subject.find('.'));
-  if (!impl_->by_prefix.contains(prefix) && impl_->by_prefix.size() >= 64) prefix = "other";
-  ++impl_->by_prefix[prefix].first;
+  ++PrefixEntry(impl_->by_prefix, subject).first;
   return {};
 }
 

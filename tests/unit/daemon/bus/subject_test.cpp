@@ -1,5 +1,8 @@
 #include "daemon/bus/subject.h"
 
+#include <map>
+#include <string>
+
 #include <catch2/catch.hpp>
 
 namespace sg::bus {
@@ -37,6 +40,27 @@ TEST_CASE("wildcards match as NATS does", "[bus]") {
   CHECK(Matches(">", "anything.at.all"));
   CHECK_FALSE(Matches("video.ready", "video"));
   CHECK_FALSE(Matches("video", "video.ready"));
+}
+
+TEST_CASE("counts go by the subject's first token, and past the cap new prefixes count as other",
+          "[bus]") {
+  std::map<std::string, int> by_prefix;
+
+  ++PrefixEntry(by_prefix, "video.uploaded");
+  ++PrefixEntry(by_prefix, "video.ready");
+  ++PrefixEntry(by_prefix, "health");
+  for (size_t i = by_prefix.size(); i < kMaxPrefixes; ++i) {
+    ++PrefixEntry(by_prefix, "p" + std::to_string(i) + ".x");
+  }
+  ++PrefixEntry(by_prefix, "late.one");
+  ++PrefixEntry(by_prefix, "later");
+  ++PrefixEntry(by_prefix, "video.deleted");
+
+  CHECK(by_prefix.at("video") == 3);
+  CHECK(by_prefix.at("health") == 1);
+  CHECK(by_prefix.at("other") == 2);
+  CHECK_FALSE(by_prefix.contains("late"));
+  CHECK(by_prefix.size() == kMaxPrefixes + 1);
 }
 
 }  // namespace sg::bus
