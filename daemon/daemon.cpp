@@ -14,6 +14,7 @@
 #include "common/fd_limits.h"
 #include "common/paths.h"
 #include "common/strings.h"
+#include "daemon/storage/storage_factory.h"
 #include "daemon/bus/memory_bus.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/pid_file.h"
@@ -164,6 +165,17 @@ int Daemon::Serve(const config::Config& config) {
       static_cast<size_t>(config.Int("daemon.blocking_threads")),
       static_cast<size_t>(config.Int("daemon.blocking_queue")), logs_->Get("blocking"));
   kernel_options.blocking = blocking_.get();
+  auto storage = storage::MakeStorage(config);
+  if (!storage) {
+    logger_->critical(log::With("Cannot set up storage", {{"error", storage.error().message}}));
+    std::cerr << "streamgated: " << storage.error().message << '\n';
+    return kExitConfig;
+  }
+  storage_ = std::move(storage).value();
+  kernel_options.storage = storage_.get();
+  // A write past the file size limit (RLIMIT_FSIZE) then fails with EFBIG, which the store
+  // reports as no space, rather than killing the daemon.
+  signal(SIGXFSZ, SIG_IGN);
   kernel_ = std::make_unique<kernel::Kernel>(kernel_options, config_, *logs_, *bus_, services_,
                                              io_.get_executor());
   status_ = std::make_shared<StatusCache>(*kernel_, mode, service_);

@@ -29,6 +29,7 @@
 #include "daemon/plugin_api/blocking_pool.h"
 #include "daemon/plugin_api/listeners.h"
 #include "daemon/plugin_api/metrics.h"
+#include "daemon/plugin_api/storage.h"
 #include "daemon/plugins/builtin_config.h"
 #include "daemon/status_cache.h"
 
@@ -121,6 +122,7 @@ class Daemon final : public control::ControlTarget {
   std::chrono::milliseconds status_period_{1000};
   ServiceRegistry services_;
   std::unique_ptr<BlockingPool> blocking_;  // outlives the kernel: plugins' work runs on it
+  std::unique_ptr<Storage> storage_;        // storage.*; outlives the kernel too
   std::unique_ptr<kernel::Kernel> kernel_;
   std::shared_ptr<StatusCache> status_;
   std::shared_ptr<MetricsRegistry> metrics_ = std::make_shared<MetricsRegistry>();

@@ -197,6 +197,7 @@ bool Kernel::InitSlot(Slot& slot) {
   slot.context->services = slot.services.get();
   slot.context->executor = executor_;
   slot.context->blocking = options_.blocking;
+  slot.context->storage = options_.storage;
   slot.context->report_failure = [this, name = slot.name](const std::string& reason) {
     boost::asio::post(executor_, [this, name, reason] { OnFailure(name, reason); });
   };

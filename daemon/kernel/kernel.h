@@ -46,6 +46,7 @@ struct KernelOptions {
   std::chrono::milliseconds call_timeout{10000};  // daemon.plugin_timeout: Init, Start, Reconfigure
   std::chrono::milliseconds health_timeout{2000};  // daemon.health_timeout
   BlockingPool* blocking = nullptr;  // handed to every plugin for its blocking work
+  Storage* storage = nullptr;        // storage.*: handed to every plugin
 };
 
 /// A snapshot of one plugin, for status, health and the control socket.

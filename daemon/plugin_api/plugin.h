@@ -18,6 +18,7 @@
 #include "daemon/plugin_api/bus.h"
 #include "daemon/plugin_api/health.h"
 #include "daemon/plugin_api/services.h"
+#include "daemon/plugin_api/storage.h"
 
 namespace sg {
 
@@ -38,6 +39,9 @@ struct PluginContext {
   /// Threads for work that blocks (disk, a database, child processes): never block the executor
   /// or an HTTP I/O thread. Submit refuses when the queue is full; answer 503 then.
   BlockingPool* blocking = nullptr;
+  /// Where media lives (storage.*: local disk or S3). Every call may block: make them on
+  /// `blocking`, never on the executor or an HTTP I/O thread.
+  Storage* storage = nullptr;
   /// Tells the kernel that the plugin failed while running (its listener died, say); the kernel
   /// marks it failed and applies its restart policy. Safe from any thread.
   std::function<void(const std::string& reason)> report_failure;
