@@ -144,6 +144,7 @@ class BasicSession final : public SessionBase,
   }
 
   ~BasicSession() override {
+    if (source_) source_->Close();
     // A streaming handler waiting on its body learns that it will not come.
     FinishBody({ErrorCode::kUnavailable, "the connection closed"});
     worker_.sessions.erase(this);
@@ -526,6 +527,9 @@ class BasicSession final : public SessionBase,
     if (!response.file.empty() && response.status == 200) {
       return RespondFile(parser_->get(), response, head, std::move(stats));
     }
+    if (response.file.empty() && response.source) {
+      return RespondSource(response, head, std::move(stats));
+    }
     Respond(response.status, std::move(response.body), head, response.headers, std::move(stats),
             response.content_type);
     DoWrite();
@@ -787,6 +791,109 @@ class BasicSession final : public SessionBase,
     DoWrite();
   }
 
+  // A body from a source: the head, then one piece at a time, each asked for once the last is
+  // written (so a slow client holds the source back), with Content-Length or chunked.
+  void RespondSource(HttpResponse& response, bool head, std::shared_ptr<RouteStats> stats) {
+    auto headers = std::move(response.headers);
+    const bool chunked = !response.content_length.has_value();
+    if (chunked) headers.emplace_back("Transfer-Encoding", "chunked");
+    stats_ = std::move(stats);
+    status_ = response.status;
+    close_after_ = CloseAfter();
+    body_bytes_ = 0;
+    ResponseHead::Build(head_, response.status, request_id_, response.content_type, headers,
+                        response.content_length, close_after_);
+    if (head) {
+      response.source->Close();
+      body_.clear();
+      head_only_ = true;
+      return DoWrite();
+    }
+    source_ = std::move(response.source);
+    source_remaining_ = response.content_length;
+    Ops::ExpireAfter(stream_, settings_->write_timeout);
+    boost::asio::async_write(stream_, boost::asio::buffer(head_),
+                             [self = this->shared_from_this()](boost::beast::error_code ec,
+                                                               size_t) {
+                               if (ec) return self->EndSource(ec);
+                               self->PullSource();
+                             });
+  }
+
+  void PullSource() {
+    // The timer keeps the session alive while the source works, and bounds how long it may.
+    if (!source_timer_) {
+      source_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
+    }
+    source_timer_->expires_after(settings_->write_timeout);
+    source_timer_->async_wait([self = this->shared_from_this()](boost::beast::error_code ec) {
+      if (ec || !self->source_) return;
+      self->env_.logger->warn(
+          log::With("A response's source gave nothing for server.write_timeout; the connection "
+                    "is closed",
+                    {{"request_id", self->request_id_}, {"path", self->path_}}));
+      self->EndSource(boost::asio::error::timed_out);
+    });
+    auto weak = this->weak_from_this();
+    auto executor = stream_.get_executor();
+    source_->Read([weak, executor](Result<HttpBodyChunk> chunk) {
+      boost::asio::post(executor, [weak, chunk = std::move(chunk)]() mutable {
+        if (auto session = weak.lock()) session->OnSourceChunk(std::move(chunk));
+      });
+    });
+  }
+
+  void OnSourceChunk(Result<HttpBodyChunk> chunk) {
+    if (!source_) return;
+    source_timer_->cancel();
+    if (!chunk) {
+      env_.logger->warn(log::With("A response's source failed; the connection is closed",
+                                  {{"request_id", request_id_},
+                                   {"path", path_},
+                                   {"error", chunk.error().message}}));
+      return EndSource(boost::asio::error::broken_pipe);
+    }
+    HttpBodyChunk& piece = *chunk;
+    const size_t size = piece.data.size();
+    if (source_remaining_) {
+      if (size > *source_remaining_ || (piece.last && size != *source_remaining_)) {
+        env_.logger->error(log::With(
+            "A response's source broke its Content-Length; the connection is closed",
+            {{"request_id", request_id_},
+             {"path", path_},
+             {"expected", static_cast<int64_t>(*source_remaining_)},
+             {"given", static_cast<int64_t>(size)}}));
+        return EndSource(boost::asio::error::broken_pipe);
+      }
+      *source_remaining_ -= size;
+      chunk_ = std::move(piece.data);
+    } else {
+      chunk_.clear();
+      if (size > 0) {
+        chunk_ = fmt::format("{:x}\r\n", size);
+        chunk_ += piece.data;
+        chunk_ += "\r\n";
+      }
+      if (piece.last) chunk_ += "0\r\n\r\n";
+    }
+    body_bytes_ += size;
+    const bool last = piece.last;
+    if (chunk_.empty()) return last ? EndSource({}) : PullSource();
+    Ops::ExpireAfter(stream_, settings_->write_timeout);
+    boost::asio::async_write(stream_, boost::asio::buffer(chunk_),
+                             [self = this->shared_from_this(), last](boost::beast::error_code ec,
+                                                                     size_t) {
+                               if (ec || last) return self->EndSource(ec);
+                               self->PullSource();
+                             });
+  }
+
+  // The source's response is over, whole (no error) or cut short (the connection closes).
+  void EndSource(boost::beast::error_code ec) {
+    if (auto source = std::move(source_)) source->Close();
+    OnWrite(ec);
+  }
+
   void Respond(unsigned status, std::string body, bool head,
                const std::vector<std::pair<std::string, std::string>>& headers,
                std::shared_ptr<RouteStats> stats,
@@ -867,6 +974,9 @@ class BasicSession final : public SessionBase,
   std::shared_ptr<BodyPump> body_pump_;  // a streaming route's body, while it is read
   bool body_reading_ = false;
   bool watching_close_ = false;  // an exchange's close watch is armed
+  std::shared_ptr<HttpBodySource> source_;  // a response's body being sent from its source
+  std::optional<uint64_t> source_remaining_;  // what its Content-Length still promises
+  std::unique_ptr<boost::asio::steady_timer> source_timer_;
   std::shared_ptr<RouteStats> stats_;  // shared: the route may be removed mid-response
   unsigned status_ = 0;
   size_t body_bytes_ = 0;

@@ -41,6 +41,27 @@ struct HttpRequest {
   }
 };
 
+/// A piece of a body: of a request as it arrived, or of a response as its source made it.
+struct HttpBodyChunk {
+  std::string data;   // a request's pieces are at most 64 KiB; may be empty when `last` is set
+  bool last = false;  // the body is complete: nothing follows
+};
+
+/// Where a response's body comes from when it is neither a string nor a file: an object in
+/// storage, say. The server asks for one piece at a time, and for the next only once the last
+/// one is sent, so a slow client holds the source back instead of filling memory.
+class HttpBodySource {
+ public:
+  virtual ~HttpBodySource() = default;
+  using ChunkFn = std::function<void(Result<HttpBodyChunk> chunk)>;
+  /// Makes the next piece and calls `fn` once with it, from any thread (the blocking pool, say).
+  /// An error after the head went out ends the connection without the rest: the client sees a
+  /// short body (or a chunked one without its end), never a wrong one.
+  virtual void Read(ChunkFn fn) = 0;
+  /// Called once when the response ends, whole or not (the client left): release what it holds.
+  virtual void Close() {}
+};
+
 struct HttpResponse {
   unsigned status = 200;
   std::string content_type = "application/json";
@@ -51,6 +72,12 @@ struct HttpResponse {
   /// If-Modified-Since (304), one byte range (206 with Content-Range, 416), Accept-Ranges, and
   /// HEAD without a body; a missing file is 404. `status` stays 200 for that to apply.
   std::string file;
+  /// When set (and `file` is not), the body comes from here piece by piece, with Content-Length
+  /// when `content_length` is set (the source must then give exactly that many bytes), chunked
+  /// otherwise. Ranges and validators are the handler's to apply (a storage reader has ranges).
+  /// HEAD sends the head alone and never reads the source.
+  std::shared_ptr<HttpBodySource> source;
+  std::optional<uint64_t> content_length;
 };
 
 /// Runs on an I/O thread: it must not block. Work that takes time goes to an asynchronous
@@ -97,12 +124,6 @@ class HttpResponder {
 /// thread of the plugin's (the blocking pool, say).
 using AsyncHttpHandler =
     std::function<void(const HttpRequest&, std::shared_ptr<HttpResponder> responder)>;
-
-/// A piece of a request body, as it arrived.
-struct HttpBodyChunk {
-  std::string data;   // at most 64 KiB; may be empty when `last` is set
-  bool last = false;  // the body is complete: nothing follows
-};
 
 /// A request body read as it arrives, for routes added with AddStreamingRoute: memory stays flat
 /// however large the body. Safe from any thread.
