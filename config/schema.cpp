@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "common/result.h"
+#include "common/services.h"
 
 namespace sg::config {
 
@@ -74,9 +75,7 @@ std::string EnvName(std::string_view path) {
 }
 
 const std::vector<std::string>& ServiceNames() {
-  static const std::vector<std::string> names = {"api-gateway", "upload",   "transcoder",
-                                                 "streaming",   "metadata", "cache",
-                                                 "auth",        "worker",   "monitor"};
+  static const std::vector<std::string> names(kServiceNames.begin(), kServiceNames.end());
   return names;
 }
 

@@ -113,7 +113,8 @@ ConfigDeclaration CoreConfig();
 
 /// "STREAMGATE_SERVER_PORT" for "server.port".
 std::string EnvName(std::string_view path);
-/// The names of the nine services, which are also the plugin names.
+/// The names of the nine services, which are also the plugin names: kServiceNames
+/// (common/services.h) as strings.
 const std::vector<std::string>& ServiceNames();
 /// A short name for a type, for messages and the man page: "port", "duration", ...
 std::string_view TypeName(Type type);
