@@ -2,6 +2,8 @@
 // scripts naming the same commands and options.
 #include "cli/app.h"
 
+#include <map>
+#include <set>
 #include <sstream>
 
 #include <catch2/catch.hpp>
@@ -40,6 +42,70 @@ void Collect(const CLI::App& app, const std::string& prefix, std::vector<std::st
     const std::string path = prefix.empty() ? sub->get_name() : prefix + " " + sub->get_name();
     commands.push_back(path);
     Collect(*sub, path, commands, options);
+  }
+}
+
+// The SYNOPSIS of streamgate(1): each `.Nm` starts a usage line, its `.Cm` words name the
+// command ("" for the global options) and each `Fl` an option, as "-c" or "--config".
+std::map<std::string, std::set<std::string>> ManSynopsis(const std::string& page) {
+  std::map<std::string, std::set<std::string>> out;
+  std::istringstream in(page);
+  std::string line;
+  while (std::getline(in, line) && line != ".Sh SYNOPSIS") {
+  }
+  std::string command;
+  while (std::getline(in, line) && !line.starts_with(".Sh")) {
+    std::istringstream words(line);
+    std::string macro;
+    words >> macro;
+    if (macro == ".Nm") {
+      command.clear();
+      continue;
+    }
+    if (macro == ".Cm") {
+      command.clear();
+      for (std::string w; words >> w;) command += (command.empty() ? "" : " ") + w;
+      out[command];
+      continue;
+    }
+    // Options: the word after each Fl, and after a | that follows such a word.
+    bool expect = macro == ".Fl";
+    bool after_flag = false;
+    for (std::string w; words >> w;) {
+      if (w == "Fl") {
+        expect = true;
+      } else if (w == "|") {
+        expect = after_flag;
+        after_flag = false;
+      } else if (expect) {
+        out[command].insert("-" + w);
+        expect = false;
+        after_flag = true;
+      } else {
+        after_flag = false;
+      }
+    }
+  }
+  return out;
+}
+
+// The same from the CLI11 app: each command that has no subcommands, with its options (--help
+// aside, which the synopsis gives once for all).
+void Usages(const CLI::App& app, const std::string& path,
+            std::map<std::string, std::set<std::string>>& out) {
+  std::set<std::string>& options = out[path];
+  for (const CLI::Option* opt : app.get_options()) {
+    for (const auto& name : opt->get_lnames()) {
+      if (name != "help") options.insert("--" + name);
+    }
+    for (const auto& name : opt->get_snames()) {
+      if (name != "h") options.insert("-" + name);
+    }
+  }
+  const auto subs = app.get_subcommands({});
+  if (!path.empty() && !subs.empty()) out.erase(path);
+  for (const CLI::App* sub : subs) {
+    Usages(*sub, path.empty() ? sub->get_name() : path + " " + sub->get_name(), out);
   }
 }
 
@@ -108,6 +174,38 @@ TEST_CASE("every command and option is in the man page and each completion scrip
   for (const auto& option : options) {
     INFO("man/streamgate.1: " << option);
     CHECK(man.find(option.substr(2)) != std::string::npos);
+  }
+}
+
+}  // namespace sg::cli
+
+namespace sg::cli {
+
+TEST_CASE("streamgate(1)'s synopsis has every command with its options, and no others",
+          "[cli][docs]") {
+  CLI::App app;
+  Context context;
+  BuildApp(app, context);
+  std::map<std::string, std::set<std::string>> from_app;
+  Usages(app, "", from_app);
+
+  auto from_man = ManSynopsis(test::ReadSourceFile("man/streamgate.1"));
+
+  for (const auto& [command, options] : from_app) {
+    INFO("streamgate(1) SYNOPSIS: " << (command.empty() ? "global options" : command));
+    REQUIRE(from_man.contains(command));
+    for (const auto& option : options) {
+      INFO("option " << option << " is in the CLI but not in the synopsis");
+      CHECK(from_man[command].contains(option));
+    }
+    for (const auto& option : from_man[command]) {
+      INFO("option " << option << " is in the synopsis but not in the CLI");
+      CHECK((options.contains(option) || option == "-h" || option == "--help"));
+    }
+  }
+  for (const auto& [command, options] : from_man) {
+    INFO("streamgate(1) SYNOPSIS names '" << command << "', which the CLI lacks");
+    CHECK(from_app.contains(command));
   }
 }
 
