@@ -66,7 +66,7 @@ Result<std::unique_ptr<ControlClient>> ControlClient::Connect(const ClientSettin
   }
   try {
     impl->socket.set(zmq::sockopt::linger, 0);
-    impl->socket.set(zmq::sockopt::maxmsgsize, int64_t{64} * 1024 * 1024);
+    impl->socket.set(zmq::sockopt::maxmsgsize, control::kMaxReplyFrameBytes);
     if (settings.endpoint.starts_with("tcp://")) {
       if (settings.curve_server_key.empty() || settings.curve_client_key.empty()) {
         return Fail(ErrorCode::kConfig,

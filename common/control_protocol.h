@@ -2,7 +2,7 @@
 // versioned, with request ids. The command table here is the one list both sides, the man page
 // streamgate-control(7) and the drift tests read.
 //
-//   -> {"v":1,"id":"7","cmd":"plugins.stop","args":{"name":"api-gateway"}}
+//   -> {"v":1,"id":"7","cmd":"plugins.stop","args":{"names":["api-gateway"],"cascade":false}}
 //   <- {"v":1,"id":"7","ok":true,"result":{...}}
 //   <- {"v":1,"id":"7","ok":false,"error":{"code":"not_found","message":"..."}}
 #pragma once
@@ -20,8 +20,12 @@
 namespace sg::control {
 
 inline constexpr int kProtocolVersion = 1;
-/// The largest frame either side accepts (ZMQ_MAXMSGSIZE on the server).
+/// The largest request frame the daemon accepts: ZMQ_MAXMSGSIZE on its socket, and DecodeRequest
+/// refuses a larger one handed to it by other means.
 inline constexpr int64_t kMaxFrameBytes = 1024 * 1024;
+/// The largest reply frame the CLI accepts (ZMQ_MAXMSGSIZE on its socket): replies carry whole
+/// lists (logs.history, config.show), so the bound is wider than for requests.
+inline constexpr int64_t kMaxReplyFrameBytes = int64_t{64} * 1024 * 1024;
 /// The deepest JSON nesting a request may have.
 inline constexpr int kMaxDepth = 32;
 /// The most keys one object of a request may have.

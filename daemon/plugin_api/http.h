@@ -166,8 +166,8 @@ class Router {
 
   /// Adds a route: a method ("GET", "POST", ...) and a pattern of '/'-separated segments, where
   /// "{name}" matches any one segment. GET routes answer HEAD too. kInvalidArgument for a bad
-  /// pattern or a route that is already taken.
-  /// `name` is the route's label in metrics and logs (defaults to the pattern).
+  /// pattern or a route that is already taken. The pattern is the route's label in metrics and
+  /// logs (HttpRouteStats::route), never the raw path.
   virtual Result<RouteId> AddRoute(std::string method, std::string pattern,
                                    HttpHandler handler) = 0;
   /// The same for a handler that answers later (see AsyncHttpHandler).
