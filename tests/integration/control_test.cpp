@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zmq.hpp>
 
+#include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
 namespace sg::test {
@@ -599,20 +600,22 @@ TEST_CASE("another user cannot use the ipc socket", "[control]") {
 TEST_CASE("a plain tcp endpoint is refused at startup; CURVE with an allowed key works",
           "[control]") {
   Daemon d({}, false);
-  const RunResult plain =
-      Run({SG_DAEMON_BIN, "--set", "control.endpoint=tcp://127.0.0.1:47311"}, d.env);
+  // A port free now, not a fixed one: tests run side by side. The plain endpoint is refused
+  // before it binds; the CURVE one reaches the client through its config, as an operator's would.
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  const RunResult plain = Run({SG_DAEMON_BIN, "--set", "control.endpoint=" + endpoint}, d.env);
   CHECK(plain.exit_code == 78);
   CHECK(Contains(plain.err, "a tcp endpoint is served only with CURVE encryption"));
 
   REQUIRE(d.Cli({"keys", "generate", d.dir.path() + "/keys"}).exit_code == 0);
   const std::string k = d.dir.path() + "/keys/";
   const std::string server_cfg = d.dir.Write(
-      "server.yaml", "control:\n  endpoint: tcp://127.0.0.1:47313\n  curve_server_key: " + k +
+      "server.yaml", "control:\n  endpoint: " + endpoint + "\n  curve_server_key: " + k +
                          "server.key\n"
                          "  curve_authorized_keys: " +
                          k + "authorized_keys\n");
   const std::string client_cfg = d.dir.Write(
-      "client.yaml", "control:\n  endpoint: tcp://127.0.0.1:47313\n  curve_server_key: " + k +
+      "client.yaml", "control:\n  endpoint: " + endpoint + "\n  curve_server_key: " + k +
                          "server.pub\n"
                          "  curve_client_key: " +
                          k + "client.key\n");
@@ -623,7 +626,7 @@ TEST_CASE("a plain tcp endpoint is refused at startup; CURVE with an allowed key
   // A stranger's key is turned away by the daemon's ZAP check: no answer.
   REQUIRE(d.Cli({"keys", "generate", d.dir.path() + "/other"}).exit_code == 0);
   const std::string stranger_cfg = d.dir.Write(
-      "stranger.yaml", "control:\n  endpoint: tcp://127.0.0.1:47313\n  curve_server_key: " + k +
+      "stranger.yaml", "control:\n  endpoint: " + endpoint + "\n  curve_server_key: " + k +
                            "server.pub\n"
                            "  curve_client_key: " +
                            d.dir.path() + "/other/client.key\n");

@@ -51,7 +51,8 @@ TEST_CASE("/metrics has the documented families and passes promtool check metric
         "streamgate_http_requests_total{method=\"\",route=\"unmatched\",code=\"4xx\"} 5",
         "streamgate_http_request_duration_seconds_bucket{method=\"GET\",route=\"/"
         "health\",le=\"+Inf\"} 5",
-        "streamgate_control_requests_total{command=\"status\"} 1",
+        // One from the fixture, which asks for the bound ports, and the one above.
+        "streamgate_control_requests_total{command=\"status\"} 2",
         "streamgate_log_records_total{level=\"info\"}",
         "streamgate_cache_hits_total{backend=\"memory\"}",
         "streamgate_bus_messages_published_total"}) {
@@ -103,6 +104,20 @@ TEST_CASE("a real Prometheus server scrapes the daemon and answers a query about
 
 TEST_CASE("the health watcher logs and publishes a change", "[monitor]") {
   RunningDaemon d;
+  // The watcher reports a change against its first reading, taken one watch interval (1 s) after
+  // the monitor starts. A cache stopped before that reading is its starting state, not a change:
+  // under load (ctest -j2) the test's stop used to land first now and then. So stop the cache
+  // only once the monitor has run for two intervals.
+  REQUIRE(WaitFor(
+      [&] {
+        const auto list = nlohmann::json::parse(d.Cli({"--json", "plugins", "list"}).out, nullptr,
+                                                false);
+        if (!list.is_object()) return false;
+        for (const auto& p : list.value("plugins", nlohmann::json::array()))
+          if (p.value("name", "") == "monitor") return p.value("uptime_seconds", 0) >= 2;
+        return false;
+      },
+      10s));
 
   REQUIRE(d.Cli({"plugins", "stop", "cache"}).exit_code == 0);
 

@@ -1,6 +1,6 @@
 // A streamgated in the foreground for integration tests: a private runtime directory, loopback
-// listeners on free ports, readiness through NOTIFY_SOCKET, and the ports it bound read back from
-// its log.
+// listeners on port 0, readiness through NOTIFY_SOCKET, and the ports it bound as
+// `streamgate status --json` reports them.
 #pragma once
 
 #include <memory>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include "tests/support/notify_socket.h"
@@ -16,17 +17,17 @@
 
 namespace sg::test {
 
-/// The port= field of the newest log line starting with `message` (prod format) in a daemon's
-/// output; 0 if none.
-inline uint16_t LoggedPort(const Process& daemon, const std::string& message) {
-  const std::string log = daemon.Stderr();
-  const std::regex line(message + "\\t.*port=(\\d+)");
-  uint16_t found = 0;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
-       ++it) {
-    found = static_cast<uint16_t>(std::stoi((*it)[1]));
-  }
-  return found;
+/// The port of listener `name` ("http", "metrics") in the output of `streamgate --json status`:
+/// its "listeners" map names each URL with the port the daemon bound. 0 when the output is not
+/// JSON or has no such listener (its plugin is not running).
+inline uint16_t ListenerPort(const std::string& status_json, const std::string& name) {
+  const auto status = nlohmann::json::parse(status_json, nullptr, false);
+  if (status.is_discarded() || !status.is_object()) return 0;
+  const auto listeners = status.value("listeners", nlohmann::json::object());
+  const std::string url = listeners.value(name, "");
+  std::smatch port;
+  if (!std::regex_search(url, port, std::regex(R"(:(\d+)(/|$))"))) return 0;
+  return static_cast<uint16_t>(std::stoi(port[1]));
 }
 
 struct RunningDaemon {
@@ -51,16 +52,19 @@ struct RunningDaemon {
     daemon = std::make_unique<Process>(argv, dir, env);
     INFO(daemon->Stderr());
     REQUIRE(notify.WaitFor("READY=1", 10s));
-    port = LoggedPort("API Gateway started successfully");
-    metrics_port = LoggedPort("Metrics served");
+    // One status request for both: tests count the daemon's control requests.
+    const std::string status = Cli({"--json", "status"}).out;
+    port = test::ListenerPort(status, "http");
+    metrics_port = test::ListenerPort(status, "metrics");
   }
   ~RunningDaemon() {
     daemon->Signal(SIGTERM);
     daemon->Wait(30s);
   }
 
-  uint16_t LoggedPort(const std::string& message) const {
-    return test::LoggedPort(*daemon, message);
+  /// The port listener `name` bound now, from `streamgate --json status`; 0 when none.
+  uint16_t ListenerPort(const std::string& name) const {
+    return test::ListenerPort(Cli({"--json", "status"}).out, name);
   }
 
   bool LogSays(const std::string& text) const {
