@@ -166,7 +166,8 @@ bool Retryable(CURLcode code) {
 Result<S3Response> S3Client::Attempt(CURL* h, const S3Request& request,
                                      const std::string& payload_hash, CURLcode& transport) {
   const std::string path =
-      "/" + s_.bucket + (request.key.empty() ? "" : "/" + s3::UriEncode(request.key, true));
+      request.key.empty() ? fmt::format("/{}", s_.bucket)
+                          : fmt::format("/{}/{}", s_.bucket, s3::UriEncode(request.key, true));
   const std::string query = s3::CanonicalQuery(request.query);
   const std::string url = fmt::format("{}://{}{}{}{}", s_.tls ? "https" : "http", s_.endpoint, path,
                                       query.empty() ? "" : "?", query);

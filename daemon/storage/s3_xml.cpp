@@ -3,12 +3,15 @@
 #include <charconv>
 #include <cstdint>
 
+#include <fmt/format.h>
+
 namespace sg::storage::s3 {
 
 std::vector<std::string_view> XmlElements(std::string_view xml, std::string_view name) {
   std::vector<std::string_view> out;
-  const std::string open = "<" + std::string(name);
-  const std::string close = "</" + std::string(name) + ">";
+  // Built with fmt: GCC 12 warns falsely (-Wrestrict) about "<" + std::string.
+  const std::string open = fmt::format("<{}", name);
+  const std::string close = fmt::format("</{}>", name);
   size_t pos = 0;
   while ((pos = xml.find(open, pos)) != std::string_view::npos) {
     const size_t after = pos + open.size();
