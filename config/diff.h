@@ -4,7 +4,6 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -16,13 +15,10 @@ struct KeyChange {
   std::string key;
   std::string from;  // as `config show` prints it (Config::Show), secrets redacted
   std::string to;
-  bool needs_daemon_restart = false;  // see NeedsDaemonRestart
+  /// The key's declaration says so (KeySpec::reload is Reload::kRestartDaemon): the daemon
+  /// applies it itself at startup. Every other key goes to the plugins on reload.
+  bool needs_daemon_restart = false;
 };
-
-/// Whether a change of `key` takes effect only after the daemon restarts: the keys the daemon
-/// applies itself at startup (mode, name, control endpoint, blocking pool, NATS, logging other
-/// than its level). Every other key goes to the plugins on reload.
-bool NeedsDaemonRestart(std::string_view key);
 
 /// The keys whose values differ from `before` to `after`, in schema order; empty when none do.
 std::vector<KeyChange> Diff(const Config& before, const Config& after);
