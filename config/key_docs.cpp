@@ -1,5 +1,11 @@
 #include "config/key_docs.h"
 
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <utility>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "common/strings.h"
@@ -16,17 +22,125 @@ std::string RoffLine(std::string_view text) {
   return out;
 }
 
-// A doc string as roff text, one sentence a line, ending with a full stop.
-std::string RoffSentences(std::string_view doc) {
+constexpr size_t kLineWidth = 78;  // mandoc -Tlint flags text lines over 80 bytes
+constexpr std::string_view kOpening = "([";
+constexpr std::string_view kClosing = ".,;:)]?!";
+
+bool IsChoice(const KeySpec* spec, std::string_view word) {
+  if (spec == nullptr || spec->type != Type::kEnum) return false;
+  return std::find(spec->choices.begin(), spec->choices.end(), word) != spec->choices.end();
+}
+
+// A word split into its leading opening and trailing closing punctuation and what lies between.
+struct Word {
+  std::string_view open, core, close;
+};
+
+Word SplitWord(std::string_view word) {
+  const size_t first = std::min(word.find_first_not_of(kOpening), word.size());
+  size_t last = word.find_last_not_of(kClosing);
+  if (last == std::string_view::npos || last < first) return {word, "", ""};
+  // "streamgated(8)": the closing parenthesis belongs to the page's section.
+  if (last + 1 < word.size() && word[last + 1] == ')' && word.substr(first).find('(') < last)
+    ++last;
+  return {word.substr(0, first), word.substr(first, last + 1 - first), word.substr(last + 1)};
+}
+
+// " ( " and " ) ." around a macro's argument: mdoc sets them as punctuation.
+std::string Delimiters(std::string_view punctuation) {
   std::string out;
+  for (char c : punctuation) out += fmt::format(" {}", c);
+  return out;
+}
+
+// A quoted macro argument: never taken for a macro name or a delimiter.
+std::string Quoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text)
+    out += c == '\\' ? std::string("\\e") : c == '"' ? "\\(dq" : std::string(1, c);
+  return out + "\"";
+}
+
+// "streamgated(8)" as {"streamgated", "8"}, or nullopt.
+std::optional<std::pair<std::string_view, std::string_view>> ManPage(std::string_view core) {
+  const size_t paren = core.find('(');
+  if (paren == 0 || paren == std::string_view::npos || core.size() != paren + 3 ||
+      core.back() != ')' || std::isdigit(static_cast<unsigned char>(core[paren + 1])) == 0) {
+    return std::nullopt;
+  }
+  return std::pair{core.substr(0, paren), core.substr(paren + 1, 1)};
+}
+
+// Lays out a doc string as mdoc without changing a word of it: one sentence a line (as mdoc
+// wants), text lines filled to kLineWidth, and as macro lines with the punctuation kept as mdoc
+// delimiters: each key path, each choice of the key described or of a key named earlier in the
+// sentence (as in "when storage.type is local") as `.Cm`; 'quoted text' as `.Ql`; a page
+// reference such as streamgated(8) as `.Xr`.
+std::string RoffDoc(const Schema& schema, const KeySpec& spec, std::string_view doc) {
+  std::string out;
+  std::string line;
+  auto flush = [&] {
+    if (!line.empty()) out += RoffLine(line) + "\n";
+    line.clear();
+  };
   size_t start = 0;
   while (start < doc.size()) {
     size_t end = doc.find(". ", start);
-    if (end == std::string_view::npos) end = doc.size();
+    end = end == std::string_view::npos ? doc.size() : end + 1;
     std::string sentence(doc.substr(start, end - start));
     if (!sentence.ends_with('.')) sentence += '.';
-    out += RoffLine(sentence) + "\n";
-    start = end + 2;
+    start = end + 1;
+    std::vector<std::string_view> words;
+    for (size_t at = 0; at < sentence.size();) {
+      const size_t space = std::min(sentence.find(' ', at), sentence.size());
+      if (space > at) words.push_back(std::string_view(sentence).substr(at, space - at));
+      at = space + 1;
+    }
+    const KeySpec* named = &spec;  // whose choices a bare word may be
+    for (size_t i = 0; i < words.size(); ++i) {
+      const Word w = SplitWord(words[i]);
+      if (w.core.starts_with('\'')) {  // a quoted run, to the word whose core ends with '
+        size_t j = i;
+        while (j < words.size() &&
+               !(SplitWord(words[j]).core.ends_with('\'') && (j > i || w.core.size() > 1))) {
+          ++j;
+        }
+        if (j < words.size()) {
+          const Word last = SplitWord(words[j]);
+          const char* from = w.core.data() + 1;
+          const std::string_view text(from, last.core.data() + last.core.size() - 1 - from);
+          flush();
+          out += ".Ql" + Delimiters(w.open) + " " + Quoted(text) + Delimiters(last.close) + "\n";
+          i = j;
+          continue;
+        }
+      }
+      const KeySpec* key = w.core.empty() ? nullptr : schema.Find(w.core);
+      const auto page = ManPage(w.core);
+      if (key != nullptr || page || IsChoice(named, w.core) || IsChoice(&spec, w.core)) {
+        flush();
+        out += page ? fmt::format(".Xr{} {} {}{}\n", Delimiters(w.open), page->first, page->second,
+                                  Delimiters(w.close))
+                    : fmt::format(".Cm{} {}{}\n", Delimiters(w.open), w.core, Delimiters(w.close));
+        if (key != nullptr) named = key;
+        continue;
+      }
+      if (!line.empty() && line.size() + 1 + words[i].size() > kLineWidth) flush();
+      line += line.empty() ? std::string(words[i]) : " " + std::string(words[i]);
+    }
+    flush();
+  }
+  return out;
+}
+
+// `LEAD\n.Cm a , b , c` or, since `.Ql` nests when called inside `.Ql`, one `.Ql` line an item.
+// The caller ends the last line.
+std::string MacroList(std::string_view lead, std::string_view macro,
+                      const std::vector<std::string_view>& items) {
+  std::string out = fmt::format("{}\n{}", lead, macro);
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += macro == ".Ql" ? fmt::format(" ,\n{}", macro) : std::string(" ,");
+    out += fmt::format(" {}", items[i]);
   }
   return out;
 }
@@ -36,7 +150,8 @@ std::string Bound(const KeySpec& spec, int64_t n) {
   return std::to_string(n);
 }
 
-// "Default ...", the valid values, whether it is a secret, and what a reload does: each a line.
+// The facts the declaration holds, each a sentence: the default, the valid values, warnings,
+// whether it is a secret, an old name or a listener, and what a reload does.
 std::string ManFacts(const KeySpec& spec) {
   std::string out;
   if (spec.default_value.empty()) {
@@ -54,32 +169,32 @@ std::string ManFacts(const KeySpec& spec) {
                  : fmt::format("From {} to {}.\n", Bound(spec, spec.min), Bound(spec, spec.max));
       break;
     case Type::kString:
-      if (spec.min > 0 || spec.max > 0) {
+    case Type::kUrl:
+      if (spec.min == 1 && spec.max == 0) {
+        out += "Not empty.\n";
+      } else if (spec.min > 0 || spec.max > 0) {
         out += spec.max == 0 ? fmt::format("At least {} characters.\n", spec.min)
                              : fmt::format("{} to {} characters.\n", spec.min, spec.max);
       }
+      if (spec.type == Type::kUrl) out += MacroList("Schemes:", ".Ql", spec.choices) + " .\n";
       break;
     case Type::kEnum:
-      out += fmt::format(
-          "One of: {}.\n",
-          Join(std::vector<std::string>(spec.choices.begin(), spec.choices.end()), ", "));
-      break;
-    case Type::kUrl:
-      out += fmt::format(
-          "Schemes: {}.\n",
-          Join(std::vector<std::string>(spec.choices.begin(), spec.choices.end()), ", "));
+      out += MacroList("One of:", ".Cm", spec.choices) + " .\n";
       break;
     case Type::kStringList:
-      if (!spec.choices.empty()) {
-        out += fmt::format(
-            "Items from: {}.\n",
-            Join(std::vector<std::string>(spec.choices.begin(), spec.choices.end()), ", "));
-      }
+      if (!spec.choices.empty()) out += MacroList("Items from:", ".Cm", spec.choices) + " .\n";
       break;
     default:
       break;
   }
-  if (spec.secret) out += "A secret: redacted by\n.Ql streamgate config show .\n";
+  if (!spec.weak.empty()) {
+    out += MacroList("Warns when set to the well-known", ".Ql", spec.weak) + " .\n";
+  }
+  if (spec.secret) {
+    out += "A secret: redacted by\n.Ql streamgate config show ;\nsee\n.Sx Secrets .\n";
+  }
+  if (!spec.alias_of.empty()) out += "An old name: see\n.Sx Old names .\n";
+  if (spec.listener) out += "A listener: see\n.Sx Listeners .\n";
   switch (spec.reload) {
     case Reload::kLive:
       out += "A reload applies it live.\n";
@@ -98,11 +213,13 @@ std::string ManFacts(const KeySpec& spec) {
 std::string RenderMan(const Schema& schema) {
   std::string out;
   for (const auto& section : schema.sections()) {
-    out += fmt::format(".Ss {}: {}\n.Bl -tag -width Ds\n", section.name, RoffLine(section.title));
+    out += fmt::format(".Ss {}: {}\n", section.name, RoffLine(section.title));
+    if (!section.doc.empty()) out += RoffDoc(schema, KeySpec{}, section.doc);
+    out += ".Bl -tag -width Ds\n";
     for (const auto& key : section.keys) {
       const KeySpec& spec = *schema.Find(key.path);  // with its owner filled in
       out += fmt::format(".It Cm {} Pq {}\n", spec.path, TypeName(spec.type));
-      out += RoffSentences(spec.doc);
+      out += RoffDoc(schema, spec, spec.doc);
       out += ManFacts(spec);
     }
     out += ".El\n";

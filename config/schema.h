@@ -48,7 +48,11 @@ struct KeySpec {
   std::string_view path{};  // "server.port"
   Type type = Type::kString;
   std::string_view default_value{};  // as it would be written in YAML or the environment
-  /// What the key does, in plain sentences: streamgate.yaml(5) shows exactly this text.
+  /// What the key does, in plain sentences: streamgate.yaml(5) shows exactly this text, with
+  /// key paths and choices in bold, 'single-quoted text' as a literal and streamgated(8) as a
+  /// page reference, then the facts the fields below hold (default, range, choices, secret, old
+  /// name, listener, reload). Say here what they cannot: what a limit does when reached, rules
+  /// between keys, warnings.
   std::string_view doc{};
   int64_t min = 0;                          // kInt, kPort, kDuration (ms), kSize (bytes), kString
   int64_t max = 0;                          // the same; 0 means no upper bound
@@ -67,6 +71,9 @@ struct KeySpec {
 struct SectionSpec {
   std::string_view name{};   // "server"
   std::string_view title{};  // "the HTTP listener of the api-gateway plugin", for the man page
+  /// What holds for the whole section, in plain sentences; streamgate.yaml(5) shows exactly this
+  /// text before the section's keys. Often empty.
+  std::string_view doc{};
   std::vector<KeySpec> keys{};
 };
 

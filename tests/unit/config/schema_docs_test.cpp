@@ -3,6 +3,10 @@
 // completions carry the schema's lists is checked by `streamgate-config-keys --check`
 // (tests/CMakeLists.txt), which compares the whole generated text.
 #include <algorithm>
+#include <cctype>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -60,16 +64,91 @@ TEST_CASE("every listener key is a port", "[config]") {
   }
 }
 
-TEST_CASE("the man page's key table shows each key's doc exactly, one sentence a line",
-          "[config][docs]") {
-  const std::string table = RenderKeyDocs(Builtin(), KeyDocFormat::kMan);
+// The words of a text, punctuation and quotes apart, without the mdoc macros that set them.
+std::vector<std::string> Words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  auto end = [&] {
+    if (!word.empty()) words.push_back(word);
+    word.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\' && text.compare(i, 2, "\\e") == 0) {
+      word += '\\';
+      ++i;
+    } else if (c == '\\' && text.compare(i, 2, "\\&") == 0) {
+      ++i;
+    } else if (c == '\\' && text.compare(i, 4, "\\(dq") == 0) {
+      word += '"';
+      i += 3;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '\\') {
+      word += c;
+    } else {
+      end();
+    }
+  }
+  end();
+  return words;
+}
 
-  CHECK_THAT(table, Catch::Contains(".It Cm server.port Pq port\n"
-                                    "TCP port of the HTTP listener; 0 picks a free port.\n"
+// The lines of the table between ".It Cm PATH ..." and its first fact ("Default").
+std::string DocLines(const std::string& table, std::string_view path) {
+  const size_t item = table.find(".It Cm " + std::string(path) + " Pq ");
+  const size_t from = table.find('\n', item) + 1;
+  std::string out;
+  for (size_t at = from; table.compare(at, 7, "Default") != 0;) {
+    const size_t nl = table.find('\n', at);
+    std::string line = table.substr(at, nl - at);
+    for (const char* macro : {".Cm ", ".Ql ", ".Xr "})
+      if (line.starts_with(macro)) line = line.substr(4);
+    out += line + "\n";
+    at = nl + 1;
+  }
+  return out;
+}
+
+TEST_CASE("the man page's key table shows each key's doc word for word", "[config][docs]") {
+  const std::string table = RenderKeyDocs(Builtin(), KeyDocFormat::kMan);
+  for (const auto& spec : Builtin().keys()) {
+    INFO(spec.path);
+    std::string doc(spec.doc);
+    // streamgated(8) is set as ".Xr streamgated 8".
+    for (size_t p; (p = doc.find("(8)")) != std::string::npos;) doc.replace(p, 3, " 8");
+    CHECK(Words(DocLines(table, spec.path)) == Words(doc));
+  }
+  // Key paths and the key's choices are set in bold, 'quoted' text as a literal, facts follow.
+  CHECK_THAT(table, Catch::Contains(".It Cm app.port Pq port\n"
+                                    "Old name for\n.Cm server.port ,\nkept so that older files "
+                                    "load; set\n.Cm server.port\ninstead.\n"
                                     "Default:\n.Ql 8080 .\nFrom 0 to 65535.\n"
-                                    "A reload applies it live.\n"));
-  CHECK_THAT(table, Catch::Contains(".It Cm cache.shards Pq integer\n"));
+                                    "An old name: see\n.Sx Old names .\n"));
+  CHECK_THAT(table,
+             Catch::Contains("Directory for media when\n.Cm storage.type\nis\n.Cm local .\n"));
+  CHECK_THAT(table, Catch::Contains(".Ql \"streamgate status\"\nshows.\n"));
+  CHECK_THAT(table,
+             Catch::Contains("Warns when set to the well-known\n.Ql postgres ,\n.Ql password ,\n"
+                             ".Ql streamgate .\n"));
   CHECK_THAT(table, Catch::Contains("the cache plugin takes it when it next starts"));
+}
+
+TEST_CASE("doc text is made safe for roff, and long text is filled", "[config][docs]") {
+  const Schema schema({{.owner = "",
+                        .sections = {{.name = "x",
+                                      .title = "a test",
+                                      .keys = {{.path = "x.a",
+                                                .doc = "A back\\slash and 'a \"quoted\" \\ No'. "
+                                                       ".dot starts this sentence. 'quote "
+                                                       "starts this one' and it goes on and on "
+                                                       "past the width of one line of text, "
+                                                       "so it is filled; see streamgated(8)"}}}}}});
+  const std::string table = RenderKeyDocs(schema, KeyDocFormat::kMan);
+  CHECK_THAT(table, Catch::Contains("A back\\eslash and\n.Ql \"a \\(dqquoted\\(dq \\e No\" .\n"));
+  CHECK_THAT(table, Catch::Contains("\n\\&.dot starts this sentence.\n"));
+  CHECK_THAT(table, Catch::Contains("\n.Ql \"quote starts this one\"\nand it goes on"));
+  CHECK_THAT(table, Catch::Contains("\n.Xr streamgated 8 .\n"));
+  std::istringstream lines(table);
+  for (std::string line; std::getline(lines, line);) CHECK(line.size() <= 80);
 }
 
 TEST_CASE("a generated list replaces only the text between its markers", "[config][docs]") {
