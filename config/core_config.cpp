@@ -1,525 +1,231 @@
 // The daemon's own configuration sections. Each plugin declares its sections in its own folder
-// (daemon/plugins/NAME/NAME_config.cpp); the section of a part of the daemon that is not a plugin
-// (storage, the bus, logging) is declared here.
-#include "config/schema.h"
+// (daemon/plugins/NAME/NAME_config.cpp); the sections of the daemon's own parts (the
+// application, plugins, logging, the control socket) are here, and those of the outside services
+// it talks to (storage, NATS, the database...) in core_config_peers.cpp.
+#include "config/core_config_sections.h"
 
 namespace sg::config {
 
+SectionSpec AppSection() {
+  return {.name = "app",
+          .title = "the application",
+          .keys = {
+              {.path = "app.name",
+               .type = Type::kString,
+               .default_value = "streamgate",
+               .doc = "Name of this deployment, shown in logs as the prefix of the service "
+                      "name",
+               .min = 1,
+               .max = 64,
+               .reload = Reload::kRestartDaemon},
+              {.path = "app.mode",
+               .type = Type::kEnum,
+               .default_value = "monolith",
+               .doc = "monolith runs every plugin in one process; microservice runs one "
+                      "service per process, the services talking over NATS (see the nats "
+                      "section and MICROSERVICE MODE in streamgated(8))",
+               .choices = {"monolith", "microservice"},
+               .reload = Reload::kRestartDaemon},
+              {.path = "app.port",
+               .type = Type::kPort,
+               .default_value = "8080",
+               .doc = "Old name for server.port, kept so that older files load; set "
+                      "server.port instead",
+               .min = 0,
+               .max = 65535,
+               .alias_of = "server.port"},
+              {.path = "app.debug",
+               .type = Type::kBool,
+               .default_value = "false",
+               .doc = "When true and logging.level is not set in any source (nor through "
+                      "monitoring.log_level), log at debug level; an explicit level always "
+                      "wins"},
+          }};
+}
+
+SectionSpec PluginsSection() {
+  return {.name = "plugins",
+          .title = "the plugins and the kernel's restart policy",
+          .keys = {
+              {.path = "plugins.enabled",
+               .type = Type::kStringList,
+               .default_value = "[]",
+               .doc = "Plugins to run in monolith mode. The empty list, the default, runs "
+                      "every plugin the build has. A plugin listed twice draws a warning",
+               .choices = {ServiceNames().begin(), ServiceNames().end()}},
+
+              {.path = "plugins.restart",
+               .type = Type::kEnum,
+               .default_value = "on-failure",
+               .doc = "What the kernel does when a plugin fails (it throws, times out, or "
+                      "reports a failure while running): never leaves it failed; on-failure "
+                      "restarts it after plugins.restart_backoff, a delay that doubles with "
+                      "each attempt up to plugins.restart_backoff_max. Plugins that depend "
+                      "on a failed plugin are stopped with it and started again when it "
+                      "runs again",
+               .choices = {"never", "on-failure"}},
+              {.path = "plugins.restart_limit",
+               .type = Type::kInt,
+               .default_value = "5",
+               .doc = "Restarts of a failed plugin before the kernel gives up; an "
+                      "operator's 'streamgate plugins start' resets the count",
+               .min = 0,
+               .max = 1000},
+              {.path = "plugins.restart_backoff",
+               .type = Type::kDuration,
+               .default_value = "1s",
+               .doc = "Delay before the first restart; it doubles with each further restart",
+               .min = 1,
+               .max = kDay},
+              {.path = "plugins.restart_backoff_max",
+               .type = Type::kDuration,
+               .default_value = "60s",
+               .doc = "Longest delay between restarts",
+               .min = 1,
+               .max = kDay},
+          }};
+}
+
+SectionSpec LoggingSection() {
+  return {.name = "logging",
+          .title = "the daemon's own logs",
+          .keys = {
+              {.path = "logging.level",
+               .type = Type::kEnum,
+               .default_value = "info",
+               .doc = "Lowest level logged. The streamgated(8) option '--log-level' sets it "
+                      "too",
+               .choices = kLogLevels},
+              {.path = "logging.format",
+               .type = Type::kEnum,
+               .default_value = "prod",
+               .doc = "dev for people, coloured on a terminal; prod, tab-separated; json, "
+                      "one object a line. See streamgated(8)",
+               .choices = {"dev", "prod", "json"},
+               .reload = Reload::kRestartDaemon},
+              {.path = "logging.file",
+               .type = Type::kString,
+               .default_value = "",
+               .doc = "Also write logs to this file, rotated by size at logging.max_size, "
+                      "keeping logging.max_files old files; empty for none",
+               .reload = Reload::kRestartDaemon},
+              {.path = "logging.max_size",
+               .type = Type::kSize,
+               .default_value = "10MiB",
+               .doc = "Size at which the log file is rotated",
+               .min = 4096,
+               .max = 1024 * kMiB,
+               .reload = Reload::kRestartDaemon},
+              {.path = "logging.max_files",
+               .type = Type::kInt,
+               .default_value = "5",
+               .doc = "Rotated log files kept",
+               .min = 1,
+               .max = 1000,
+               .reload = Reload::kRestartDaemon},
+              {.path = "logging.ring_size",
+               .type = Type::kInt,
+               .default_value = "10000",
+               .doc = "Recent log records kept in memory, which 'streamgate logs' shows",
+               .min = 16,
+               .max = 1000000,
+               .reload = Reload::kRestartDaemon},
+          }};
+}
+
+SectionSpec ControlSection() {
+  return {.name = "control",
+          .title = "the operator's control socket",
+          .keys = {
+              {.path = "control.endpoint",
+               .type = Type::kZmqEndpoint,
+               .default_value = "",
+               .doc = "The control socket, 'ipc://PATH' or 'tcp://HOST:PORT'; empty for "
+                      "'ipc://$XDG_RUNTIME_DIR/streamgate/control.sock', or "
+                      "'ipc:///run/streamgate/control.sock' for root. The directory is made "
+                      "with mode 0700 and the socket with mode 0600, so that no other user "
+                      "can connect. The log stream is served beside it, on 'logs.sock' in "
+                      "the same directory (for a 'tcp://' endpoint, on the next port up). A "
+                      "'tcp://' endpoint is served only with CURVE encryption and a list of "
+                      "allowed client keys: without control.curve_server_key and "
+                      "control.curve_authorized_keys the daemon refuses to start",
+               .reload = Reload::kRestartDaemon},
+
+              {.path = "control.curve_server_key",
+               .type = Type::kString,
+               .default_value = "",
+               .doc = "A key file written by 'streamgate keys generate', for a 'tcp://' "
+                      "control endpoint. The daemon needs the server's whole key pair "
+                      "('server.key'); the CLI needs only its public key ('server.pub') and "
+                      "reads it on each call",
+               .reload = Reload::kRestartDaemon},
+              {.path = "control.curve_authorized_keys",
+               .type = Type::kString,
+               .default_value = "",
+               .doc = "A file of client public keys in Z85, one a line ('authorized_keys'); "
+                      "only these clients may use a 'tcp://' control endpoint",
+               .reload = Reload::kRestartDaemon},
+              {.path = "control.curve_client_key",
+               .type = Type::kString,
+               .default_value = "",
+               .doc = "The CLI's own key pair file ('client.key') for a 'tcp://' control "
+                      "endpoint, read on each call"},
+          }};
+}
+
+SectionSpec DaemonSection() {
+  return {.name = "daemon",
+          .title = "the process itself",
+          .keys = {
+              {.path = "daemon.shutdown_timeout",
+               .type = Type::kDuration,
+               .default_value = "30s",
+               .doc = "Longest graceful shutdown before the daemon exits anyway",
+               .min = 1,
+               .max = kDay},
+              {.path = "daemon.plugin_timeout",
+               .type = Type::kDuration,
+               .default_value = "10s",
+               .doc = "Longest a plugin's init, start or reconfigure may take before it is "
+                      "marked failed",
+               .min = 1,
+               .max = kDay,
+               .reload = Reload::kRestartDaemon},
+              {.path = "daemon.blocking_threads",
+               .type = Type::kInt,
+               .default_value = "8",
+               .doc = "Threads for the plugins' blocking work (disk, a database, child "
+                      "processes), apart from the HTTP I/O threads, which never block. "
+                      "Their use shows in the metrics 'streamgate_blocking_busy_threads' "
+                      "and 'streamgate_blocking_queue_depth'",
+               .min = 1,
+               .max = 256,
+               .reload = Reload::kRestartDaemon},
+              {.path = "daemon.blocking_queue",
+               .type = Type::kInt,
+               .default_value = "1024",
+               .doc = "Most blocking jobs that may wait for a thread; past it, new work is "
+                      "refused (a plugin answers 503) and counted in the metric "
+                      "'streamgate_blocking_rejected_total'",
+               .min = 1,
+               .max = 1000000,
+               .reload = Reload::kRestartDaemon},
+              {.path = "daemon.health_timeout",
+               .type = Type::kDuration,
+               .default_value = "2s",
+               .doc = "Longest a plugin's health check may take before it counts as "
+                      "unhealthy",
+               .min = 1,
+               .max = 3600 * kSecond,
+               .reload = Reload::kRestartDaemon},
+          }};
+}
+
 ConfigDeclaration CoreConfig() {
-  return {
-      .owner = "",
-      .sections =
-          {
-              {.name = "app",
-               .title = "the application",
-               .keys =
-                   {
-                       {.path = "app.name",
-                        .type = Type::kString,
-                        .default_value = "streamgate",
-                        .doc =
-                            "Name of this deployment, shown in logs as the prefix of the service "
-                            "name",
-                        .min = 1,
-                        .max = 64,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "app.mode",
-                        .type = Type::kEnum,
-                        .default_value = "monolith",
-                        .doc = "monolith runs every plugin in one process; microservice runs one "
-                               "service per process, the services talking over NATS (see the nats "
-                               "section and MICROSERVICE MODE in streamgated(8))",
-                        .choices = {"monolith", "microservice"},
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "app.port",
-                        .type = Type::kPort,
-                        .default_value = "8080",
-                        .doc = "Old name for server.port, kept so that older files load; set "
-                               "server.port instead",
-                        .min = 0,
-                        .max = 65535,
-                        .alias_of = "server.port"},
-                       {.path = "app.debug",
-                        .type = Type::kBool,
-                        .default_value = "false",
-                        .doc =
-                            "When true and logging.level is not set in any source (nor through "
-                            "monitoring.log_level), log at debug level; an explicit level always "
-                            "wins"},
-                   }},
-
-              {.name = "grpc",
-               .title = "reserved",
-               .keys =
-                   {
-                       {.path = "grpc.port",
-                        .type = Type::kPort,
-                        .default_value = "9090",
-                        .doc =
-                            "Reserved for gRPC. This release opens no gRPC listener: the services "
-                            "talk over NATS. It still counts in the check that listeners do not "
-                            "share a port, as a listener that is never open",
-                        .min = 0,
-                        .max = 65535,
-                        .listener = true},
-                   }},
-
-              {.name = "consul",
-               .title = "unused",
-               .doc = "The consul section is validated, so that older files load, but is not used: "
-                      "service discovery runs on NATS, with the heartbeats described under "
-                      "MICROSERVICE MODE in streamgated(8)",
-               .keys =
-                   {
-                       {.path = "consul.address",
-                        .type = Type::kHost,
-                        .default_value = "localhost",
-                        .doc =
-                            "Consul agent host. Not used: Consul is not available in this release"},
-                       {.path = "consul.port",
-                        .type = Type::kPort,
-                        .default_value = "8500",
-                        .doc =
-                            "Consul agent port. Not used: Consul is not available in this release",
-                        .min = 1,
-                        .max = 65535},
-                   }},
-
-              {.name = "database",
-               .title = "PostgreSQL, for the shared state of microservice mode",
-               .keys =
-                   {
-                       {.path = "database.host",
-                        .type = Type::kHost,
-                        .default_value = "localhost",
-                        .doc = "PostgreSQL host"},
-                       {.path = "database.port",
-                        .type = Type::kPort,
-                        .default_value = "5432",
-                        .doc = "PostgreSQL port",
-                        .min = 1,
-                        .max = 65535},
-                       {.path = "database.user",
-                        .type = Type::kString,
-                        .default_value = "streamgate",
-                        .doc = "PostgreSQL user",
-                        .min = 1},
-                       {.path = "database.password",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc = "PostgreSQL password; empty for none. Set it in the environment "
-                               "('STREAMGATE_DATABASE_PASSWORD') rather than in a file that others "
-                               "can read",
-                        .secret = true,
-                        .weak = {"postgres", "password", "streamgate"}},
-                       {.path = "database.database",
-                        .type = Type::kString,
-                        .default_value = "streamgate",
-                        .doc = "PostgreSQL database name",
-                        .min = 1},
-                       {.path = "database.sslmode",
-                        .type = Type::kEnum,
-                        .default_value = "prefer",
-                        .doc = "The libpq sslmode: whether and how the connection uses TLS",
-                        .choices = {"disable", "allow", "prefer", "require", "verify-ca",
-                                    "verify-full"}},
-                       {.path = "database.maxconns",
-                        .type = Type::kInt,
-                        .default_value = "20",
-                        .doc = "Most connections in the PostgreSQL pool",
-                        .min = 1,
-                        .max = 10000},
-                   }},
-
-              {.name = "storage",
-               .title = "where media lives",
-               .keys =
-                   {
-                       {.path = "storage.type",
-                        .type = Type::kEnum,
-                        .default_value = "local",
-                        .doc =
-                            "local keeps media on this machine's disk, under storage.path; minio "
-                            "and s3 use an S3-compatible store at storage.endpoint, which needs "
-                            "storage.accesskey and storage.secretkey",
-                        .choices = {"local", "minio", "s3"},
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "storage.path",
-                        .type = Type::kString,
-                        .default_value = "/var/lib/streamgate/media",
-                        .doc = "Directory for media when storage.type is local",
-                        .min = 1,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "storage.endpoint",
-                        .type = Type::kHostPort,
-                        .default_value = "localhost:9000",
-                        .doc =
-                            "The S3-compatible endpoint, host:port, when storage.type is minio or "
-                            "s3",
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "storage.accesskey",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc = "S3 access key id. It must be set when storage.type is not local",
-                        .secret = true,
-                        .weak = {"minioadmin"},
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "storage.secretkey",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc = "S3 secret key. It must be set when storage.type is not local",
-                        .secret = true,
-                        .weak = {"minioadmin"},
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "storage.bucket",
-                        .type = Type::kString,
-                        .default_value = "streamgate",
-                        .doc = "S3 bucket",
-                        .min = 3,
-                        .max = 63,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "storage.region",
-                        .type = Type::kString,
-                        .default_value = "us-east-1",
-                        .doc = "S3 region",
-                        .min = 1,
-                        .reload = Reload::kRestartDaemon},
-                   }},
-
-              {.name = "nats",
-               .title = "the event bus of microservice mode",
-               .doc = "In microservice mode the services talk over a NATS server that the operator "
-                      "runs; see MICROSERVICE MODE in streamgated(8). A monolith does not use this "
-                      "section, though it is checked all the same. Each process reads it when it "
-                      "starts",
-               .keys =
-                   {
-                       {.path = "nats.url",
-                        .type = Type::kUrl,
-                        .default_value = "nats://localhost:4222",
-                        .doc =
-                            "NATS server URL. A password in it is masked as '***' by 'streamgate "
-                            "config show'; prefer nats.password or nats.token",
-                        .min = 1,
-                        .choices = {"nats", "tls"},
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.urls",
-                        .type = Type::kStringList,
-                        .default_value = "[]",
-                        .doc =
-                            "More servers of the same NATS cluster, tried after nats.url, such as "
-                            "'[nats://nats2:4222, nats://nats3:4222]'. Each item is checked as "
-                            "nats.url is: a URL with the scheme 'nats' or 'tls'. A password in "
-                            "these URLs is not masked by 'streamgate config show': use "
-                            "nats.password or nats.token instead",
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.user",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc = "NATS user name; empty for none. It needs nats.password",
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.password",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc = "The password of nats.user",
-                        .secret = true,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.token",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc =
-                            "NATS authentication token, instead of a user and password; empty for "
-                            "none",
-                        .secret = true,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.tls_ca",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc =
-                            "CA certificate file, in PEM, that signed the servers' certificates; "
-                            "empty for no TLS. Setting it turns TLS on, and the servers must then "
-                            "offer TLS",
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.tls_cert",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc = "Client certificate file, in PEM, for servers that verify their "
-                               "clients. It needs nats.tls_key and nats.tls_ca",
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.tls_key",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc = "The private key file of nats.tls_cert. It needs nats.tls_cert",
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.subject_prefix",
-                        .type = Type::kString,
-                        .default_value = "streamgate",
-                        .doc =
-                            "Every subject is put under this prefix and a dot, so that several "
-                            "deployments can share a NATS server: with the default, the "
-                            "heartbeats of the cache service go on 'streamgate.heartbeat.cache'. "
-                            "It is not checked as a NATS subject: keep to letters, digits, '-' "
-                            "and '_', with dots between tokens",
-                        .min = 1,
-                        .max = 64,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.reconnect_wait",
-                        .type = Type::kDuration,
-                        .default_value = "1s",
-                        .doc =
-                            "Pause after each round of reconnect attempts over the servers, with "
-                            "a small random jitter added (up to 100ms, 1s with TLS)",
-                        .min = 10,
-                        .max = 60 * kSecond,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.max_reconnects",
-                        .type = Type::kInt,
-                        .default_value = "-1",
-                        .doc = "Reconnect attempts before giving up, after which the connection "
-                               "stays closed until the process is restarted; -1 never gives up",
-                        .min = -1,
-                        .max = 1000000,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.reconnect_buffer",
-                        .type = Type::kSize,
-                        .default_value = "8MiB",
-                        .doc =
-                            "How much of what a process publishes while disconnected is kept, and "
-                            "sent on reconnect; past it, publishing fails. 0 means the library's "
-                            "default, 8MiB",
-                        .min = 0,
-                        .max = 1024 * kMiB,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.request_timeout",
-                        .type = Type::kDuration,
-                        .default_value = "2s",
-                        .doc = "Longest a call to another service over NATS, such as a cache call, "
-                               "waits for its answer before it fails with a timeout",
-                        .min = 1,
-                        .max = 60 * kSecond,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "nats.heartbeat_interval",
-                        .type = Type::kDuration,
-                        .default_value = "2s",
-                        .doc =
-                            "How often each service announces itself on the bus. An instance not "
-                            "heard from for more than two intervals is no longer alive, and the "
-                            "deployment is degraded until it comes back or another instance of "
-                            "its service runs",
-                        .min = 50,
-                        .max = 60 * kSecond,
-                        .reload = Reload::kRestartDaemon},
-                   }},
-
-              {.name = "web3",
-               .title = "chain access for the auth plugin",
-               .keys =
-                   {
-                       {.path = "web3.ethereum_rpc",
-                        .type = Type::kUrl,
-                        .default_value = "",
-                        .doc =
-                            "Ethereum JSON-RPC URL. Its path often holds an API key, so the whole "
-                            "value is a secret",
-                        .choices = {"http", "https", "ws", "wss"},
-                        .secret = true},
-                       {.path = "web3.solana_rpc",
-                        .type = Type::kUrl,
-                        .default_value = "",
-                        .doc = "Solana JSON-RPC URL",
-                        .choices = {"http", "https", "ws", "wss"},
-                        .secret = true},
-                       {.path = "web3.chain_id",
-                        .type = Type::kInt,
-                        .default_value = "1",
-                        .doc = "EVM chain id: 1 for mainnet, 11155111 for Sepolia",
-                        .min = 1,
-                        .max = 4294967295LL},
-                   }},
-
-              {.name = "plugins",
-               .title = "the plugins and the kernel's restart policy",
-               .keys =
-                   {
-                       {.path = "plugins.enabled",
-                        .type = Type::kStringList,
-                        .default_value = "[]",
-                        .doc = "Plugins to run in monolith mode. The empty list, the default, runs "
-                               "every plugin the build has. A plugin listed twice draws a warning",
-                        .choices = {ServiceNames().begin(), ServiceNames().end()}},
-
-                       {.path = "plugins.restart",
-                        .type = Type::kEnum,
-                        .default_value = "on-failure",
-                        .doc =
-                            "What the kernel does when a plugin fails (it throws, times out, or "
-                            "reports a failure while running): never leaves it failed; on-failure "
-                            "restarts it after plugins.restart_backoff, a delay that doubles with "
-                            "each attempt up to plugins.restart_backoff_max. Plugins that depend "
-                            "on a failed plugin are stopped with it and started again when it "
-                            "runs again",
-                        .choices = {"never", "on-failure"}},
-                       {.path = "plugins.restart_limit",
-                        .type = Type::kInt,
-                        .default_value = "5",
-                        .doc = "Restarts of a failed plugin before the kernel gives up; an "
-                               "operator's 'streamgate plugins start' resets the count",
-                        .min = 0,
-                        .max = 1000},
-                       {.path = "plugins.restart_backoff",
-                        .type = Type::kDuration,
-                        .default_value = "1s",
-                        .doc =
-                            "Delay before the first restart; it doubles with each further restart",
-                        .min = 1,
-                        .max = kDay},
-                       {.path = "plugins.restart_backoff_max",
-                        .type = Type::kDuration,
-                        .default_value = "60s",
-                        .doc = "Longest delay between restarts",
-                        .min = 1,
-                        .max = kDay},
-                   }},
-
-              {.name = "logging",
-               .title = "the daemon's own logs",
-               .keys =
-                   {
-                       {.path = "logging.level",
-                        .type = Type::kEnum,
-                        .default_value = "info",
-                        .doc =
-                            "Lowest level logged. The streamgated(8) option '--log-level' sets it "
-                            "too",
-                        .choices = kLogLevels},
-                       {.path = "logging.format",
-                        .type = Type::kEnum,
-                        .default_value = "prod",
-                        .doc = "dev for people, coloured on a terminal; prod, tab-separated; json, "
-                               "one object a line. See streamgated(8)",
-                        .choices = {"dev", "prod", "json"},
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "logging.file",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc = "Also write logs to this file, rotated by size at logging.max_size, "
-                               "keeping logging.max_files old files; empty for none",
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "logging.max_size",
-                        .type = Type::kSize,
-                        .default_value = "10MiB",
-                        .doc = "Size at which the log file is rotated",
-                        .min = 4096,
-                        .max = 1024 * kMiB,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "logging.max_files",
-                        .type = Type::kInt,
-                        .default_value = "5",
-                        .doc = "Rotated log files kept",
-                        .min = 1,
-                        .max = 1000,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "logging.ring_size",
-                        .type = Type::kInt,
-                        .default_value = "10000",
-                        .doc = "Recent log records kept in memory, which 'streamgate logs' shows",
-                        .min = 16,
-                        .max = 1000000,
-                        .reload = Reload::kRestartDaemon},
-                   }},
-
-              {.name = "control",
-               .title = "the operator's control socket",
-               .keys =
-                   {
-                       {.path = "control.endpoint",
-                        .type = Type::kZmqEndpoint,
-                        .default_value = "",
-                        .doc =
-                            "The control socket, 'ipc://PATH' or 'tcp://HOST:PORT'; empty for "
-                            "'ipc://$XDG_RUNTIME_DIR/streamgate/control.sock', or "
-                            "'ipc:///run/streamgate/control.sock' for root. The directory is made "
-                            "with mode 0700 and the socket with mode 0600, so that no other user "
-                            "can connect. The log stream is served beside it, on 'logs.sock' in "
-                            "the same directory (for a 'tcp://' endpoint, on the next port up). A "
-                            "'tcp://' endpoint is served only with CURVE encryption and a list of "
-                            "allowed client keys: without control.curve_server_key and "
-                            "control.curve_authorized_keys the daemon refuses to start",
-                        .reload = Reload::kRestartDaemon},
-
-                       {.path = "control.curve_server_key",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc =
-                            "A key file written by 'streamgate keys generate', for a 'tcp://' "
-                            "control endpoint. The daemon needs the server's whole key pair "
-                            "('server.key'); the CLI needs only its public key ('server.pub') and "
-                            "reads it on each call",
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "control.curve_authorized_keys",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc =
-                            "A file of client public keys in Z85, one a line ('authorized_keys'); "
-                            "only these clients may use a 'tcp://' control endpoint",
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "control.curve_client_key",
-                        .type = Type::kString,
-                        .default_value = "",
-                        .doc = "The CLI's own key pair file ('client.key') for a 'tcp://' control "
-                               "endpoint, read on each call"},
-                   }},
-
-              {.name = "daemon",
-               .title = "the process itself",
-               .keys =
-                   {
-                       {.path = "daemon.shutdown_timeout",
-                        .type = Type::kDuration,
-                        .default_value = "30s",
-                        .doc = "Longest graceful shutdown before the daemon exits anyway",
-                        .min = 1,
-                        .max = kDay},
-                       {.path = "daemon.plugin_timeout",
-                        .type = Type::kDuration,
-                        .default_value = "10s",
-                        .doc =
-                            "Longest a plugin's init, start or reconfigure may take before it is "
-                            "marked failed",
-                        .min = 1,
-                        .max = kDay,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "daemon.blocking_threads",
-                        .type = Type::kInt,
-                        .default_value = "8",
-                        .doc = "Threads for the plugins' blocking work (disk, a database, child "
-                               "processes), apart from the HTTP I/O threads, which never block. "
-                               "Their use shows in the metrics 'streamgate_blocking_busy_threads' "
-                               "and 'streamgate_blocking_queue_depth'",
-                        .min = 1,
-                        .max = 256,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "daemon.blocking_queue",
-                        .type = Type::kInt,
-                        .default_value = "1024",
-                        .doc =
-                            "Most blocking jobs that may wait for a thread; past it, new work is "
-                            "refused (a plugin answers 503) and counted in the metric "
-                            "'streamgate_blocking_rejected_total'",
-                        .min = 1,
-                        .max = 1000000,
-                        .reload = Reload::kRestartDaemon},
-                       {.path = "daemon.health_timeout",
-                        .type = Type::kDuration,
-                        .default_value = "2s",
-                        .doc = "Longest a plugin's health check may take before it counts as "
-                               "unhealthy",
-                        .min = 1,
-                        .max = 3600 * kSecond,
-                        .reload = Reload::kRestartDaemon},
-                   }},
-          },
-  };
+  return {.owner = "",
+          .sections = {AppSection(), GrpcSection(), ConsulSection(), DatabaseSection(),
+                       StorageSection(), NatsSection(), Web3Section(), PluginsSection(),
+                       LoggingSection(), ControlSection(), DaemonSection()}};
 }
 
 }  // namespace sg::config
