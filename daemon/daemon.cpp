@@ -17,6 +17,7 @@
 #include "daemon/storage/storage_factory.h"
 #include "daemon/bus/memory_bus.h"
 #include "daemon/daemon_metrics.h"
+#include "daemon/http/plugin_listener.h"
 #include "daemon/pid_file.h"
 #include "daemon/plugin_api/cache_rpc.h"
 #include "daemon/plugins/builtin.h"
@@ -182,6 +183,8 @@ int Daemon::Serve(const config::Config& config) {
   services_.Provide<DaemonView>("daemon", status_);
   services_.Provide<MetricsRegistry>("metrics", metrics_);
   services_.Provide<Listeners>("listeners", listeners_);
+  services_.Provide<HttpListenerFactory>("http.listeners",
+                                         std::make_shared<http::ListenerFactory>(listeners_));
   if (!monolith && options_.service != "cache") {
     // The cache lives in its own process: calls to it travel over NATS.
     services_.Provide<Cache>("cache",

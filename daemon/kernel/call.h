@@ -9,7 +9,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+
+#include <fmt/format.h>
+
+#include "common/result.h"
 
 namespace sg::kernel {
 
@@ -49,6 +54,34 @@ CallOutcome<T> CallWithTimeout(std::function<T()> fn, std::chrono::milliseconds 
     outcome.error = "unknown exception";
   }
   return outcome;
+}
+
+/// Why a call that returns a Result failed, or nullopt when it succeeded.
+struct CallFailure {
+  std::string reason;   // with what was called: "start timed out after 100ms", "start threw: x",
+                        // "start: <the plugin's error>"
+  std::string message;  // the plugin's error alone for a returned error; else the same as reason
+};
+
+/// Sorts an outcome into success or a failure of `what` ("init", "config check") named once,
+/// so that every call into a plugin reports its failures the same way.
+template <typename T>
+std::optional<CallFailure> FailureOf(const CallOutcome<Result<T>>& outcome, std::string_view what,
+                                     std::chrono::milliseconds timeout) {
+  using Kind = typename CallOutcome<Result<T>>::Kind;
+  if (outcome.kind == Kind::kTimedOut) {
+    std::string reason = fmt::format("{} timed out after {}ms", what, timeout.count());
+    return CallFailure{reason, reason};
+  }
+  if (outcome.kind == Kind::kThrew) {
+    std::string reason = fmt::format("{} threw: {}", what, outcome.error);
+    return CallFailure{reason, reason};
+  }
+  if (!outcome.value->has_value()) {
+    const std::string& message = outcome.value->error().message;
+    return CallFailure{fmt::format("{}: {}", what, message), message};
+  }
+  return std::nullopt;
 }
 
 }  // namespace sg::kernel

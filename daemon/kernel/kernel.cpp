@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "config/schema.h"
 #include "daemon/kernel/call.h"
+#include "daemon/kernel/slot.h"
 
 namespace sg::kernel {
 
@@ -33,45 +34,6 @@ std::string_view PluginStateName(PluginState state) {
   return "failed";
 }
 
-struct Kernel::Slot {
-  std::shared_ptr<sg::Plugin> plugin;
-  std::string name;
-  std::string version;
-  std::vector<std::string> dependencies;
-  RestartPolicy policy;
-  // Set by InitSlot; shared with the calls into the plugin, which may outlive a timeout.
-  std::shared_ptr<PluginContext> context;
-  std::shared_ptr<ServiceRegistry> services;  // the plugin's view: what it offers is its own
-  bool initialized = false;
-  bool blocked = false;  // stopped because a dependency is not running; restarted with it
-  PluginState state = PluginState::kRegistered;
-  std::string reason;
-  std::chrono::system_clock::time_point since = std::chrono::system_clock::now();
-  int restarts = 0;
-  std::optional<std::chrono::system_clock::time_point> next_restart;
-  std::unique_ptr<boost::asio::steady_timer> restart_timer;
-  std::shared_future<HealthAnswer> health_probe;  // guarded by mu_: the check in flight, if any
-};
-
-namespace {
-
-std::string Outcome(const std::string& what, const std::string& error) {
-  return fmt::format("{} threw: {}", what, error);
-}
-
-// Whether a plugin reads any of `keys`, by the keys and sections it declares.
-bool ReadsAnyOf(const Plugin& plugin, const std::vector<std::string_view>& keys) {
-  const std::vector<std::string> reads = plugin.ConfigKeys();
-  if (reads.empty()) return !keys.empty();
-  return std::any_of(keys.begin(), keys.end(), [&](std::string_view key) {
-    return std::any_of(reads.begin(), reads.end(), [&](const std::string& r) {
-      return r.ends_with('.') ? key.starts_with(r) : key == r;
-    });
-  });
-}
-
-}  // namespace
-
 Kernel::Kernel(KernelOptions options, std::shared_ptr<const config::Config> config,
                log::LogHub& logs, Bus& bus, ServiceRegistry& services,
                boost::asio::any_io_executor executor)
@@ -88,6 +50,23 @@ Kernel::~Kernel() {
   for (auto& slot : slots_) {
     if (slot->restart_timer) slot->restart_timer->cancel();
   }
+  // Init's registrations go too, in reverse start order, while every plugin (the one that
+  // offers the router, say) is still there.
+  for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it) {
+    if (Slot* slot = Find(*it); slot->scope) slot->scope->EndAll();
+  }
+  for (auto& slot : slots_) {
+    if (slot->scope) slot->scope->EndAll();
+  }
+}
+
+Result<PluginScope::Counts> Kernel::Registrations(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  const Slot* slot = Find(name);
+  if (slot == nullptr) {
+    return NoSuchPlugin(name);
+  }
+  return slot->scope ? slot->scope->counts() : PluginScope::Counts{};
 }
 
 Result<void> Kernel::Register(std::unique_ptr<sg::Plugin> plugin, RestartPolicy policy) {
@@ -119,44 +98,19 @@ Kernel::Slot* Kernel::Find(const std::string& name) const {
   return nullptr;
 }
 
-Result<std::vector<Kernel::Slot*>> Kernel::StartOrder() const {
-  for (const auto& slot : slots_) {
-    for (const auto& dep : slot->dependencies) {
-      if (Find(dep) == nullptr) {
-        return Fail(ErrorCode::kConfig,
-                    fmt::format("plugin '{}' depends on '{}', which is not registered{}",
-                                slot->name, dep, DidYouMean(dep, Names())));
-      }
-    }
+std::vector<PluginNode> Kernel::Nodes(bool in_start_order) const {
+  std::vector<PluginNode> nodes;
+  if (in_start_order) {
+    for (const auto& name : start_order_) nodes.push_back({name, Find(name)->dependencies});
+  } else {
+    for (const auto& slot : slots_) nodes.push_back({slot->name, slot->dependencies});
   }
-  // Depth-first topological sort in registration order; a grey node seen again is a cycle.
-  enum class Mark { kWhite, kGrey, kBlack };
-  std::map<const Slot*, Mark> marks;
-  std::vector<Slot*> order;
-  std::vector<std::string> path;
-  std::function<std::optional<Error>(Slot*)> visit = [&](Slot* slot) -> std::optional<Error> {
-    Mark& mark = marks[slot];
-    if (mark == Mark::kBlack) return std::nullopt;
-    if (mark == Mark::kGrey) {
-      auto first = std::find(path.begin(), path.end(), slot->name);
-      std::vector<std::string> cycle(first, path.end());
-      cycle.push_back(slot->name);
-      return Fail(ErrorCode::kConfig, "plugin dependency cycle: " + Join(cycle, " -> "));
-    }
-    mark = Mark::kGrey;
-    path.push_back(slot->name);
-    for (const auto& dep : slot->dependencies) {
-      if (auto error = visit(Find(dep))) return error;
-    }
-    path.pop_back();
-    marks[slot] = Mark::kBlack;
-    order.push_back(slot);
-    return std::nullopt;
-  };
-  for (const auto& slot : slots_) {
-    if (auto error = visit(slot.get())) return *error;
-  }
-  return order;
+  return nodes;
+}
+
+Error Kernel::NoSuchPlugin(const std::string& name) const {
+  return Fail(ErrorCode::kNotFound,
+              fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
 }
 
 std::vector<std::string> Kernel::Names() const {
@@ -191,7 +145,17 @@ bool Kernel::InitSlot(Slot& slot) {
   slot.context->make_logger = [this](const std::string& component, bool async) {
     return async ? logs_.GetAsync(component) : logs_.Get(component);
   };
-  slot.context->bus = &bus_;
+  // What the plugin registers goes through views that the kernel owns for it: a failed Init's
+  // registrations are undone before the next try, and a stopped plugin serves nothing.
+  slot.scope.reset();
+  std::shared_ptr<Router> router;
+  if (auto found = services_.Find<Router>("http.router")) router = *found;
+  std::shared_ptr<MetricsRegistry> metrics;
+  if (auto found = services_.Find<MetricsRegistry>("metrics")) metrics = *found;
+  slot.scope = std::make_unique<PluginScope>(slot.name, bus_, metrics.get(), std::move(router));
+  slot.context->bus = &slot.scope->bus();
+  slot.context->metrics = slot.scope->metrics();
+  slot.context->router = slot.scope->router();
   // The plugin's own view of the registry: what it offers is withdrawn while it is not running.
   slot.services = services_.ForOwner(slot.name);
   slot.context->services = slot.services.get();
@@ -204,17 +168,8 @@ bool Kernel::InitSlot(Slot& slot) {
   auto outcome = CallWithTimeout<Result<void>>(
       [plugin = slot.plugin, context = slot.context] { return plugin->Init(*context); },
       options_.call_timeout);
-  using Kind = CallOutcome<Result<void>>::Kind;
-  if (outcome.kind == Kind::kTimedOut) {
-    MarkFailed(slot, fmt::format("init timed out after {}ms", options_.call_timeout.count()));
-    return false;
-  }
-  if (outcome.kind == Kind::kThrew) {
-    MarkFailed(slot, Outcome("init", outcome.error));
-    return false;
-  }
-  if (!outcome.value->has_value()) {
-    MarkFailed(slot, "init: " + outcome.value->error().message);
+  if (auto failure = FailureOf(outcome, "init", options_.call_timeout)) {
+    MarkFailed(slot, failure->reason);
     return false;
   }
   slot.initialized = true;
@@ -224,19 +179,15 @@ bool Kernel::InitSlot(Slot& slot) {
 
 bool Kernel::StartSlot(Slot& slot) {
   SetState(slot, PluginState::kStarting);
+  // What Start registers belongs to this run; it serves from the moment it is registered.
+  slot.scope->BeginRun();
+  slot.scope->SetRunning(true);
   auto outcome = CallWithTimeout<Result<void>>([plugin = slot.plugin] { return plugin->Start(); },
                                                options_.call_timeout);
-  using Kind = CallOutcome<Result<void>>::Kind;
-  if (outcome.kind == Kind::kTimedOut) {
-    MarkFailed(slot, fmt::format("start timed out after {}ms", options_.call_timeout.count()));
-    return false;
-  }
-  if (outcome.kind == Kind::kThrew) {
-    MarkFailed(slot, Outcome("start", outcome.error));
-    return false;
-  }
-  if (!outcome.value->has_value()) {
-    MarkFailed(slot, "start: " + outcome.value->error().message);
+  if (auto failure = FailureOf(outcome, "start", options_.call_timeout)) {
+    slot.scope->SetRunning(false);
+    slot.scope->EndRun();
+    MarkFailed(slot, failure->reason);
     return false;
   }
   {
@@ -257,29 +208,31 @@ void Kernel::StopSlot(Slot& slot, Deadline deadline, const std::string& reason) 
     stopping_ = slot.name;
   }
   services_.Suspend(slot.name);
+  slot.scope->SetRunning(false);
   const auto now = Clock::now();
   const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline > now ? deadline - now : Clock::duration::zero());
   // A little grace past the deadline for the plugin to return after it stopped draining.
-  auto outcome = CallWithTimeout<bool>(
-      [plugin = slot.plugin, deadline] {
+  const auto grace = budget + std::chrono::milliseconds(250);
+  auto outcome = CallWithTimeout<Result<void>>(
+      [plugin = slot.plugin, deadline]() -> Result<void> {
         plugin->Stop(deadline);
-        return true;
+        return {};
       },
-      budget + std::chrono::milliseconds(250));
+      grace);
   {
     std::lock_guard lock(mu_);
     stopping_.clear();
   }
-  using Kind = CallOutcome<bool>::Kind;
-  if (outcome.kind == Kind::kTimedOut) {
-    SetState(slot, PluginState::kFailed, "stop did not finish before the deadline");
-    logger_->error(log::With("Plugin stop timed out", {{"name", slot.name}}));
-    return;
-  }
-  if (outcome.kind == Kind::kThrew) {
-    SetState(slot, PluginState::kFailed, Outcome("stop", outcome.error));
-    logger_->error(log::With("Plugin stop threw", {{"name", slot.name}, {"error", outcome.error}}));
+  // Whatever the plugin registered while it ran and left behind goes now, however Stop ended.
+  slot.scope->EndRun();
+  if (auto failure = FailureOf(outcome, "stop", grace)) {
+    using Kind = CallOutcome<Result<void>>::Kind;
+    const bool late = outcome.kind == Kind::kTimedOut;
+    SetState(slot, PluginState::kFailed,
+             late ? "stop did not finish before the deadline" : failure->reason);
+    logger_->error(
+        log::With("Plugin stop failed", {{"name", slot.name}, {"error", failure->reason}}));
     return;
   }
   SetState(slot, PluginState::kStopped, reason);
@@ -287,109 +240,14 @@ void Kernel::StopSlot(Slot& slot, Deadline deadline, const std::string& reason) 
 }
 
 std::vector<Kernel::Slot*> Kernel::RunningDependents(const Slot& slot) const {
-  // Transitive dependents, in start order, that are running or starting.
-  std::set<std::string> needed = {slot.name};
   std::vector<Slot*> out;
-  for (const auto& name : start_order_) {
-    Slot* candidate = Find(name);
-    if (candidate == &slot) continue;
-    const bool depends = std::any_of(candidate->dependencies.begin(), candidate->dependencies.end(),
-                                     [&](const std::string& d) { return needed.contains(d); });
-    if (!depends) continue;
-    needed.insert(candidate->name);
-    if (candidate->state == PluginState::kRunning || candidate->state == PluginState::kStarting) {
-      out.push_back(candidate);
+  for (const auto& name : DependentsOf(slot.name, Nodes(true))) {
+    Slot* dependent = Find(name);
+    if (dependent->state == PluginState::kRunning || dependent->state == PluginState::kStarting) {
+      out.push_back(dependent);
     }
   }
   return out;
-}
-
-void Kernel::MarkFailed(Slot& slot, const std::string& reason) {
-  SetState(slot, PluginState::kFailed, reason);
-  logger_->error(log::With("Plugin failed", {{"name", slot.name}, {"reason", reason}}));
-  std::vector<Slot*> dependents;
-  {
-    std::lock_guard lock(mu_);
-    dependents = RunningDependents(slot);
-  }
-  const Deadline deadline = Clock::now() + options_.call_timeout;
-  for (auto it = dependents.rbegin(); it != dependents.rend(); ++it) {
-    StopSlot(**it, deadline, fmt::format("dependency '{}' failed", slot.name));
-    std::lock_guard lock(mu_);
-    (*it)->blocked = true;
-  }
-  ScheduleRestart(slot);
-}
-
-void Kernel::ScheduleRestart(Slot& slot) {
-  std::lock_guard lock(mu_);
-  if (shutting_down_ || slot.policy.mode == RestartPolicy::Mode::kNever) return;
-  if (slot.restarts >= slot.policy.limit) {
-    slot.reason += fmt::format(" (gave up after {} restarts)", slot.restarts);
-    logger_->error(log::With("Plugin restart limit reached",
-                             {{"name", slot.name}, {"restarts", slot.restarts}}));
-    return;
-  }
-  auto delay = slot.policy.backoff;
-  for (int i = 0; i < slot.restarts && delay < slot.policy.max_backoff; ++i) delay *= 2;
-  delay = std::min(delay, slot.policy.max_backoff);
-  slot.next_restart = std::chrono::system_clock::now() + delay;
-  if (!slot.restart_timer)
-    slot.restart_timer = std::make_unique<boost::asio::steady_timer>(executor_);
-  slot.restart_timer->expires_after(delay);
-  logger_->info(
-      log::With("Plugin restart scheduled", {{"name", slot.name},
-                                             {"in_ms", static_cast<int64_t>(delay.count())},
-                                             {"attempt", slot.restarts + 1}}));
-  slot.restart_timer->async_wait([this, name = slot.name](const boost::system::error_code& ec) {
-    if (ec) return;
-    std::lock_guard op(op_mu_);
-    Slot* target = nullptr;
-    {
-      std::lock_guard state_lock(mu_);
-      target = Find(name);
-      if (shutting_down_ || target == nullptr || target->state != PluginState::kFailed) return;
-      ++target->restarts;
-      target->next_restart.reset();
-    }
-    logger_->info(log::With("Restarting plugin", {{"name", name}, {"attempt", target->restarts}}));
-    if (InitSlot(*target) && StartSlot(*target)) StartBlockedDependents();
-  });
-}
-
-void Kernel::StartBlockedDependents() {
-  for (bool progress = true; progress;) {
-    progress = false;
-    Slot* next = nullptr;
-    {
-      std::lock_guard lock(mu_);
-      for (const auto& name : start_order_) {
-        Slot* slot = Find(name);
-        if (!slot->blocked || slot->state != PluginState::kStopped) continue;
-        const bool ready = std::all_of(
-            slot->dependencies.begin(), slot->dependencies.end(),
-            [&](const std::string& d) { return Find(d)->state == PluginState::kRunning; });
-        if (ready) {
-          next = slot;
-          break;
-        }
-      }
-    }
-    if (next != nullptr && InitSlot(*next) && StartSlot(*next)) progress = true;
-  }
-}
-
-void Kernel::OnFailure(const std::string& name, const std::string& reason) {
-  std::lock_guard op(op_mu_);
-  Slot* slot = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    slot = Find(name);
-    if (slot == nullptr || slot->state != PluginState::kRunning) return;
-  }
-  // Let the plugin release what it holds before it is marked failed and maybe restarted.
-  StopSlot(*slot, Clock::now() + options_.call_timeout, reason);
-  MarkFailed(*slot, reason);
 }
 
 Result<void> Kernel::StartAll() {
@@ -397,9 +255,9 @@ Result<void> Kernel::StartAll() {
   std::vector<Slot*> order;
   {
     std::lock_guard lock(mu_);
-    auto sorted = StartOrder();
+    auto sorted = StartOrder(Nodes(false));
     if (!sorted) return sorted.error();
-    order = *sorted;
+    for (size_t i : *sorted) order.push_back(slots_[i].get());
     start_order_.clear();
     for (Slot* slot : order) start_order_.push_back(slot->name);
   }
@@ -460,8 +318,7 @@ Result<PluginInfo> Kernel::StartPlugin(const std::string& name) {
     std::lock_guard lock(mu_);
     slot = Find(name);
     if (slot == nullptr) {
-      return Fail(ErrorCode::kNotFound,
-                  fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
+      return NoSuchPlugin(name);
     }
     if (shutting_down_) {
       return Fail(ErrorCode::kFailedPrecondition,
@@ -500,8 +357,7 @@ Result<std::vector<PluginInfo>> Kernel::StopPlugin(const std::string& name, bool
     std::lock_guard lock(mu_);
     slot = Find(name);
     if (slot == nullptr) {
-      return Fail(ErrorCode::kNotFound,
-                  fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
+      return NoSuchPlugin(name);
     }
     if (slot->state == PluginState::kFailed) {
       // Stopping a failed plugin cancels its pending restart.
@@ -546,8 +402,7 @@ Result<std::vector<PluginInfo>> Kernel::RestartPlugin(const std::string& name, b
     std::lock_guard lock(mu_);
     Slot* slot = Find(name);
     if (slot == nullptr) {
-      return Fail(ErrorCode::kNotFound,
-                  fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
+      return NoSuchPlugin(name);
     }
   }
   auto plugin = Plugin(name);
@@ -583,8 +438,7 @@ Result<PluginInfo> Kernel::Plugin(const std::string& name) const {
   std::lock_guard lock(mu_);
   const Slot* slot = Find(name);
   if (slot == nullptr) {
-    return Fail(ErrorCode::kNotFound,
-                fmt::format("no plugin named '{}'{}", name, DidYouMean(name, Names())));
+    return NoSuchPlugin(name);
   }
   return Snapshot(*slot);
 }
@@ -592,155 +446,6 @@ Result<PluginInfo> Kernel::Plugin(const std::string& name) const {
 std::string Kernel::Stopping() const {
   std::lock_guard lock(mu_);
   return stopping_;
-}
-
-HealthSummary Kernel::CheckHealth() const {
-  struct Probe {
-    std::string name;
-    std::string version;
-    PluginState state;
-    std::string reason;
-    std::shared_future<HealthAnswer> answer;  // valid for running plugins
-  };
-  std::vector<Probe> probes;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& slot : slots_) {
-      Probe probe{slot->name, slot->version, slot->state, slot->reason, {}};
-      if (slot->state == PluginState::kRunning) {
-        // At most one check per plugin in flight: one that hangs is waited on again rather than
-        // joined by another thread each time someone asks.
-        const bool busy =
-            slot->health_probe.valid() &&
-            slot->health_probe.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
-        if (!busy) {
-          auto promise = std::make_shared<std::promise<HealthAnswer>>();
-          slot->health_probe = promise->get_future().share();
-          std::thread([promise, plugin = slot->plugin] {
-            const auto start = Clock::now();
-            HealthReport report;
-            try {
-              report = plugin->CheckHealth();
-            } catch (const std::exception& e) {
-              report = {HealthStatus::kUnhealthy, std::string("health check threw: ") + e.what()};
-            } catch (...) {
-              report = {HealthStatus::kUnhealthy, "health check threw"};
-            }
-            promise->set_value(HealthAnswer{
-                report,
-                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start)});
-          }).detach();
-        }
-        probe.answer = slot->health_probe;
-      }
-      probes.push_back(std::move(probe));
-    }
-  }
-  using Answer = HealthAnswer;
-  std::vector<std::shared_future<Answer>> futures;
-  futures.reserve(probes.size());
-  for (const auto& p : probes) futures.push_back(p.answer);
-  const Deadline deadline = Clock::now() + options_.health_timeout;
-  HealthSummary summary;
-  for (size_t i = 0; i < probes.size(); ++i) {
-    PluginHealth health{probes[i].name, probes[i].version, probes[i].state, {}, {}};
-    if (probes[i].state == PluginState::kRunning) {
-      if (futures[i].wait_until(deadline) == std::future_status::ready) {
-        Answer answer = futures[i].get();
-        health.report = answer.report;
-        health.latency = answer.latency;
-      } else {
-        health.report = {HealthStatus::kUnhealthy, "health check timed out"};
-        health.latency =
-            std::chrono::duration_cast<std::chrono::microseconds>(options_.health_timeout);
-      }
-    } else if (probes[i].state == PluginState::kFailed) {
-      health.report = {HealthStatus::kUnhealthy, "failed: " + probes[i].reason};
-    } else {
-      std::string message(PluginStateName(probes[i].state));
-      if (!probes[i].reason.empty()) message += ": " + probes[i].reason;
-      health.report = {HealthStatus::kDegraded, message};
-    }
-    summary.overall = Worst(summary.overall, health.report.status);
-    summary.plugins.push_back(std::move(health));
-  }
-  return summary;
-}
-
-Kernel::ReconfigureOutcome Kernel::Reconfigure(
-    const std::shared_ptr<const config::Config>& config) {
-  std::lock_guard op(op_mu_);
-  std::vector<Slot*> running;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& slot : slots_) {
-      if (slot->state == PluginState::kRunning) running.push_back(slot.get());
-    }
-  }
-  ReconfigureOutcome outcome;
-  // Phase one: every plugin checks; one refusal rejects the whole reload.
-  bool rejected = false;
-  for (Slot* slot : running) {
-    auto check = CallWithTimeout<Result<void>>(
-        [plugin = slot->plugin, config] { return plugin->CheckConfig(*config); },
-        options_.call_timeout);
-    using Kind = CallOutcome<Result<void>>::Kind;
-    std::string refusal;
-    if (check.kind == Kind::kTimedOut) refusal = "config check timed out";
-    if (check.kind == Kind::kThrew) refusal = Outcome("config check", check.error);
-    if (check.kind == Kind::kReturned && !check.value->has_value()) {
-      refusal = check.value->error().message;
-    }
-    if (!refusal.empty()) {
-      outcome.plugins[slot->name] = "rejected: " + refusal;
-      rejected = true;
-    }
-  }
-  if (rejected) {
-    for (Slot* slot : running) outcome.plugins.emplace(slot->name, "not applied");
-    return outcome;
-  }
-  // Phase two: apply, to the plugins whose keys changed.
-  std::vector<std::string_view> changed;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [key, entry] : config->entries()) {
-      if (!config_ || config_->Get(key).value != entry.value) changed.push_back(key);
-    }
-    config_ = config;
-    for (auto& slot : slots_) {
-      if (slot->context) slot->context->config = config;
-    }
-  }
-  outcome.applied = true;
-  for (Slot* slot : running) {
-    if (!ReadsAnyOf(*slot->plugin, changed)) {
-      outcome.plugins[slot->name] = "unchanged";
-      continue;
-    }
-    auto applied = CallWithTimeout<Result<bool>>(
-        [plugin = slot->plugin, config] { return plugin->Reconfigure(config); },
-        options_.call_timeout);
-    using Kind = CallOutcome<Result<bool>>::Kind;
-    if (applied.kind == Kind::kTimedOut) {
-      StopSlot(*slot, Clock::now() + options_.call_timeout, "reconfigure timed out");
-      MarkFailed(*slot, "reconfigure timed out");
-      outcome.plugins[slot->name] = "failed: reconfigure timed out";
-    } else if (applied.kind == Kind::kThrew) {
-      StopSlot(*slot, Clock::now() + options_.call_timeout, "reconfigure threw");
-      MarkFailed(*slot, Outcome("reconfigure", applied.error));
-      outcome.plugins[slot->name] = "failed: " + Outcome("reconfigure", applied.error);
-    } else if (!applied.value->has_value()) {
-      // A plugin that could not take the new settings is stopped and failed, so that its state is
-      // the truth (and its restart policy applies), rather than left serving the old ones.
-      StopSlot(*slot, Clock::now() + options_.call_timeout, "reconfigure failed");
-      MarkFailed(*slot, "reconfigure: " + applied.value->error().message);
-      outcome.plugins[slot->name] = "failed: " + applied.value->error().message;
-    } else {
-      outcome.plugins[slot->name] = applied.value->value() ? "applied" : "restart required";
-    }
-  }
-  return outcome;
 }
 
 }  // namespace sg::kernel

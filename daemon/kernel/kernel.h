@@ -1,5 +1,7 @@
 // The microkernel: the plugin registry, their lifecycle (start in dependency order, stop in
-// reverse, every call bounded by a timeout), runtime control, restart policies and health.
+// reverse, every call bounded by a timeout), runtime control, restart policies and health. The
+// lifecycle lives in kernel.cpp; the dependency graph, restarts and health probing in files of
+// their own.
 #pragma once
 
 #include <chrono>
@@ -15,6 +17,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/logging.h"
+#include "daemon/kernel/dependency_graph.h"
+#include "daemon/kernel/plugin_scope.h"
+#include "daemon/kernel/restart_backoff.h"
 #include "daemon/plugin_api/blocking_pool.h"
 #include "daemon/plugin_api/plugin.h"
 
@@ -33,20 +38,12 @@ enum class PluginState {
 /// "registered", "initialized", "starting", "running", "stopping", "stopped", "failed".
 std::string_view PluginStateName(PluginState state);
 
-struct RestartPolicy {
-  enum class Mode { kNever, kOnFailure };
-  Mode mode = Mode::kNever;
-  int limit = 5;                            // restarts before giving up
-  std::chrono::milliseconds backoff{1000};  // first delay; doubles each time
-  std::chrono::milliseconds max_backoff{60000};
-};
-
 struct KernelOptions {
   std::string mode = "monolith";                  // for the log lines
   std::chrono::milliseconds call_timeout{10000};  // daemon.plugin_timeout: Init, Start, Reconfigure
   std::chrono::milliseconds health_timeout{2000};  // daemon.health_timeout
-  BlockingPool* blocking = nullptr;  // handed to every plugin for its blocking work
-  Storage* storage = nullptr;        // storage.*: handed to every plugin
+  BlockingPool* blocking = nullptr;                // handed to every plugin for its blocking work
+  Storage* storage = nullptr;                      // storage.*: handed to every plugin
 };
 
 /// A snapshot of one plugin, for status, health and the control socket.
@@ -111,6 +108,10 @@ class Kernel {
   /// The plugin still inside Stop() during StopAll, for "waiting for" messages; "" when none.
   std::string Stopping() const;
 
+  /// What a plugin registered through its context and still holds: kNotFound for a name not
+  /// registered. Nothing registered while it ran is left once it stopped.
+  Result<PluginScope::Counts> Registrations(const std::string& name) const;
+
   /// Asks every running plugin for its health, in parallel, each bounded by the health timeout.
   HealthSummary CheckHealth() const;
 
@@ -125,14 +126,11 @@ class Kernel {
   ReconfigureOutcome Reconfigure(const std::shared_ptr<const config::Config>& config);
 
  private:
-  struct Slot;
-  struct HealthAnswer {
-    HealthReport report;
-    std::chrono::microseconds latency{0};
-  };
+  struct Slot;  // daemon/kernel/slot.h
 
   Slot* Find(const std::string& name) const;                     // requires mu_
-  Result<std::vector<Slot*>> StartOrder() const;                 // requires mu_
+  std::vector<PluginNode> Nodes(bool in_start_order) const;      // requires mu_
+  Error NoSuchPlugin(const std::string& name) const;             // requires mu_
   std::vector<Slot*> RunningDependents(const Slot& slot) const;  // requires mu_
   void SetState(Slot& slot, PluginState state, std::string reason = {});
   PluginInfo Snapshot(const Slot& slot) const;  // requires mu_

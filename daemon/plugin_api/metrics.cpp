@@ -46,23 +46,55 @@ std::string Number(double v) {
 
 }  // namespace
 
+std::shared_ptr<MetricsRegistry> MetricsRegistry::ForOwner(std::string owner,
+                                                           Observer observer) const {
+  return std::shared_ptr<MetricsRegistry>(
+      new MetricsRegistry(state_, std::move(owner), std::move(observer)));
+}
+
 int MetricsRegistry::Add(Collector collector) {
-  std::lock_guard lock(mu_);
-  const int id = next_++;
-  collectors_.emplace(id, std::move(collector));
+  int id = 0;
+  {
+    std::lock_guard lock(state_->mu);
+    id = state_->next++;
+    state_->collectors.emplace(id, Entry{std::move(collector), owner_});
+  }
+  if (observer_) observer_(id, true);
   return id;
 }
 
 void MetricsRegistry::Remove(int id) {
-  std::lock_guard lock(mu_);
-  collectors_.erase(id);
+  {
+    std::lock_guard lock(state_->mu);
+    state_->collectors.erase(id);
+  }
+  if (observer_) observer_(id, false);
+}
+
+void MetricsRegistry::Suspend(const std::string& owner) {
+  std::lock_guard lock(state_->mu);
+  state_->suspended.insert(owner);
+}
+
+void MetricsRegistry::Resume(const std::string& owner) {
+  std::lock_guard lock(state_->mu);
+  state_->suspended.erase(owner);
+}
+
+size_t MetricsRegistry::Count(const std::string& owner) const {
+  std::lock_guard lock(state_->mu);
+  size_t n = 0;
+  for (const auto& [id, entry] : state_->collectors) n += entry.owner == owner ? 1 : 0;
+  return n;
 }
 
 std::vector<MetricFamily> MetricsRegistry::Collect() const {
   std::vector<Collector> collectors;
   {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, c] : collectors_) collectors.push_back(c);
+    std::lock_guard lock(state_->mu);
+    for (const auto& [id, entry] : state_->collectors) {
+      if (!state_->suspended.contains(entry.owner)) collectors.push_back(entry.collector);
+    }
   }
   std::vector<MetricFamily> raw;
   for (const auto& c : collectors) c(raw);

@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,20 +29,50 @@ struct MetricFamily {
 };
 
 /// Thread-safe. A collector is called at every scrape, from the scraping thread; it must be
-/// quick and must not call back into the registry.
+/// quick and must not call back into the registry. Each plugin sees the registry through a view
+/// of its own (ForOwner): while a plugin is not running its collectors are left out, so a stopped
+/// plugin's series leave /metrics, and come back when it runs.
 class MetricsRegistry {
  public:
   using Collector = std::function<void(std::vector<MetricFamily>& out)>;
+  /// Hears of each Add (true) and Remove (false) made through a view, with the collector's id.
+  using Observer = std::function<void(int id, bool added)>;
+
+  MetricsRegistry() : state_(std::make_shared<State>()) {}
+
+  /// The same registry as seen by `owner`: what it Adds is owned by it; `observer`, when set,
+  /// hears of what is added and removed through this view (the kernel's bookkeeping).
+  std::shared_ptr<MetricsRegistry> ForOwner(std::string owner, Observer observer = {}) const;
 
   int Add(Collector collector);
+  /// Removes a collector by id, whoever added it; an unknown id is ignored.
   void Remove(int id);
-  /// Every family from every collector, families of the same name merged.
+  /// Every family from every collector of a running owner, families of the same name merged.
   std::vector<MetricFamily> Collect() const;
 
+  /// `owner` is not running: its collectors are left out until Resume.
+  void Suspend(const std::string& owner);
+  void Resume(const std::string& owner);
+  /// Collectors `owner` added and has not removed.
+  size_t Count(const std::string& owner) const;
+
  private:
-  mutable std::mutex mu_;
-  std::map<int, Collector> collectors_;  // guarded by mu_
-  int next_ = 1;                         // guarded by mu_
+  struct Entry {
+    Collector collector;
+    std::string owner;  // "" for the daemon
+  };
+  struct State {
+    std::mutex mu;
+    std::map<int, Entry> collectors;  // guarded by mu
+    std::set<std::string> suspended;  // guarded by mu
+    int next = 1;                     // guarded by mu
+  };
+  MetricsRegistry(std::shared_ptr<State> state, std::string owner, Observer observer)
+      : state_(std::move(state)), owner_(std::move(owner)), observer_(std::move(observer)) {}
+
+  std::shared_ptr<State> state_;
+  std::string owner_;
+  Observer observer_;
 };
 
 /// The Prometheus text exposition format, version 0.0.4.

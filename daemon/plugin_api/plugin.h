@@ -17,6 +17,8 @@
 #include "daemon/plugin_api/blocking_pool.h"
 #include "daemon/plugin_api/bus.h"
 #include "daemon/plugin_api/health.h"
+#include "daemon/plugin_api/http.h"
+#include "daemon/plugin_api/metrics.h"
 #include "daemon/plugin_api/services.h"
 #include "daemon/plugin_api/storage.h"
 
@@ -33,8 +35,17 @@ struct PluginContext {
   /// asynchronous one, whose caller only queues the record, when `async` is set.
   std::function<std::shared_ptr<spdlog::logger>(const std::string& component, bool async)>
       make_logger;
-  Bus* bus = nullptr;                     // the event bus
-  ServiceRegistry* services = nullptr;    // other plugins' services, by interface
+  /// The event bus, as this plugin's view: what it subscribes gets nothing while the plugin is
+  /// not running, and what it subscribed in Start is unsubscribed when it stops.
+  Bus* bus = nullptr;
+  ServiceRegistry* services = nullptr;  // other plugins' services, by interface
+  /// The daemon's metrics, as this plugin's view: its collectors are left out of /metrics while
+  /// it is not running, and those added in Start are removed when it stops. Null when none.
+  MetricsRegistry* metrics = nullptr;
+  /// The api-gateway's router ("http.router"), as this plugin's view: its routes answer 503
+  /// naming the plugin while it is not running, and those added in Start are removed when it
+  /// stops. Null unless the api-gateway runs when this plugin is initialized: depend on it.
+  Router* router = nullptr;
   boost::asio::any_io_executor executor;  // the daemon's thread pool, for async work
   /// Threads for work that blocks (disk, a database, child processes): never block the executor
   /// or an HTTP I/O thread. Submit refuses when the queue is full; answer 503 then.

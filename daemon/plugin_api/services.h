@@ -8,11 +8,19 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <typeindex>
 
 #include "common/result.h"
 
 namespace sg {
+
+/// What a stopped plugin's routes and services answer, naming the way out.
+inline std::string NotRunningMessage(std::string_view plugin) {
+  const std::string name(plugin);
+  return "plugin '" + name + "' is not running; start it with 'streamgate plugins start " + name +
+         "'";
+}
 
 /// Thread-safe registry of named service objects. Each plugin sees it through a view of its own
 /// (ForOwner), so the registry knows who offered what: while a plugin is not running, its
@@ -60,10 +68,8 @@ class ServiceRegistry {
       return Fail(ErrorCode::kUnavailable, "service '" + name + "' is not available");
     }
     if (!it->second.owner.empty() && state_->suspended.contains(it->second.owner)) {
-      return Fail(ErrorCode::kUnavailable,
-                  "service '" + name + "' is not available: plugin '" + it->second.owner +
-                      "' is not running; start it with 'streamgate plugins start " +
-                      it->second.owner + "'");
+      return Fail(ErrorCode::kUnavailable, "service '" + name + "' is not available: " +
+                                               NotRunningMessage(it->second.owner));
     }
     if (it->second.type != std::type_index(typeid(Interface))) {
       return Fail(ErrorCode::kInvalidArgument, "service '" + name + "' has another interface");

@@ -6,31 +6,30 @@
 #include <nlohmann/json.hpp>
 
 #include "common/logging.h"
-#include "daemon/http/router.h"
-#include "daemon/http/server.h"
 #include "daemon/plugin_api/cache.h"
 #include "daemon/plugin_api/daemon_view.h"
 #include "daemon/plugin_api/http.h"
-#include "daemon/plugin_api/listeners.h"
+#include "daemon/plugin_api/http_listener.h"
 #include "daemon/plugin_api/metrics.h"
+#include "daemon/plugin_api/registration.h"
 #include "daemon/plugins/api_gateway/api_gateway_config.h"
 
 namespace sg::plugins {
 namespace {
 
-std::shared_ptr<const http::ServerSettings> SettingsFrom(const config::Config& config) {
-  auto s = std::make_shared<http::ServerSettings>();
-  s->host = config.String("server.host");
-  s->port = static_cast<uint16_t>(config.Int("server.port"));
-  s->io_threads = static_cast<int>(config.Int("server.io_threads"));
-  s->read_timeout = config.Duration("server.read_timeout");
-  s->write_timeout = config.Duration("server.write_timeout");
-  s->idle_timeout = config.Duration("server.idle_timeout");
-  s->max_header_bytes = static_cast<size_t>(config.Int("server.max_header_bytes"));
-  s->max_header_fields = static_cast<size_t>(config.Int("server.max_header_fields"));
-  s->max_body_bytes = static_cast<size_t>(config.Int("server.max_body_bytes"));
-  s->max_connections = static_cast<size_t>(config.Int("server.max_connections"));
-  s->access_log = config.Bool("server.access_log");
+ListenerSettings SettingsFrom(const config::Config& config) {
+  ListenerSettings s;
+  s.host = config.String("server.host");
+  s.port = static_cast<uint16_t>(config.Int("server.port"));
+  s.io_threads = static_cast<int>(config.Int("server.io_threads"));
+  s.read_timeout = config.Duration("server.read_timeout");
+  s.write_timeout = config.Duration("server.write_timeout");
+  s.idle_timeout = config.Duration("server.idle_timeout");
+  s.max_header_bytes = static_cast<size_t>(config.Int("server.max_header_bytes"));
+  s.max_header_fields = static_cast<size_t>(config.Int("server.max_header_fields"));
+  s.max_body_bytes = static_cast<size_t>(config.Int("server.max_body_bytes"));
+  s.max_connections = static_cast<size_t>(config.Int("server.max_connections"));
+  s.access_log = config.Bool("server.access_log");
   return s;
 }
 
@@ -42,52 +41,53 @@ class ApiGateway final : public Plugin {
  public:
   std::string_view Name() const override { return "api-gateway"; }
   std::string_view Version() const override { return "1.0.0"; }
-  // What api_gateway_config.cpp declares: a reload that changes none of it leaves the gateway alone.
+  // What api_gateway_config.cpp declares: a reload that changes none of it leaves the gateway
+  // alone.
   std::vector<std::string> ConfigKeys() const override { return ApiGatewayConfig().Reads(); }
 
   Result<void> Init(PluginContext& context) override {
-    context_ = &context;
     services_ = context.services;
     logger_ = context.logger;
     logger_->info("Initializing API Gateway plugin");
-    settings_ = SettingsFrom(*context.config);
     auto view = context.services->Find<DaemonView>("daemon");
     if (!view) return view.error().Wrap("api-gateway needs the daemon's status");
     view_ = *view;
-    // Optional: where the daemon learns the bound port, for its status.
-    if (auto listeners = context.services->Find<Listeners>("listeners")) listeners_ = *listeners;
-    server_ =
-        std::make_shared<http::HttpServer>(routes_, logger_, context.make_logger("access", true));
+    auto listeners = context.services->Find<HttpListenerFactory>("http.listeners");
+    if (!listeners) return listeners.error().Wrap("api-gateway needs an HTTP listener");
+    listener_ =
+        (*listeners)
+            ->Open({"http", "", "server.port", logger_, context.make_logger("access", true)},
+                   SettingsFrom(*context.config));
     for (auto& [method, pattern, handler] : BuiltinRoutes()) {
-      if (auto added = routes_.AddRoute(method, pattern, std::move(handler)); !added)
+      if (auto added = listener_->router().AddRoute(method, pattern, std::move(handler)); !added)
         return added.error();
     }
+    // Other plugins add their routes here; the kernel gives each a view of it of its own.
     context.services->Provide<Router>("http.router",
-                                      std::shared_ptr<Router>(&routes_, [](Router*) {}));
-    context.services->Provide<HttpStats>("http.stats", server_);
-    if (auto metrics = context.services->Find<MetricsRegistry>("metrics")) {
-      metrics_ = *metrics;
-      collector_ = metrics_->Add(
-          [server = server_](std::vector<MetricFamily>& out) { Collect(*server, out); });
+                                      std::shared_ptr<Router>(listener_, &listener_->router()));
+    context.services->Provide<HttpStats>("http.stats", listener_);
+    if (context.metrics != nullptr) {
+      collector_ = AddCollector(
+          *context.metrics,
+          [listener = listener_](std::vector<MetricFamily>& out) { Collect(*listener, out); });
     }
     return {};
   }
 
   Result<void> Start() override {
-    logger_->info(
-        log::With("Starting API Gateway", {{"port", static_cast<int64_t>(settings_->port)}}));
+    logger_->info(log::With("Starting API Gateway",
+                            {{"port", static_cast<int64_t>(listener_->settings().port)}}));
     draining_ = false;
-    if (auto started = server_->Start(settings_); !started) return started.error();
-    logger_->info(
-        log::With("API Gateway started successfully",
-                  {{"host", settings_->host}, {"port", static_cast<int64_t>(server_->port())}}));
-    if (listeners_) listeners_->Set("http", settings_->host, server_->port());
+    if (auto started = listener_->Start(); !started) return started.error();
+    logger_->info(log::With(
+        "API Gateway started successfully",
+        {{"host", listener_->settings().host}, {"port", static_cast<int64_t>(listener_->port())}}));
     return {};
   }
 
   void PrepareStop() override {
     draining_ = true;
-    server_->BeginDrain();
+    listener_->BeginDrain();
   }
 
   void Stop(Deadline deadline) override {
@@ -96,32 +96,27 @@ class ApiGateway final : public Plugin {
     draining_ = true;
     logger_->info(
         log::With("Draining API Gateway",
-                  {{"open_connections", static_cast<int64_t>(server_->OpenConnections())}}));
-    if (listeners_) listeners_->Remove("http");
-    server_->Stop(deadline);
+                  {{"open_connections", static_cast<int64_t>(listener_->OpenConnections())}}));
+    listener_->Stop(deadline);
     logger_->info("API Gateway stopped");
   }
 
   HealthReport CheckHealth() const override {
-    if (!server_ || !server_->running()) return {HealthStatus::kUnhealthy, "not listening"};
+    if (!listener_ || !listener_->running()) return {HealthStatus::kUnhealthy, "not listening"};
     return {};
   }
 
   // A new address must be free before the reload goes ahead: all or nothing.
   Result<void> CheckConfig(const config::Config& config) const override {
-    if (auto free = http::CheckAddressChange(*settings_, *SettingsFrom(config)); !free) {
-      return free.error().Wrap("server.port");
-    }
-    return {};
+    return listener_->Check(SettingsFrom(config));
   }
 
   Result<bool> Reconfigure(std::shared_ptr<const config::Config> config) override {
-    auto next = SettingsFrom(*config);
-    if (auto updated = server_->Update(next); !updated) return updated.error();
-    settings_ = next;
-    if (listeners_) listeners_->Set("http", settings_->host, server_->port());
+    if (auto updated = listener_->Reconfigure(SettingsFrom(*config)); !updated) {
+      return updated.error();
+    }
     logger_->info(
-        log::With("API Gateway reconfigured", {{"port", static_cast<int64_t>(server_->port())}}));
+        log::With("API Gateway reconfigured", {{"port", static_cast<int64_t>(listener_->port())}}));
     return true;
   }
 
@@ -229,7 +224,7 @@ class ApiGateway final : public Plugin {
   }
 
   // Requests by route template and status class, never by raw path: bounded cardinality.
-  static void Collect(const http::HttpServer& server, std::vector<MetricFamily>& out) {
+  static void Collect(const HttpListener& server, std::vector<MetricFamily>& out) {
     MetricFamily requests{"streamgate_http_requests_total",
                           "HTTP requests answered, by route and status class",
                           "counter",
@@ -265,7 +260,8 @@ class ApiGateway final : public Plugin {
                           "counter",
                           {}};
     for (const auto& [reason, count] : server.Rejections()) {
-      rejected.samples.push_back({"", {{"reason", std::string(reason)}}, static_cast<double>(count)});
+      rejected.samples.push_back(
+          {"", {{"reason", std::string(reason)}}, static_cast<double>(count)});
     }
     out.push_back(std::move(limit));
     out.push_back(std::move(rejected));
@@ -274,16 +270,11 @@ class ApiGateway final : public Plugin {
     out.push_back(std::move(open));
   }
 
-  PluginContext* context_ = nullptr;
   ServiceRegistry* services_ = nullptr;
-  std::shared_ptr<MetricsRegistry> metrics_;
-  int collector_ = 0;
   std::shared_ptr<spdlog::logger> logger_;
-  std::shared_ptr<const http::ServerSettings> settings_;
   std::shared_ptr<DaemonView> view_;
-  std::shared_ptr<Listeners> listeners_;  // null when the daemon offers none
-  http::RouteTable routes_;
-  std::shared_ptr<http::HttpServer> server_;
+  std::shared_ptr<HttpListener> listener_;
+  Registration collector_;
   std::atomic<bool> draining_{false};
 };
 

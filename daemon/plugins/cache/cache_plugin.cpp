@@ -4,6 +4,7 @@
 #include "daemon/plugin_api/cache.h"
 #include "daemon/plugin_api/cache_rpc.h"
 #include "daemon/plugin_api/metrics.h"
+#include "daemon/plugin_api/registration.h"
 #include "daemon/plugins/cache/cache_config.h"
 #include "daemon/plugins/cache/memory_cache.h"
 #include "daemon/plugins/cache/redis_cache.h"
@@ -46,31 +47,32 @@ class CachePlugin final : public Plugin {
       cache_ = std::make_shared<MemoryCache>(memory);
     }
     context.services->Provide<Cache>("cache", cache_);
-    if (auto metrics = context.services->Find<MetricsRegistry>("metrics")) {
-      (*metrics)->Add([cache = cache_, backend = backend_](std::vector<MetricFamily>& out) {
-        const CacheStats s = cache->Stats();
-        const Labels labels = {{"backend", backend}};
-        auto counter = [&](const char* name, const char* help, uint64_t v) {
-          out.push_back({name, help, "counter", {{"", labels, static_cast<double>(v)}}});
-        };
-        counter("streamgate_cache_hits_total", "Cache lookups that found a value", s.hits);
-        counter("streamgate_cache_misses_total", "Cache lookups that found nothing", s.misses);
-        counter("streamgate_cache_evictions_total",
-                "Entries dropped to stay within cache.max_bytes", s.evictions);
-        counter("streamgate_cache_expirations_total", "Entries found past their TTL",
-                s.expirations);
-        counter("streamgate_cache_errors_total", "Cache operations that failed", s.errors);
-        counter("streamgate_cache_loads_total",
-                "Loader calls made on misses (once per key at a time)", s.loads);
-        out.push_back({"streamgate_cache_entries",
-                       "Entries held in process",
-                       "gauge",
-                       {{"", labels, static_cast<double>(s.entries)}}});
-        out.push_back({"streamgate_cache_bytes",
-                       "Bytes held in process, keys and values with overhead",
-                       "gauge",
-                       {{"", labels, static_cast<double>(s.bytes)}}});
-      });
+    if (context.metrics != nullptr) {
+      collector_ = AddCollector(
+          *context.metrics, [cache = cache_, backend = backend_](std::vector<MetricFamily>& out) {
+            const CacheStats s = cache->Stats();
+            const Labels labels = {{"backend", backend}};
+            auto counter = [&](const char* name, const char* help, uint64_t v) {
+              out.push_back({name, help, "counter", {{"", labels, static_cast<double>(v)}}});
+            };
+            counter("streamgate_cache_hits_total", "Cache lookups that found a value", s.hits);
+            counter("streamgate_cache_misses_total", "Cache lookups that found nothing", s.misses);
+            counter("streamgate_cache_evictions_total",
+                    "Entries dropped to stay within cache.max_bytes", s.evictions);
+            counter("streamgate_cache_expirations_total", "Entries found past their TTL",
+                    s.expirations);
+            counter("streamgate_cache_errors_total", "Cache operations that failed", s.errors);
+            counter("streamgate_cache_loads_total",
+                    "Loader calls made on misses (once per key at a time)", s.loads);
+            out.push_back({"streamgate_cache_entries",
+                           "Entries held in process",
+                           "gauge",
+                           {{"", labels, static_cast<double>(s.entries)}}});
+            out.push_back({"streamgate_cache_bytes",
+                           "Bytes held in process, keys and values with overhead",
+                           "gauge",
+                           {{"", labels, static_cast<double>(s.bytes)}}});
+          });
     }
     logger_->info(log::With("Cache ready", {{"backend", backend_}}));
     return {};
@@ -113,6 +115,7 @@ class CachePlugin final : public Plugin {
   boost::asio::any_io_executor executor_;
   bool serve_ = false;
   Bus::SubscriptionId subscription_ = 0;
+  Registration collector_;
 };
 
 }  // namespace
