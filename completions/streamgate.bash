@@ -87,14 +87,46 @@ _streamgate_plugins() {
   _streamgate_words "$names"
 }
 
+# What streamgate offers at each command path ("streamgate", "streamgate plugins", ...): its
+# subcommands, and the options TAB offers there (after a command, its own and --json). Whole
+# lists, checked against the CLI by tests/unit/cli/completions_test.cpp.
+declare -gA _streamgate_subcommands=(
+  [streamgate]="start stop status plugins health config logs log-level keys services version"
+  ["streamgate plugins"]="list start stop restart"
+  ["streamgate config"]="validate show reload"
+  ["streamgate keys"]="generate"
+)
+declare -gA _streamgate_options=(
+  [streamgate]="-c --config --endpoint --service --timeout --json -h --help"
+  ["streamgate start"]="--mode --service --log-file --foreground --json -h --help"
+  ["streamgate stop"]="--timeout --force --json -h --help"
+  ["streamgate status"]="--json -h --help"
+  ["streamgate plugins"]="--json -h --help"
+  ["streamgate plugins list"]="-q --quiet --json -h --help"
+  ["streamgate plugins start"]="--json -h --help"
+  ["streamgate plugins stop"]="--cascade --json -h --help"
+  ["streamgate plugins restart"]="--cascade --json -h --help"
+  ["streamgate health"]="--wait --timeout --json -h --help"
+  ["streamgate config"]="--json -h --help"
+  ["streamgate config validate"]="--strict --json -h --help"
+  ["streamgate config show"]="--reveal --json -h --help"
+  ["streamgate config reload"]="--json -h --help"
+  ["streamgate logs"]="-n --lines -f --follow --level --plugin --exclude-plugin --grep --since --json -h --help"
+  ["streamgate log-level"]="--plugin --for --json -h --help"
+  ["streamgate keys"]="--json -h --help"
+  ["streamgate keys generate"]="--force --json -h --help"
+  ["streamgate services"]="--json -h --help"
+  ["streamgate version"]="--json -h --help"
+)
+
 _streamgate() {
   local cur prev words cword split
   _streamgate_init || return
 
-  # Find the command, its subcommand and the positional arguments, skipping options and their
-  # values; remember --config, --endpoint and the global --service (not start's own) for asking
-  # the daemon.
-  local i word command="" subcommand="" args=0 sg_config="" sg_endpoint="" sg_service=""
+  # Find the command path and the positional arguments, skipping options and their values;
+  # remember --config, --endpoint and the global --service (not start's own) for asking the
+  # daemon.
+  local i word path=streamgate args=0 sg_config="" sg_endpoint="" sg_service=""
   for ((i = 1; i < cword; i++)); do
     word=${words[i]}
     case $word in
@@ -106,20 +138,18 @@ _streamgate() {
           case $word in
             -c | --config) sg_config=${words[value_at]} ;;
             --endpoint) sg_endpoint=${words[value_at]} ;;
-            --service) [[ $command != start ]] && sg_service=${words[value_at]} ;;
+            --service) [[ $path != "streamgate start" ]] && sg_service=${words[value_at]} ;;
           esac
         fi
         i=$value_at
         ;;
       --config=*) sg_config=${word#*=} ;;
       --endpoint=*) sg_endpoint=${word#*=} ;;
-      --service=*) [[ $command != start ]] && sg_service=${word#*=} ;;
+      --service=*) [[ $path != "streamgate start" ]] && sg_service=${word#*=} ;;
       -*) ;;
       *)
-        if [[ -z $command ]]; then
-          command=$word
-        elif [[ ( $command == plugins || $command == config || $command == keys ) && -z $subcommand ]]; then
-          subcommand=$word
+        if [[ -n ${_streamgate_subcommands[$path]} ]]; then
+          path+=" $word"
         else
           ((args++))
         fi
@@ -154,111 +184,34 @@ _streamgate() {
       ;;
   esac
 
-  local common="--json -h --help"
-  case $command in
-    "")
-      if [[ $cur == -* ]]; then
-        _streamgate_words "-c --config --endpoint --service --timeout --json -h --help"
-      else
-        _streamgate_words "start stop status plugins health config logs log-level keys services version"
+  if [[ $cur == -* ]]; then
+    _streamgate_words "${_streamgate_options[$path]}"
+    return
+  fi
+  if [[ -n ${_streamgate_subcommands[$path]} ]]; then
+    _streamgate_words "${_streamgate_subcommands[$path]}"
+    return
+  fi
+  # The positional arguments.
+  case $path in
+    "streamgate plugins start" | "streamgate plugins stop" | "streamgate plugins restart")
+      _streamgate_plugins
+      ;;
+    "streamgate config validate" | "streamgate config show")
+      ((args == 0)) && _streamgate_files
+      ;;
+    "streamgate log-level")
+      ((args == 0)) && _streamgate_words "trace debug info warn warning error critical off"
+      ;;
+    "streamgate keys generate")
+      if ((args == 0)); then
+        if declare -F _filedir >/dev/null 2>&1; then
+          _filedir -d
+        else
+          compopt -o filenames 2>/dev/null
+          mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+        fi
       fi
-      ;;
-    start)
-      [[ $cur == -* ]] && _streamgate_words "--mode --service --log-file --foreground $common"
-      ;;
-    stop)
-      [[ $cur == -* ]] && _streamgate_words "--timeout --force $common"
-      ;;
-    status | services | version)
-      [[ $cur == -* ]] && _streamgate_words "$common"
-      ;;
-    plugins)
-      case $subcommand in
-        "")
-          if [[ $cur == -* ]]; then
-            _streamgate_words "$common"
-          else
-            _streamgate_words "list start stop restart"
-          fi
-          ;;
-        list)
-          [[ $cur == -* ]] && _streamgate_words "-q --quiet $common"
-          ;;
-        start)
-          if [[ $cur == -* ]]; then
-            _streamgate_words "$common"
-          else
-            _streamgate_plugins
-          fi
-          ;;
-        stop | restart)
-          if [[ $cur == -* ]]; then
-            _streamgate_words "--cascade $common"
-          else
-            _streamgate_plugins
-          fi
-          ;;
-      esac
-      ;;
-    health)
-      [[ $cur == -* ]] && _streamgate_words "--wait --timeout $common"
-      ;;
-    config)
-      case $subcommand in
-        "")
-          if [[ $cur == -* ]]; then
-            _streamgate_words "$common"
-          else
-            _streamgate_words "validate show reload"
-          fi
-          ;;
-        validate | show)
-          local flag=--strict
-          [[ $subcommand == show ]] && flag=--reveal
-          if [[ $cur == -* ]]; then
-            _streamgate_words "$flag $common"
-          elif ((args == 0)); then
-            _streamgate_files
-          fi
-          ;;
-        reload)
-          [[ $cur == -* ]] && _streamgate_words "$common"
-          ;;
-      esac
-      ;;
-    logs)
-      [[ $cur == -* ]] &&
-        _streamgate_words "-n --lines -f --follow --level --plugin --exclude-plugin --grep --since $common"
-      ;;
-    log-level)
-      if [[ $cur == -* ]]; then
-        _streamgate_words "--plugin --for $common"
-      elif ((args == 0)); then
-        _streamgate_words "trace debug info warn warning error critical off"
-      fi
-      ;;
-    keys)
-      case $subcommand in
-        "")
-          if [[ $cur == -* ]]; then
-            _streamgate_words "$common"
-          else
-            _streamgate_words "generate"
-          fi
-          ;;
-        generate)
-          if [[ $cur == -* ]]; then
-            _streamgate_words "--force $common"
-          elif ((args == 0)); then
-            if declare -F _filedir >/dev/null 2>&1; then
-              _filedir -d
-            else
-              compopt -o filenames 2>/dev/null
-              mapfile -t COMPREPLY < <(compgen -d -- "$cur")
-            fi
-          fi
-          ;;
-      esac
       ;;
   esac
 }

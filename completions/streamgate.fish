@@ -2,6 +2,9 @@
 #
 # Installed as fish/vendor_completions.d/streamgate.fish. fish loads it on demand for
 # streamgate; source it (or link it as streamgated.fish) for streamgated.
+#
+# tests/unit/cli/completions_test.cpp checks the subcommands and options offered at each command
+# path against the CLI, whole lists both ways; it takes a `-a` of one bare word for a subcommand.
 
 # The words of the command line that are not options or option values: the command, its
 # subcommand and their arguments.
