@@ -1,7 +1,8 @@
 // The services of a StreamGate deployment, which are also the plugin names: the one list the
 // schema (plugins.enabled, --service), the CLI and the completion scripts follow
 // (tests/unit/common/services_test.cpp checks the scripts' copies). Which of them are built into
-// streamgated is daemon/plugins/builtin.cpp's list.
+// streamgated is daemon/plugins/builtin.cpp's list, whose names
+// tests/unit/daemon/builtin_plugins_test.cpp checks against this one.
 #pragma once
 
 #include <array>
