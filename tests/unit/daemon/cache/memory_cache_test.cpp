@@ -1,6 +1,7 @@
 #include "daemon/plugins/cache/memory_cache.h"
 
 #include <atomic>
+#include <latch>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -97,23 +98,23 @@ TEST_CASE("replacing a value keeps the byte count right; a too large entry is re
 TEST_CASE("concurrent misses on one key load it once", "[cache]") {
   MemoryCache cache(Options(1 << 20, 8));
   std::atomic<int> loads{0};
-  std::atomic<bool> go{false};
   std::vector<std::thread> threads;
   std::vector<std::string> results(16);
+  // The load ends only once every thread is about to ask: each one asks while it runs (and
+  // waits for it) or after it (and finds the value), so exactly one load, with no sleep.
+  std::latch arrived(static_cast<std::ptrdiff_t>(results.size()));
 
   for (size_t i = 0; i < results.size(); ++i) {
     threads.emplace_back([&, i] {
-      while (!go) std::this_thread::yield();
+      arrived.count_down();
       auto v = cache.GetOrLoad("video:42", [&]() -> Result<std::string> {
         ++loads;
-        // Long enough that every other thread arrives while this load is under way.
-        std::this_thread::sleep_for(100ms);
+        arrived.wait();
         return std::string("metadata");
       });
       results[i] = v ? *v : "error";
     });
   }
-  go = true;
   for (auto& t : threads) t.join();
 
   CHECK(loads == 1);
