@@ -7,7 +7,7 @@
 namespace sg::plugins {
 
 std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
-  // Each service plugin adds itself here once it is built; the rest of the nine are to come.
+  // One line per plugin; the six media services of the schema are to come.
   std::vector<std::unique_ptr<Plugin>> plugins;
   plugins.push_back(MakeApiGateway());
   plugins.push_back(MakeCache());
