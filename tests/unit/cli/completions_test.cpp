@@ -281,6 +281,27 @@ void CheckOffers(const std::string& script, const Offers& cli, const Offers& off
   }
 }
 
+// Every option of the CLI that takes a value, at any path: the words a script must skip with
+// their value to find the command path.
+void ValueOptions(const CLI::App& app, std::set<std::string>& out) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->get_expected_max() != 0) AddNames(*opt, out);
+  }
+  for (const CLI::App* sub : app.get_subcommands({})) ValueOptions(*sub, out);
+}
+
+// The words of `text` from just after `start` to the first `end`, split at blanks and at `|`.
+std::set<std::string> WordsBetween(const std::string& text, const std::string& start,
+                                   const std::string& end) {
+  const size_t from = text.find(start);
+  if (from == std::string::npos) return {};
+  std::string list = text.substr(from + start.size());
+  list = list.substr(0, list.find(end));
+  for (char& c : list) c = c == '|' || c == '\\' ? ' ' : c;
+  const auto words = Words(list);
+  return {words.begin(), words.end()};
+}
+
 // A script with stop's --force renamed to --forcex: offered at `streamgate stop` instead.
 void CheckReadsRename(const Offers& offers) {
   const auto it = offers.find("streamgate stop");
@@ -325,6 +346,28 @@ TEST_CASE("the fish completion offers each command's subcommands and options, wh
   const Offers cli = FromApp();
   CheckOffers("completions/streamgate.fish", cli,
               FromFish(test::ReadSourceFile("completions/streamgate.fish"), cli));
+}
+
+}  // namespace sg::cli
+
+namespace sg::cli {
+
+TEST_CASE("bash and fish skip exactly the CLI's options that take a value",
+          "[cli][docs][completions]") {
+  CLI::App app;
+  Context context;
+  BuildApp(app, context);
+  std::set<std::string> cli;
+  ValueOptions(app, cli);
+  REQUIRE(cli.contains("--config"));
+
+  CheckSame("completions/streamgate.bash (_streamgate's case $word)", "option taking a value",
+            "any command", cli,
+            WordsBetween(test::ReadSourceFile("completions/streamgate.bash"), "    case $word in\n",
+                         ")"));
+  CheckSame("completions/streamgate.fish (__streamgate_positionals)", "option taking a value",
+            "any command", cli,
+            WordsBetween(test::ReadSourceFile("completions/streamgate.fish"), "      case ", "\n"));
 }
 
 }  // namespace sg::cli
