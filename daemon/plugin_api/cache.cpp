@@ -2,6 +2,17 @@
 
 namespace sg {
 
+CacheStats CacheCounters::Snapshot() const {
+  CacheStats s;
+  s.hits = hits;
+  s.misses = misses;
+  s.evictions = evictions;
+  s.expirations = expirations;
+  s.errors = errors;
+  s.loads = loads;
+  return s;
+}
+
 Result<std::string> LoadThrough(Cache& cache, SingleFlight& flights, const std::string& key,
                                 const Cache::Loader& loader, Cache::Duration ttl,
                                 std::atomic<uint64_t>& loads) {

@@ -25,6 +25,19 @@ struct CacheStats {
   uint64_t bytes = 0;
 };
 
+/// The counters every cache keeps, from any thread. Snapshot() gives them as CacheStats; entries
+/// and bytes stay 0 there, for the cache that keeps them to add.
+struct CacheCounters {
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+  std::atomic<uint64_t> evictions{0};
+  std::atomic<uint64_t> expirations{0};
+  std::atomic<uint64_t> errors{0};
+  std::atomic<uint64_t> loads{0};
+
+  CacheStats Snapshot() const;
+};
+
 /// Thread-safe. Errors: kUnavailable when the backend cannot be reached, kTimeout when it does
 /// not answer in time, kInvalidArgument for an entry larger than the cache can hold.
 class Cache {

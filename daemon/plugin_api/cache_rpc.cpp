@@ -44,10 +44,10 @@ class RemoteCache final : public Cache {
     auto reply = Call({{"op", "get"}, {"key", key}}, {});
     if (!reply) return reply.error();
     if (!reply->first.value("found", false)) {
-      ++misses_;
+      ++counters_.misses;
       return std::optional<std::string>();
     }
-    ++hits_;
+    ++counters_.hits;
     return std::optional<std::string>(std::move(reply->second));
   }
 
@@ -66,16 +66,11 @@ class RemoteCache final : public Cache {
   // As the local caches do: one load per key at a time, and with the cache service away the
   // loader still answers (the cache is an optimisation, not the source of truth).
   Result<std::string> GetOrLoad(const std::string& key, Loader loader, Duration ttl) override {
-    return LoadThrough(*this, flights_, key, loader, ttl, loads_);
+    return LoadThrough(*this, flights_, key, loader, ttl, counters_.loads);
   }
 
   CacheStats Stats() const override {
-    CacheStats s;
-    s.hits = hits_;
-    s.misses = misses_;
-    s.errors = errors_;
-    s.loads = loads_;
-    return s;
+    return counters_.Snapshot();
   }
 
  private:
@@ -83,16 +78,16 @@ class RemoteCache final : public Cache {
                                                       const std::string& value) {
     auto reply = bus_.Request(kCacheRpcSubject, Frame(header, value), timeout_);
     if (!reply) {
-      ++errors_;
+      ++counters_.errors;
       return reply.error().Wrap("cache service");
     }
     std::pair<nlohmann::json, std::string> out;
     if (!Unframe(reply->data, out.first, out.second)) {
-      ++errors_;
+      ++counters_.errors;
       return Fail(ErrorCode::kInternal, "cache service: a reply that is not a cache frame");
     }
     if (!out.first.value("ok", false)) {
-      ++errors_;
+      ++counters_.errors;
       return Fail(CodeFromName(out.first.value("code", "internal")),
                   "cache service: " + out.first.value("message", std::string("failed")));
     }
@@ -102,7 +97,7 @@ class RemoteCache final : public Cache {
   Bus& bus_;
   const std::chrono::milliseconds timeout_;
   SingleFlight flights_;
-  std::atomic<uint64_t> hits_{0}, misses_{0}, errors_{0}, loads_{0};
+  CacheCounters counters_;
 };
 
 }  // namespace

@@ -28,18 +28,18 @@ Result<std::optional<std::string>> MemoryCache::Get(const std::string& key) {
   std::lock_guard lock(shard.mu);
   auto found = shard.index.find(key);
   if (found == shard.index.end()) {
-    ++misses_;
+    ++counters_.misses;
     return std::optional<std::string>();
   }
   auto it = found->second;
   if (it->expires <= options_.now()) {
     Erase(shard, it);
-    ++expirations_;
-    ++misses_;
+    ++counters_.expirations;
+    ++counters_.misses;
     return std::optional<std::string>();
   }
   shard.lru.splice(shard.lru.begin(), shard.lru, it);
-  ++hits_;
+  ++counters_.hits;
   return std::optional<std::string>(it->value);
 }
 
@@ -63,7 +63,7 @@ Result<void> MemoryCache::Set(const std::string& key, std::string value, Duratio
   // Least recently used first out, until the shard fits its budget again.
   while (shard.bytes > shard_budget_ && shard.lru.size() > 1) {
     Erase(shard, std::prev(shard.lru.end()));
-    ++evictions_;
+    ++counters_.evictions;
   }
   return {};
 }
@@ -78,16 +78,11 @@ Result<bool> MemoryCache::Delete(const std::string& key) {
 }
 
 Result<std::string> MemoryCache::GetOrLoad(const std::string& key, Loader loader, Duration ttl) {
-  return LoadThrough(*this, flights_, key, loader, ttl, loads_);
+  return LoadThrough(*this, flights_, key, loader, ttl, counters_.loads);
 }
 
 CacheStats MemoryCache::Stats() const {
-  CacheStats s;
-  s.hits = hits_;
-  s.misses = misses_;
-  s.evictions = evictions_;
-  s.expirations = expirations_;
-  s.loads = loads_;
+  CacheStats s = counters_.Snapshot();
   s.entries = entries_;
   s.bytes = bytes_;
   return s;

@@ -63,7 +63,7 @@ class MemoryCache final : public Cache {
   const size_t shard_budget_;
   std::vector<std::unique_ptr<Shard>> shards_;
   SingleFlight flights_;
-  std::atomic<uint64_t> hits_{0}, misses_{0}, evictions_{0}, expirations_{0}, loads_{0};
+  CacheCounters counters_;
   std::atomic<uint64_t> entries_{0}, bytes_{0};
 };
 

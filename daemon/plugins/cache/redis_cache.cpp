@@ -116,7 +116,7 @@ void RedisCache::Release(redisContext* c, bool broken) {
 Result<RedisCache::Reply> RedisCache::Command(const std::vector<std::string>& args) {
   auto c = Acquire();
   if (!c) {
-    ++errors_;
+    ++counters_.errors;
     return c.error();
   }
   std::vector<const char*> argv;
@@ -132,7 +132,7 @@ Result<RedisCache::Reply> RedisCache::Command(const std::vector<std::string>& ar
     const bool timed_out = (*c)->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
     const std::string why = (*c)->errstr;
     Release(*c, true);
-    ++errors_;
+    ++counters_.errors;
     return Fail(timed_out ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
                 fmt::format("redis {}: {}", Address(), timed_out ? "no answer in time" : why));
   }
@@ -143,7 +143,7 @@ Result<RedisCache::Reply> RedisCache::Command(const std::vector<std::string>& ar
   freeReplyObject(r);
   Release(*c, false);
   if (reply.type == REDIS_REPLY_ERROR) {
-    ++errors_;
+    ++counters_.errors;
     return Fail(ErrorCode::kInternal, fmt::format("redis {}: {}", Address(), reply.text));
   }
   return reply;
@@ -156,10 +156,10 @@ Result<std::optional<std::string>> RedisCache::Get(const std::string& key) {
     return reply.error();
   }
   if (reply->type == REDIS_REPLY_NIL) {
-    ++misses_;
+    ++counters_.misses;
     return std::optional<std::string>();
   }
-  ++hits_;
+  ++counters_.hits;
   return std::optional<std::string>(std::move(reply->text));
 }
 
@@ -182,7 +182,7 @@ Result<bool> RedisCache::Delete(const std::string& key) {
 }
 
 Result<std::string> RedisCache::GetOrLoad(const std::string& key, Loader loader, Duration ttl) {
-  return LoadThrough(*this, flights_, key, loader, ttl, loads_);
+  return LoadThrough(*this, flights_, key, loader, ttl, counters_.loads);
 }
 
 Result<void> RedisCache::Ping() {
@@ -192,12 +192,7 @@ Result<void> RedisCache::Ping() {
 }
 
 CacheStats RedisCache::Stats() const {
-  CacheStats s;
-  s.hits = hits_;
-  s.misses = misses_;
-  s.errors = errors_;
-  s.loads = loads_;
-  return s;
+  return counters_.Snapshot();
 }
 
 }  // namespace sg::plugins

@@ -67,7 +67,7 @@ class RedisCache final : public Cache {
   std::chrono::steady_clock::time_point retry_after_;  // guarded by mu_
   std::string last_error_;                             // guarded by mu_
   SingleFlight flights_;
-  std::atomic<uint64_t> hits_{0}, misses_{0}, errors_{0}, loads_{0};
+  CacheCounters counters_;
 };
 
 }  // namespace sg::plugins
