@@ -16,7 +16,7 @@ build_pkgs=(
   libcurl4-openssl-dev libssl-dev
 )
 test_pkgs=(
-  catch2 clang-14 libclang-rt-14-dev mandoc procps util-linux bash-completion zsh fish curl
+  catch2 clang-14 libclang-rt-14-dev clang-format clang-tidy mandoc procps util-linux bash-completion zsh fish curl
   redis-server prometheus nats-server nginx-light
   systemd libseccomp-dev ffmpeg awscli
 )

@@ -4,14 +4,15 @@
 # bounded time. CI runs exactly this (.ci/run).
 #
 #   scripts/test.sh              everything
-#   SG_TEST_STAGES="dev asan"    only some stages (dev asan tsan fuzz)
+#   SG_TEST_STAGES="dev asan"    only some stages (dev lint asan tsan fuzz)
+#   SG_LINT_BASE=origin/main     what the lint stage's clang-tidy compares with (HEAD~1)
 #   SG_FUZZ_SECONDS=60           how long each fuzz target runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --test
 
-stages=${SG_TEST_STAGES:-"dev asan tsan fuzz"}
+stages=${SG_TEST_STAGES:-"dev lint asan tsan fuzz"}
 fuzz_seconds=${SG_FUZZ_SECONDS:-60}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 # Paths relative to the checkout, and no working directory in the hash: a fresh clone in another
@@ -81,7 +82,10 @@ for stage in $stages; do
   case $stage in
     dev | asan | tsan) run_stage "$stage" ctest_stage "$stage" ;;
     fuzz) run_stage fuzz fuzz_stage ;;
-    *) echo "scripts/test.sh: unknown stage '$stage' (dev asan tsan fuzz)" >&2; exit 2 ;;
+    # Formatting of every file, clang-tidy on what the last change touched (the dev build's
+    # compile_commands.json, so after dev).
+    lint) run_stage lint scripts/lint.sh ;;
+    *) echo "scripts/test.sh: unknown stage '$stage' (dev lint asan tsan fuzz)" >&2; exit 2 ;;
   esac
 done
 
