@@ -46,8 +46,8 @@ int JsonDepth(std::string_view text) {
 namespace {
 
 // One pass over a request frame with nlohmann's SAX parser: checks the limits on nesting, keys,
-// strings and values, stopping at the first one passed. It builds nothing, so its cost is linear in the
-// frame whatever the frame holds.
+// strings and values, stopping at the first one passed. It builds nothing, so its cost is linear in
+// the frame whatever the frame holds.
 class LimitScan {
  public:
   using json = nlohmann::json;
@@ -148,8 +148,9 @@ class IdScan {
   static Found Id(std::string_view value) {
     // A number is kept as written: its text, checked against JSON's grammar.
     if (IsNumber(value)) return {std::string(value), false};
-    if (value.front() != '"') return {"", value == "null" || value == "true" || value == "false" ||
-                                              value.front() == '{' || value.front() == '['};
+    if (value.front() != '"')
+      return {"", value == "null" || value == "true" || value == "false" || value.front() == '{' ||
+                      value.front() == '['};
     const auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
     if (!j.is_string() || j.get_ref<const std::string&>().size() > kMaxStringBytes) return {};
     return {j.get<std::string>(), false};
@@ -187,9 +188,8 @@ class IdScan {
     return j.is_string() && j.get_ref<const std::string&>() == "id";
   }
   void Space() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-            text_[pos_] == '\r')) {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -216,9 +216,9 @@ class IdScan {
     if (c == '"') return SkipString();
     if (c == '{' || c == '[') return SkipNested();
     const size_t start = pos_;
-    while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '}' &&
-           text_[pos_] != ']' && text_[pos_] != ' ' && text_[pos_] != '\t' &&
-           text_[pos_] != '\n' && text_[pos_] != '\r') {
+    while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '}' && text_[pos_] != ']' &&
+           text_[pos_] != ' ' && text_[pos_] != '\t' && text_[pos_] != '\n' &&
+           text_[pos_] != '\r') {
       ++pos_;
     }
     return pos_ > start;

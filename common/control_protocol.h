@@ -101,18 +101,20 @@ inline constexpr std::array<CommandSpec, kCommandCount> kCommands = {{
      "The log stream endpoint; registers the viewer's level for 30 seconds (renew to keep it)",
      false, "level (string, optional)"},
     {Command::kServicesList, "services.list",
-     "Microservice mode: every instance of the deployment, from heartbeats, with its health",
-     false, "none"},
+     "Microservice mode: every instance of the deployment, from heartbeats, with its health", false,
+     "none"},
     {Command::kShutdown, "shutdown", "Stop the daemon gracefully", true, "none"},
 }};
 
 // Each entry sits at its id's index, so Spec() is a plain lookup.
-static_assert([] {
-  for (size_t i = 0; i < kCommands.size(); ++i) {
-    if (static_cast<size_t>(kCommands[i].id) != i || kCommands[i].name.empty()) return false;
-  }
-  return true;
-}(), "kCommands must list every Command once, in enum order, each with a name");
+static_assert(
+    [] {
+      for (size_t i = 0; i < kCommands.size(); ++i) {
+        if (static_cast<size_t>(kCommands[i].id) != i || kCommands[i].name.empty()) return false;
+      }
+      return true;
+    }(),
+    "kCommands must list every Command once, in enum order, each with a name");
 
 /// Every command, in the order the man page lists them.
 inline std::span<const CommandSpec> Commands() { return kCommands; }
@@ -127,7 +129,7 @@ const CommandSpec* FindCommand(std::string_view name);
 
 struct Request {
   std::string id;
-  std::string cmd;                  // the wire name
+  std::string cmd;                   // the wire name
   Command command = Command::kPing;  // set by DecodeRequest from cmd
   nlohmann::ordered_json args = nlohmann::ordered_json::object();
 };

@@ -37,8 +37,8 @@ void RingSink::sink_it_(const spdlog::details::log_msg& msg) { ring_->Add(FromMs
 
 void GateSink::log(const spdlog::details::log_msg& msg) {
   // Without a viewer's floor, loggers pass only what their own level allows: nothing to gate.
-  if (hub_.HasViewerFloor() &&
-      msg.level < hub_.EffectiveLevel(std::string(msg.logger_name.data(), msg.logger_name.size()))) {
+  if (hub_.HasViewerFloor() && msg.level < hub_.EffectiveLevel(std::string(
+                                               msg.logger_name.data(), msg.logger_name.size()))) {
     return;
   }
   inner_->log(msg);

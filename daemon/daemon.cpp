@@ -14,7 +14,6 @@
 #include "common/fd_limits.h"
 #include "common/paths.h"
 #include "common/strings.h"
-#include "daemon/storage/storage_factory.h"
 #include "daemon/bus/memory_bus.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/http/plugin_listener.h"
@@ -22,6 +21,7 @@
 #include "daemon/plugin_api/cache_rpc.h"
 #include "daemon/plugins/builtin.h"
 #include "daemon/settings.h"
+#include "daemon/storage/storage_factory.h"
 
 namespace sg::daemon {
 
@@ -35,9 +35,9 @@ void RaiseFileLimit(spdlog::logger& logger) {
   const DescriptorLimit before = CurrentDescriptorLimit();
   const DescriptorLimit after = RaiseDescriptorLimit();
   if (after.soft != before.soft) {
-    logger.debug(log::With("Raised the open file limit",
-                           {{"from", static_cast<int64_t>(before.soft)},
-                            {"to", static_cast<int64_t>(after.soft)}}));
+    logger.debug(log::With(
+        "Raised the open file limit",
+        {{"from", static_cast<int64_t>(before.soft)}, {"to", static_cast<int64_t>(after.soft)}}));
   }
 }
 

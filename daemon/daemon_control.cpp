@@ -92,8 +92,8 @@ nlohmann::ordered_json Daemon::Reload() {
                        {"from", c.from},
                        {"to", c.to},
                        {"needs_daemon_restart", c.needs_daemon_restart}});
-    logger_->info(log::With("Configuration changed",
-                            {{"key", c.key}, {"from", c.from}, {"to", c.to}}));
+    logger_->info(
+        log::With("Configuration changed", {{"key", c.key}, {"from", c.from}, {"to", c.to}}));
     if (c.needs_daemon_restart)
       logger_->warn(log::With("Change takes effect after a daemon restart", {{"key", c.key}}));
   }

@@ -69,7 +69,7 @@ void ControlServer::Impl::Wake() {
 }
 
 Result<void> ControlServer::Impl::Monitor(zmq::socket_t& socket, zmq::socket_t& monitor,
-                                           const char* name) {
+                                          const char* name) {
   if (zmq_socket_monitor(socket.handle(), name, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
     return Fail(ErrorCode::kIo, fmt::format("zmq_socket_monitor: {}", zmq_strerror(zmq_errno())));
   }
@@ -167,8 +167,8 @@ void ControlServer::Impl::Run() {
   while (!stopping) {
     try {
       // Replies a peer could not take yet are retried every few milliseconds.
-      const auto timeout = unsent_peers > 0 ? std::chrono::milliseconds(5)
-                                             : std::chrono::milliseconds(-1);
+      const auto timeout =
+          unsent_peers > 0 ? std::chrono::milliseconds(5) : std::chrono::milliseconds(-1);
       zmq::poll(items.data(), items.size(), timeout);
       if (items[0].revents & ZMQ_POLLIN) OnMonitor(router_monitor);
       if (items[1].revents & ZMQ_POLLIN) OnMonitor(xpub_monitor);

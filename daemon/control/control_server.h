@@ -29,8 +29,8 @@ struct ServerSettings {
 /// Requests beyond the first two limits are answered "busy"; a connection whose unread replies
 /// pass kMaxUnreadBytes has its requests wait unhandled, and past kMaxUnreadBusyBytes its
 /// requests are dropped without a reply until it reads.
-inline constexpr size_t kMaxWaitingRequests = 10000;          // per connection
-inline constexpr size_t kMaxWaitingBytes = 8 * 1024 * 1024;   // per connection
+inline constexpr size_t kMaxWaitingRequests = 10000;             // per connection
+inline constexpr size_t kMaxWaitingBytes = 8 * 1024 * 1024;      // per connection
 inline constexpr size_t kMaxAllWaitingBytes = 64 * 1024 * 1024;  // all connections together
 inline constexpr size_t kMaxUnreadBytes = 4 * 1024 * 1024;
 inline constexpr size_t kMaxUnreadBusyBytes = 8 * 1024 * 1024;

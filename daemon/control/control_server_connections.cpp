@@ -44,11 +44,11 @@ void ControlServer::Impl::OnMonitor(zmq::socket_t& monitor) {
   if (total > reported_refusals && now - last_refusal_log >= std::chrono::seconds(10)) {
     last_refusal_log = now;
     reported_refusals = total;
-    logger->warn(log::With("Refused control connections over the limit",
-                           {{"limit", static_cast<int64_t>(max_connections)},
-                            {"refused", static_cast<int64_t>(refusals)},
-                            {"out_of_descriptors",
-                             static_cast<int64_t>(AcceptsRefusedForDescriptors())}}));
+    logger->warn(
+        log::With("Refused control connections over the limit",
+                  {{"limit", static_cast<int64_t>(max_connections)},
+                   {"refused", static_cast<int64_t>(refusals)},
+                   {"out_of_descriptors", static_cast<int64_t>(AcceptsRefusedForDescriptors())}}));
   }
 }
 

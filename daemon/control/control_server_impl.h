@@ -22,7 +22,6 @@
 
 namespace sg::control {
 
-
 struct ControlServer::Impl {
   Impl(const ServerSettings& s, Dispatcher& d, log::LogHub& l)
       : settings(s),
@@ -48,7 +47,7 @@ struct ControlServer::Impl {
   struct Peer {
     std::deque<Job> waiting;  // requests not yet given to a worker
     size_t waiting_bytes = 0;
-    int running = 0;             // requests at the workers
+    int running = 0;              // requests at the workers
     std::deque<Outgoing> unsent;  // replies ZeroMQ could not take yet: the peer is not reading
     size_t unsent_bytes = 0;
     bool in_turn = false;  // listed in `turns`
@@ -101,9 +100,9 @@ struct ControlServer::Impl {
   int running = 0;                // requests at the workers, at most settings.workers
   int large_running = 0;          // of those, the ones over kSmallRequestBytes
   size_t all_waiting_bytes = 0;
-  size_t unsent_peers = 0;       // peers with unsent replies: retried every few milliseconds
-  std::set<int> connections;     // descriptors of accepted connections, both sockets
-  std::set<int> refused;         // of those, the ones being closed for being over the limit
+  size_t unsent_peers = 0;    // peers with unsent replies: retried every few milliseconds
+  std::set<int> connections;  // descriptors of accepted connections, both sockets
+  std::set<int> refused;      // of those, the ones being closed for being over the limit
   std::chrono::steady_clock::time_point last_refusal_log{};
   uint64_t refusals = 0;           // over max_connections
   uint64_t reported_refusals = 0;  // refusals of both kinds in the last warning

@@ -64,8 +64,9 @@ void ControlServer::Impl::OnSubscription() {
       const int fd = zmq_msg_get(message.handle(), ZMQ_SRCFD);
       if (subscribe && fd >= 0 && OurConnection(fd)) {
         (void)shutdown(fd, SHUT_RDWR);
-        logger->warn("Disconnected a log reader that subscribed to a prefix; readers subscribe "
-                     "to everything");
+        logger->warn(
+            "Disconnected a log reader that subscribed to a prefix; readers subscribe "
+            "to everything");
       }
       continue;
     }

@@ -64,9 +64,10 @@ void ControlServer::Impl::Enqueue(const std::string& routing_id, Peer& peer, Out
   if (!counted && peer.unsent_bytes >= kMaxUnreadBusyBytes) {
     if (!peer.warned) {
       peer.warned = true;
-      logger->warn(log::With("Dropping control requests of a client that does not read its "
-                             "replies",
-                             {{"unread_bytes", static_cast<int64_t>(peer.unsent_bytes)}}));
+      logger->warn(
+          log::With("Dropping control requests of a client that does not read its "
+                    "replies",
+                    {{"unread_bytes", static_cast<int64_t>(peer.unsent_bytes)}}));
     }
     if (peer.waiting.empty() && peer.running == 0 && peer.unsent.empty()) peers.erase(routing_id);
     return;

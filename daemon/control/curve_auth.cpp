@@ -28,9 +28,9 @@ Result<std::set<std::string>> ReadAuthorizedKeys(const std::string& path) {
     line.erase(0, line.find_first_not_of(" \t"));
     uint8_t binary[32];
     if (line.size() != 40 || zmq_z85_decode(binary, line.c_str()) == nullptr) {
-      return Fail(ErrorCode::kConfig,
-                  fmt::format("control.curve_authorized_keys: {}:{}: not a Z85 public key", path,
-                              number));
+      return Fail(
+          ErrorCode::kConfig,
+          fmt::format("control.curve_authorized_keys: {}:{}: not a Z85 public key", path, number));
     }
     authorized.insert(std::string(reinterpret_cast<char*>(binary), 32));
   }

@@ -21,7 +21,6 @@ Result<std::set<std::string>> ReadAuthorizedKeys(const std::string& path);
 /// Answers one ZAP request waiting on `zap` (a REP socket bound to inproc://zeromq.zap.01):
 /// 200 for a CURVE client whose key is in `authorized`, 400 otherwise, logged as a warning on
 /// `logger`. Does nothing when no request is waiting. Loop thread only.
-void AnswerZap(zmq::socket_t& zap, const std::set<std::string>& authorized,
-               spdlog::logger& logger);
+void AnswerZap(zmq::socket_t& zap, const std::set<std::string>& authorized, spdlog::logger& logger);
 
 }  // namespace sg::control

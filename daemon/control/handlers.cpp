@@ -40,6 +40,7 @@ std::string ComponentArg(const Request& r, const log::LogHub& logs) {
   const auto levels = logs.Levels();
   if (levels.contains(component)) return component;
   std::vector<std::string> names;
+  names.reserve(levels.size());
   for (const auto& [name, level] : levels) names.push_back(name);
   throw ArgError{fmt::format("\"component\": '{}' is not a component{}; components: {}",
                              Printable(component.substr(0, 64)), DidYouMean(component, names),
@@ -149,9 +150,8 @@ nlohmann::ordered_json PluginsList(ControlTarget& target, const Request& /*r*/) 
 }
 
 nlohmann::ordered_json PluginsStart(ControlTarget& target, const Request& r) {
-  return {{"plugins", EachPlugin(NamesArg(r), [&](const std::string& n) {
-             return target.StartPlugin(n);
-           })}};
+  return {{"plugins",
+           EachPlugin(NamesArg(r), [&](const std::string& n) { return target.StartPlugin(n); })}};
 }
 
 nlohmann::ordered_json PluginsStop(ControlTarget& target, const Request& r) {
@@ -268,14 +268,16 @@ constexpr std::array<Binding, kCommandCount> kHandlers = {{
 
 // A command added to kCommands without a binding here, or bound twice, fails the build: the array
 // has one slot per command, and each slot must hold its own command with a handler.
-static_assert([] {
-  for (size_t i = 0; i < kHandlers.size(); ++i) {
-    if (static_cast<size_t>(kHandlers[i].command) != i || kHandlers[i].handler == nullptr) {
-      return false;
-    }
-  }
-  return true;
-}(), "kHandlers must bind every Command exactly once, in the order of kCommands");
+static_assert(
+    [] {
+      for (size_t i = 0; i < kHandlers.size(); ++i) {
+        if (static_cast<size_t>(kHandlers[i].command) != i || kHandlers[i].handler == nullptr) {
+          return false;
+        }
+      }
+      return true;
+    }(),
+    "kHandlers must bind every Command exactly once, in the order of kCommands");
 
 }  // namespace
 

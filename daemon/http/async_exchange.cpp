@@ -82,19 +82,17 @@ void AsyncExchange::MarkGone() {
 }
 
 void BodyPump::Read(ChunkFn fn) {
-  std::optional<Error> refused;
-  {
-    std::lock_guard lock(mu_);
-    if (finished_) {
-      refused = finished_;
-    } else if (pending_) {
-      refused = Error{ErrorCode::kFailedPrecondition, "a Read of this body is already pending"};
-    } else {
-      pending_ = std::move(fn);
-    }
+  std::unique_lock lock(mu_);
+  if (!finished_ && !pending_) {
+    pending_ = std::move(fn);
+    lock.unlock();
+    return kick_();
   }
-  if (refused) return fn(Result<HttpBodyChunk>(std::move(*refused)));
-  kick_();
+  Error refused =
+      finished_ ? *finished_
+                : Error{ErrorCode::kFailedPrecondition, "a Read of this body is already pending"};
+  lock.unlock();
+  fn(Result<HttpBodyChunk>(std::move(refused)));
 }
 
 HttpBodyReader::ChunkFn BodyPump::Take() {
@@ -114,4 +112,3 @@ void BodyPump::Finish(Error error) {
 }
 
 }  // namespace sg::http
-

@@ -63,10 +63,10 @@ class AsyncExchange final : public HttpResponder {
   std::mutex mu_;
   std::atomic<bool> sent_{false};
   std::atomic<bool> gone_{false};
-  Deliver deliver_;                               // guarded by mu_
-  DeliverStream deliver_stream_;                  // guarded by mu_
+  Deliver deliver_;               // guarded by mu_
+  DeliverStream deliver_stream_;  // guarded by mu_
   std::function<std::shared_ptr<StreamChannel>()> make_channel_;
-  std::vector<std::function<void()>> on_gone_;    // guarded by mu_
+  std::vector<std::function<void()>> on_gone_;  // guarded by mu_
 };
 
 /// The body reader a session hands a streaming handler: Read from any thread asks the session's
@@ -87,7 +87,7 @@ class BodyPump final : public HttpBodyReader {
  private:
   const std::optional<uint64_t> content_length_;
   std::mutex mu_;
-  ChunkFn pending_;              // guarded by mu_
+  ChunkFn pending_;                // guarded by mu_
   std::optional<Error> finished_;  // guarded by mu_
   Kick kick_;
 };

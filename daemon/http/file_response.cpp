@@ -80,9 +80,8 @@ FilePlan PlanFileResponse(const FileRequestHeaders& request, const FileMeta& met
   // If-Range: the range applies only to the representation the client already holds.
   if (!request.if_range.empty()) {
     const std::string_view validator = Trim(request.if_range);
-    const bool same = validator.starts_with('"')
-                          ? validator == etag
-                          : ParseHttpDate(validator).value_or(-1) == mtime;
+    const bool same = validator.starts_with('"') ? validator == etag
+                                                 : ParseHttpDate(validator).value_or(-1) == mtime;
     if (!same) return plan;
   }
   range.remove_prefix(6);

@@ -32,8 +32,8 @@ struct ByteRange {
 
 /// What a GET or HEAD of a file should answer, from the request's conditional and Range headers.
 struct FilePlan {
-  unsigned status = 200;          // 200, 206, 304 or 416
-  ByteRange range;                // what to send (the whole file for 200)
+  unsigned status = 200;  // 200, 206, 304 or 416
+  ByteRange range;        // what to send (the whole file for 200)
 };
 
 struct FileRequestHeaders {

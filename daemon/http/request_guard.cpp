@@ -8,14 +8,12 @@
 namespace sg::http {
 
 std::string_view RejectReasonName(RejectReason reason) {
-  static constexpr std::array<std::string_view, static_cast<size_t>(RejectReason::kCount)>
-      kNames = {"header_limit", "body_limit",  "bad_request",   "framing",
-                "host",         "target",      "timeout",       "connections",
-                "accept_failed", "exception"};
+  static constexpr std::array<std::string_view, static_cast<size_t>(RejectReason::kCount)> kNames =
+      {"header_limit", "body_limit", "bad_request", "framing",       "host",
+       "target",       "timeout",    "connections", "accept_failed", "exception"};
   const auto i = static_cast<size_t>(reason);
   return i < kNames.size() ? kNames[i] : "unknown";
 }
-
 
 namespace bhttp = boost::beast::http;
 

@@ -52,8 +52,7 @@ std::string_view OriginForm(std::string_view target);
 /// The checks RFC 9112 asks of a request head: one valid Host on HTTP/1.1, a target in origin
 /// or absolute form, and framing that is unambiguous (only "chunked" as a transfer coding, never
 /// with Content-Length).
-std::optional<Rejection> CheckRequestHead(
-    const boost::beast::http::request_header<>& head);
+std::optional<Rejection> CheckRequestHead(const boost::beast::http::request_header<>& head);
 
 class RequestParser final
     : public boost::beast::http::parser<true, boost::beast::http::string_body> {

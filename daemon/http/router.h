@@ -45,10 +45,10 @@ class RouteTable final : public Router {
     std::string method;
     std::string pattern;
     std::vector<std::string> segments;  // "{id}" segments match anything
-    HttpHandler handler;             // exactly one of these three is set
+    HttpHandler handler;                // exactly one of these three is set
     AsyncHttpHandler async_handler;
     StreamingHttpHandler streaming_handler;
-    uint64_t max_body_bytes = 0;     // a streaming route's own limit
+    uint64_t max_body_bytes = 0;  // a streaming route's own limit
     std::shared_ptr<RouteStats> stats;
     std::shared_ptr<const CorsPolicy> cors;  // null: same-origin only
   };
@@ -56,7 +56,7 @@ class RouteTable final : public Router {
   struct Match {
     const Route* route = nullptr;  // null: no route
     std::vector<std::pair<std::string_view, std::string_view>> params;
-    std::string allow;  // when the path matched but not the method: "GET, HEAD"
+    std::string allow;                 // when the path matched but not the method: "GET, HEAD"
     const CorsPolicy* cors = nullptr;  // the path's CORS policy, when it has one
   };
 
@@ -66,8 +66,7 @@ class RouteTable final : public Router {
   Result<RouteId> AddAsyncRoute(std::string method, std::string pattern,
                                 AsyncHttpHandler handler) override;
   Result<RouteId> AddStreamingRoute(std::string method, std::string pattern,
-                                    uint64_t max_body_bytes,
-                                    StreamingHttpHandler handler) override;
+                                    uint64_t max_body_bytes, StreamingHttpHandler handler) override;
   void SetCors(const std::string& pattern, CorsPolicy policy) override;
   void RemoveRoute(RouteId id) override;
 

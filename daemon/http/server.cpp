@@ -1,5 +1,7 @@
 #include "daemon/http/server.h"
 
+#include <future>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,7 +9,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <fmt/format.h>
-#include <future>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,13 +72,15 @@ void DoAccept(AcceptContext c) {
       // Out of descriptors, say: back off a little rather than spin.
       c.env.rejects->Add(RejectReason::kAcceptFailed);
       if (c.worker->ShouldWarn("accept", RejectReason::kAcceptFailed)) {
-        c.env.logger->warn(log::With(
-            "Accept failed; retrying in 50 ms",
-            {{"error", ec.message()},
-             {"hint", "raise the descriptor limit (LimitNOFILE=, ulimit -n) or lower "
-                      "server.max_connections"}}));
+        c.env.logger->warn(
+            log::With("Accept failed; retrying in 50 ms",
+                      {{"error", ec.message()},
+                       {"hint",
+                        "raise the descriptor limit (LimitNOFILE=, ulimit -n) or lower "
+                        "server.max_connections"}}));
       }
-      auto timer = std::make_unique<asio::steady_timer>(c.worker->io, std::chrono::milliseconds(50));
+      auto timer =
+          std::make_unique<asio::steady_timer>(c.worker->io, std::chrono::milliseconds(50));
       timer->async_wait([c](beast::error_code wait_ec) {
         if (!wait_ec) DoAccept(c);
       });
@@ -107,7 +110,8 @@ template <class Fn>
 void OnEachWorker(Generation& generation, Fn fn) {
   std::vector<std::future<void>> done;
   for (auto& w : generation.workers) {
-    auto task = std::make_shared<std::packaged_task<void()>>([worker = w.get(), fn] { fn(*worker); });
+    auto task =
+        std::make_shared<std::packaged_task<void()>>([worker = w.get(), fn] { fn(*worker); });
     done.push_back(task->get_future());
     asio::post(w->io, [task] { (*task)(); });
   }
@@ -193,8 +197,8 @@ Result<void> HttpServer::Start(const std::shared_ptr<const ServerSettings>& sett
   return Bind(settings, true);
 }
 
-Result<void> HttpServer::Bind(const std::shared_ptr<const ServerSettings>& settings,
-                              bool exclusive, std::vector<int> listeners, uint16_t bound_port) {
+Result<void> HttpServer::Bind(const std::shared_ptr<const ServerSettings>& settings, bool exclusive,
+                              std::vector<int> listeners, uint16_t bound_port) {
   auto address = Resolve(settings->host);
   if (!address) return address.error();
   auto generation = std::make_shared<Generation>();
@@ -251,9 +255,8 @@ Result<void> HttpServer::Bind(const std::shared_ptr<const ServerSettings>& setti
       DoAccept(AcceptContext{w.get(), a.get(), generation.get(), env, &connections_,
                              &connection_limit_});
     }
-    w->thread = std::thread([worker = w.get(), this] {
-      RunIoLoop(worker->io, *logger_, rejects_);
-    });
+    w->thread =
+        std::thread([worker = w.get(), this] { RunIoLoop(worker->io, *logger_, rejects_); });
   }
   std::lock_guard lock(mu_);
   generation_ = std::move(generation);

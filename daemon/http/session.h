@@ -194,7 +194,7 @@ class BasicSession final : public SessionBase,
 
   void OnBodyRead(boost::beast::error_code ec, HttpBodyReader::ChunkFn fn);
 
-  void DeliverChunk(HttpBodyReader::ChunkFn fn, std::string data);
+  void DeliverChunk(const HttpBodyReader::ChunkFn& fn, std::string data);
 
   // Nothing more of the body is read; the reader's pending and later asks fail with `error`.
   void FinishBody(Error error);

@@ -39,7 +39,7 @@ void BasicSession<Stream>::PumpBody() {
 
 template <class Stream>
 void BasicSession<Stream>::ReadBodyFor(HttpBodyReader::ChunkFn fn) {
-  if (parser_->is_done()) return DeliverChunk(std::move(fn), std::string());
+  if (parser_->is_done()) return DeliverChunk(fn, std::string());
   body_reading_ = true;
   Continue([self = this->shared_from_this(),
             fn = std::move(fn)](boost::beast::error_code write_ec) mutable {
@@ -82,11 +82,11 @@ void BasicSession<Stream>::OnBodyRead(boost::beast::error_code ec, HttpBodyReade
   std::string data = std::move(parser_->get().body());
   parser_->get().body().clear();
   if (data.empty() && !parser_->is_done()) return ReadBodyFor(std::move(fn));
-  DeliverChunk(std::move(fn), std::move(data));
+  DeliverChunk(fn, std::move(data));
 }
 
 template <class Stream>
-void BasicSession<Stream>::DeliverChunk(HttpBodyReader::ChunkFn fn, std::string data) {
+void BasicSession<Stream>::DeliverChunk(const HttpBodyReader::ChunkFn& fn, std::string data) {
   const bool last = parser_->is_done();
   if (last) {
     // Nothing more to read: watch for the client leaving while the handler finishes.

@@ -92,15 +92,14 @@ class TcpSendFile : public std::enable_shared_from_this<TcpSendFile> {
       } else if (n == 0) {
         ec = boost::asio::error::eof;  // the file shrank under us
       } else if (errno == EAGAIN) {
-        socket_.async_wait(boost::asio::ip::tcp::socket::wait_write,
-                           [self = shared_from_this()](boost::beast::error_code wait_ec) {
-                             if (wait_ec) {
-                               return self->Finish(self->timed_out_
-                                                       ? boost::beast::error::timeout
-                                                       : wait_ec);
-                             }
-                             self->Step();
-                           });
+        socket_.async_wait(
+            boost::asio::ip::tcp::socket::wait_write,
+            [self = shared_from_this()](boost::beast::error_code wait_ec) {
+              if (wait_ec) {
+                return self->Finish(self->timed_out_ ? boost::beast::error::timeout : wait_ec);
+              }
+              self->Step();
+            });
         return;
       } else if (errno != EINTR) {
         ec = boost::beast::error_code(errno, boost::system::system_category());
@@ -159,8 +158,7 @@ struct StreamOps<boost::beast::tcp_stream> {
   static void SendFile(boost::beast::tcp_stream& s, int fd, uint64_t offset, uint64_t count,
                        std::chrono::steady_clock::duration timeout,
                        std::function<void(boost::beast::error_code)> done) {
-    std::make_shared<TcpSendFile>(s.socket(), fd, offset, count, timeout, std::move(done))
-        ->Start();
+    std::make_shared<TcpSendFile>(s.socket(), fd, offset, count, timeout, std::move(done))->Start();
   }
 };
 

@@ -4,8 +4,7 @@
 
 namespace sg {
 
-BlockingPool::BlockingPool(size_t threads, size_t max_queue,
-                           std::shared_ptr<spdlog::logger> logger)
+BlockingPool::BlockingPool(size_t threads, size_t max_queue, std::shared_ptr<spdlog::logger> logger)
     : max_queue_(max_queue), logger_(std::move(logger)) {
   threads_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
@@ -35,8 +34,7 @@ bool BlockingPool::Submit(std::function<void()> work) {
 
 BlockingPool::Stats BlockingPool::Snapshot() const {
   std::lock_guard lock(mu_);
-  return Stats{threads_.size(), busy_,   queue_.size(), max_queue_,
-               completed_,      failed_, rejected_};
+  return Stats{threads_.size(), busy_, queue_.size(), max_queue_, completed_, failed_, rejected_};
 }
 
 void BlockingPool::Run() {

@@ -69,9 +69,7 @@ class RemoteCache final : public Cache {
     return LoadThrough(*this, flights_, key, loader, ttl, counters_.loads);
   }
 
-  CacheStats Stats() const override {
-    return counters_.Snapshot();
-  }
+  CacheStats Stats() const override { return counters_.Snapshot(); }
 
  private:
   Result<std::pair<nlohmann::json, std::string>> Call(const nlohmann::json& header,

@@ -9,8 +9,9 @@
 namespace sg {
 
 struct PeriodicTimer::State {
-  State(boost::asio::any_io_executor executor, std::chrono::milliseconds i, std::function<void()> t)
-      : timer(std::move(executor)), interval(i), tick(std::move(t)) {}
+  State(const boost::asio::any_io_executor& executor, std::chrono::milliseconds i,
+        std::function<void()> t)
+      : timer(executor), interval(i), tick(std::move(t)) {}
 
   std::mutex mu;
   std::condition_variable cv;
@@ -48,9 +49,9 @@ void Arm(const std::shared_ptr<PeriodicTimer::State>& state) {
 
 }  // namespace
 
-PeriodicTimer::PeriodicTimer(boost::asio::any_io_executor executor,
+PeriodicTimer::PeriodicTimer(const boost::asio::any_io_executor& executor,
                              std::chrono::milliseconds interval, std::function<void()> tick)
-    : state_(std::make_shared<State>(std::move(executor), interval, std::move(tick))) {
+    : state_(std::make_shared<State>(executor, interval, std::move(tick))) {
   Arm(state_);
 }
 

@@ -15,7 +15,7 @@ namespace sg {
 /// is called from inside `tick`. Not copyable or movable.
 class PeriodicTimer {
  public:
-  PeriodicTimer(boost::asio::any_io_executor executor, std::chrono::milliseconds interval,
+  PeriodicTimer(const boost::asio::any_io_executor& executor, std::chrono::milliseconds interval,
                 std::function<void()> tick);
   ~PeriodicTimer();
   PeriodicTimer(const PeriodicTimer&) = delete;

@@ -94,6 +94,8 @@ class Plugin {
 
   /// Applies a new configuration that every plugin accepted. Returns true when applied live,
   /// false when the plugin needs a restart to take it. The default takes nothing live.
+  /// (By value: a plugin that applies it keeps it.)
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): overrides take ownership
   virtual Result<bool> Reconfigure(std::shared_ptr<const config::Config> /*config*/) {
     return false;
   }

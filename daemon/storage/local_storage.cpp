@@ -244,8 +244,8 @@ Result<std::unique_ptr<ObjectWriter>> LocalStorage::Put(std::string_view key) {
     }
     // ENOENT: a Delete removed the emptied folder between the two calls; make it again.
     if (errno != ENOENT || attempt == 3) {
-      return ErrnoError(errno, fmt::format("local storage: create '{}' in {}", PrintableKey(key),
-                                           dir));
+      return ErrnoError(errno,
+                        fmt::format("local storage: create '{}' in {}", PrintableKey(key), dir));
     }
   }
 }

@@ -77,8 +77,9 @@ Error ErrnoError(int err, const std::string& what) {
       break;
     case EFBIG:
       code = ErrorCode::kNoSpace;
-      message += " (no space left for the object: the process's file size limit, RLIMIT_FSIZE, "
-                 "or the filesystem's largest file was reached)";
+      message +=
+          " (no space left for the object: the process's file size limit, RLIMIT_FSIZE, "
+          "or the filesystem's largest file was reached)";
       break;
     case EACCES:
     case EPERM:

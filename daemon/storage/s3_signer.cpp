@@ -1,10 +1,9 @@
 #include "daemon/storage/s3_signer.h"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
-
-#include <fmt/format.h>
 
 namespace sg::storage::s3 {
 
@@ -74,22 +73,22 @@ std::string Authorization(const SigningRequest& request, const Credentials& cred
                          "\n";
     signed_headers += (signed_headers.empty() ? "" : ";") + name;
   }
-  const std::string canonical_request =
-      fmt::format("{}\n{}\n{}\n{}\n{}\n{}", request.method, request.path,
-                  CanonicalQuery(request.query), canonical_headers, signed_headers,
-                  request.payload_hash);
+  const std::string canonical_request = fmt::format(
+      "{}\n{}\n{}\n{}\n{}\n{}", request.method, request.path, CanonicalQuery(request.query),
+      canonical_headers, signed_headers, request.payload_hash);
   const std::string day = amz_date.substr(0, 8);
   const std::string scope = fmt::format("{}/{}/s3/aws4_request", day, credentials.region);
-  const std::string string_to_sign = fmt::format("AWS4-HMAC-SHA256\n{}\n{}\n{}", amz_date, scope,
-                                                 Sha256Hex(canonical_request));
+  const std::string string_to_sign =
+      fmt::format("AWS4-HMAC-SHA256\n{}\n{}\n{}", amz_date, scope, Sha256Hex(canonical_request));
   std::string key = Hmac("AWS4" + credentials.secret_key, day);
   key = Hmac(key, credentials.region);
   key = Hmac(key, "s3");
   key = Hmac(key, "aws4_request");
   const std::string signature = Hmac(key, string_to_sign);
-  return fmt::format("AWS4-HMAC-SHA256 Credential={}/{},SignedHeaders={},Signature={}",
-                     credentials.access_key, scope, signed_headers,
-                     Hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size()));
+  return fmt::format(
+      "AWS4-HMAC-SHA256 Credential={}/{},SignedHeaders={},Signature={}", credentials.access_key,
+      scope, signed_headers,
+      Hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size()));
 }
 
 }  // namespace sg::storage::s3

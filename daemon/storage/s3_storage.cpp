@@ -52,8 +52,7 @@ class S3Client {
   Result<S3Response> Send(const S3Request& request, const std::string& what);
 
   /// An Error for an answer that is not a success.
-  Error ErrorFrom(const S3Response& response, const std::string& what,
-                  std::string_view key) const;
+  Error ErrorFrom(const S3Response& response, const std::string& what, std::string_view key) const;
 
  private:
   CURL* Take() {
@@ -136,8 +135,10 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
       value.remove_suffix(1);
     }
     response->headers[name] = std::string(value);
@@ -165,9 +166,9 @@ bool Retryable(CURLcode code) {
 
 Result<S3Response> S3Client::Attempt(CURL* h, const S3Request& request,
                                      const std::string& payload_hash, CURLcode& transport) {
-  const std::string path =
-      request.key.empty() ? fmt::format("/{}", s_.bucket)
-                          : fmt::format("/{}/{}", s_.bucket, s3::UriEncode(request.key, true));
+  const std::string path = request.key.empty()
+                               ? fmt::format("/{}", s_.bucket)
+                               : fmt::format("/{}/{}", s_.bucket, s3::UriEncode(request.key, true));
   const std::string query = s3::CanonicalQuery(request.query);
   const std::string url = fmt::format("{}://{}{}{}{}", s_.tls ? "https" : "http", s_.endpoint, path,
                                       query.empty() ? "" : "?", query);
@@ -181,7 +182,7 @@ Result<S3Response> S3Client::Attempt(CURL* h, const S3Request& request,
 
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : signing.headers) {
-    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+    headers = curl_slist_append(headers, fmt::format("{}: {}", name, value).c_str());
   }
   headers = curl_slist_append(headers, ("Authorization: " + authorization).c_str());
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
@@ -254,14 +255,14 @@ Result<S3Response> S3Client::Send(const S3Request& request, const std::string& w
     }
     if (!again || attempt >= s_.attempts) {
       if (!answer) {
-        return answer.error().Wrap(
-            fmt::format("s3 {}{}", what,
-                        attempt > 1 ? fmt::format(" (after {} attempts)", attempt) : ""));
+        return answer.error().Wrap(fmt::format(
+            "s3 {}{}", what, attempt > 1 ? fmt::format(" (after {} attempts)", attempt) : ""));
       }
       return answer;
     }
     // Backoff with jitter, so that many writers do not come back at once.
-    std::this_thread::sleep_for(delay + std::chrono::milliseconds(jitter() % (delay.count() / 2 + 1)));
+    std::this_thread::sleep_for(delay +
+                                std::chrono::milliseconds(jitter() % (delay.count() / 2 + 1)));
     delay = std::min(delay * 2, std::chrono::milliseconds(5000));
   }
 }
@@ -270,10 +271,9 @@ Error S3Client::ErrorFrom(const S3Response& response, const std::string& what,
                           std::string_view key) const {
   const std::string code = s3::XmlText(response.body, "Code").value_or("");
   const std::string message = s3::XmlText(response.body, "Message").value_or("");
-  const std::string said =
-      code.empty() ? fmt::format("HTTP {}", response.status)
-                   : fmt::format("HTTP {} {}{}{}", response.status, code,
-                                 message.empty() ? "" : ": ", message);
+  const std::string said = code.empty() ? fmt::format("HTTP {}", response.status)
+                                        : fmt::format("HTTP {} {}{}{}", response.status, code,
+                                                      message.empty() ? "" : ": ", message);
   const std::string where = fmt::format("s3 {} at {}", what, s_.endpoint);
   if (response.status == 404 && code == "NoSuchBucket") {
     return Fail(ErrorCode::kNotFound,
@@ -294,7 +294,8 @@ Error S3Client::ErrorFrom(const S3Response& response, const std::string& what,
     return Fail(ErrorCode::kNoSpace, fmt::format("{}: no space for the object ({})", where, said));
   }
   if (response.status == 416) {
-    return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: range not satisfiable ({})", where, said));
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("{}: range not satisfiable ({})", where, said));
   }
   if (response.status == 412) {
     return Fail(ErrorCode::kFailedPrecondition,
@@ -302,8 +303,8 @@ Error S3Client::ErrorFrom(const S3Response& response, const std::string& what,
                             PrintableKey(key), said));
   }
   if (response.status >= 500 || response.status == 429) {
-    return Fail(ErrorCode::kUnavailable,
-                fmt::format("{}: the store failed after {} attempts ({})", where, s_.attempts, said));
+    return Fail(ErrorCode::kUnavailable, fmt::format("{}: the store failed after {} attempts ({})",
+                                                     where, s_.attempts, said));
   }
   return Fail(ErrorCode::kIo, fmt::format("{}: unexpected answer ({})", where, said));
 }
@@ -385,10 +386,9 @@ class S3Writer final : public ObjectWriter {
                            s3::XmlEscape(etags_[i]));
       }
       xml += "</CompleteMultipartUpload>";
-      auto done = Call(c_,
-                       {.method = "POST", .key = key_, .query = {{"uploadId", upload_id_}},
-                        .body = xml},
-                       what);
+      auto done = Call(
+          c_, {.method = "POST", .key = key_, .query = {{"uploadId", upload_id_}}, .body = xml},
+          what);
       // S3 may answer 200 and then an error in the body.
       if (done && done->body.find("<Error>") != std::string::npos) {
         done = c_.ErrorFrom({500, done->body, {}}, what, key_);
@@ -436,7 +436,8 @@ class S3Writer final : public ObjectWriter {
     in_flight_ = std::async(std::launch::async, [this, number]() -> Result<std::string> {
       const std::string what = fmt::format("put part {} of '{}'", number, PrintableKey(key_));
       auto sent = Call(c_,
-                       {.method = "PUT", .key = key_,
+                       {.method = "PUT",
+                        .key = key_,
                         .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}},
                         .body = sending_},
                        what);
@@ -547,8 +548,7 @@ Result<std::unique_ptr<S3Storage>> S3Storage::Create(S3Settings settings) {
   if (settings.part_size < kMiB || settings.read_window < 1 || settings.attempts < 1) {
     return refuse("part size below 1 MiB, empty read window or no attempts");
   }
-  return std::unique_ptr<S3Storage>(
-      new S3Storage(std::make_unique<S3Client>(std::move(settings))));
+  return std::unique_ptr<S3Storage>(new S3Storage(std::make_unique<S3Client>(std::move(settings))));
 }
 
 S3Storage::S3Storage(std::unique_ptr<S3Client> client) : client_(std::move(client)) {}
@@ -579,7 +579,8 @@ Result<std::vector<ObjectInfo>> S3Storage::List(std::string_view prefix) {
   std::string token;
   const std::string what = fmt::format("list '{}'", PrintableKey(prefix));
   for (;;) {
-    S3Request request{.method = "GET", .query = {{"list-type", "2"}, {"prefix", std::string(prefix)}}};
+    S3Request request{.method = "GET",
+                      .query = {{"list-type", "2"}, {"prefix", std::string(prefix)}}};
     if (!token.empty()) request.query["continuation-token"] = token;
     request.max_answer = 64 * kMiB;
     auto answer = Call(*client_, request, what);
@@ -590,7 +591,8 @@ Result<std::vector<ObjectInfo>> S3Storage::List(std::string_view prefix) {
       const std::string size = s3::XmlText(item, "Size").value_or("0");
       std::from_chars(size.data(), size.data() + size.size(), info.size);
       info.etag = Quoted(s3::XmlText(item, "ETag").value_or(""));
-      info.modified = ParseTime(s3::XmlText(item, "LastModified").value_or(""), "%Y-%m-%dT%H:%M:%S");
+      info.modified =
+          ParseTime(s3::XmlText(item, "LastModified").value_or(""), "%Y-%m-%dT%H:%M:%S");
       if (!info.key.empty()) out.push_back(std::move(info));
     }
     token = s3::XmlText(answer->body, "NextContinuationToken").value_or("");
@@ -604,9 +606,8 @@ Result<std::vector<ObjectInfo>> S3Storage::List(std::string_view prefix) {
 Result<void> S3Storage::Delete(std::string_view key) {
   // S3 answers 204 whether or not the object was there: ask first, to report kNotFound.
   if (auto info = Stat(key); !info) return info.error();
-  auto answer =
-      Call(*client_, {.method = "DELETE", .key = std::string(key)},
-           fmt::format("delete '{}'", PrintableKey(key)), {200, 204});
+  auto answer = Call(*client_, {.method = "DELETE", .key = std::string(key)},
+                     fmt::format("delete '{}'", PrintableKey(key)), {200, 204});
   if (!answer) return answer.error();
   return {};
 }

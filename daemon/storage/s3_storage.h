@@ -12,13 +12,13 @@
 namespace sg::storage {
 
 struct S3Settings {
-  std::string endpoint;    // storage.endpoint: host:port
-  bool tls = false;        // https rather than http; storage.endpoint on port 443
-  std::string bucket;      // storage.bucket; it must exist
-  std::string region;      // storage.region
-  std::string access_key;  // storage.accesskey
-  std::string secret_key;  // storage.secretkey
-  size_t part_size = size_t{8} << 20;  // a multipart upload's part; 5 MiB at least for AWS
+  std::string endpoint;                  // storage.endpoint: host:port
+  bool tls = false;                      // https rather than http; storage.endpoint on port 443
+  std::string bucket;                    // storage.bucket; it must exist
+  std::string region;                    // storage.region
+  std::string access_key;                // storage.accesskey
+  std::string secret_key;                // storage.secretkey
+  size_t part_size = size_t{8} << 20;    // a multipart upload's part; 5 MiB at least for AWS
   size_t read_window = size_t{8} << 20;  // bytes a reader asks for per request
   int attempts = 4;  // tries of one request when the store answers 5xx or 429, or a timeout
   std::chrono::milliseconds backoff{200};  // the first retry's delay; doubles each time

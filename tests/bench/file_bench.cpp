@@ -24,14 +24,18 @@ struct Figures {
 };
 
 Figures Wrk(const std::string& url, int threads, int connections, int seconds) {
-  const auto r = Run({"/usr/bin/wrk", "-t", std::to_string(threads), "-c", std::to_string(connections),
-                      "-d", std::to_string(seconds) + "s", url},
+  const auto r = Run({"/usr/bin/wrk", "-t", std::to_string(threads), "-c",
+                      std::to_string(connections), "-d", std::to_string(seconds) + "s", url},
                      {}, std::chrono::seconds(seconds + 30));
   std::smatch m;
   Figures f;
-  if (std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([\d.]+))"))) f.rps = std::stod(m[1]);
+  if (std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([\d.]+))")))
+    f.rps = std::stod(m[1]);
   if (std::regex_search(r.out, m, std::regex(R"(Transfer/sec:\s+([\d.]+)([KMG]?B))"))) {
-    const double unit = m[2] == "GB" ? 1e9 * 1.073741824 : m[2] == "MB" ? 1048576.0 : m[2] == "KB" ? 1024.0 : 1.0;
+    const double unit = m[2] == "GB"   ? 1e9 * 1.073741824
+                        : m[2] == "MB" ? 1048576.0
+                        : m[2] == "KB" ? 1024.0
+                                       : 1.0;
     f.bytes_per_second = std::stod(m[1]) * unit;
   }
   if (f.rps == 0) std::cerr << "wrk said:\n" << r.out << r.err << '\n';
@@ -49,11 +53,13 @@ int main(int argc, char** argv) {
   dir.Write("seg_188k.m4s", std::string(188 * 1024, 's'));
 
   sg::http::RouteTable routes;
-  (void)routes.AddRoute("GET", "/files/{name}", [&](const sg::HttpRequest& req, sg::HttpResponse& res) {
-    res.content_type = "video/iso.segment";
-    res.file = dir.path() + "/" + std::string(req.Param("name"));
-  });
-  auto quiet = std::make_shared<spdlog::logger>("http", std::make_shared<spdlog::sinks::null_sink_mt>());
+  (void)routes.AddRoute("GET", "/files/{name}",
+                        [&](const sg::HttpRequest& req, sg::HttpResponse& res) {
+                          res.content_type = "video/iso.segment";
+                          res.file = dir.path() + "/" + std::string(req.Param("name"));
+                        });
+  auto quiet =
+      std::make_shared<spdlog::logger>("http", std::make_shared<spdlog::sinks::null_sink_mt>());
   sg::http::HttpServer server(routes, quiet, quiet);
   auto settings = std::make_shared<sg::http::ServerSettings>();
   settings->host = "127.0.0.1";
@@ -68,12 +74,13 @@ int main(int argc, char** argv) {
   const uint16_t nginx_port = sg::test::FreePort();
   const std::string conf = dir.Write(
       "nginx.conf",
-      fmt::format("user root root;\nworker_processes {0};\npid {1}/nginx.pid;\nerror_log {1}/error.log;\n"
-                  "events {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n"
-                  "  sendfile on;\n  tcp_nopush on;\n  client_body_temp_path {1}/body;\n"
-                  "  server {{\n    listen 127.0.0.1:{2} reuseport;\n"
-                  "    location /files/ {{ alias {1}/; }}\n  }}\n}}\n",
-                  threads, dir.path(), nginx_port));
+      fmt::format(
+          "user root root;\nworker_processes {0};\npid {1}/nginx.pid;\nerror_log {1}/error.log;\n"
+          "events {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n"
+          "  sendfile on;\n  tcp_nopush on;\n  client_body_temp_path {1}/body;\n"
+          "  server {{\n    listen 127.0.0.1:{2} reuseport;\n"
+          "    location /files/ {{ alias {1}/; }}\n  }}\n}}\n",
+          threads, dir.path(), nginx_port));
   // In the foreground, so that it is this program's child and stops with it.
   sg::test::Process nginx({"/usr/sbin/nginx", "-p", dir.path(), "-e", dir.path() + "/error.log",
                            "-c", conf, "-g", "daemon off;"},
@@ -83,17 +90,18 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::cout << fmt::format("Files with sendfile, wrk -t{} -c{} -d{}s, both servers {} workers, "
-                           "access logs off\n",
-                           threads, connections, seconds, threads);
+  std::cout << fmt::format(
+      "Files with sendfile, wrk -t{} -c{} -d{}s, both servers {} workers, "
+      "access logs off\n",
+      threads, connections, seconds, threads);
   std::cout << fmt::format("  {:14} {:>12} {:>10} {:>12} {:>10} {:>8} {:>8}\n", "file",
                            "nginx req/s", "nginx GB/s", "ours req/s", "ours GB/s", "req x",
                            "GB/s x");
   for (const std::string name : {"seg_1mib.m4s", "seg_188k.m4s"}) {
     const Figures n = Wrk(fmt::format("http://127.0.0.1:{}/files/{}", nginx_port, name), threads,
                           connections, seconds);
-    const Figures s = Wrk(fmt::format("http://127.0.0.1:{}/files/{}", server.port(), name),
-                          threads, connections, seconds);
+    const Figures s = Wrk(fmt::format("http://127.0.0.1:{}/files/{}", server.port(), name), threads,
+                          connections, seconds);
     std::cout << fmt::format("  {:14} {:12.0f} {:10.2f} {:12.0f} {:10.2f} {:8.2f} {:8.2f}\n", name,
                              n.rps, n.bytes_per_second / 1e9, s.rps, s.bytes_per_second / 1e9,
                              n.rps > 0 ? s.rps / n.rps : 0,

@@ -64,7 +64,8 @@ double PutFile(sg::Storage& store, const std::string& path, const std::string& k
   std::string chunk(8 * kMiB, '\0');
   auto writer = store.Put(key).value();
   while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
-    const auto wrote = writer->Write(std::string_view(chunk.data(), static_cast<size_t>(in.gcount())));
+    const auto wrote =
+        writer->Write(std::string_view(chunk.data(), static_cast<size_t>(in.gcount())));
     if (!wrote) {
       std::cerr << wrote.error().message << '\n';
       std::abort();
@@ -144,10 +145,13 @@ int main(int argc, char** argv) {
   const std::string file = dir.Write("upload.bin", data);
   data = std::string();
   sg::test::SpawnOptions env;
-  env.env = {{"AWS_ACCESS_KEY_ID", "S3RVER"},     {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
-             {"AWS_DEFAULT_REGION", "us-east-1"}, {"AWS_CONFIG_FILE", dir.path() + "/none"},
+  env.env = {{"AWS_ACCESS_KEY_ID", "S3RVER"},
+             {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
+             {"AWS_DEFAULT_REGION", "us-east-1"},
+             {"AWS_CONFIG_FILE", dir.path() + "/none"},
              {"AWS_SHARED_CREDENTIALS_FILE", dir.path() + "/none"},
-             {"AWS_EC2_METADATA_DISABLED", "true"}, {"HOME", dir.path()}};
+             {"AWS_EC2_METADATA_DISABLED", "true"},
+             {"HOME", dir.path()}};
   double aws_best = 1e9;
   double s3_best = 1e9;
   for (int run = 0; run < runs; ++run) {

@@ -75,8 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {  // NO
   socket.connect(client);
   socket.append(boost::beast::string_view(reinterpret_cast<const char*>(data), size));
   client.close();  // the client's end of the stream follows its bytes
-  std::make_shared<sg::http::BasicSession<boost::beast::test::stream>>(
-      std::move(socket), worker, generation, env, total)
+  std::make_shared<sg::http::BasicSession<boost::beast::test::stream>>(std::move(socket), worker,
+                                                                       generation, env, total)
       ->Run();
   sg::http::RunIoLoop(worker.io, *server.logger, rejects);
 

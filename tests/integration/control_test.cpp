@@ -1,12 +1,12 @@
 // The real streamgate CLI driving a real streamgated over its control socket.
 #include <atomic>
-#include <fcntl.h>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -573,7 +573,8 @@ TEST_CASE("a reload says restart required only for plugins whose keys changed", 
   const auto level = d.Json({"--config", file, "config", "reload"});
   CHECK(level["outcome"] == "applied");
   CHECK(level["plugins"]["cache"] == "unchanged");
-  for (const auto& [plugin, outcome] : level["plugins"].items()) CHECK(outcome != "restart required");
+  for (const auto& [plugin, outcome] : level["plugins"].items())
+    CHECK(outcome != "restart required");
 
   d.dir.Write("sg.yaml", "logging:\n  level: debug\ncache:\n  max_bytes: 32MiB\n");
   const auto cache = d.Json({"--config", file, "config", "reload"});
@@ -609,16 +610,16 @@ TEST_CASE("a plain tcp endpoint is refused at startup; CURVE with an allowed key
 
   REQUIRE(d.Cli({"keys", "generate", d.dir.path() + "/keys"}).exit_code == 0);
   const std::string k = d.dir.path() + "/keys/";
-  const std::string server_cfg = d.dir.Write(
-      "server.yaml", "control:\n  endpoint: " + endpoint + "\n  curve_server_key: " + k +
-                         "server.key\n"
-                         "  curve_authorized_keys: " +
-                         k + "authorized_keys\n");
-  const std::string client_cfg = d.dir.Write(
-      "client.yaml", "control:\n  endpoint: " + endpoint + "\n  curve_server_key: " + k +
-                         "server.pub\n"
-                         "  curve_client_key: " +
-                         k + "client.key\n");
+  const std::string server_cfg = d.dir.Write("server.yaml", "control:\n  endpoint: " + endpoint +
+                                                                "\n  curve_server_key: " + k +
+                                                                "server.key\n"
+                                                                "  curve_authorized_keys: " +
+                                                                k + "authorized_keys\n");
+  const std::string client_cfg = d.dir.Write("client.yaml", "control:\n  endpoint: " + endpoint +
+                                                                "\n  curve_server_key: " + k +
+                                                                "server.pub\n"
+                                                                "  curve_client_key: " +
+                                                                k + "client.key\n");
   Process daemon({SG_DAEMON_BIN, "--config", server_cfg}, d.dir, d.env);
 
   REQUIRE(WaitFor([&] { return d.Cli({"--config", client_cfg, "status"}).exit_code == 0; }, 10s));

@@ -2,9 +2,9 @@
 // real sockets, then a check that it still serves. The differential test beside it sends the
 // same requests to nginx.
 #include <atomic>
+#include <cstring>
 #include <iostream>
 #include <sstream>
-#include <cstring>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -133,9 +133,9 @@ TEST_CASE("hostile 1: a 64 KiB trailer field is refused, not a crash", "[gateway
   }
   // Headers and trailers count together against server.max_header_bytes.
   const std::string half(9000, 'h');
-  const std::string together =
-      "GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + half +
-      "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-B: " + half + "\r\n\r\n";
+  const std::string together = "GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + half +
+                               "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-B: " + half +
+                               "\r\n\r\n";
   CHECK(FirstStatus(Exchange(d.port, together)) == 431);
   // A small trailer is fine.
   CHECK(FirstStatus(Exchange(d.port, Chunked("X-Checksum: abc\r\n"))) == 200);
@@ -233,7 +233,8 @@ TEST_CASE("hostile 4: transfer codings other than chunked are refused, never re-
   // Two Transfer-Encoding fields, Content-Length beside chunked, TE on HTTP/1.0.
   CHECK(FirstStatus(Exchange(d.port,
                              "POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")) / 100 ==
+                             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")) /
+            100 ==
         4);
   CHECK(FirstStatus(Exchange(d.port,
                              "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
@@ -241,8 +242,8 @@ TEST_CASE("hostile 4: transfer codings other than chunked are refused, never re-
   CHECK(FirstStatus(Exchange(d.port,
                              "POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n"
                              "Content-Length: 5\r\n\r\nhello")) == 400);
-  CHECK(FirstStatus(Exchange(d.port,
-                             "POST /health HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")) ==
+  CHECK(FirstStatus(Exchange(
+            d.port, "POST /health HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")) ==
         400);
   // The smuggled DELETE never ran.
   RawSocket g(d.port);
@@ -257,11 +258,11 @@ TEST_CASE("hostile 5: Host and the request target are checked as RFC 9112 says",
   RunningDaemon d;
   auto status = [&](const std::string& request) { return FirstStatus(Exchange(d.port, request)); };
   CHECK(status("GET /health HTTP/1.1\r\n\r\n") == 400);                          // no Host
-  CHECK(status("POST /health HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi") == 400);    // with a body
+  CHECK(status("POST /health HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi") == 400);  // with a body
   CHECK(status("GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n") == 400);    // two
   CHECK(status("GET /health HTTP/1.1\r\nHost: a b\r\n\r\n") == 400);             // not a host
   CHECK(status("GET /health HTTP/1.1\r\nHost: a/b\r\n\r\n") == 400);
-  CHECK(status("GET health HTTP/1.1\r\nHost: x\r\n\r\n") == 400);                // no slash
+  CHECK(status("GET health HTTP/1.1\r\nHost: x\r\n\r\n") == 400);  // no slash
   CHECK(status("GET * HTTP/1.1\r\nHost: x\r\n\r\n") == 400);
   CHECK(status("GET http://example.com/health HTTP/1.1\r\nHost: x\r\n\r\n") == 200);  // absolute
   CHECK(status("GET HTTP://example.com:8080/health?x=1 HTTP/1.1\r\nHost: x\r\n\r\n") == 200);
@@ -359,9 +360,13 @@ struct Nginx {
     const std::string conf = dir.Write(
         "nginx.conf",
         "daemon off;\nmaster_process off;\nworker_processes 1;\npid " + dir.path() +
-            "/nginx.pid;\nerror_log " + dir.path() + "/error.log;\nevents {}\nhttp {\n"
-            "  access_log off;\n  client_body_temp_path " + dir.path() + "/body;\n"
-            "  proxy_temp_path " + dir.path() + "/proxy;\n  fastcgi_temp_path " + dir.path() +
+            "/nginx.pid;\nerror_log " + dir.path() +
+            "/error.log;\nevents {}\nhttp {\n"
+            "  access_log off;\n  client_body_temp_path " +
+            dir.path() +
+            "/body;\n"
+            "  proxy_temp_path " +
+            dir.path() + "/proxy;\n  fastcgi_temp_path " + dir.path() +
             "/fastcgi;\n  uwsgi_temp_path " + dir.path() + "/uwsgi;\n  scgi_temp_path " +
             dir.path() + "/scgi;\n  server {\n    listen 127.0.0.1:" + std::to_string(port) +
             ";\n    location = /health { default_type application/json; "

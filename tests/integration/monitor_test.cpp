@@ -110,8 +110,8 @@ TEST_CASE("the health watcher logs and publishes a change", "[monitor]") {
   // only once the monitor has run for two intervals.
   REQUIRE(WaitFor(
       [&] {
-        const auto list = nlohmann::json::parse(d.Cli({"--json", "plugins", "list"}).out, nullptr,
-                                                false);
+        const auto list =
+            nlohmann::json::parse(d.Cli({"--json", "plugins", "list"}).out, nullptr, false);
         if (!list.is_object()) return false;
         for (const auto& p : list.value("plugins", nlohmann::json::array()))
           if (p.value("name", "") == "monitor") return p.value("uptime_seconds", 0) >= 2;

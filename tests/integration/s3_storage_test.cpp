@@ -4,6 +4,8 @@
 // Signature V4 header but not the signature itself (its authentication.js says so), so a wrong
 // secret is not caught here: the signature is tested against AWS's own examples in
 // tests/unit/daemon/storage/s3_signer_test.cpp.
+#include "daemon/storage/s3_storage.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -15,7 +17,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/storage/s3_storage.h"
 #include "tests/support/process.h"
 
 namespace sg::storage {
@@ -53,10 +54,10 @@ std::string Require(const std::string& program, const std::string& path) {
 class S3rver {
  public:
   explicit S3rver(const TempDir& dir)
-      : process_({Require("node", FindOnPath("node")), Require("s3rver", SG_S3RVER_BIN), "-d",
-                  Data(dir), "-a", "127.0.0.1", "-p", "0", "-s", "--configure-bucket",
-                  "streamgate"},
-                 dir) {
+      : process_(
+            {Require("node", FindOnPath("node")), Require("s3rver", SG_S3RVER_BIN), "-d", Data(dir),
+             "-a", "127.0.0.1", "-p", "0", "-s", "--configure-bucket", "streamgate"},
+            dir) {
     const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
     const bool up = test::WaitFor(
         [&] {
@@ -145,10 +146,13 @@ test::RunResult Aws(const S3rver& server, const TempDir& dir, std::vector<std::s
                                    "http://" + server.endpoint(), "s3"};
   argv.insert(argv.end(), args.begin(), args.end());
   test::SpawnOptions options;
-  options.env = {{"AWS_ACCESS_KEY_ID", "S3RVER"},     {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
-                 {"AWS_DEFAULT_REGION", "us-east-1"}, {"AWS_CONFIG_FILE", dir.path() + "/none"},
+  options.env = {{"AWS_ACCESS_KEY_ID", "S3RVER"},
+                 {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
+                 {"AWS_DEFAULT_REGION", "us-east-1"},
+                 {"AWS_CONFIG_FILE", dir.path() + "/none"},
                  {"AWS_SHARED_CREDENTIALS_FILE", dir.path() + "/none"},
-                 {"AWS_EC2_METADATA_DISABLED", "true"}, {"HOME", dir.path()}};
+                 {"AWS_EC2_METADATA_DISABLED", "true"},
+                 {"HOME", dir.path()}};
   return test::Run(argv, options, std::chrono::seconds(120));
 }
 
@@ -224,7 +228,8 @@ TEST_CASE("s3 storage lists by prefix, deletes, and says what is not found", "[s
   const auto again = store->Delete("videos/a/source");
   REQUIRE_FALSE(again);
   CHECK(again.error().code == ErrorCode::kNotFound);
-  CHECK_THAT(again.error().message, Catch::Contains("no object 'videos/a/source' in bucket 'streamgate'"));
+  CHECK_THAT(again.error().message,
+             Catch::Contains("no object 'videos/a/source' in bucket 'streamgate'"));
   CHECK(store->List("videos/").value().size() == 2);
 }
 
@@ -274,7 +279,8 @@ TEST_CASE("s3 storage retries an unreachable store, then says it is unavailable"
 
   REQUIRE_FALSE(stat);
   CHECK(stat.error().code == ErrorCode::kUnavailable);
-  CHECK_THAT(stat.error().message, Catch::StartsWith("s3 stat 'videos/v1/source' (after 3 attempts): http://127.0.0.1:"));
+  CHECK_THAT(stat.error().message,
+             Catch::StartsWith("s3 stat 'videos/v1/source' (after 3 attempts): http://127.0.0.1:"));
 }
 
 TEST_CASE("what s3 storage writes, aws s3 reads, and the other way round", "[s3][aws]") {
@@ -286,7 +292,8 @@ TEST_CASE("what s3 storage writes, aws s3 reads, and the other way round", "[s3]
   PutAll(*store, "videos/ours/source", ours);
   const std::string theirs_path = dir.Write("theirs.bin", theirs);
 
-  const auto get = Aws(server, dir, {"cp", "s3://streamgate/videos/ours/source", dir.path() + "/ours.bin"});
+  const auto get =
+      Aws(server, dir, {"cp", "s3://streamgate/videos/ours/source", dir.path() + "/ours.bin"});
   const auto put = Aws(server, dir, {"cp", theirs_path, "s3://streamgate/videos/theirs/source"});
 
   INFO("aws get: " << get.out << get.err << "\naws put: " << put.out << put.err);
@@ -295,7 +302,8 @@ TEST_CASE("what s3 storage writes, aws s3 reads, and the other way round", "[s3]
   CHECK(test::ReadFile(dir.path() + "/ours.bin") == ours);
   CHECK(store->Stat("videos/theirs/source")->size == theirs.size());
   CHECK(ReadAll(*store, "videos/theirs/source") == theirs);
-  CHECK(ReadAll(*store, "videos/theirs/source", {8 * kMiB - 1, 2}) == theirs.substr(8 * kMiB - 1, 2));
+  CHECK(ReadAll(*store, "videos/theirs/source", {8 * kMiB - 1, 2}) ==
+        theirs.substr(8 * kMiB - 1, 2));
 }
 
 }  // namespace sg::storage

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "config/key_docs.h"
 #include "daemon/plugins/builtin_config.h"
 
@@ -54,7 +56,7 @@ std::string FirstDifference(const std::string& have, const std::string& want) {
     if (!more_a) la = "(end of file)";
     if (!more_b) lb = "(end of file)";
     if (la != lb || !more_a || !more_b) {
-      return "line " + std::to_string(line) + "\n    file:   " + la + "\n    schema: " + lb;
+      return fmt::format("line {}\n    file:   {}\n    schema: {}", line, la, lb);
     }
   }
 }

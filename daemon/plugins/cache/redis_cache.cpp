@@ -191,8 +191,6 @@ Result<void> RedisCache::Ping() {
   return {};
 }
 
-CacheStats RedisCache::Stats() const {
-  return counters_.Snapshot();
-}
+CacheStats RedisCache::Stats() const { return counters_.Snapshot(); }
 
 }  // namespace sg::plugins

@@ -1,7 +1,8 @@
 // Keeps the control command table, streamgate-control(7) and the CLI in step, entry by entry:
 // the man page lists every command of the table, in its order, each with a paragraph that names
 // its arguments, and says which commands change the daemon's state; the CLI never retypes a verb.
-// (That every command has a handler is checked when the daemon compiles: daemon/control/handlers.cpp.)
+// (That every command has a handler is checked when the daemon compiles:
+// daemon/control/handlers.cpp.)
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -47,8 +48,8 @@ ManCommands ReadManCommands(const std::string& page) {
   const auto lines = Lines(page);
   size_t i = 0;
   while (i < lines.size() && lines[i] != ".Sh COMMANDS") ++i;
-  while (i < lines.size() && lines[i].find("in the order of the daemon's command table") ==
-                                 std::string::npos) {
+  while (i < lines.size() &&
+         lines[i].find("in the order of the daemon's command table") == std::string::npos) {
     ++i;
   }
   if (i == lines.size()) {
@@ -123,7 +124,8 @@ TEST_CASE("argument summaries of the table are read as names", "[control][docs]"
         std::vector<std::string>{"level", "component"});
 }
 
-TEST_CASE("streamgate-control(7) lists every command of the table, in its order", "[control][docs]") {
+TEST_CASE("streamgate-control(7) lists every command of the table, in its order",
+          "[control][docs]") {
   const ManCommands man = ReadManCommands(test::ReadSourceFile("man/streamgate-control.7"));
   REQUIRE(man.problem.empty());
 
@@ -172,7 +174,8 @@ TEST_CASE("streamgate-control(7) names the commands that change state as the tab
   CHECK(man.mutating == in_table);
 }
 
-TEST_CASE("the CLI names control commands by their table id, never by a literal", "[control][cli]") {
+TEST_CASE("the CLI names control commands by their table id, never by a literal",
+          "[control][cli]") {
   // Context::Call and ControlClient::Call take a control::Command, so a call by literal does not
   // compile; this catches a verb retyped elsewhere (a hand-made Request, a wire name compared).
   // Only dotted names are looked for: "status" or "health" are also CLI verbs and JSON keys.

@@ -1,5 +1,7 @@
 // The service names are one list, common/services.h: the schema takes them from it, and each
 // completion script's copy must be that list, whole and in order.
+#include "common/services.h"
+
 #include <regex>
 #include <sstream>
 #include <string>
@@ -7,7 +9,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "common/services.h"
 #include "config/schema.h"
 #include "tests/support/files.h"
 
@@ -24,7 +25,7 @@ std::vector<std::string> Words(const std::string& text) {
 // Each list of services in a script, found by `pattern` (its first group holds the names), with
 // its line number.
 std::vector<std::pair<int, std::vector<std::string>>> Lists(const std::string& script,
-                                                             const std::regex& pattern) {
+                                                            const std::regex& pattern) {
   std::vector<std::pair<int, std::vector<std::string>>> out;
   std::istringstream in(test::ReadSourceFile(script));
   int number = 0;

@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include "config/loader.h"
-
 #include "daemon/plugins/builtin_config.h"
 
 namespace sg::config {

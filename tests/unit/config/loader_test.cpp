@@ -65,9 +65,10 @@ TEST_CASE("the seed's config.yaml is valid, warning about placeholders and defau
   CHECK_THAT(all, Catch::Contains("web3.ethereum_rpc: the value looks like a placeholder"));
   CHECK_THAT(all, Catch::Contains("database.password: is a well-known default credential"));
   CHECK_THAT(all, Catch::Contains("storage.secretkey: is a well-known default credential"));
-  CHECK_THAT(all, Catch::Contains(
-                      "seed-config.yaml:52:20: warning: monitoring.prometheus_port: port 9090 is "
-                      "also grpc.port (no clash now: this release opens no listener on grpc.port)"));
+  CHECK_THAT(all,
+             Catch::Contains(
+                 "seed-config.yaml:52:20: warning: monitoring.prometheus_port: port 9090 is "
+                 "also grpc.port (no clash now: this release opens no listener on grpc.port)"));
   CHECK(r.config.String("storage.type") == "minio");
 }
 
@@ -100,18 +101,18 @@ TEST_CASE("an unknown section suggests the closest, or the section of a stray ke
 }
 
 TEST_CASE("every problem in a file is reported in one run", "[config]") {
-  const LoadResult r = LoadText(Builtin(), 
-      "app:\n"
-      "  mode: monolit\n"
-      "server:\n"
-      "  port: 70000\n"
-      "  read_timeout: 0\n"
-      "  write_timeout: [1, 2]\n"
-      "redis:\n"
-      "  poolsize: -1\n"
-      "nats:\n"
-      "  url: localhost:4222\n",
-      "f.yaml");
+  const LoadResult r = LoadText(Builtin(),
+                                "app:\n"
+                                "  mode: monolit\n"
+                                "server:\n"
+                                "  port: 70000\n"
+                                "  read_timeout: 0\n"
+                                "  write_timeout: [1, 2]\n"
+                                "redis:\n"
+                                "  poolsize: -1\n"
+                                "nats:\n"
+                                "  url: localhost:4222\n",
+                                "f.yaml");
 
   const std::string all = AllDiagnostics(r);
   INFO(all);
@@ -134,18 +135,21 @@ TEST_CASE("every problem in a file is reported in one run", "[config]") {
 TEST_CASE("wrong shapes are type errors", "[config]") {
   CHECK_THAT(Only(LoadText(Builtin(), "- a\n- b\n", "f")).message,
              Catch::Contains("not a mapping of sections"));
-  CHECK_THAT(Only(LoadText(Builtin(), "server: 8080\n", "f")).message, Catch::Contains("must be a mapping"));
+  CHECK_THAT(Only(LoadText(Builtin(), "server: 8080\n", "f")).message,
+             Catch::Contains("must be a mapping"));
   CHECK_THAT(Only(LoadText(Builtin(), "plugins:\n  enabled: api-gateway\n", "f")).message,
              Catch::Contains("expected a list"));
   CHECK_THAT(Only(LoadText(Builtin(), "plugins:\n  enabled: [[a]]\n", "f")).message,
              Catch::Contains("expected a name, got a list"));
-  CHECK_THAT(Only(LoadText(Builtin(), "server:\n  port:\n", "f")).message, Catch::Contains("has no value"));
+  CHECK_THAT(Only(LoadText(Builtin(), "server:\n  port:\n", "f")).message,
+             Catch::Contains("has no value"));
 }
 
 TEST_CASE("duplicate sections and keys are errors naming the first", "[config]") {
   CHECK_THAT(Only(LoadText(Builtin(), "server:\n  port: 1\n  port: 2\n", "f")).Format(),
              Catch::Contains("f:3:3: error: server.port: key appears twice (first at line 2)"));
-  CHECK_THAT(Only(LoadText(Builtin(), "app: {}\napp: {}\n", "f")).message, Catch::Contains("appears twice"));
+  CHECK_THAT(Only(LoadText(Builtin(), "app: {}\napp: {}\n", "f")).message,
+             Catch::Contains("appears twice"));
 }
 
 TEST_CASE("two listeners on one port: an error when both open, a warning when one never does",
@@ -157,7 +161,8 @@ TEST_CASE("two listeners on one port: an error when both open, a warning when on
       Catch::Contains("f:2:20: error: monitoring.prometheus_port: port 8080 is also server.port"));
 
   const Diagnostic off = Only(
-      LoadText(Builtin(), "monitoring:\n  prometheus_port: 8080\nplugins:\n  enabled: [api-gateway]\n", "f"));
+      LoadText(Builtin(),
+               "monitoring:\n  prometheus_port: 8080\nplugins:\n  enabled: [api-gateway]\n", "f"));
   CHECK(off.severity == Severity::kWarning);
   CHECK_THAT(off.message, Catch::Contains("the monitor plugin is not enabled"));
 
@@ -169,7 +174,8 @@ TEST_CASE("two listeners on one port: an error when both open, a warning when on
 TEST_CASE("an alias that disagrees with its key is an error; one that agrees is fine", "[config]") {
   CHECK(LoadText(Builtin(), "app:\n  port: 8080\nserver:\n  port: 8080\n", "f").Ok(true));
 
-  const Diagnostic d = Only(LoadText(Builtin(), "app:\n  port: 8081\nserver:\n  port: 8080\n", "f"));
+  const Diagnostic d =
+      Only(LoadText(Builtin(), "app:\n  port: 8081\nserver:\n  port: 8080\n", "f"));
   CHECK_THAT(
       d.Format(),
       Catch::Contains("f:2:9: error: app.port: 8081 conflicts with server.port (8080, at f:4:9)"));
@@ -181,7 +187,8 @@ TEST_CASE("an alias that disagrees with its key is an error; one that agrees is 
 }
 
 TEST_CASE("app.debug lowers the level only when logging.level is not set", "[config]") {
-  CHECK(LoadText(Builtin(), "app:\n  debug: true\n", "f").config.String("logging.level") == "debug");
+  CHECK(LoadText(Builtin(), "app:\n  debug: true\n", "f").config.String("logging.level") ==
+        "debug");
   CHECK(LoadText(Builtin(), "app:\n  debug: true\nlogging:\n  level: warn\n", "f")
             .config.String("logging.level") == "warn");
 }
@@ -220,15 +227,16 @@ TEST_CASE("environment values are parsed by type and errors name the variable", 
 }
 
 TEST_CASE("an unknown STREAMGATE_ variable is a warning with a suggestion", "[config]") {
-  const Diagnostic d =
-      Only(LoadText(Builtin(), "", "f", {{"STREAMGATE_SERVR_PORT", "1"}, {"STREAMGATE_CONFIG", "x"}}));
+  const Diagnostic d = Only(
+      LoadText(Builtin(), "", "f", {{"STREAMGATE_SERVR_PORT", "1"}, {"STREAMGATE_CONFIG", "x"}}));
 
   CHECK(d.severity == Severity::kWarning);
   CHECK_THAT(d.message, Catch::Contains("did you mean 'STREAMGATE_SERVER_PORT'?"));
 }
 
 TEST_CASE("an unknown flag key is an error with a suggestion", "[config]") {
-  const Diagnostic d = Only(LoadText(Builtin(), "", "f", {}, {{"server.prot", "1", "--set server.prot=1"}}));
+  const Diagnostic d =
+      Only(LoadText(Builtin(), "", "f", {}, {{"server.prot", "1", "--set server.prot=1"}}));
 
   CHECK_THAT(
       d.Format(),
@@ -245,7 +253,8 @@ TEST_CASE("storage backends other than local need their keys", "[config]") {
 }
 
 TEST_CASE("secrets are redacted in show and JSON, URL passwords masked", "[config]") {
-  const LoadResult r = LoadText(Builtin(), 
+  const LoadResult r = LoadText(
+      Builtin(),
       "database:\n  password: hunter22\nnats:\n  url: nats://app:s3cret@nats.internal:4222\n"
       "web3:\n  ethereum_rpc: https://mainnet.infura.io/v3/abcdef\n",
       "f");
@@ -276,7 +285,8 @@ TEST_CASE("hostile input: text that is not YAML", "[config][hostile]") {
   const Diagnostic d = Only(LoadText(Builtin(), "server:\n  port: [8080\n", "f"));
   CHECK(d.where.line > 0);
   CHECK_THAT(d.message, Catch::StartsWith("not valid YAML"));
-  CHECK_THAT(Only(LoadText(Builtin(), "a: b: c\n", "f")).message, Catch::StartsWith("not valid YAML"));
+  CHECK_THAT(Only(LoadText(Builtin(), "a: b: c\n", "f")).message,
+             Catch::StartsWith("not valid YAML"));
 }
 
 TEST_CASE("hostile input: binary garbage is named as such with its position", "[config][hostile]") {
@@ -284,12 +294,14 @@ TEST_CASE("hostile input: binary garbage is named as such with its position", "[
   const Diagnostic d = Only(LoadText(Builtin(), garbage, "f"));
   CHECK_THAT(d.Format(), Catch::StartsWith("f:2:10: error: not a text file"));
 
-  CHECK_THAT(Only(LoadText(Builtin(), "\xc3\x28 invalid utf8", "f")).message, Catch::Contains("not UTF-8"));
+  CHECK_THAT(Only(LoadText(Builtin(), "\xc3\x28 invalid utf8", "f")).message,
+             Catch::Contains("not UTF-8"));
 }
 
 TEST_CASE("hostile input: a huge file is refused before parsing", "[config][hostile]") {
   const std::string huge(kMaxConfigBytes + 1, '#');
-  CHECK_THAT(Only(LoadText(Builtin(), huge, "f")).message, Catch::Contains("the limit is 1048576 bytes"));
+  CHECK_THAT(Only(LoadText(Builtin(), huge, "f")).message,
+             Catch::Contains("the limit is 1048576 bytes"));
 
   const std::string path = TempFile("huge.yaml", huge);
   LoadOptions options;
@@ -324,7 +336,8 @@ TEST_CASE("hostile input: alias bombs do not expand", "[config][hostile]") {
 }
 
 TEST_CASE("hostile input: aliases to valid values work", "[config][hostile]") {
-  const LoadResult r = LoadText(Builtin(), "server:\n  read_timeout: &t 45\n  write_timeout: *t\n", "f");
+  const LoadResult r =
+      LoadText(Builtin(), "server:\n  read_timeout: &t 45\n  write_timeout: *t\n", "f");
   INFO(AllDiagnostics(r));
   CHECK(r.Ok());
   CHECK(r.config.Duration("server.write_timeout") == std::chrono::seconds(45));

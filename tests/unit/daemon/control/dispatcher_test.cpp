@@ -104,7 +104,8 @@ TEST_CASE("logs.history returns the newest records after a sequence number", "[c
   CHECK(after["result"]["next_seq"] == 21);
 }
 
-TEST_CASE("requests over the stated limits are bad requests, keeping the id", "[control][hostile]") {
+TEST_CASE("requests over the stated limits are bad requests, keeping the id",
+          "[control][hostile]") {
   test::FakeControlTarget target;
   Dispatcher d(target);
   std::string keys;
@@ -144,9 +145,9 @@ TEST_CASE("requests over the stated limits are bad requests, keeping the id", "[
 TEST_CASE("ids are echoed as sent: strings as they are, numbers as their text", "[control]") {
   test::FakeControlTarget target;
   Dispatcher d(target);
-  for (const std::string id : {"0", "-1", "9223372036854775807", "9223372036854775808",
-                               "18446744073709551615", "18446744073709551616",
-                               "340282366920938463463374607431768211456", "2.5", "1E300"}) {
+  for (const std::string id :
+       {"0", "-1", "9223372036854775807", "9223372036854775808", "18446744073709551615",
+        "18446744073709551616", "340282366920938463463374607431768211456", "2.5", "1E300"}) {
     INFO(id);
     const std::string frame = R"({"v":1,"id":)" + id + R"(,"cmd":"ping"})";
     CHECK(Send(d, frame)["id"] == id);
@@ -183,8 +184,7 @@ TEST_CASE("log.level.set needs a level and takes only components that exist", "[
 
   const auto empty = Send(d, R"({"v":1,"id":"1","cmd":"log.level.set","args":{"level":""}})");
   CHECK(empty["error"]["code"] == "bad_request");
-  CHECK(empty["error"]["message"] ==
-        "log.level.set: \"level\" is required and must not be empty");
+  CHECK(empty["error"]["message"] == "log.level.set: \"level\" is required and must not be empty");
 
   const auto unknown = Send(
       d, R"({"v":1,"id":"2","cmd":"log.level.set","args":{"level":"info","component":"kernal"}})");
@@ -194,8 +194,10 @@ TEST_CASE("log.level.set needs a level and takes only components that exist", "[
         "components: kernel");
   CHECK_FALSE(target.Logs().Levels().contains("kernal"));
 
-  CHECK(Send(d, R"({"v":1,"id":"3","cmd":"log.level.set","args":{"level":"info","component":"kernel"}})")
-            ["ok"] == true);
+  CHECK(
+      Send(d,
+           R"({"v":1,"id":"3","cmd":"log.level.set","args":{"level":"info","component":"kernel"}})")
+          ["ok"] == true);
 }
 
 }  // namespace sg::control

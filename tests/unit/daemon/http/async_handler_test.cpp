@@ -42,9 +42,8 @@ TEST_CASE("an asynchronous handler answers from another thread", "[http][async]"
           responder->Send(HttpResponse{});  // a second answer is ignored
         });
       }));
-  REQUIRE(s.routes.AddRoute("GET", "/now", [](const HttpRequest&, HttpResponse& res) {
-    res.body = "now";
-  }));
+  REQUIRE(s.routes.AddRoute("GET", "/now",
+                            [](const HttpRequest&, HttpResponse& res) { res.body = "now"; }));
   s.Start();
   test::HttpConnection c(s.port());
   auto reply = c.Request("GET", "/work/7");
@@ -66,12 +65,12 @@ TEST_CASE("a handler that never answers gets the client a 504 at the deadline", 
   std::shared_ptr<HttpResponder> kept;
   std::promise<void> gone;
   std::atomic<int> calls{0};
-  REQUIRE(s.routes.AddAsyncRoute(
-      "GET", "/stuck", [&](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
-        if (calls++ > 0) return;  // the second time, just never answer
-        kept = responder;
-        responder->OnClientGone([&gone] { gone.set_value(); });
-      }));
+  REQUIRE(s.routes.AddAsyncRoute("GET", "/stuck",
+                                 [&](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+                                   if (calls++ > 0) return;  // the second time, just never answer
+                                   kept = responder;
+                                   responder->OnClientGone([&gone] { gone.set_value(); });
+                                 }));
   s.Start();
   test::HttpConnection c(s.port());
   auto reply = c.Request("GET", "/stuck");
@@ -91,19 +90,18 @@ TEST_CASE("a client that leaves mid-work is noticed, so the work can stop", "[ht
   std::promise<void> gone;
   std::promise<void> received;
   std::shared_ptr<HttpResponder> kept;
-  REQUIRE(s.routes.AddAsyncRoute(
-      "GET", "/long", [&](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
-        kept = responder;
-        responder->OnClientGone([&gone] { gone.set_value(); });
-        received.set_value();
-      }));
+  REQUIRE(s.routes.AddAsyncRoute("GET", "/long",
+                                 [&](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+                                   kept = responder;
+                                   responder->OnClientGone([&gone] { gone.set_value(); });
+                                   received.set_value();
+                                 }));
   s.Start();
   {
     test::HttpConnection c(s.port());
     c.Send("GET /long HTTP/1.1\r\nHost: x\r\n\r\n");
     // Wait until the handler holds the request, then hang up.
-    REQUIRE(received.get_future().wait_for(std::chrono::seconds(5)) ==
-            std::future_status::ready);
+    REQUIRE(received.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   }
   REQUIRE(gone.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   CHECK(kept->ClientGone());
@@ -123,7 +121,8 @@ TEST_CASE("a streamed response: events as they are written, heartbeats, then the
         auto stream = responder->StartStream(std::move(head), std::chrono::milliseconds(50));
         REQUIRE(stream);
         s.workers.emplace_back([stream] {
-          for (int i = 1; i <= 3; ++i) stream->Write("data: {\"progress\":" + std::to_string(i) + "}\n\n");
+          for (int i = 1; i <= 3; ++i)
+            stream->Write("data: {\"progress\":" + std::to_string(i) + "}\n\n");
           stream->End();
         });
       }));

@@ -1,21 +1,20 @@
 // Response bodies from a source (an object in storage, say), on the real HTTP server with curl
 // and a raw client: with and without Content-Length, HEAD, a slow client holding the source
 // back, and a source that fails or breaks its promise.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "tests/support/http_client.h"
 #include "tests/support/http_test_server.h"
@@ -41,7 +40,8 @@ class PatternSource final : public HttpBodySource {
       if (fail_after && made >= *fail_after) {
         return fn(Result<HttpBodyChunk>(Error{ErrorCode::kIo, "the disk went away"}));
       }
-      const uint64_t n = std::min<uint64_t>(piece_, size_ - made) + (made + piece_ >= size_ ? extra : 0);
+      const uint64_t n =
+          std::min<uint64_t>(piece_, size_ - made) + (made + piece_ >= size_ ? extra : 0);
       HttpBodyChunk chunk;
       chunk.data.resize(static_cast<size_t>(n));
       for (uint64_t i = 0; i < n; ++i) chunk.data[static_cast<size_t>(i)] = PatternByte(made + i);
@@ -111,8 +111,8 @@ TEST_CASE("a response streams from its source, sized or chunked", "[http][source
   s.Serve(size, sized ? std::optional<uint64_t>(size) : std::nullopt);
   test::TempDir dir;
   const std::string out = dir.path() + "/obj";
-  auto run = test::Run({"/usr/bin/curl", "-sS", "-D", dir.path() + "/head", "-o", out,
-                        s.base() + "/obj"});
+  auto run =
+      test::Run({"/usr/bin/curl", "-sS", "-D", dir.path() + "/head", "-o", out, s.base() + "/obj"});
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
   const std::string body = test::ReadFile(out);

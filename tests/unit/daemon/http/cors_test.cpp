@@ -15,8 +15,8 @@ TEST_CASE("routes with a CORS policy answer preflights and mark their responses"
     res.headers.emplace_back("Upload-Offset", "0");
   };
   REQUIRE(routes.AddRoute("GET", "/open/{id}", ok));
-  routes.SetCors("/open/{id}", CorsPolicy{{"*"}, {"Tus-Resumable", "Upload-Length"},
-                                          {"Upload-Offset"}, 3600});
+  routes.SetCors("/open/{id}",
+                 CorsPolicy{{"*"}, {"Tus-Resumable", "Upload-Length"}, {"Upload-Offset"}, 3600});
   // Added after the policy: covered too.
   REQUIRE(routes.AddRoute("PUT", "/open/{id}", ok));
   REQUIRE(routes.AddRoute("GET", "/listed", ok));
@@ -30,9 +30,8 @@ TEST_CASE("routes with a CORS policy answer preflights and mark their responses"
     return test::Run(args).out;
   };
 
-  const std::string preflight =
-      curl({"-X", "OPTIONS", "-H", "Origin: https://player.example", "-H",
-            "Access-Control-Request-Method: PUT", base + "/open/42"});
+  const std::string preflight = curl({"-X", "OPTIONS", "-H", "Origin: https://player.example", "-H",
+                                      "Access-Control-Request-Method: PUT", base + "/open/42"});
   INFO(preflight);
   CHECK(preflight.find("HTTP/1.1 204") != std::string::npos);
   CHECK(preflight.find("Access-Control-Allow-Origin: *") != std::string::npos);

@@ -34,7 +34,7 @@ TEST_CASE("single byte ranges: 206 for what fits, 416 for what does not", "[http
   CHECK(range("bytes=990-").range.first == 990);
   CHECK(range("bytes=990-").range.count == 10);
   CHECK(range("bytes=-10").range.first == 990);
-  CHECK(range("bytes=-5000").range.count == 1000);  // a suffix longer than the file: all of it
+  CHECK(range("bytes=-5000").range.count == 1000);    // a suffix longer than the file: all of it
   CHECK(range("bytes=900-5000").range.count == 100);  // clipped to the end
   CHECK(range("bytes=1000-").status == 416);
   CHECK(range("bytes=-0").status == 416);
@@ -92,7 +92,8 @@ TEST_CASE("the server sends files to curl: whole, ranged, conditional, HEAD, mis
 
   // The whole file, byte for byte.
   const std::string out = dir.path() + "/out.bin";
-  auto whole = test::Run({"/usr/bin/curl", "-sS", "-o", out, "-w", "%{http_code}", url + "video.bin"});
+  auto whole =
+      test::Run({"/usr/bin/curl", "-sS", "-o", out, "-w", "%{http_code}", url + "video.bin"});
   CHECK(whole.out == "200");
   CHECK(test::ReadFile(out) == content);
 
@@ -108,19 +109,19 @@ TEST_CASE("the server sends files to curl: whole, ranged, conditional, HEAD, mis
   const std::string etag = head.out.substr(at + 6, head.out.find('\r', at) - at - 6);
 
   // A range, as players ask for segments.
-  auto ranged = test::Run({"/usr/bin/curl", "-sS", "-r", "1048576-1048675", "-D", "-", "-o", out,
-                           url + "video.bin"});
+  auto ranged = test::Run(
+      {"/usr/bin/curl", "-sS", "-r", "1048576-1048675", "-D", "-", "-o", out, url + "video.bin"});
   CHECK(ranged.out.find("HTTP/1.1 206") != std::string::npos);
   CHECK(ranged.out.find("Content-Range: bytes 1048576-1048675/3145728") != std::string::npos);
   CHECK(test::ReadFile(out) == content.substr(1048576, 100));
 
-  auto beyond = test::Run(
-      {"/usr/bin/curl", "-sS", "-r", "4000000-", "-o", "/dev/null", "-w", "%{http_code}", url + "video.bin"});
+  auto beyond = test::Run({"/usr/bin/curl", "-sS", "-r", "4000000-", "-o", "/dev/null", "-w",
+                           "%{http_code}", url + "video.bin"});
   CHECK(beyond.out == "416");
 
   // Revalidation: the ETag it gave answers 304 with no body.
-  auto cached = test::Run({"/usr/bin/curl", "-sS", "-H", "If-None-Match: " + etag, "-D", "-",
-                           "-o", "/dev/null", "-w", "%{size_download}", url + "video.bin"});
+  auto cached = test::Run({"/usr/bin/curl", "-sS", "-H", "If-None-Match: " + etag, "-D", "-", "-o",
+                           "/dev/null", "-w", "%{size_download}", url + "video.bin"});
   CHECK(cached.out.find("HTTP/1.1 304") != std::string::npos);
   CHECK(cached.out.find("Content-Length") == std::string::npos);
   CHECK(cached.out.ends_with("\r\n0"));  // no body

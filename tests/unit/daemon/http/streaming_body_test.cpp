@@ -2,13 +2,6 @@
 // upload by curl with the process's memory flat, backpressure when the handler does not ask for
 // more, the route's own limit, an early answer, `Expect: 100-continue`, and a client that leaves
 // mid-body.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -16,9 +9,15 @@
 #include <future>
 #include <mutex>
 
+#include <arpa/inet.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "tests/support/http_client.h"
 #include "tests/support/http_test_server.h"
@@ -58,27 +57,26 @@ uint64_t Fnv(std::string_view data) {
 // Reads the body to its end on a worker thread (as a plugin's blocking pool would), asking for
 // the next piece only once the last one is handled; answers with what it counted.
 void ReadAll(std::shared_ptr<HttpBodyReader> body, std::shared_ptr<HttpResponder> responder,
-             std::shared_ptr<BodyTally> tally, boost::asio::thread_pool& pool,
-             bool hash = true) {
+             std::shared_ptr<BodyTally> tally, boost::asio::thread_pool& pool, bool hash = true) {
   body->Read([body, responder, tally, &pool, hash](Result<HttpBodyChunk> chunk) {
     if (!chunk) {
       tally->failed.set_value(chunk.error());
       return;
     }
-    boost::asio::post(pool, [body, responder, tally, &pool, hash,
-                             piece = std::move(chunk).value()]() mutable {
-      if (hash) {
-        tally->Add(piece.data);
-      } else {
-        tally->bytes += piece.data.size();
-        ++tally->chunks;
-      }
-      if (!piece.last) return ReadAll(body, responder, tally, pool, hash);
-      HttpResponse res;
-      res.body = "{\"bytes\":" + std::to_string(tally->bytes.load()) +
-                 ",\"hash\":" + std::to_string(tally->hash) + "}";
-      responder->Send(std::move(res));
-    });
+    boost::asio::post(
+        pool, [body, responder, tally, &pool, hash, piece = std::move(chunk).value()]() mutable {
+          if (hash) {
+            tally->Add(piece.data);
+          } else {
+            tally->bytes += piece.data.size();
+            ++tally->chunks;
+          }
+          if (!piece.last) return ReadAll(body, responder, tally, pool, hash);
+          HttpResponse res;
+          res.body = "{\"bytes\":" + std::to_string(tally->bytes.load()) +
+                     ",\"hash\":" + std::to_string(tally->hash) + "}";
+          responder->Send(std::move(res));
+        });
   });
 }
 
@@ -174,13 +172,12 @@ TEST_CASE("a 2 GiB body streams through a route with memory flat", "[http][strea
   StreamingServer s;
   auto tally = std::make_shared<BodyTally>();
   std::optional<uint64_t> announced;
-  REQUIRE(s.routes.AddStreamingRoute(
-      "PUT", "/upload/{name}", uint64_t{4} << 30,
-      [&](const HttpRequest&, std::shared_ptr<HttpBodyReader> body,
-          std::shared_ptr<HttpResponder> responder) {
-        announced = body->ContentLength();
-        ReadAll(body, responder, tally, s.pool, /*hash=*/false);
-      }));
+  REQUIRE(s.routes.AddStreamingRoute("PUT", "/upload/{name}", uint64_t{4} << 30,
+                                     [&](const HttpRequest&, std::shared_ptr<HttpBodyReader> body,
+                                         std::shared_ptr<HttpResponder> responder) {
+                                       announced = body->ContentLength();
+                                       ReadAll(body, responder, tally, s.pool, /*hash=*/false);
+                                     }));
   s.Start();
 
   // A sparse file: 2 GiB to send, no disk spent. Under a sanitizer, 512 MiB keeps it quick.
@@ -216,9 +213,7 @@ TEST_CASE("a streamed body arrives whole and in order, chunked or not", "[http][
   REQUIRE(s.routes.AddStreamingRoute(
       "POST", "/in", uint64_t{64} << 20,
       [&](const HttpRequest&, std::shared_ptr<HttpBodyReader> body,
-          std::shared_ptr<HttpResponder> responder) {
-        ReadAll(body, responder, tally, s.pool);
-      }));
+          std::shared_ptr<HttpResponder> responder) { ReadAll(body, responder, tally, s.pool); }));
   s.Start();
   std::string data(3 * 1024 * 1024 + 17, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 13);
@@ -232,8 +227,8 @@ TEST_CASE("a streamed body arrives whole and in order, chunked or not", "[http][
                          ",\"hash\":" + std::to_string(Fnv(data)) + "}");
   }
   SECTION("chunked") {
-    auto run = test::Run({"/usr/bin/curl", "-sS", "-H", "Transfer-Encoding: chunked", "--data-binary",
-                          "@" + file, s.base() + "/in"});
+    auto run = test::Run({"/usr/bin/curl", "-sS", "-H", "Transfer-Encoding: chunked",
+                          "--data-binary", "@" + file, s.base() + "/in"});
     REQUIRE(run.exit_code == 0);
     CHECK(run.out == "{\"bytes\":" + std::to_string(data.size()) +
                          ",\"hash\":" + std::to_string(Fnv(data)) + "}");
@@ -251,19 +246,19 @@ TEST_CASE("a handler that does not ask for more holds the client back", "[http][
   std::shared_ptr<HttpBodyReader> held;
   std::shared_ptr<HttpResponder> held_responder;
   auto tally = std::make_shared<BodyTally>();
-  REQUIRE(s.routes.AddStreamingRoute(
-      "PUT", "/slow", uint64_t{1} << 30,
-      [&](const HttpRequest&, std::shared_ptr<HttpBodyReader> body,
-          std::shared_ptr<HttpResponder> responder) {
-        // One piece, then nothing until the test lets go.
-        body->Read([&, body, responder](Result<HttpBodyChunk> chunk) {
-          REQUIRE(chunk);
-          tally->Add(chunk->data);
-          std::lock_guard lock(mu);
-          held = body;
-          held_responder = responder;
-        });
-      }));
+  REQUIRE(s.routes.AddStreamingRoute("PUT", "/slow", uint64_t{1} << 30,
+                                     [&](const HttpRequest&, std::shared_ptr<HttpBodyReader> body,
+                                         std::shared_ptr<HttpResponder> responder) {
+                                       // One piece, then nothing until the test lets go.
+                                       body->Read(
+                                           [&, body, responder](Result<HttpBodyChunk> chunk) {
+                                             REQUIRE(chunk);
+                                             tally->Add(chunk->data);
+                                             std::lock_guard lock(mu);
+                                             held = body;
+                                             held_responder = responder;
+                                           });
+                                     }));
   s.Start([](ServerSettings& settings) { settings.write_timeout = 30s; });
 
   // A raw non-blocking socket: write until the kernel takes no more.
@@ -310,13 +305,12 @@ TEST_CASE("a streaming route's own limit is kept", "[http][streaming]") {
   StreamingServer s;
   auto tally = std::make_shared<BodyTally>();
   std::atomic<int> calls{0};
-  REQUIRE(s.routes.AddStreamingRoute(
-      "POST", "/small", 1000,
-      [&](const HttpRequest&, std::shared_ptr<HttpBodyReader> body,
-          std::shared_ptr<HttpResponder> responder) {
-        ++calls;
-        ReadAll(body, responder, tally, s.pool);
-      }));
+  REQUIRE(s.routes.AddStreamingRoute("POST", "/small", 1000,
+                                     [&](const HttpRequest&, std::shared_ptr<HttpBodyReader> body,
+                                         std::shared_ptr<HttpResponder> responder) {
+                                       ++calls;
+                                       ReadAll(body, responder, tally, s.pool);
+                                     }));
   s.Start([](ServerSettings& settings) { settings.max_body_bytes = 100; });
 
   SECTION("Content-Length over the limit is refused before the handler runs") {
@@ -349,15 +343,14 @@ TEST_CASE("a streaming route's own limit is kept", "[http][streaming]") {
 
 TEST_CASE("an answer before the body closes the connection after it", "[http][streaming]") {
   StreamingServer s;
-  REQUIRE(s.routes.AddStreamingRoute(
-      "PUT", "/locked", uint64_t{1} << 30,
-      [](const HttpRequest&, std::shared_ptr<HttpBodyReader>,
-         std::shared_ptr<HttpResponder> responder) {
-        HttpResponse res;
-        res.status = 401;
-        res.body = R"({"error":"sign in first"})";
-        responder->Send(std::move(res));
-      }));
+  REQUIRE(s.routes.AddStreamingRoute("PUT", "/locked", uint64_t{1} << 30,
+                                     [](const HttpRequest&, std::shared_ptr<HttpBodyReader>,
+                                        std::shared_ptr<HttpResponder> responder) {
+                                       HttpResponse res;
+                                       res.status = 401;
+                                       res.body = R"({"error":"sign in first"})";
+                                       responder->Send(std::move(res));
+                                     }));
   s.Start();
 
   SECTION("without Expect: the unread body ends the connection") {
@@ -388,9 +381,7 @@ TEST_CASE("Expect: 100-continue is answered when the handler reads", "[http][str
   REQUIRE(s.routes.AddStreamingRoute(
       "PUT", "/in", 1 << 20,
       [&](const HttpRequest&, std::shared_ptr<HttpBodyReader> body,
-          std::shared_ptr<HttpResponder> responder) {
-        ReadAll(body, responder, tally, s.pool);
-      }));
+          std::shared_ptr<HttpResponder> responder) { ReadAll(body, responder, tally, s.pool); }));
   REQUIRE(s.routes.AddRoute("POST", "/whole", [](const HttpRequest& req, HttpResponse& res) {
     res.body = std::to_string(req.body.size());
   }));
@@ -417,9 +408,7 @@ TEST_CASE("a client that leaves mid-body is reported to the handler", "[http][st
   REQUIRE(s.routes.AddStreamingRoute(
       "PUT", "/in", uint64_t{1} << 30,
       [&](const HttpRequest&, std::shared_ptr<HttpBodyReader> body,
-          std::shared_ptr<HttpResponder> responder) {
-        ReadAll(body, responder, tally, s.pool);
-      }));
+          std::shared_ptr<HttpResponder> responder) { ReadAll(body, responder, tally, s.pool); }));
   s.Start();
   auto failed = tally->failed.get_future();
   {

@@ -1,13 +1,13 @@
 // The pool for plugins' blocking work: bounded, never blocking the submitter, counting what it
 // did, and surviving work that throws. No timing: gates and latches only.
+#include "daemon/plugin_api/blocking_pool.h"
+
 #include <atomic>
 #include <future>
 #include <latch>
 
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/null_sink.h>
-
-#include "daemon/plugin_api/blocking_pool.h"
 
 namespace sg {
 namespace {

@@ -1,3 +1,5 @@
+#include "daemon/storage/local_storage.h"
+
 #include <filesystem>
 #include <string>
 
@@ -7,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/storage/local_storage.h"
 #include "tests/support/process.h"
 
 namespace sg::storage {
@@ -200,7 +201,8 @@ TEST_CASE("local storage refuses keys that leave its root, touching nothing", "[
   TempDir dir;
   auto store = Store(dir);
 
-  for (const std::string key : {"../escaped", "/etc/passwd", "a/../../escaped", "a\\..\\b", "a//b"}) {
+  for (const std::string key :
+       {"../escaped", "/etc/passwd", "a/../../escaped", "a\\..\\b", "a//b"}) {
     CHECK(store->Put(key).error().code == ErrorCode::kInvalidArgument);
     CHECK(store->Get(key, {}).error().code == ErrorCode::kInvalidArgument);
     CHECK(store->Stat(key).error().code == ErrorCode::kInvalidArgument);
@@ -244,8 +246,8 @@ TEST_CASE("a local reader keeps reading the version it opened", "[storage]") {
 TEST_CASE("local storage lists by prefix and deletes, removing emptied folders", "[storage]") {
   TempDir dir;
   auto store = Store(dir);
-  for (const char* key : {"videos/a/source", "videos/a/hls/720p/seg_00001.m4s", "videos/b/source",
-                          "thumbs/a.jpg"}) {
+  for (const char* key :
+       {"videos/a/source", "videos/a/hls/720p/seg_00001.m4s", "videos/b/source", "thumbs/a.jpg"}) {
     PutAll(*store, key, key);
   }
 

@@ -1,9 +1,9 @@
+#include "daemon/storage/object_key.h"
+
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
-
-#include "daemon/storage/object_key.h"
 
 namespace sg::storage {
 

@@ -1,6 +1,7 @@
+#include "daemon/storage/s3_signer.h"
+
 #include <catch2/catch.hpp>
 
-#include "daemon/storage/s3_signer.h"
 #include "daemon/storage/s3_xml.h"
 
 namespace sg::storage::s3 {
