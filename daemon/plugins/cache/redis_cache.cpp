@@ -35,6 +35,24 @@ std::string RedisCache::Address() const {
   return fmt::format("{}:{}", options_.host, options_.port);
 }
 
+namespace {
+
+// One command, its arguments binary-safe; null when the connection broke (see c->errstr).
+redisReply* Send(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+}
+
+}  // namespace
+
 Result<redisContext*> RedisCache::Connect() {
   redisContext* c =
       redisConnectWithTimeout(options_.host.c_str(), options_.port, ToTimeval(options_.timeout));
@@ -45,14 +63,7 @@ Result<redisContext*> RedisCache::Connect() {
   }
   redisSetTimeout(c, ToTimeval(options_.timeout));
   auto setup = [&](const std::vector<std::string>& args) -> std::string {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+    redisReply* r = Send(c, args);
     if (r == nullptr) return c->errstr;
     std::string error = r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "";
     freeReplyObject(r);
@@ -119,14 +130,7 @@ Result<RedisCache::Reply> RedisCache::Command(const std::vector<std::string>& ar
     ++counters_.errors;
     return c.error();
   }
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  auto* r = static_cast<redisReply*>(
-      redisCommandArgv(*c, static_cast<int>(args.size()), argv.data(), lens.data()));
+  redisReply* r = Send(*c, args);
   if (r == nullptr) {
     // The connection is broken (reset, timed out): drop it; the next use reconnects.
     const bool timed_out = (*c)->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
