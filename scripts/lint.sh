@@ -29,7 +29,7 @@ for tool in clang-format clang-tidy; do
 done
 
 # Our C++: everything tracked under the source folders (not build output, not generated files).
-mapfile -t all_files < <(git ls-files -- '*.cpp' '*.h' | grep -E '^(cli|common|config|daemon|tests|tools)/')
+mapfile -t all_files < <(git ls-files -- '*.cpp' '*.h' | grep -E '^(cli|common|config|daemon|tests|tools)/' | grep -v '^tests/data/')
 
 if [[ $mode == fix ]]; then
   clang-format -i "${all_files[@]}"
