@@ -17,6 +17,7 @@
 
 #include "daemon/storage/local_storage.h"
 #include "daemon/storage/s3_storage.h"
+#include "tests/support/aws_cli.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -145,13 +146,7 @@ int main(int argc, char** argv) {
   const std::string file = dir.Write("upload.bin", data);
   data = std::string();
   sg::test::SpawnOptions env;
-  env.env = {{"AWS_ACCESS_KEY_ID", "S3RVER"},
-             {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
-             {"AWS_DEFAULT_REGION", "us-east-1"},
-             {"AWS_CONFIG_FILE", dir.path() + "/none"},
-             {"AWS_SHARED_CREDENTIALS_FILE", dir.path() + "/none"},
-             {"AWS_EC2_METADATA_DISABLED", "true"},
-             {"HOME", dir.path()}};
+  env.env = sg::test::AwsCliEnv(dir.path());
   double aws_best = 1e9;
   double s3_best = 1e9;
   for (int run = 0; run < runs; ++run) {

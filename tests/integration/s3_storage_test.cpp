@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/support/aws_cli.h"
 #include "tests/support/process.h"
 
 namespace sg::storage {
@@ -146,13 +147,7 @@ test::RunResult Aws(const S3rver& server, const TempDir& dir, std::vector<std::s
                                    "http://" + server.endpoint(), "s3"};
   argv.insert(argv.end(), args.begin(), args.end());
   test::SpawnOptions options;
-  options.env = {{"AWS_ACCESS_KEY_ID", "S3RVER"},
-                 {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
-                 {"AWS_DEFAULT_REGION", "us-east-1"},
-                 {"AWS_CONFIG_FILE", dir.path() + "/none"},
-                 {"AWS_SHARED_CREDENTIALS_FILE", dir.path() + "/none"},
-                 {"AWS_EC2_METADATA_DISABLED", "true"},
-                 {"HOME", dir.path()}};
+  options.env = test::AwsCliEnv(dir.path());
   return test::Run(argv, options, std::chrono::seconds(120));
 }
 
