@@ -1,0 +1,2 @@
+// To be written.
+#include "daemon/plugin_api/sql.h"

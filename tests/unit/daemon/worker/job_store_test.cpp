@@ -1,0 +1,2 @@
+// To be written.
+#include <catch2/catch.hpp>
