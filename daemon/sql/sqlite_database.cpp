@@ -418,13 +418,15 @@ Result<SqlResult> SqliteDatabase::Exec(const std::string& sql,
 }
 
 Result<void> SqliteDatabase::Transaction(const std::function<Result<void>(SqlSession&)>& work) {
+  // The connection first, then the writer lock, as Exec does: the writer never waits for a
+  // connection held by someone who waits for the writer.
+  auto lease = Acquire();
+  if (!lease) return lease.error();
+  Connection& conn = ***lease;
   WriterGuard writer(writer_);
   if (!writer.TryLockFor(options_.busy_timeout)) {
     return Timeout("another transaction held the database");
   }
-  auto lease = Acquire();
-  if (!lease) return lease.error();
-  Connection& conn = ***lease;
   // IMMEDIATE takes the write lock now, so a read-then-write transaction never fails halfway on
   // a lock another process took in between (and waits for it up to the busy timeout).
   auto begun = ExecOn(conn, "BEGIN IMMEDIATE", {}, true);

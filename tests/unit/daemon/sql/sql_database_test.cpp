@@ -188,6 +188,43 @@ TEST_CASE("concurrent transactions serialize: no increment is lost", "[sql]") {
   }
 }
 
+TEST_CASE("more callers than pooled connections, writing in and out of transactions, all finish",
+          "[sql]") {
+  TempDir dir;
+  auto db = OpenAt(dir.path() + "/crowd.db");
+  REQUIRE(db->Exec("CREATE TABLE log (who BIGINT, n BIGINT)"));
+  std::atomic<int> failures{0};
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        bool ok = false;
+        if ((t + i) % 2 == 0) {
+          ok = static_cast<bool>(
+              db->Exec("INSERT INTO log (who, n) VALUES ($1, $2)", {int64_t{t}, int64_t{i}}));
+        } else {
+          ok = static_cast<bool>(db->Transaction([&](SqlSession& s) -> Result<void> {
+            auto w = s.Exec("INSERT INTO log (who, n) VALUES ($1, $2)", {int64_t{t}, int64_t{i}});
+            if (!w) return w.error();
+            return {};
+          }));
+        }
+        if (!ok) ++failures;
+        if (!db->Exec("SELECT COUNT(*) FROM log")) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto count = db->Exec("SELECT COUNT(*) FROM log");
+
+  CHECK(failures == 0);
+  REQUIRE(count);
+  CHECK(count->rows.at(0).Int(0) == 320);
+  CHECK(db->Stats().pool_size <= 8);
+  CHECK(db->Stats().pool_in_use == 0);
+}
+
 TEST_CASE("two handles on one sqlite file (two processes) lose no increment", "[sql]") {
   TempDir dir;
   const std::string path = dir.path() + "/shared.db";
