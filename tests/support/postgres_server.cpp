@@ -119,9 +119,7 @@ void PostgresServer::InitDb() {
   if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   base_ = pattern;
   password_ = "pw-" + RandomHex(16);
-  {
-    std::ofstream(base_ + "/pwfile") << password_ << "\n";
-  }
+  { std::ofstream(base_ + "/pwfile") << password_ << "\n"; }
   if (geteuid() == 0) {
     const passwd* nobody = getpwnam("nobody");
     const group* nogroup = getgrnam("nogroup");
@@ -137,11 +135,11 @@ void PostgresServer::InitDb() {
   SpawnOptions options;
   options.cwd = base_;
   options.env = {{"LC_ALL", "C"}, {"LANG", "C"}};
-  Process initdb(AsPostgresUser({bin_ + "/initdb", "--pgdata=" + base_ + "/data",
-                                 "--username=" + user_, "--pwfile=" + base_ + "/pwfile",
-                                 "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
-                                 "--no-sync", "--no-instructions"}),
-                 logs_, options);
+  Process initdb(
+      AsPostgresUser({bin_ + "/initdb", "--pgdata=" + base_ + "/data", "--username=" + user_,
+                      "--pwfile=" + base_ + "/pwfile", "--auth=scram-sha-256", "--encoding=UTF8",
+                      "--locale=C", "--no-sync", "--no-instructions"}),
+      logs_, options);
   const auto code = initdb.Wait(120s);
   if (code != 0) {
     throw std::runtime_error("initdb failed (" +
@@ -154,13 +152,28 @@ bool PostgresServer::TryStart(std::string& log) {
   SpawnOptions options;
   options.cwd = base_;
   options.env = {{"LC_ALL", "C"}, {"LANG", "C"}};
-  server_ = std::make_unique<Process>(
-      AsPostgresUser({bin_ + "/postgres", "-D", base_ + "/data", "-p", std::to_string(port_), "-c",
-                      "listen_addresses=" + host_, "-c", "unix_socket_directories=" + base_,
-                      "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
-                      "full_page_writes=off", "-c", "max_connections=200", "-c",
-                      "shared_buffers=32MB", "-c", "logging_collector=off"}),
-      logs_, options);
+  server_ = std::make_unique<Process>(AsPostgresUser({bin_ + "/postgres",
+                                                      "-D",
+                                                      base_ + "/data",
+                                                      "-p",
+                                                      std::to_string(port_),
+                                                      "-c",
+                                                      "listen_addresses=" + host_,
+                                                      "-c",
+                                                      "unix_socket_directories=" + base_,
+                                                      "-c",
+                                                      "fsync=off",
+                                                      "-c",
+                                                      "synchronous_commit=off",
+                                                      "-c",
+                                                      "full_page_writes=off",
+                                                      "-c",
+                                                      "max_connections=200",
+                                                      "-c",
+                                                      "shared_buffers=32MB",
+                                                      "-c",
+                                                      "logging_collector=off"}),
+                                      logs_, options);
   // The postmaster writes this line once its sockets listen; a server that exits instead is
   // found at once rather than at the deadline.
   bool exited = false;
