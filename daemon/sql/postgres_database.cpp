@@ -47,9 +47,10 @@ void BackOff(int attempt) {
 
 // libpq's messages end with a newline (sometimes several lines); ours are one line.
 std::string Trim(const char* message) {
-  std::string s = message == nullptr ? "" : message;
-  for (char& c : s) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  std::string s;
+  for (const char* p = message; p != nullptr && *p != '\0'; ++p) {
+    const char c = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+    if (c != ' ' || (!s.empty() && s.back() != ' ')) s += c;
   }
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s.empty() ? "no message from libpq" : s;
@@ -290,11 +291,14 @@ Result<PGconn*> PostgresDatabase::Connect() {
 // though we asked nothing. Looking costs one poll and saves the next statement from failing.
 bool PostgresDatabase::StillAlive(PGconn* conn) {
   if (PQstatus(conn) != CONNECTION_OK) return false;
-  pollfd pfd{.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
-  if (pfd.fd < 0) return false;
-  if (poll(&pfd, 1, 0) == 0) return true;
-  if (PQconsumeInput(conn) == 0) return false;
-  return PQstatus(conn) == CONNECTION_OK;
+  // The goodbye and the end of file can come in separate reads: read until nothing is left.
+  for (int reads = 0; reads < 8; ++reads) {
+    pollfd pfd{.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
+    if (pfd.fd < 0) return false;
+    if (poll(&pfd, 1, 0) == 0) return true;
+    if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) return false;
+  }
+  return false;  // a server that keeps talking to an idle session is not one to trust
 }
 
 Result<PGconn*> PostgresDatabase::Borrow() {

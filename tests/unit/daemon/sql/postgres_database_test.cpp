@@ -152,6 +152,10 @@ TEST_CASE("postgres: errors say what went wrong with the code sql.h promises", "
     REQUIRE_FALSE(nul);
     CHECK(nul.error().code == ErrorCode::kInvalidArgument);
     CHECK_THAT(nul.error().message, Catch::Contains("NUL") && Catch::Contains("$1"));
+    std::vector<SqlValue> too_many_for_the_protocol(70000, int64_t{1});
+    auto flood = db->Exec("SELECT $1", too_many_for_the_protocol);
+    REQUIRE_FALSE(flood);
+    CHECK(flood.error().code == ErrorCode::kInvalidArgument);
     auto bad_utf8 = db->Exec("SELECT $1", {std::string("\xff\xfe")});
     REQUIRE_FALSE(bad_utf8);
     CHECK(bad_utf8.error().code == ErrorCode::kInvalidArgument);
