@@ -54,6 +54,7 @@ Result<int> RunMigrations(SqlDatabase& db, const std::string& component,
   for (const SqlMigration& migration : migrations) {
     bool too_new = false;
     auto step = db.Transaction([&](SqlSession& session) -> Result<void> {
+      too_new = false;  // PostgreSQL may run this again after a serialization conflict
       // An update that changes nothing takes the row's write lock on PostgreSQL, so a second
       // process migrating at the same moment waits here and then reads the version we wrote;
       // on SQLite the transaction already holds the database's one write lock.
