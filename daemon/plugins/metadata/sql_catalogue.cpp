@@ -136,6 +136,13 @@ std::string CleanReason(const std::string& reason) {
   return out;
 }
 
+// An enum value cast from a bad integer would be stored as "unknown" and never read back.
+Result<void> CheckVisibility(Visibility visibility) {
+  if (ParseVisibility(VisibilityName(visibility))) return {};
+  return Fail(ErrorCode::kInvalidArgument,
+              "visibility: must be one of public, unlisted, private, gated");
+}
+
 // ---- ids ----------------------------------------------------------------------------------------
 
 Result<void> CheckNewId(const std::string& id) {
@@ -411,6 +418,7 @@ Result<Video> SqlCatalogue::Create(const NewVideo& video) {
     return ok.error();
   }
   if (auto ok = CheckText("source_key", video.source_key, 0, kMaxKey); !ok) return ok.error();
+  if (auto ok = CheckVisibility(video.visibility); !ok) return ok.error();
   if (video.source_size < 0) {
     return Fail(ErrorCode::kInvalidArgument, "source_size: must not be negative");
   }
@@ -513,6 +521,9 @@ Result<Video> SqlCatalogue::Edit(const std::string& id, const VideoEdit& edit) {
     if (auto ok = CheckText("description", *edit.description, 0, kMaxDescription, true); !ok) {
       return ok.error();
     }
+  }
+  if (edit.visibility) {
+    if (auto ok = CheckVisibility(*edit.visibility); !ok) return ok.error();
   }
   Video result;
   auto done = db_->Transaction([&](SqlSession& session) -> Result<void> {

@@ -480,6 +480,7 @@ TEST_CASE("edits are validated field by field", "[catalogue]") {
       cases.push_back({VideoEdit{std::string("line\nbreak"), {}, {}}, "title:"});
       cases.push_back({VideoEdit{std::string("nul\0byte", 8), {}, {}}, "title:"});
       cases.push_back({VideoEdit{{}, std::string(5001, 'd'), {}}, "description:"});
+      cases.push_back({VideoEdit{{}, {}, static_cast<Visibility>(42)}, "visibility:"});
       cases.push_back({VideoEdit{{}, std::string("\xed\xa0\x80 surrogate"), {}}, "description:"});
 
       for (const Case& c : cases) {
