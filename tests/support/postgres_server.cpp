@@ -1,6 +1,7 @@
 #include "tests/support/postgres_server.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -72,6 +73,27 @@ std::vector<std::string> AsPostgresUser(const std::vector<std::string>& argv,
   return out;
 }
 
+// The folders of servers whose test binary was killed (a timeout, SIGKILL) before its destructor
+// ran: the server died with it (die_with_parent), the folder stayed. A folder is only taken when
+// it is old and its postmaster.pid names no live process, so a cluster another test binary is
+// making or running right now is never touched.
+void RemoveAbandonedFolders() {
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (const auto& entry : fs::directory_iterator("/tmp", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("sgpg.", 0) != 0 || !entry.is_directory(ec)) continue;
+    const auto modified = fs::last_write_time(entry.path(), ec);
+    if (ec || now - modified < std::chrono::minutes(30)) continue;
+    std::ifstream pid_file(entry.path() / "data" / "postmaster.pid");
+    long pid = 0;
+    if (pid_file >> pid && pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)) {
+      continue;
+    }
+    fs::remove_all(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 std::string PostgresServer::FindBinDir() {
@@ -125,6 +147,7 @@ std::unique_ptr<PostgresServer> PostgresServer::StartOrSkip() {
 }
 
 void PostgresServer::InitDb() {
+  RemoveAbandonedFolders();
   std::string pattern = "/tmp/sgpg.XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   base_ = pattern;

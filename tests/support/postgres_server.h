@@ -1,7 +1,8 @@
 // A throwaway PostgreSQL server for tests: Debian's initdb in a temporary folder, run as the
 // unprivileged user `nobody` (postgres refuses root), listening on 127.0.0.1 on a free port only,
 // with a password-authenticated user. Stop() and Start() again keep its data and its port, for
-// tests of "PostgreSQL down in the middle, then back"; everything goes with the object.
+// tests of "PostgreSQL down in the middle, then back"; everything goes with the object. Folders
+// are /tmp/sgpg.*; those a killed test binary left (old, no live postmaster) go at the next start.
 #pragma once
 
 #include <memory>
