@@ -117,8 +117,9 @@ Result<Job> RowToJob(const SqlRow& row) {
   job.idempotency_key = row.Text(5);
   auto state = ParseJobState(row.Text(6));
   if (!state) {
-    return sg::Fail(ErrorCode::kInternal, "job " + job.id + ": unknown state " + Quote(row.Text(6)) +
-                                          " in the database (written by a newer streamgated?)");
+    return sg::Fail(ErrorCode::kInternal, "job " + job.id + ": unknown state " +
+                                              Quote(row.Text(6)) +
+                                              " in the database (written by a newer streamgated?)");
   }
   job.state = *state;
   job.attempts = static_cast<int>(row.Int(7));
@@ -141,8 +142,8 @@ class SqlJobStore : public JobStore {
     if (auto valid = ValidateJobSpec(spec); !valid) return valid.error();
     if (spec.max_attempts == 0 && (max_attempts < 1 || max_attempts > kMaxAttemptsLimit)) {
       return sg::Fail(ErrorCode::kInvalidArgument, "worker.max_attempts must be 1.." +
-                                                   std::to_string(kMaxAttemptsLimit) + ", not " +
-                                                   std::to_string(max_attempts));
+                                                       std::to_string(kMaxAttemptsLimit) +
+                                                       ", not " + std::to_string(max_attempts));
     }
     const int attempts_limit = spec.max_attempts > 0 ? spec.max_attempts : max_attempts;
     const bool text = IsText(spec.payload);
@@ -171,8 +172,8 @@ class SqlJobStore : public JobStore {
         if (!existing) return existing.error();
         if (existing->rows.empty()) {
           return sg::Fail(ErrorCode::kInternal, "the job with idempotency key " +
-                                                Quote(spec.idempotency_key) +
-                                                " conflicted but cannot be read");
+                                                    Quote(spec.idempotency_key) +
+                                                    " conflicted but cannot be read");
         }
         row = &existing->rows.front();
       }
@@ -195,7 +196,7 @@ class SqlJobStore : public JobStore {
   Result<std::vector<Job>> List(const JobFilter& filter) override {
     if (filter.limit < 1 || filter.limit > 1000) {
       return sg::Fail(ErrorCode::kInvalidArgument,
-                  "limit must be 1..1000, not " + std::to_string(filter.limit));
+                      "limit must be 1..1000, not " + std::to_string(filter.limit));
     }
     std::string sql = std::string("SELECT ") + kColumns + " FROM jobs";
     std::vector<SqlValue> params;
@@ -206,8 +207,8 @@ class SqlJobStore : public JobStore {
     }
     if (filter.kind) {
       params.emplace_back(*filter.kind);
-      where += std::string(where.empty() ? "" : " AND ") + "kind = $" +
-               std::to_string(params.size());
+      where +=
+          std::string(where.empty() ? "" : " AND ") + "kind = $" + std::to_string(params.size());
     }
     if (!where.empty()) sql += " WHERE " + where;
     params.emplace_back(int64_t{filter.limit});
@@ -269,7 +270,8 @@ class SqlJobStore : public JobStore {
   Result<std::optional<Job>> Lease(const std::string& kind, const std::string& owner,
                                    std::chrono::milliseconds lease, int64_t now) override {
     if (owner.empty()) return sg::Fail(ErrorCode::kInvalidArgument, "lease: the owner is empty");
-    if (lease.count() <= 0) return sg::Fail(ErrorCode::kInvalidArgument, "lease: the lease is not > 0");
+    if (lease.count() <= 0)
+      return sg::Fail(ErrorCode::kInvalidArgument, "lease: the lease is not > 0");
     std::optional<Job> job;
     auto done = db_->Transaction([&](SqlSession& session) -> Result<void> {
       // A running job that was cancelled and whose holder then went away ends cancelled rather
@@ -290,9 +292,8 @@ class SqlJobStore : public JobStore {
           "UPDATE jobs SET state = 'running', lease_owner = $2, lease_until = $3, "
           "attempts = attempts + 1, progress = 0, cancel_requested = 0, updated_at = $4 "
           "WHERE id = (SELECT id FROM jobs WHERE " +
-              runnable +
-              " ORDER BY priority DESC, run_at, created_at, id LIMIT 1) AND " + runnable +
-              " RETURNING " + kColumns,
+              runnable + " ORDER BY priority DESC, run_at, created_at, id LIMIT 1) AND " +
+              runnable + " RETURNING " + kColumns,
           {kind, owner, now + lease.count(), now});
       if (!taken) return taken.error();
       if (taken->rows.empty()) return {};
@@ -362,7 +363,8 @@ class SqlJobStore : public JobStore {
 
  private:
   // Runs an UPDATE ... RETURNING on at most one row; nullopt when it matched none.
-  Result<std::optional<Job>> UpdateOne(const std::string& sql, const std::vector<SqlValue>& params) {
+  Result<std::optional<Job>> UpdateOne(const std::string& sql,
+                                       const std::vector<SqlValue>& params) {
     auto result = db_->Exec(sql + " RETURNING " + kColumns, params);
     if (!result) return result.error();
     if (result->rows.empty()) return std::optional<Job>();
@@ -379,8 +381,8 @@ class SqlJobStore : public JobStore {
   Error Refuse(const std::string& id, const std::string& verb, const std::string& rule) {
     auto job = Get(id);
     if (!job) return job.error().Wrap(verb + " job " + Quote(id));
-    return sg::Fail(ErrorCode::kFailedPrecondition, verb + " job " + Quote(id) + ": it is " +
-                                                        StateText(job->state) + "; " + rule);
+    return sg::Fail(ErrorCode::kFailedPrecondition,
+                    verb + " job " + Quote(id) + ": it is " + StateText(job->state) + "; " + rule);
   }
 
   // The result of a lease-holder's update: done, or why `owner` no longer holds the job.
@@ -405,8 +407,8 @@ class SqlJobStore : public JobStore {
       return sg::Fail(ErrorCode::kFailedPrecondition,
                       what + ": lease lost to " + Quote(row.Text(1)) + "; stop the handler");
     }
-    return sg::Fail(ErrorCode::kFailedPrecondition, what + ": lease lost; the job is now " +
-                                                        state + "; stop the handler");
+    return sg::Fail(ErrorCode::kFailedPrecondition,
+                    what + ": lease lost; the job is now " + state + "; stop the handler");
   }
 
   std::shared_ptr<SqlDatabase> db_;
@@ -457,9 +459,9 @@ Result<void> ValidateJobKind(const std::string& kind) {
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
   }
   if (!ok) {
-    return sg::Fail(ErrorCode::kInvalidArgument,
-                    "kind " + Quote(kind) +
-                        " is not 1 to 64 of lower-case letters, digits and '-'");
+    return sg::Fail(
+        ErrorCode::kInvalidArgument,
+        "kind " + Quote(kind) + " is not 1 to 64 of lower-case letters, digits and '-'");
   }
   return {};
 }
@@ -476,15 +478,14 @@ Result<void> ValidateJobSpec(const JobSpec& spec) {
                     "priority must be -100..100, not " + std::to_string(spec.priority));
   }
   if (spec.idempotency_key.size() > kMaxKey || !IsText(spec.idempotency_key)) {
-    return sg::Fail(ErrorCode::kInvalidArgument,
-                    "idempotency_key must be UTF-8 text of at most " + std::to_string(kMaxKey) +
-                        " bytes without NUL");
+    return sg::Fail(ErrorCode::kInvalidArgument, "idempotency_key must be UTF-8 text of at most " +
+                                                     std::to_string(kMaxKey) +
+                                                     " bytes without NUL");
   }
   if (spec.max_attempts < 0 || spec.max_attempts > kMaxAttemptsLimit) {
-    return sg::Fail(ErrorCode::kInvalidArgument,
-                    "max_attempts must be 0 (the default) to " +
-                        std::to_string(kMaxAttemptsLimit) + ", not " +
-                        std::to_string(spec.max_attempts));
+    return sg::Fail(ErrorCode::kInvalidArgument, "max_attempts must be 0 (the default) to " +
+                                                     std::to_string(kMaxAttemptsLimit) + ", not " +
+                                                     std::to_string(spec.max_attempts));
   }
   if (spec.delay.count() < 0 || spec.delay.count() > kMaxDelayMs) {
     return sg::Fail(ErrorCode::kInvalidArgument, "delay must be 0 to 366 days, not " +

@@ -264,8 +264,9 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
     } catch (const std::exception& e) {
       result = sg::Fail(ErrorCode::kInternal, std::string("handler threw: ") + e.what());
     } catch (...) {
-      result = sg::Fail(ErrorCode::kInternal, "handler threw an exception that is not a "
-                                              "std::exception");
+      result = sg::Fail(ErrorCode::kInternal,
+                        "handler threw an exception that is not a "
+                        "std::exception");
     }
     {
       std::lock_guard lock(mu_);
@@ -292,8 +293,7 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
         return;
       }
       Diagnose(active, done.error());
-      if (active.cancel_requested &&
-          store_->AcknowledgeCancel(job.id, options_.owner, NowMs())) {
+      if (active.cancel_requested && store_->AcknowledgeCancel(job.id, options_.owner, NowMs())) {
         ++cancelled_;
       }
       return;
@@ -322,9 +322,9 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
       return;  // the store is unreachable: keep the lease and try again later
     }
     auto job = store_->Get(active.job.id);
-    const bool cancel = job && (job->state == JobState::kCancelled ||
-                                (job->state == JobState::kRunning &&
-                                 job->lease_owner == options_.owner));
+    const bool cancel =
+        job && (job->state == JobState::kCancelled ||
+                (job->state == JobState::kRunning && job->lease_owner == options_.owner));
     if (cancel) {
       active.cancel_requested = true;
     } else if (!active.lease_lost.exchange(true)) {
@@ -368,12 +368,12 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
   std::shared_ptr<JobStore> store_;
   WorkerOptions options_;
   std::mutex mu_;
-  std::condition_variable idle_;            // a handler returned
-  std::condition_variable heartbeat_wake_;  // heartbeat_stop_ set
-  std::map<std::string, std::shared_ptr<Kind>> kinds_;           // guarded by mu_
-  std::map<std::string, std::shared_ptr<ActiveJob>> active_;     // guarded by mu_
-  bool shut_down_ = false;                                        // guarded by mu_
-  bool heartbeat_stop_ = false;                                   // guarded by mu_
+  std::condition_variable idle_;                              // a handler returned
+  std::condition_variable heartbeat_wake_;                    // heartbeat_stop_ set
+  std::map<std::string, std::shared_ptr<Kind>> kinds_;        // guarded by mu_
+  std::map<std::string, std::shared_ptr<ActiveJob>> active_;  // guarded by mu_
+  bool shut_down_ = false;                                    // guarded by mu_
+  bool heartbeat_stop_ = false;                               // guarded by mu_
   std::thread heartbeat_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by rng_mu_
@@ -395,8 +395,9 @@ Result<std::unique_ptr<JobQueue::Registration>> WorkerImpl::Handle(const std::st
   }
   if (concurrency < 0 || concurrency > 1000) {
     return sg::Fail(ErrorCode::kInvalidArgument,
-                    "handle '" + kind + "': concurrency must be 0 (worker.concurrency) to 1000, "
-                                        "not " +
+                    "handle '" + kind +
+                        "': concurrency must be 0 (worker.concurrency) to 1000, "
+                        "not " +
                         std::to_string(concurrency));
   }
   auto state = std::make_shared<Kind>();
@@ -419,8 +420,7 @@ Result<std::unique_ptr<JobQueue::Registration>> WorkerImpl::Handle(const std::st
       state->threads.emplace_back([this, state] { Poll(state); });
     }
   }
-  return std::unique_ptr<Registration>(
-      std::make_unique<KindRegistration>(weak_from_this(), state));
+  return std::unique_ptr<Registration>(std::make_unique<KindRegistration>(weak_from_this(), state));
 }
 
 }  // namespace
