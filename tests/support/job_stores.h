@@ -2,6 +2,7 @@
 // and JetStream where its helper adds it. One suite, every store.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "daemon/plugins/worker/job_store.h"
 #include "daemon/plugins/worker/sql_job_store.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/sql_backends.h"
 
 namespace sg::test {
@@ -41,11 +43,31 @@ inline std::shared_ptr<plugins::JobStore> OpenFreshSqlJobStore(const SqlBackend&
   return std::shared_ptr<plugins::JobStore>(holder, holder->store.get());
 }
 
+/// A fresh database on the binary's shared PostgreSQL server (postgres_server.h).
+inline std::shared_ptr<SqlDatabase> OpenFreshJobsPostgres() {
+  static std::atomic<int> counter{0};
+  PostgresServer& server = SharedPostgres();
+  const std::string name = "jobs_" + std::to_string(counter++);
+  server.CreateDatabase(name);
+  auto db = OpenPostgres(server.Options(name));
+  if (!db) {
+    FAIL("open postgres: " << db.error().message);
+    return nullptr;
+  }
+  return *db;
+}
+
 /// Every store the suites run on.
 inline std::vector<JobStoreBackend> JobStoreBackends() {
+  std::vector<SqlBackend> sql = SqlBackends();
+  // PostgreSQL too, unless sql_backends.h has come to list it.
+  bool has_postgres = false;
+  for (const auto& backend : sql) has_postgres = has_postgres || backend.name == "postgres";
+  if (!has_postgres) sql.push_back({"postgres", OpenFreshJobsPostgres});
   std::vector<JobStoreBackend> backends;
-  for (const auto& sql : SqlBackends()) {
-    backends.push_back({"sql/" + sql.name, [sql] { return OpenFreshSqlJobStore(sql); }});
+  for (const auto& backend : sql) {
+    backends.push_back(
+        {"sql/" + backend.name, [backend] { return OpenFreshSqlJobStore(backend); }});
   }
   return backends;
 }

@@ -279,6 +279,27 @@ TEST_CASE("a worker catches what a handler throws and counts it a failed attempt
   CHECK_THAT(odd_dead->last_error, Catch::StartsWith("handler threw"));
 }
 
+TEST_CASE("a job whose last attempt's lease expired ends dead without running again", "[worker]") {
+  auto store = FreshStore();
+  JobSpec spec = Spec("k");
+  spec.max_attempts = 1;
+  Job job = *store->Enqueue(spec, 5, NowMs());
+  // A worker that is gone took the last attempt under a short lease.
+  REQUIRE(*store->Lease("k", "gone", 1ms, NowMs()));
+  auto worker = MakeWorker(store, Fast());
+  std::atomic<int> calls{0};
+  auto registration = MustHandle(*worker, "k", [&](JobContext&) -> Result<void> {
+    ++calls;
+    return {};
+  });
+
+  REQUIRE(WaitFor([&] { return StateIs(*worker, job.id, JobState::kDead); }, kWait));
+  auto dead = worker->Get(job.id);
+  REQUIRE(dead);
+  CHECK_THAT(dead->last_error, Catch::Contains("lease expired"));
+  CHECK(calls == 0);
+}
+
 TEST_CASE("a cancel reaches a running handler, from this process or through the store",
           "[worker]") {
   auto store = FreshStore();
