@@ -247,11 +247,13 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
     if (j.attempts > j.max_attempts) {
       // Its last attempt's lease expired: the worker that ran it died or hung, maybe because of
       // this very job. It does not run again.
-      Finish(j, AttemptFailure{"gave up after " + std::to_string(j.max_attempts) +
-                                   " attempts; the last one's lease expired (its worker stopped "
-                                   "or hung)" +
-                                   (j.last_error.empty() ? "" : "; last error: " + j.last_error),
-                               std::nullopt});
+      Finish(j,
+             AttemptFailure{"gave up after " + std::to_string(j.max_attempts) +
+                                " attempts; the last one's lease expired (its worker stopped "
+                                "or hung)" +
+                                (j.last_error.empty() ? "" : "; last error: " + j.last_error),
+                            std::nullopt},
+             NowMs());
       return;
     }
     {
@@ -306,16 +308,18 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
       return;
     }
     ++failed_;
+    const int64_t now = NowMs();
     const Error& error = result.error();
     AttemptFailure failure{error.message, std::nullopt};
     if (error.code != ErrorCode::kInvalidArgument && job.attempts < job.max_attempts) {
-      failure.retry_at = NowMs() + Backoff(job.attempts).count();
+      failure.retry_at = now + Backoff(job.attempts).count();
     }
-    Finish(job, failure);
+    Finish(job, failure, now);
   }
 
-  void Finish(const Job& job, const AttemptFailure& failure) {
-    auto done = store_->Fail(job.id, options_.owner, failure, NowMs());
+  // `now` is the clock the backoff was added to, so that the store sees the delay it asked for.
+  void Finish(const Job& job, const AttemptFailure& failure, int64_t now) {
+    auto done = store_->Fail(job.id, options_.owner, failure, now);
     if (done && !failure.retry_at) ++dead_;
     if (!done && done.error().code == ErrorCode::kFailedPrecondition) {
       // Cancelled meanwhile: end it so.
