@@ -67,11 +67,14 @@ struct Kind {
   std::vector<std::thread> threads;
 };
 
-class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl> {
+class WorkerImpl final : public Worker, public std::enable_shared_from_this<WorkerImpl> {
  public:
   WorkerImpl(std::shared_ptr<JobStore> store, WorkerOptions options)
       : store_(std::move(store)), options_(std::move(options)) {
-    if (options_.lease.count() < 3) options_.lease = std::chrono::milliseconds(3);
+    // Out-of-range options are brought within reach rather than refused: MakeWorker cannot fail,
+    // and the config layer has checked what users write.
+    options_.lease = std::clamp(options_.lease, std::chrono::milliseconds(3),
+                                std::chrono::milliseconds(int64_t{24} * 3600 * 1000));
     if (options_.poll_interval.count() < 1) options_.poll_interval = std::chrono::milliseconds(1);
     if (options_.default_concurrency < 1) options_.default_concurrency = 1;
     if (options_.max_attempts < 1) options_.max_attempts = 1;
@@ -79,7 +82,7 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
   }
 
   ~WorkerImpl() override {
-    Shutdown(std::chrono::steady_clock::now());
+    StopAll(std::chrono::steady_clock::now());
     std::map<std::string, std::shared_ptr<Kind>> kinds;
     {
       std::lock_guard lock(mu_);
@@ -138,7 +141,10 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
     return stats;
   }
 
-  void Shutdown(std::chrono::steady_clock::time_point deadline) override {
+  void Shutdown(std::chrono::steady_clock::time_point deadline) override { StopAll(deadline); }
+
+  // Shutdown, also for the destructor (which must not call a virtual method).
+  void StopAll(std::chrono::steady_clock::time_point deadline) {
     std::vector<std::shared_ptr<Kind>> kinds;
     {
       std::lock_guard lock(mu_);
