@@ -264,7 +264,9 @@ class WorkerImpl final : public Worker, public std::enable_shared_from_this<Work
     }
     {
       std::lock_guard lock(mu_);
-      active_[j.id] = active;
+      // Our own lease on a job whose handler still runs here expired (renewals failed) and we
+      // took it again: the running handler goes on under the new lease rather than a second one.
+      if (!active_.emplace(j.id, active).second) return;
     }
     ++started_;
     ++running_;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -113,6 +114,7 @@ class RecordingStore : public JobStore {
   }
   Result<void> Renew(const std::string& id, const std::string& owner, milliseconds lease,
                      double progress, int64_t now) override {
+    if (renew_unavailable) return sg::Fail(ErrorCode::kUnavailable, "the store is away (test)");
     return inner_->Renew(id, owner, lease, progress, now);
   }
   Result<void> Succeed(const std::string& id, const std::string& owner, int64_t now) override {
@@ -130,6 +132,8 @@ class RecordingStore : public JobStore {
                                  int64_t now) override {
     return inner_->AcknowledgeCancel(id, owner, now);
   }
+  std::atomic<bool> renew_unavailable{false};  // Renew fails as an unreachable store would
+
   std::vector<Failure> failures() {
     std::lock_guard lock(mu_);
     return failures_;
@@ -167,6 +171,94 @@ TEST_CASE("a worker runs enqueued jobs to success", "[worker]") {
   CHECK(done->progress == Approx(1));
   CHECK(worker->Stats().succeeded == 10);
   CHECK(worker->Stats().started == 10);
+}
+
+TEST_CASE("an enqueue in this process wakes the kind's idle pollers at once", "[worker]") {
+  WorkerOptions options = Fast();
+  options.poll_interval = std::chrono::hours(1);  // only a wake-up can run the jobs in time
+  auto worker = MakeWorker(FreshStore(), options);
+  auto registration = MustHandle(
+      *worker, "k", [](JobContext&) -> Result<void> { return {}; }, 1);
+  // The poller's first look finds nothing; then it sleeps.
+  REQUIRE(WaitFor([&] { return worker->Stats().started == 0; }, kWait));
+
+  Job first = MustEnqueue(*worker, Spec("k"));
+  REQUIRE(WaitFor([&] { return StateIs(*worker, first.id, JobState::kSucceeded); }, kWait));
+  Job second = MustEnqueue(*worker, Spec("k"));
+  REQUIRE(WaitFor([&] { return StateIs(*worker, second.id, JobState::kSucceeded); }, kWait));
+  REQUIRE(worker->Cancel(MustEnqueue(*worker, Spec("never")).id));
+}
+
+TEST_CASE("two workers on one database run each job once", "[worker]") {
+  auto store = FreshStore();
+  WorkerOptions a_options = Fast();
+  a_options.owner = "a";
+  WorkerOptions b_options = Fast();
+  b_options.owner = "b";
+  auto a = MakeWorker(store, a_options);
+  auto b = MakeWorker(store, b_options);
+  std::mutex mu;
+  std::map<std::string, int> runs;
+  auto count = [&](JobContext& context) -> Result<void> {
+    std::lock_guard lock(mu);
+    ++runs[context.job().id];
+    return {};
+  };
+  auto a_registration = MustHandle(*a, "k", count, 3);
+  auto b_registration = MustHandle(*b, "k", count, 3);
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(MustEnqueue(i % 2 == 0 ? *a : *b, Spec("k")).id);
+
+  for (const auto& id : ids) {
+    REQUIRE(WaitFor([&] { return StateIs(*a, id, JobState::kSucceeded); }, kWait));
+  }
+  std::lock_guard lock(mu);
+  CHECK(runs.size() == ids.size());
+  for (const auto& [id, n] : runs) CHECK(n == 1);
+  CHECK(a->Stats().succeeded + b->Stats().succeeded == ids.size());
+}
+
+TEST_CASE("a handler whose lease was lost is told to stop, and its result is dropped", "[worker]") {
+  auto recording = std::make_shared<RecordingStore>(FreshStore());
+  WorkerOptions options = Fast();
+  options.lease = 300ms;
+  auto worker = MakeWorker(recording, options);
+  std::atomic<bool> running{false};
+  std::atomic<bool> saw_cancel{false};
+  auto registration = MustHandle(
+      *worker, "k",
+      [&](JobContext& context) -> Result<void> {
+        running = true;
+        saw_cancel = WaitFor([&] { return context.Cancelled(); }, kWait);
+        return {};  // dropped: the job is no longer ours
+      },
+      1);  // the one poller is busy here: the expired job goes to "other"
+
+  Job job = MustEnqueue(*worker, Spec("k"));
+  REQUIRE(WaitFor([&] { return running.load(); }, kWait));
+
+  // The store goes away for this worker long enough for its lease to run out; another takes it.
+  recording->renew_unavailable = true;
+  std::optional<Job> taken;
+  REQUIRE(WaitFor(
+      [&] {
+        auto leased = recording->Lease("k", "other", 60s, NowMs());
+        if (leased && *leased) taken = **leased;
+        return taken.has_value();
+      },
+      kWait));
+  recording->renew_unavailable = false;
+
+  REQUIRE(WaitFor([&] { return saw_cancel.load(); }, kWait));
+  REQUIRE(WaitFor([&] { return worker->Stats().running == 0; }, kWait));
+  CHECK(taken->id == job.id);
+  CHECK(worker->Stats().lease_lost == 1);
+  auto still = worker->Get(job.id);
+  REQUIRE(still);
+  CHECK(still->state == JobState::kRunning);
+  CHECK(still->lease_owner == "other");
+  REQUIRE(recording->Succeed(job.id, "other", NowMs()));
 }
 
 TEST_CASE("a worker never runs more handlers of a kind than its concurrency", "[worker]") {
