@@ -28,7 +28,7 @@ struct WorkerOptions {
 struct WorkerStats {
   uint64_t started = 0;
   uint64_t succeeded = 0;
-  uint64_t failed = 0;     // attempts that failed (retried or dead)
+  uint64_t failed = 0;  // attempts that failed (retried or dead)
   uint64_t dead = 0;
   uint64_t cancelled = 0;
   uint64_t lease_lost = 0;
