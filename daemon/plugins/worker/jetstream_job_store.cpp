@@ -174,6 +174,9 @@ class JetStreamJobStore final : public JobStore {
     if (options_.fetch_batch < 1 || options_.fetch_batch > 1024) {
       return sg::Fail(ErrorCode::kInvalidArgument, "fetch_batch must be 1..1024");
     }
+    if (options_.fetch_wait.count() < 1 || options_.request_timeout.count() < 1) {
+      return sg::Fail(ErrorCode::kInvalidArgument, "fetch_wait and request_timeout must be positive");
+    }
     natsStatus s = natsOptions_Create(&opts_);
     if (s == NATS_OK) s = natsOptions_SetURL(opts_, options_.url.c_str());
     if (s != NATS_OK) {
@@ -350,7 +353,7 @@ class JetStreamJobStore final : public JobStore {
     if (!kr) return kr.error();
     KindState& k = **kr;
     std::lock_guard lock(k.mu);
-    if (auto f = FetchHints(k); !f) return f.error();
+    if (auto f = FetchHints(k, now); !f) return f.error();
 
     std::optional<Job> leased;
     std::unordered_map<std::string, int> tries;
@@ -743,18 +746,22 @@ class JetStreamJobStore final : public JobStore {
   }
 
   // Takes the hints available now (no wait) into `known`.
-  Result<void> FetchHints(KindState& k) {
+  Result<void> FetchHints(KindState& k, int64_t now) {
     int held = 0;
     for (const auto& [id, known] : k.known) held += known.msg != nullptr ? 1 : 0;
     const int want = options_.fetch_batch - held;
     if (want <= 0) return {};
-    jsFetchRequest req;
-    jsFetchRequest_Init(&req);
-    req.Batch = want;
-    req.NoWait = true;
-    req.Expires = std::chrono::nanoseconds(options_.request_timeout).count();
+    // The library asks with no_wait first, so hints that are there come at once; only when
+    // there are none does it wait (fetch_wait) for new ones. (A no_wait request of our own
+    // would not help: nats-server 2.9 holds one open while the consumer has unacked hints,
+    // which ours always has.)
+    // With a runnable job at hand already, do not wait for more.
+    const bool have_due = std::any_of(k.known.begin(), k.known.end(),
+                                      [&](const auto& e) { return e.second.due <= now; });
     natsMsgList list{};
-    const natsStatus s = natsSubscription_FetchRequest(&list, k.sub, &req);
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus s = natsSubscription_Fetch(&list, k.sub, want,
+                                                have_due ? 1 : options_.fetch_wait.count(), &jerr);
     if (s == NATS_NOT_FOUND || (s == NATS_TIMEOUT && list.Count == 0 &&
                                 natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED)) {
       natsMsgList_Destroy(&list);

@@ -39,7 +39,9 @@ struct JetStreamJobStoreOptions {
   std::chrono::milliseconds reconnect_wait{250};
   /// How long a fetched hint that this process does not lease stays with it before the server
   /// hands it to another process (the consumers' AckWait).
-  std::chrono::milliseconds hint_ack_wait{5000};
+  std::chrono::milliseconds hint_ack_wait{2000};
+  /// How long a Lease waits for new hints when none is there (it returns nullopt after).
+  std::chrono::milliseconds fetch_wait{100};
   int fetch_batch = 64;         // hints fetched per Lease at most; 1..1024
   bool memory_storage = false;  // file storage (survives a server restart) unless set
 };

@@ -33,6 +33,7 @@ std::shared_ptr<JobStore> Open(const std::string& url, const std::string& prefix
   options.prefix = prefix;
   options.request_timeout = 1000ms;
   options.reconnect_wait = 50ms;
+  options.hint_ack_wait = 500ms;  // hints held by one connection reach the other sooner
   auto store = MakeJetStreamJobStore(options);
   INFO((store ? "" : store.error().message));
   REQUIRE(store);
