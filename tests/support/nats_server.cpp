@@ -13,8 +13,8 @@
 namespace sg::test {
 
 std::string NatsServer::Binary() {
-  for (const char* path : {"/usr/sbin/nats-server", "/usr/bin/nats-server",
-                           "/usr/local/bin/nats-server"}) {
+  for (const char* path :
+       {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"}) {
     if (access(path, X_OK) == 0) return path;
   }
   return "";
@@ -50,8 +50,8 @@ void NatsServer::Start() {
   if (!ready || !server_->Running()) {
     const std::string log = server_->Stderr();
     server_.reset();
-    throw std::runtime_error("nats-server did not start on port " + std::to_string(port_) +
-                             ": " + log);
+    throw std::runtime_error("nats-server did not start on port " + std::to_string(port_) + ": " +
+                             log);
   }
 }
 

@@ -6,11 +6,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <random>
 #include <unordered_map>
 
 #include <nats/nats.h>
 #include <nlohmann/json.hpp>
+
+#include "daemon/plugins/worker/sql_job_store.h"
 
 namespace sg::plugins {
 namespace {
@@ -29,24 +30,33 @@ constexpr size_t kMaxKnown = 100000;
 // many deliveries.
 constexpr uint64_t kOrphanDeliveries = 5;
 
-bool ValidKind(const std::string& kind) {
-  if (kind.empty() || kind.size() > 64) return false;
-  return std::all_of(kind.begin(), kind.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
+constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
+
+// Ids are ULIDs (NewJobId): 26 of Crockford's base32. Anything else names no job and is never
+// used in a key.
+bool ValidId(const std::string& id) {
+  return id.size() == 26 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') ||
+                  (c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U');
+         });
 }
 
-bool ValidId(const std::string& id) {
-  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s.substr(0, 80)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  if (s.size() > 80) out += "...";
+  return out + "'";
+}
+
+Error NotFound(const std::string& id) {
+  return sg::Fail(ErrorCode::kNotFound, "job " + Quote(id) + " not found");
 }
 
 bool ValidPrefix(const std::string& prefix) {
   if (prefix.empty() || prefix.size() > 32) return false;
   return std::all_of(prefix.begin(), prefix.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
@@ -62,8 +72,7 @@ std::string Hex(const std::string& bytes) {
 }
 
 bool Terminal(JobState state) {
-  return state == JobState::kSucceeded || state == JobState::kDead ||
-         state == JobState::kCancelled;
+  return state == JobState::kSucceeded || state == JobState::kDead || state == JobState::kCancelled;
 }
 
 bool TransportFailure(natsStatus s) {
@@ -78,10 +87,13 @@ bool TransportFailure(natsStatus s) {
 struct Record {
   Job job;
   bool external_payload = false;
+  bool cancel_requested = false;  // a running job was cancelled; its holder is to stop
   uint64_t revision = 0;
 };
 
-std::string Encode(const Job& job, bool external_payload) {
+std::string Encode(const Record& r) {
+  const Job& job = r.job;
+  const bool external_payload = r.external_payload;
   json meta = {{"id", job.id},
                {"kind", job.kind},
                {"priority", job.priority},
@@ -96,7 +108,8 @@ std::string Encode(const Job& job, bool external_payload) {
                {"run_at", job.run_at},
                {"owner", job.lease_owner},
                {"lease_until", job.lease_until},
-               {"ext", external_payload}};
+               {"ext", external_payload},
+               {"cancel", r.cancel_requested}};
   // Handler error messages may hold any bytes: replace invalid UTF-8 rather than fail.
   std::string out = meta.dump(-1, ' ', false, json::error_handler_t::replace);
   out.push_back('\n');
@@ -129,6 +142,7 @@ std::optional<Record> Decode(const char* data, int len) {
   j.lease_owner = meta.value("owner", "");
   j.lease_until = meta.value("lease_until", int64_t{0});
   r.external_payload = meta.value("ext", false);
+  r.cancel_requested = meta.value("cancel", false);
   if (!r.external_payload) j.payload = std::string(all.substr(nl + 1));
   return r;
 }
@@ -145,8 +159,7 @@ struct Known {
 
 class JetStreamJobStore final : public JobStore {
  public:
-  explicit JetStreamJobStore(JetStreamJobStoreOptions options)
-      : options_(std::move(options)), rng_(std::random_device{}()) {}
+  explicit JetStreamJobStore(JetStreamJobStoreOptions options) : options_(std::move(options)) {}
 
   ~JetStreamJobStore() override {
     for (auto& [kind, k] : kinds_) {
@@ -168,20 +181,21 @@ class JetStreamJobStore final : public JobStore {
   Result<void> Open() {
     if (!ValidPrefix(options_.prefix)) {
       return sg::Fail(ErrorCode::kInvalidArgument,
-                  "job store prefix '" + options_.prefix +
-                      "' is not a valid JetStream name: use 1 to 32 of [A-Za-z0-9_-]");
+                      "job store prefix '" + options_.prefix +
+                          "' is not a valid JetStream name: use 1 to 32 of [A-Za-z0-9_-]");
     }
     if (options_.fetch_batch < 1 || options_.fetch_batch > 1024) {
       return sg::Fail(ErrorCode::kInvalidArgument, "fetch_batch must be 1..1024");
     }
     if (options_.fetch_wait.count() < 1 || options_.request_timeout.count() < 1) {
-      return sg::Fail(ErrorCode::kInvalidArgument, "fetch_wait and request_timeout must be positive");
+      return sg::Fail(ErrorCode::kInvalidArgument,
+                      "fetch_wait and request_timeout must be positive");
     }
     natsStatus s = natsOptions_Create(&opts_);
     if (s == NATS_OK) s = natsOptions_SetURL(opts_, options_.url.c_str());
     if (s != NATS_OK) {
       return sg::Fail(ErrorCode::kInvalidArgument,
-                  "NATS URL '" + options_.url + "': " + natsStatus_GetText(s));
+                      "NATS URL '" + options_.url + "': " + natsStatus_GetText(s));
     }
     natsOptions_SetName(opts_, "streamgate job store");
     natsOptions_SetTimeout(opts_, options_.connect_timeout.count());
@@ -229,12 +243,10 @@ class JetStreamJobStore final : public JobStore {
   }
 
   Result<Job> Enqueue(const JobSpec& spec, int max_attempts, int64_t now) override {
-    if (!ValidKind(spec.kind)) {
-      return sg::Fail(ErrorCode::kInvalidArgument, "kind '" + spec.kind + "' is not [a-z0-9-]{1,64}");
-    }
+    if (auto valid = ValidateJobSpec(spec); !valid) return valid.error().Wrap("enqueue");
     if (auto c = Connected(); !c) return c.error();
     Job job;
-    job.id = NewId();
+    job.id = NewJobId(now);
     job.kind = spec.kind;
     job.payload = spec.payload;
     job.priority = spec.priority;
@@ -256,7 +268,7 @@ class JetStreamJobStore final : public JobStore {
         const std::string existing = kvEntry_ValueString(e);
         kvEntry_Destroy(e);
         auto found = GetRecord(existing);
-        if (found) return Completed(std::move(found->job));
+        if (found) return Completed(std::move(*found));
         if (found.error().code != ErrorCode::kNotFound) return found.error();
         // The Enqueue that took the key died before writing its job: write it under that id.
         job.id = existing;
@@ -269,12 +281,16 @@ class JetStreamJobStore final : public JobStore {
     if (auto c = Connected(); !c) return c.error();
     auto r = GetRecord(id);
     if (!r) return r.error();
-    return Completed(std::move(r->job));
+    return Completed(std::move(*r));
   }
 
   Result<std::vector<Job>> List(const JobFilter& filter) override {
     if (filter.limit < 1 || filter.limit > 1000) {
-      return sg::Fail(ErrorCode::kInvalidArgument, "limit must be 1..1000");
+      return sg::Fail(ErrorCode::kInvalidArgument,
+                      "list jobs: limit must be 1..1000, not " + std::to_string(filter.limit));
+    }
+    if (filter.kind) {
+      if (auto valid = ValidateJobKind(*filter.kind); !valid) return valid.error().Wrap("list");
     }
     auto all = Scan();
     if (!all) return all.error();
@@ -299,12 +315,14 @@ class JetStreamJobStore final : public JobStore {
   }
 
   Result<Job> Retry(const std::string& id, int64_t now) override {
-    return Change(id, [&](Job& j) -> Result<bool> {
+    return Change(id, [&](Record& r) -> Result<bool> {
+      Job& j = r.job;
       if (j.state != JobState::kDead && j.state != JobState::kCancelled) {
         return sg::Fail(ErrorCode::kFailedPrecondition,
-                    "job " + id + " is " + std::string(JobStateName(j.state)) +
-                        ": only dead or cancelled jobs can be retried");
+                        "retry job " + Quote(id) + ": it is " + std::string(JobStateName(j.state)) +
+                            "; only a dead or cancelled job can be retried");
       }
+      r.cancel_requested = false;
       j.state = JobState::kQueued;
       j.attempts = 0;
       j.run_at = now;
@@ -317,15 +335,25 @@ class JetStreamJobStore final : public JobStore {
   }
 
   Result<Job> Cancel(const std::string& id, int64_t now) override {
-    return Change(id, [&](Job& j) -> Result<bool> {
+    return Change(id, [&](Record& r) -> Result<bool> {
+      Job& j = r.job;
       if (j.state != JobState::kQueued && j.state != JobState::kRunning) {
         return sg::Fail(ErrorCode::kFailedPrecondition,
-                    "job " + id + " is " + std::string(JobStateName(j.state)) +
-                        ": only queued or running jobs can be cancelled");
+                        "cancel job " + Quote(id) + ": it is " +
+                            std::string(JobStateName(j.state)) +
+                            "; only a queued or running job can be cancelled");
       }
-      // A running job keeps its lease owner, so that its handler can AcknowledgeCancel.
-      j.state = JobState::kCancelled;
       j.updated_at = now;
+      if (j.state == JobState::kRunning && j.lease_until > now) {
+        // Its holder learns it at its next Renew and acknowledges.
+        r.cancel_requested = true;
+        return false;
+      }
+      // Queued, or running under an expired lease (its holder is gone): cancelled at once.
+      j.state = JobState::kCancelled;
+      j.lease_owner.clear();
+      j.lease_until = 0;
+      r.cancel_requested = false;
       return false;
     });
   }
@@ -344,10 +372,12 @@ class JetStreamJobStore final : public JobStore {
 
   Result<std::optional<Job>> Lease(const std::string& kind, const std::string& owner,
                                    std::chrono::milliseconds lease, int64_t now) override {
-    if (!ValidKind(kind)) {
-      return sg::Fail(ErrorCode::kInvalidArgument, "kind '" + kind + "' is not [a-z0-9-]{1,64}");
+    if (owner.empty()) return sg::Fail(ErrorCode::kInvalidArgument, "lease: the owner is empty");
+    if (lease.count() < 1 || lease.count() > kMaxLeaseMs) {
+      return sg::Fail(ErrorCode::kInvalidArgument, "lease: lease must be 1 ms to 24 h, not " +
+                                                       std::to_string(lease.count()) + " ms");
     }
-    if (lease.count() <= 0) return sg::Fail(ErrorCode::kInvalidArgument, "lease must be positive");
+    if (auto valid = ValidateJobKind(kind); !valid) return valid.error().Wrap("lease");
     if (auto c = Connected(); !c) return c.error();
     auto kr = ForKind(kind);
     if (!kr) return kr.error();
@@ -387,15 +417,14 @@ class JetStreamJobStore final : public JobStore {
         known.due = j.state == JobState::kQueued ? j.run_at : j.lease_until;
         continue;
       }
-      if (j.state == JobState::kRunning && j.attempts >= j.max_attempts) {
-        // Its last attempt's holder vanished (killed): that was the last attempt.
-        j.state = JobState::kDead;
-        j.last_error = "the lease of attempt " + std::to_string(j.attempts) + " of " +
-                       std::to_string(j.max_attempts) + " expired (its worker " + j.lease_owner +
-                       " stopped or was killed)";
+      if (j.state == JobState::kRunning && rec->cancel_requested) {
+        // Cancelled, and its holder went away before acknowledging: it ends cancelled rather
+        // than running again.
+        j.state = JobState::kCancelled;
         j.lease_owner.clear();
         j.lease_until = 0;
         j.updated_at = now;
+        rec->cancel_requested = false;
         auto w = Write(id, *rec);
         if (!w && w.error().code != ErrorCode::kFailedPrecondition) return w.error();
         if (w) Forget(k, id, /*ack=*/true);
@@ -404,6 +433,8 @@ class JetStreamJobStore final : public JobStore {
       }
       j.state = JobState::kRunning;
       j.attempts += 1;
+      j.progress = 0;
+      rec->cancel_requested = false;
       j.lease_owner = owner;
       j.lease_until = now + lease.count();
       j.updated_at = now;
@@ -440,10 +471,16 @@ class JetStreamJobStore final : public JobStore {
 
   Result<void> Renew(const std::string& id, const std::string& owner,
                      std::chrono::milliseconds lease, double progress, int64_t now) override {
-    auto r = Change(id, [&](Job& j) -> Result<bool> {
-      if (auto held = Held(j, owner); !held) return held.error();
+    if (lease.count() < 1 || lease.count() > kMaxLeaseMs) {
+      return sg::Fail(ErrorCode::kInvalidArgument, "renew: lease must be 1 ms to 24 h, not " +
+                                                       std::to_string(lease.count()) + " ms");
+    }
+    if (!(progress >= 0)) progress = 0;  // NaN too
+    auto r = Change(id, [&](Record& rec) -> Result<bool> {
+      Job& j = rec.job;
+      if (auto held = Held(rec, owner, "renew the lease of"); !held) return held.error();
       j.lease_until = now + lease.count();
-      j.progress = std::clamp(progress, 0.0, 1.0);
+      j.progress = std::min(progress, 1.0);
       j.updated_at = now;
       return false;
     });
@@ -452,8 +489,9 @@ class JetStreamJobStore final : public JobStore {
   }
 
   Result<void> Succeed(const std::string& id, const std::string& owner, int64_t now) override {
-    auto r = Change(id, [&](Job& j) -> Result<bool> {
-      if (auto held = Held(j, owner); !held) return held.error();
+    auto r = Change(id, [&](Record& rec) -> Result<bool> {
+      Job& j = rec.job;
+      if (auto held = Held(rec, owner, "complete"); !held) return held.error();
       j.state = JobState::kSucceeded;
       j.progress = 1;
       j.updated_at = now;
@@ -466,10 +504,11 @@ class JetStreamJobStore final : public JobStore {
     return {};
   }
 
-  Result<void> Fail(const std::string& id, const std::string& owner,
-                    const AttemptFailure& failure, int64_t now) override {
-    auto r = Change(id, [&](Job& j) -> Result<bool> {
-      if (auto held = Held(j, owner); !held) return held.error();
+  Result<void> Fail(const std::string& id, const std::string& owner, const AttemptFailure& failure,
+                    int64_t now) override {
+    auto r = Change(id, [&](Record& rec) -> Result<bool> {
+      Job& j = rec.job;
+      if (auto held = Held(rec, owner, "fail"); !held) return held.error();
       j.last_error = failure.error;
       j.updated_at = now;
       j.lease_owner.clear();
@@ -493,13 +532,16 @@ class JetStreamJobStore final : public JobStore {
 
   Result<void> AcknowledgeCancel(const std::string& id, const std::string& owner,
                                  int64_t now) override {
-    auto r = Change(id, [&](Job& j) -> Result<bool> {
-      const bool ours = j.lease_owner == owner;
-      if (!ours || (j.state != JobState::kRunning && j.state != JobState::kCancelled)) {
-        return sg::Fail(ErrorCode::kFailedPrecondition,
-                    "job " + id + " is not leased by " + owner + " (it is " +
-                        std::string(JobStateName(j.state)) + ")");
+    auto r = Change(id, [&](Record& rec) -> Result<bool> {
+      Job& j = rec.job;
+      if (j.state == JobState::kCancelled) {
+        // Its lease expired and Cancel ended it: what the holder wanted.
+        return false;
       }
+      if (j.state != JobState::kRunning || j.lease_owner != owner) {
+        return Held(rec, owner, "acknowledge the cancel of").error();
+      }
+      rec.cancel_requested = false;
       j.state = JobState::kCancelled;
       j.updated_at = now;
       j.lease_owner.clear();
@@ -530,23 +572,32 @@ class JetStreamJobStore final : public JobStore {
   // that a caller's clock far from the server's cannot park a hint for long.
   static int64_t ServerDelay(int64_t ms) { return std::clamp<int64_t>(ms, 1, 60000); }
 
-  static Result<void> Held(const Job& j, const std::string& owner) {
-    if (j.state != JobState::kRunning || j.lease_owner != owner) {
-      std::string why = j.state == JobState::kRunning
-                            ? "its lease is now held by " + j.lease_owner
-                            : "it is " + std::string(JobStateName(j.state));
+  // Whether `owner` holds the job; why not, otherwise (the handler must stop).
+  static Result<void> Held(const Record& r, const std::string& owner, const std::string& verb) {
+    const Job& j = r.job;
+    const std::string what = verb + " job " + Quote(j.id);
+    if (j.state == JobState::kCancelled ||
+        (j.state == JobState::kRunning && j.lease_owner == owner && r.cancel_requested)) {
+      return sg::Fail(ErrorCode::kFailedPrecondition, what + ": cancelled; stop the handler");
+    }
+    if (j.state == JobState::kRunning && j.lease_owner != owner) {
       return sg::Fail(ErrorCode::kFailedPrecondition,
-                      "job " + j.id + " is no longer leased by " + owner + ": " + why);
+                      what + ": lease lost to " + Quote(j.lease_owner) + "; stop the handler");
+    }
+    if (j.state != JobState::kRunning) {
+      return sg::Fail(ErrorCode::kFailedPrecondition, what + ": lease lost; the job is now " +
+                                                          std::string(JobStateName(j.state)) +
+                                                          "; stop the handler");
     }
     return {};
   }
 
   Result<void> Connected() {
     if (natsConnection_Status(conn_) != NATS_CONN_STATUS_CONNECTED) {
-      return sg::Fail(ErrorCode::kUnavailable,
-                      "the job store is not connected to NATS at " + options_.url +
-                          " (reconnecting every " + std::to_string(options_.reconnect_wait.count()) +
-                          " ms): is nats-server running?");
+      return sg::Fail(ErrorCode::kUnavailable, "the job store is not connected to NATS at " +
+                                                   options_.url + " (reconnecting every " +
+                                                   std::to_string(options_.reconnect_wait.count()) +
+                                                   " ms): is nats-server running?");
     }
     return {};
   }
@@ -558,33 +609,26 @@ class JetStreamJobStore final : public JobStore {
       detail += " (" + std::string(last) + ")";
     }
     if (TransportFailure(s)) {
-      return {ErrorCode::kUnavailable,
-              what + ": " + detail + "; is nats-server with JetStream reachable at " +
-                  options_.url + "?"};
+      return {ErrorCode::kUnavailable, what + ": " + detail +
+                                           "; is nats-server with JetStream reachable at " +
+                                           options_.url + "?"};
     }
     if (s == NATS_NOT_FOUND) return {ErrorCode::kNotFound, what + ": " + detail};
     if (s == NATS_MAX_PAYLOAD) {
       return {ErrorCode::kInvalidArgument,
-              what + ": larger than the NATS server's max_payload; raise max_payload in its "
-                     "configuration"};
+              what +
+                  ": larger than the NATS server's max_payload; raise max_payload in its "
+                  "configuration"};
     }
     return {ErrorCode::kInternal, what + ": " + detail};
   }
 
-  std::string NewId() {
-    std::lock_guard lock(mu_);
-    char buf[33];
-    std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(rng_()),
-                  static_cast<unsigned long long>(rng_()));
-    return buf;
-  }
-
   Result<Record> GetRecord(const std::string& id) {
-    if (!ValidId(id)) return sg::Fail(ErrorCode::kNotFound, "no job '" + id + "'");
+    if (!ValidId(id)) return NotFound(id);
     kvEntry* e = nullptr;
     const std::string key = "job." + id;
     const natsStatus s = kvStore_Get(&e, kv_, key.c_str());
-    if (s == NATS_NOT_FOUND) return sg::Fail(ErrorCode::kNotFound, "no job '" + id + "'");
+    if (s == NATS_NOT_FOUND) return NotFound(id);
     if (s != NATS_OK) return NatsError(s, "read job " + id);
     auto r = Decode(static_cast<const char*>(kvEntry_Value(e)), kvEntry_ValueLen(e));
     const uint64_t revision = kvEntry_Revision(e);
@@ -611,7 +655,7 @@ class JetStreamJobStore final : public JobStore {
   // Compare-and-set on the record's revision; kFailedPrecondition when it changed meanwhile.
   Result<void> Write(const std::string& id, Record& r) {
     const std::string key = "job." + id;
-    const std::string value = Encode(r.job, r.external_payload);
+    const std::string value = Encode(r);
     uint64_t revision = 0;
     const natsStatus s = kvStore_Update(&revision, kv_, key.c_str(), value.data(),
                                         static_cast<int>(value.size()), r.revision);
@@ -626,8 +670,8 @@ class JetStreamJobStore final : public JobStore {
   Result<void> Publish(const Job& j) {
     const std::string subject = options_.prefix + ".jobs." + j.kind;
     natsMsg* msg = nullptr;
-    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, j.id.data(),
-                                  static_cast<int>(j.id.size()));
+    natsStatus s =
+        natsMsg_Create(&msg, subject.c_str(), nullptr, j.id.data(), static_cast<int>(j.id.size()));
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Sg-Priority", std::to_string(j.priority).c_str());
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Sg-Run-At", std::to_string(j.run_at).c_str());
     if (s == NATS_OK) {
@@ -654,7 +698,10 @@ class JetStreamJobStore final : public JobStore {
     }
     if (auto p = Publish(job); !p) return p.error();
     const std::string key = "job." + job.id;
-    const std::string value = Encode(job, external);
+    Record record;
+    record.job = job;
+    record.external_payload = external;
+    const std::string value = Encode(record);
     const natsStatus s =
         kvStore_Create(nullptr, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
     if (s == NATS_OK) return job;
@@ -667,12 +714,12 @@ class JetStreamJobStore final : public JobStore {
 
   // Reads, lets `change` edit (or refuse), and writes by CAS, again on a conflict. `change`
   // returns true when the job needs a new hint (it becomes queued), published before the write.
-  Result<Job> Change(const std::string& id, const std::function<Result<bool>(Job&)>& change) {
+  Result<Job> Change(const std::string& id, const std::function<Result<bool>(Record&)>& change) {
     if (auto c = Connected(); !c) return c.error();
     for (int attempt = 0;; ++attempt) {
       auto r = GetRecord(id);
       if (!r) return r.error();
-      auto hint = change(r->job);
+      auto hint = change(*r);
       if (!hint) return hint.error();
       if (*hint) {
         if (auto p = Publish(r->job); !p) return p.error();
@@ -887,8 +934,7 @@ class JetStreamJobStore final : public JobStore {
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
   kvStore* kv_ = nullptr;
-  std::mutex mu_;  // kinds_, rng_
-  std::mt19937_64 rng_;
+  std::mutex mu_;  // kinds_
   std::map<std::string, std::unique_ptr<KindState>> kinds_;
 };
 

@@ -1,13 +1,14 @@
 // The JetStream job store on a real `nats-server -js`: what only it has (several connections
 // sharing one queue, a server restart, the hints behind dispatch). The JobStore contract itself
 // is checked on every backend by job_store_test.cpp.
+#include "daemon/plugins/worker/jetstream_job_store.h"
+
 #include <atomic>
 #include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
 
-#include "daemon/plugins/worker/jetstream_job_store.h"
 #include "tests/support/nats_server.h"
 
 namespace sg::plugins {
@@ -122,17 +123,19 @@ TEST_CASE("jetstream store: the caller's clock decides delays, backoff and lease
   auto renewed = store->Lease("k", "b", 5s, kT0 + 78000);
   REQUIRE(renewed);
   CHECK_FALSE(renewed->has_value());
-  // Attempts are spent (2 of 2): an expired last attempt ends the job dead.
+  // Expired: another worker takes it over (the worker, not the store, counts attempts out).
   auto expired = store->Lease("k", "b", 5s, kT0 + 79001);
   REQUIRE(expired);
-  CHECK_FALSE(expired->has_value());
-  auto dead = store->Get(job->id);
-  REQUIRE(dead);
-  CHECK(dead->state == JobState::kDead);
-  CHECK(dead->last_error.find("expired") != std::string::npos);
+  REQUIRE(expired->has_value());
+  CHECK((*expired)->attempts == 3);
   auto renew = store->Renew(job->id, "a", 5s, 0.6, kT0 + 79002);
   REQUIRE_FALSE(renew);
   CHECK(renew.error().code == ErrorCode::kFailedPrecondition);
+  REQUIRE(store->Fail(job->id, "b", AttemptFailure{"for good", std::nullopt}, kT0 + 79003));
+  auto dead = store->Get(job->id);
+  REQUIRE(dead);
+  CHECK(dead->state == JobState::kDead);
+  CHECK(dead->last_error == "for good");
 
   // Retried by hand: attempts reset, runs again.
   auto retried = store->Retry(job->id, kT0 + 80000);
@@ -200,8 +203,8 @@ TEST_CASE("jetstream store: cancel, idempotency keys, list and counts", "[worker
   auto renew = store->Renew(first->id, "w", 5s, 0.1, kT0 + 8);
   REQUIRE_FALSE(renew);
   CHECK(renew.error().code == ErrorCode::kFailedPrecondition);
-  REQUIRE(store->AcknowledgeCancel(first->id, "w", kT0 + 9));
   CHECK_FALSE(store->AcknowledgeCancel(first->id, "someone-else", kT0 + 9));
+  REQUIRE(store->AcknowledgeCancel(first->id, "w", kT0 + 9));
 
   auto list = store->List(JobFilter{});
   REQUIRE(list);
@@ -223,13 +226,15 @@ TEST_CASE("jetstream store: cancel, idempotency keys, list and counts", "[worker
 
 TEST_CASE("jetstream store: bad input gets clear errors", "[worker][jetstream]") {
   auto store = Open(SharedServer().Url(), FreshPrefix());
-  for (const std::string& id : std::vector<std::string>{"", "nope", "../../etc", "job.>", std::string(5000, 'a'),
-                               std::string("\0x", 2)}) {
+  for (const std::string& id :
+       std::vector<std::string>{"", "nope", "../../etc", "job.>", "01ARZ3NDEKTSV4RRFFQ69G5F.>",
+                                std::string(5000, 'A'), std::string("\0x", 2)}) {
     auto got = store->Get(id);
     REQUIRE_FALSE(got);
     CHECK(got.error().code == ErrorCode::kNotFound);
   }
-  for (const std::string& kind : std::vector<std::string>{"", "a.b", ">", "*", "UPPER", std::string(65, 'a')}) {
+  for (const std::string& kind :
+       std::vector<std::string>{"", "a.b", ">", "*", "UPPER", std::string(65, 'a')}) {
     auto lease = store->Lease(kind, "w", 1s, kT0);
     REQUIRE_FALSE(lease);
     CHECK(lease.error().code == ErrorCode::kInvalidArgument);
@@ -257,7 +262,7 @@ TEST_CASE("jetstream store: bad input gets clear errors", "[worker][jetstream]")
   REQUIRE(leased);
   REQUIRE(leased->has_value());
   CHECK((*leased)->payload == binary);
-  auto small = store->Enqueue(Spec("k", std::string("\xff\xfe\0z", 4)), 1, kT0);
+  auto small = store->Enqueue(Spec("k", std::string("\xff\xfe\0z", 4)), 1, kT0 + 1);
   REQUIRE(small);
   auto got = store->Get(small->id);
   REQUIRE(got);
