@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <nats/nats.h>
@@ -32,6 +33,7 @@ int64_t NowNs() {
 }
 
 struct Figures {
+  std::string calls;  // TimedStore::Summary
   double per_second = 0;
   double p50_ms = 0;
   double p99_ms = 0;
@@ -126,6 +128,71 @@ Figures Bare(const std::string& url, size_t n) {
   return latencies.size() == n ? Summarize(latencies, seconds) : Figures{};
 }
 
+// The store as the worker calls it, with the time each call takes: where a job's time goes.
+class TimedStore final : public sg::plugins::JobStore {
+ public:
+  explicit TimedStore(std::shared_ptr<sg::plugins::JobStore> in) : in_(std::move(in)) {}
+  sg::Result<sg::Job> Enqueue(const sg::JobSpec& spec, int max_attempts, int64_t now) override {
+    return Timed(kEnqueue, [&] { return in_->Enqueue(spec, max_attempts, now); });
+  }
+  sg::Result<sg::Job> Get(const std::string& id) override { return in_->Get(id); }
+  sg::Result<std::vector<sg::Job>> List(const sg::JobFilter& filter) override {
+    return in_->List(filter);
+  }
+  sg::Result<sg::Job> Retry(const std::string& id, int64_t now) override {
+    return in_->Retry(id, now);
+  }
+  sg::Result<sg::Job> Cancel(const std::string& id, int64_t now) override {
+    return in_->Cancel(id, now);
+  }
+  sg::Result<std::vector<sg::JobCounts>> Counts() override { return in_->Counts(); }
+  sg::Result<std::optional<sg::Job>> Lease(const std::string& kind, const std::string& owner,
+                                           std::chrono::milliseconds lease, int64_t now) override {
+    return Timed(kLease, [&] { return in_->Lease(kind, owner, lease, now); });
+  }
+  sg::Result<void> Renew(const std::string& id, const std::string& owner,
+                         std::chrono::milliseconds lease, double progress, int64_t now) override {
+    return in_->Renew(id, owner, lease, progress, now);
+  }
+  sg::Result<void> Succeed(const std::string& id, const std::string& owner, int64_t now) override {
+    return Timed(kSucceed, [&] { return in_->Succeed(id, owner, now); });
+  }
+  sg::Result<void> Fail(const std::string& id, const std::string& owner,
+                        const sg::plugins::AttemptFailure& failure, int64_t now) override {
+    return in_->Fail(id, owner, failure, now);
+  }
+  sg::Result<void> AcknowledgeCancel(const std::string& id, const std::string& owner,
+                                     int64_t now) override {
+    return in_->AcknowledgeCancel(id, owner, now);
+  }
+  /// "enqueue 0.40 ms, lease 1.10 ms (2130 calls), succeed 0.95 ms": mean time per call.
+  std::string Summary() const {
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "enqueue %.2f ms, lease %.2f ms (%ld calls), succeed %.2f ms",
+                  Mean(kEnqueue), Mean(kLease), static_cast<long>(calls_[kLease].load()),
+                  Mean(kSucceed));
+    return buf;
+  }
+
+ private:
+  enum Op { kEnqueue, kLease, kSucceed, kOps };
+  template <typename F>
+  std::invoke_result_t<F> Timed(Op op, F call) {
+    const int64_t start = NowNs();
+    auto result = call();
+    ns_[op] += NowNs() - start;
+    ++calls_[op];
+    return result;
+  }
+  double Mean(Op op) const {
+    const auto calls = calls_[op].load();
+    return calls > 0 ? static_cast<double>(ns_[op].load()) / 1e6 / static_cast<double>(calls) : 0;
+  }
+  std::shared_ptr<sg::plugins::JobStore> in_;
+  std::atomic<int64_t> ns_[kOps]{};
+  std::atomic<int64_t> calls_[kOps]{};
+};
+
 // (b), (c) Our queue: one thread enqueues through the worker (JobQueue::Enqueue) while the
 // worker's threads lease and run the jobs; latency from the Enqueue call to the handler's start.
 Figures Ours(std::shared_ptr<sg::plugins::JobStore> store, size_t n, int concurrency) {
@@ -133,7 +200,8 @@ Figures Ours(std::shared_ptr<sg::plugins::JobStore> store, size_t n, int concurr
   options.owner = "bench:" + std::to_string(getpid());
   options.default_concurrency = concurrency;
   options.poll_interval = std::chrono::milliseconds(100);
-  auto worker = sg::plugins::MakeWorker(std::move(store), options);
+  auto timed = std::make_shared<TimedStore>(std::move(store));
+  auto worker = sg::plugins::MakeWorker(timed, options);
 
   std::mutex mu;
   std::vector<double> latencies;
@@ -176,7 +244,9 @@ Figures Ours(std::shared_ptr<sg::plugins::JobStore> store, size_t n, int concurr
     return {};
   }
   std::lock_guard lock(mu);
-  return Summarize(latencies, seconds);
+  Figures f = Summarize(latencies, seconds);
+  f.calls = timed->Summary();
+  return f;
 }
 
 void Row(const char* name, const Figures& f) {
@@ -185,6 +255,7 @@ void Row(const char* name, const Figures& f) {
     return;
   }
   std::printf("  %-34s %12.0f %10.2f %10.2f\n", name, f.per_second, f.p50_ms, f.p99_ms);
+  if (!f.calls.empty()) std::printf("  %-34s %s\n", "  per store call:", f.calls.c_str());
 }
 
 }  // namespace

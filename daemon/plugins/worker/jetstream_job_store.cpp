@@ -150,6 +150,7 @@ std::optional<Record> Decode(const char* data, int len) {
 // A job this process knows may become runnable for a kind: from a hint it fetched, or a lease
 // it took. `msg` is the hint while this process holds it (else null: it is with the server).
 struct Known {
+  bool busy = false;  // a Lease is reading or taking it, without the kind's lock
   int priority = 0;
   int64_t due = 0;  // run_at, or lease_until while running
   int64_t created_at = 0;
@@ -382,91 +383,76 @@ class JetStreamJobStore final : public JobStore {
     auto kr = ForKind(kind);
     if (!kr) return kr.error();
     KindState& k = **kr;
-    std::lock_guard lock(k.mu);
+    std::unique_lock lock(k.mu);
     if (auto f = FetchHints(k, now); !f) return f.error();
 
-    std::optional<Job> leased;
+    // The records are read and written without the lock, so that the kind's worker threads
+    // lease in parallel; `busy` keeps two of them off one candidate.
+    std::optional<Record> leased;
     std::unordered_map<std::string, int> tries;
     for (;;) {
       // The best candidate by what we know; its record decides.
       auto best = k.known.end();
       for (auto it = k.known.begin(); it != k.known.end(); ++it) {
-        if (it->second.due > now || tries[it->first] < 0) continue;
+        if (it->second.due > now || it->second.busy || tries[it->first] < 0) continue;
         if (best == k.known.end() || Before(it->second, it->first, best->second, best->first)) {
           best = it;
         }
       }
       if (best == k.known.end()) break;
       const std::string id = best->first;
-      Known& known = best->second;
-      auto rec = GetRecord(id);
-      if (!rec) {
-        if (rec.error().code != ErrorCode::kNotFound) return rec.error();
+      best->second.busy = true;
+      lock.unlock();
+      Outcome outcome = TryLease(id, owner, lease, now);
+      lock.lock();
+      auto it = k.known.find(id);
+      if (it != k.known.end()) it->second.busy = false;
+      if (outcome.error) return *outcome.error;
+      if (outcome.orphan) {
         DropOrphan(k, id);
         continue;
       }
-      Job& j = rec->job;
-      known.priority = j.priority;
-      if (Terminal(j.state)) {
+      if (outcome.finished) {
         Forget(k, id, /*ack=*/true);
         continue;
       }
-      const bool runnable = (j.state == JobState::kQueued && j.run_at <= now) ||
-                            (j.state == JobState::kRunning && j.lease_until <= now);
-      if (!runnable) {
-        known.due = j.state == JobState::kQueued ? j.run_at : j.lease_until;
-        continue;
-      }
-      if (j.state == JobState::kRunning && rec->cancel_requested) {
-        // Cancelled, and its holder went away before acknowledging: it ends cancelled rather
-        // than running again.
-        j.state = JobState::kCancelled;
-        j.lease_owner.clear();
-        j.lease_until = 0;
-        j.updated_at = now;
-        rec->cancel_requested = false;
-        auto w = Write(id, *rec);
-        if (!w && w.error().code != ErrorCode::kFailedPrecondition) return w.error();
-        if (w) Forget(k, id, /*ack=*/true);
-        if (++tries[id] >= kCasAttempts) tries[id] = -1;
-        continue;
-      }
-      j.state = JobState::kRunning;
-      j.attempts += 1;
-      j.progress = 0;
-      rec->cancel_requested = false;
-      j.lease_owner = owner;
-      j.lease_until = now + lease.count();
-      j.updated_at = now;
-      auto w = Write(id, *rec);
-      if (!w) {
-        if (w.error().code != ErrorCode::kFailedPrecondition) return w.error();
+      if (outcome.conflict) {
         if (++tries[id] >= kCasAttempts) tries[id] = -1;  // changed under us: look again
         continue;
       }
+      if (it == k.known.end()) {
+        if (!outcome.record) continue;
+        it = k.known.try_emplace(id).first;  // forgotten meanwhile: known again, as leased
+      }
+      Known& known = it->second;
+      known.priority = outcome.priority;
+      known.due = outcome.due;
+      if (!outcome.record) continue;  // not runnable (yet)
       // The hint returns when the lease would expire, for whoever finds it expired.
-      known.due = j.lease_until;
       if (known.msg != nullptr) {
         natsMsg_NakWithDelay(known.msg, ServerDelay(lease.count()), nullptr);
         natsMsg_Destroy(known.msg);
         known.msg = nullptr;
       }
-      auto full = Completed(std::move(j), rec->external_payload);
-      if (!full) return full.error();
-      leased = std::move(*full);
+      leased = std::move(outcome.record);
       break;
     }
     // Hints of jobs not runnable yet go back to the server until their time, for any process;
     // this process still knows them (for its callers' clock).
     for (auto& [id, known] : k.known) {
-      if (known.msg != nullptr && known.due > now) {
+      if (known.msg != nullptr && known.due > now && !known.busy) {
         natsMsg_NakWithDelay(known.msg, ServerDelay(known.due - now), nullptr);
         natsMsg_Destroy(known.msg);
         known.msg = nullptr;
       }
     }
     Trim(k);
-    return leased;
+    lock.unlock();
+    if (!leased) return std::optional<Job>();
+    Remember(*leased);
+    auto full = Completed(std::move(*leased));
+    if (!full) return full.error();
+    return std::optional<Job>(std::move(*full));
   }
 
   Result<void> Renew(const std::string& id, const std::string& owner,
@@ -566,6 +552,93 @@ class JetStreamJobStore final : public JobStore {
     if (a.due != b.due) return a.due < b.due;
     if (a.created_at != b.created_at) return a.created_at < b.created_at;
     return aid < bid;
+  }
+
+  // What reading (and maybe taking) one candidate came to.
+  struct Outcome {
+    std::optional<Error> error;  // the store failed
+    bool orphan = false;         // no such record
+    bool finished = false;       // terminal, or just ended cancelled: its hint is done
+    bool conflict = false;       // changed between our read and write
+    int priority = 0;
+    int64_t due = 0;               // when to look again (not runnable) or the lease's end
+    std::optional<Record> record;  // leased
+  };
+
+  Outcome TryLease(const std::string& id, const std::string& owner, std::chrono::milliseconds lease,
+                   int64_t now) {
+    Outcome out;
+    auto rec = GetRecord(id);
+    if (!rec) {
+      if (rec.error().code == ErrorCode::kNotFound) {
+        out.orphan = true;
+      } else {
+        out.error = rec.error();
+      }
+      return out;
+    }
+    Job& j = rec->job;
+    out.priority = j.priority;
+    if (Terminal(j.state)) {
+      out.finished = true;
+      return out;
+    }
+    const bool runnable = (j.state == JobState::kQueued && j.run_at <= now) ||
+                          (j.state == JobState::kRunning && j.lease_until <= now);
+    if (!runnable) {
+      out.due = j.state == JobState::kQueued ? j.run_at : j.lease_until;
+      return out;
+    }
+    if (j.state == JobState::kRunning && rec->cancel_requested) {
+      // Cancelled, and its holder went away before acknowledging: it ends cancelled rather
+      // than running again.
+      j.state = JobState::kCancelled;
+      j.lease_owner.clear();
+      j.lease_until = 0;
+      j.updated_at = now;
+      rec->cancel_requested = false;
+    } else {
+      j.state = JobState::kRunning;
+      j.attempts += 1;
+      j.progress = 0;
+      rec->cancel_requested = false;
+      j.lease_owner = owner;
+      j.lease_until = now + lease.count();
+      j.updated_at = now;
+    }
+    auto w = Write(id, *rec);
+    if (!w) {
+      if (w.error().code == ErrorCode::kFailedPrecondition) {
+        out.conflict = true;
+      } else {
+        out.error = w.error();
+      }
+      return out;
+    }
+    if (j.state == JobState::kCancelled) {
+      out.finished = true;
+      return out;
+    }
+    out.due = j.lease_until;
+    out.record = std::move(*rec);
+    return out;
+  }
+
+  // The record of a job this store leased, as last written: the holder's Renew, Succeed and
+  // Fail write over it without reading it first (the CAS tells when it is stale).
+  void Remember(const Record& r) {
+    std::lock_guard lock(mu_);
+    leased_[r.job.id] = r;
+  }
+  std::optional<Record> Remembered(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = leased_.find(id);
+    if (it == leased_.end()) return std::nullopt;
+    return it->second;
+  }
+  void ForgetRemembered(const std::string& id) {
+    std::lock_guard lock(mu_);
+    leased_.erase(id);
   }
 
   // A delay for the server's clock from one on the caller's: at least 1 ms, at most a minute, so
@@ -716,16 +789,31 @@ class JetStreamJobStore final : public JobStore {
   // returns true when the job needs a new hint (it becomes queued), published before the write.
   Result<Job> Change(const std::string& id, const std::function<Result<bool>(Record&)>& change) {
     if (auto c = Connected(); !c) return c.error();
+    std::optional<Record> cached = Remembered(id);
     for (int attempt = 0;; ++attempt) {
-      auto r = GetRecord(id);
+      // First over what this store last wrote, if it leased the job; read when that was stale.
+      const bool from_cache = cached.has_value();
+      Result<Record> r = from_cache ? Result<Record>(std::move(*cached)) : GetRecord(id);
+      cached.reset();
       if (!r) return r.error();
       auto hint = change(*r);
-      if (!hint) return hint.error();
+      if (!hint) {
+        if (from_cache) continue;  // decide on the stored record
+        ForgetRemembered(id);
+        return hint.error();
+      }
       if (*hint) {
         if (auto p = Publish(r->job); !p) return p.error();
       }
       auto w = Write(id, *r);
-      if (w) return Completed(std::move(*r));
+      if (w) {
+        if (r->job.state == JobState::kRunning) {
+          Remember(*r);
+        } else {
+          ForgetRemembered(id);
+        }
+        return Completed(std::move(*r));
+      }
       if (w.error().code != ErrorCode::kFailedPrecondition || attempt + 1 >= kCasAttempts) {
         return w.error();
       }
@@ -803,8 +891,9 @@ class JetStreamJobStore final : public JobStore {
     // would not help: nats-server 2.9 holds one open while the consumer has unacked hints,
     // which ours always has.)
     // With a runnable job at hand already, do not wait for more.
-    const bool have_due = std::any_of(k.known.begin(), k.known.end(),
-                                      [&](const auto& e) { return e.second.due <= now; });
+    const bool have_due = std::any_of(k.known.begin(), k.known.end(), [&](const auto& e) {
+      return e.second.due <= now && !e.second.busy;
+    });
     natsMsgList list{};
     jsErrCode jerr = static_cast<jsErrCode>(0);
     const natsStatus s = natsSubscription_Fetch(&list, k.sub, want,
@@ -890,7 +979,8 @@ class JetStreamJobStore final : public JobStore {
     if (delivered >= kOrphanDeliveries) {
       natsMsg_Ack(msg, nullptr);
     } else {
-      natsMsg_NakWithDelay(msg, 1000, nullptr);  // its Enqueue may still be writing the record
+      // Its Enqueue may still be writing the record (the hint goes first): look again soon.
+      natsMsg_NakWithDelay(msg, int64_t{10} << std::min<uint64_t>(delivered, 6), nullptr);
     }
     natsMsg_Destroy(msg);
     k.known.erase(it);
@@ -934,8 +1024,9 @@ class JetStreamJobStore final : public JobStore {
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
   kvStore* kv_ = nullptr;
-  std::mutex mu_;  // kinds_
+  std::mutex mu_;  // kinds_, leased_
   std::map<std::string, std::unique_ptr<KindState>> kinds_;
+  std::unordered_map<std::string, Record> leased_;  // by id: Remember
 };
 
 }  // namespace
