@@ -29,6 +29,8 @@ constexpr size_t kMaxKnown = 100000;
 // A hint of a record that does not exist (an Enqueue that died half-way) is dropped after this
 // many deliveries.
 constexpr uint64_t kOrphanDeliveries = 5;
+// Leases that look again at a held hint without a record before it goes back to the server.
+constexpr int kOrphanChecks = 50;
 
 constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
 
@@ -151,6 +153,7 @@ std::optional<Record> Decode(const char* data, int len) {
 // it took. `msg` is the hint while this process holds it (else null: it is with the server).
 struct Known {
   bool busy = false;  // a Lease is reading or taking it, without the kind's lock
+  int orphan_checks = 0;
   int priority = 0;
   int64_t due = 0;  // run_at, or lease_until while running
   int64_t created_at = 0;
@@ -409,7 +412,8 @@ class JetStreamJobStore final : public JobStore {
       if (it != k.known.end()) it->second.busy = false;
       if (outcome.error) return *outcome.error;
       if (outcome.orphan) {
-        DropOrphan(k, id);
+        DropOrphan(k, id, now);
+        tries[id] = -1;  // not again in this call
         continue;
       }
       if (outcome.finished) {
@@ -890,9 +894,10 @@ class JetStreamJobStore final : public JobStore {
     // there are none does it wait (fetch_wait) for new ones. (A no_wait request of our own
     // would not help: nats-server 2.9 holds one open while the consumer has unacked hints,
     // which ours always has.)
-    // With a runnable job at hand already, do not wait for more.
+    // With a runnable job at hand already, or another thread of the kind taking one, do not
+    // wait for more: the wait would hold the kind's lock.
     const bool have_due = std::any_of(k.known.begin(), k.known.end(), [&](const auto& e) {
-      return e.second.due <= now && !e.second.busy;
+      return e.second.busy || e.second.due <= now;
     });
     natsMsgList list{};
     jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -962,10 +967,17 @@ class JetStreamJobStore final : public JobStore {
     k.known.erase(it);
   }
 
-  void DropOrphan(KindState& k, const std::string& id) {
+  // A hint whose record is not there (yet).
+  void DropOrphan(KindState& k, const std::string& id, int64_t now) {
     auto it = k.known.find(id);
     if (it == k.known.end()) return;
     natsMsg* msg = it->second.msg;
+    if (msg != nullptr && ++it->second.orphan_checks <= kOrphanChecks) {
+      // Most likely its Enqueue is writing the record right now (the hint goes first): keep the
+      // hint and look again at the next Lease, rather than after a server-side delay.
+      it->second.due = now;
+      return;
+    }
     if (msg == nullptr) {
       k.known.erase(it);
       return;
@@ -979,7 +991,7 @@ class JetStreamJobStore final : public JobStore {
     if (delivered >= kOrphanDeliveries) {
       natsMsg_Ack(msg, nullptr);
     } else {
-      // Its Enqueue may still be writing the record (the hint goes first): look again soon.
+      // Still no record: back to the server for a while (its Enqueue may have died).
       natsMsg_NakWithDelay(msg, int64_t{10} << std::min<uint64_t>(delivered, 6), nullptr);
     }
     natsMsg_Destroy(msg);
