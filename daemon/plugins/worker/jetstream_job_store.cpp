@@ -368,6 +368,7 @@ class JetStreamJobStore final : public JobStore {
     std::map<std::pair<std::string, int>, int64_t> counts;
     for (const auto& r : *all) ++counts[{r.job.kind, static_cast<int>(r.job.state)}];
     std::vector<JobCounts> out;
+    out.reserve(counts.size());
     for (const auto& [k, n] : counts) {
       out.push_back({k.first, static_cast<JobState>(k.second), n});
     }
