@@ -10,8 +10,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "daemon/plugins/worker/jetstream_job_store.h"
 #include "daemon/plugins/worker/job_store.h"
 #include "daemon/plugins/worker/sql_job_store.h"
+#include "tests/support/nats_server.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/sql_backends.h"
 
@@ -57,6 +59,23 @@ inline std::shared_ptr<SqlDatabase> OpenFreshJobsPostgres() {
   return *db;
 }
 
+/// The JetStream store on the binary's one `nats-server -js`, under a prefix (stream, bucket,
+/// consumers) of its own each call, so every store starts empty.
+inline std::shared_ptr<plugins::JobStore> OpenFreshJetStreamJobStore() {
+  static NatsServer server(/*jetstream=*/true);
+  static std::atomic<int> counter{0};
+  plugins::JetStreamJobStoreOptions options;
+  options.url = server.Url();
+  options.prefix = "SUITE" + std::to_string(counter++);
+  options.hint_ack_wait = std::chrono::milliseconds(500);  // hints move between stores sooner
+  auto store = plugins::MakeJetStreamJobStore(options);
+  if (!store) {
+    FAIL("open the JetStream job store: " << store.error().message);
+    return nullptr;
+  }
+  return *store;
+}
+
 /// Every store the suites run on.
 inline std::vector<JobStoreBackend> JobStoreBackends() {
   std::vector<SqlBackend> sql = SqlBackends();
@@ -69,6 +88,7 @@ inline std::vector<JobStoreBackend> JobStoreBackends() {
     backends.push_back(
         {"sql/" + backend.name, [backend] { return OpenFreshSqlJobStore(backend); }});
   }
+  backends.push_back({"jetstream", OpenFreshJetStreamJobStore});
   return backends;
 }
 
