@@ -180,8 +180,10 @@ struct Call {
   std::string request_id;
 };
 
-// The field an error message names ("cursor: not made by this catalogue" names cursor).
+// The field an error message names ("cursor: not made by this catalogue" names cursor); an
+// unknown video is its id's fault.
 std::string FieldOf(const Error& e) {
+  if (e.code == ErrorCode::kNotFound) return "id";
   const size_t colon = e.message.find(':');
   if (colon == std::string::npos || colon == 0 || colon > 32) return {};
   const std::string head = e.message.substr(0, colon);
@@ -302,12 +304,7 @@ class MetadataPlugin final : public Plugin {
       lite.path = config.String("metadata.sqlite_path");
       s.where = "SQLite file " + lite.path;
       auto opened = OpenSqlite(lite);
-      if (!opened) {
-        return Fail(opened.error().code,
-                    "metadata: " + opened.error().message +
-                        "; point metadata.sqlite_path at a SQLite database, or at a path where "
-                        "one may be made");
-      }
+      if (!opened) return Refused(opened.error(), "metadata.sqlite_path");
       s.db = std::move(opened).value();
     }
     s.inner = MakeSqlCatalogue(s.db);
@@ -315,7 +312,7 @@ class MetadataPlugin final : public Plugin {
       // PostgreSQL down at start is waited for; anything else (a database newer than this
       // binary, a file that is not SQLite) is for the operator to fix first.
       if (s.engine != "postgres" || !Unreachable(migrated.error().code)) {
-        return migrated.error().Wrap("metadata: " + s.where);
+        return Refused(migrated.error(), s.where);
       }
       s.logger->warn(
           log::With("The catalogue's database is not reachable; starting degraded and trying again",
@@ -409,6 +406,13 @@ class MetadataPlugin final : public Plugin {
     std::string pattern;
     Handler fn;
   };
+
+  // A database the plugin cannot use: kConfig, which fails the daemon's start (restarting the
+  // plugin cannot help), unless it may pass by itself (a lock held for too long).
+  static Error Refused(const Error& e, const std::string& what) {
+    const ErrorCode code = e.code == ErrorCode::kTimeout ? e.code : ErrorCode::kConfig;
+    return {code, "metadata: " + what + ": " + e.message};
+  }
 
   static Result<void> Migrate(Shared& s) {
     auto version = s.db->Migrate("metadata", MetadataMigrations());
