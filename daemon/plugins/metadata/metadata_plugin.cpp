@@ -324,6 +324,20 @@ class MetadataPlugin final : public Plugin {
       collector_ = AddCollector(
           *context.metrics, [s = shared_](std::vector<MetricFamily>& out) { Collect(*s, out); });
     }
+    // Routes added at Init stay while the plugin is stopped, answering 503 naming it: a client
+    // learns that the catalogue is down, not that the API does not exist.
+    routes_.clear();
+    if (router_ != nullptr) {
+      for (auto& [method, pattern, fn] : RouteTable()) {
+        auto added = AddAsync(method, pattern, fn);
+        if (!added) return added.error().Wrap("metadata: add route " + method + " " + pattern);
+        routes_.push_back(std::move(*added));
+      }
+    } else {
+      s.logger->info(
+          "No api-gateway router here: the videos API is not served by this "
+          "process");
+    }
     s.logger->info(log::With("Catalogue opened", {{"engine", s.engine},
                                                   {"database", s.where},
                                                   {"schema_version", s.schema_version.load()},
@@ -335,17 +349,6 @@ class MetadataPlugin final : public Plugin {
     {
       std::lock_guard lock(shared_->mu);
       shared_->running = true;
-    }
-    if (router_ != nullptr) {
-      for (auto& [method, pattern, fn] : RouteTable()) {
-        auto added = AddAsync(method, pattern, fn);
-        if (!added) return added.error().Wrap("metadata: add route " + method + " " + pattern);
-        routes_.push_back(std::move(*added));
-      }
-    } else {
-      shared_->logger->info(
-          "No api-gateway router here: the videos API is not served by this "
-          "process");
     }
     if (serve_) {
       auto sub = ServeCatalogue(*bus_, catalogue_, *shared_->blocking);
@@ -370,7 +373,6 @@ class MetadataPlugin final : public Plugin {
 
   void Stop(Deadline) override {
     timer_.reset();
-    routes_.clear();
     if (subscription_ != 0) bus_->Unsubscribe(subscription_);
     subscription_ = 0;
     std::unique_ptr<JobQueue::Registration> handler;
