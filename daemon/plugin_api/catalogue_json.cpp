@@ -119,7 +119,7 @@ Result<Rendition> RenditionFromJson(const nlohmann::json& json, const std::strin
   if (!json.is_object()) return Fail(ErrorCode::kInvalidArgument, field + ": must be an object");
   Rendition r;
   const std::string where = field + ".";
-  for (auto check :
+  for (const auto& check :
        {Field(json, "name", where, r.name), Field(json, "width", where, r.width),
         Field(json, "height", where, r.height), Field(json, "bitrate", where, r.bitrate),
         Field(json, "codec", where, r.codec), Field(json, "playlist", where, r.playlist)}) {
@@ -152,7 +152,7 @@ Result<Video> VideoFromJson(const nlohmann::json& json) {
   if (!json.is_object()) return Fail(ErrorCode::kInvalidArgument, "video: must be an object");
   Video v;
   const std::string where;
-  for (auto check :
+  for (const auto& check :
        {Field(json, "id", where, v.id), Field(json, "title", where, v.title),
         Field(json, "description", where, v.description), Field(json, "owner", where, v.owner),
         Field(json, "source_size", where, v.source_size),
@@ -163,7 +163,7 @@ Result<Video> VideoFromJson(const nlohmann::json& json) {
     if (!check) return check.error();
   }
   std::string visibility = "public", state = "uploading", created, updated;
-  for (auto check :
+  for (const auto& check :
        {Field(json, "visibility", where, visibility), Field(json, "state", where, state),
         Field(json, "created_at", where, created), Field(json, "updated_at", where, updated)}) {
     if (!check) return check.error();

@@ -192,7 +192,7 @@ std::string FieldOf(const Error& e) {
   return word ? head : std::string();
 }
 
-HttpResponse Ok(json body) {
+HttpResponse Ok(const json& body) {
   HttpResponse res;
   res.body = Dump(body);
   return res;
@@ -251,7 +251,7 @@ Result<void> DeleteVideoObjects(Shared& s, JobContext& job) {
     if (job.Cancelled()) return Fail(ErrorCode::kUnavailable, "delete-video: cancelled");
     auto gone = s.storage->Delete(key);
     if (!gone && gone.error().code != ErrorCode::kNotFound) {
-      return gone.error().Wrap("delete object '" + key + "' of video " + id);
+      return gone.error().Wrap(fmt::format("delete object '{}' of video {}", key, id));
     }
     if (gone) ++deleted;
   }
@@ -330,7 +330,9 @@ class MetadataPlugin final : public Plugin {
     if (router_ != nullptr) {
       for (auto& [method, pattern, fn] : RouteTable()) {
         auto added = AddAsync(method, pattern, fn);
-        if (!added) return added.error().Wrap("metadata: add route " + method + " " + pattern);
+        if (!added) {
+          return added.error().Wrap(fmt::format("metadata: add route {} {}", method, pattern));
+        }
         routes_.push_back(std::move(*added));
       }
     } else {
@@ -492,7 +494,7 @@ class MetadataPlugin final : public Plugin {
     auto id = router_->AddAsyncRoute(
         method, pattern,
         [s, catalogue, fn = std::move(fn), method, pattern](
-            const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
+            const HttpRequest& req, const std::shared_ptr<HttpResponder>& responder) {
           const auto start = std::chrono::steady_clock::now();
           Call call{std::string(req.Param("id")), std::string(req.query), std::string(req.body),
                     std::string(req.request_id)};
