@@ -8,12 +8,18 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
 
+#include "daemon/bus/nats_bus.h"
 #include "daemon/plugin_api/catalogue.h"
+#include "daemon/plugin_api/catalogue_rpc.h"
 #include "daemon/plugin_api/sql.h"
 #include "daemon/plugins/metadata/sql_catalogue.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
+#include "tests/support/notify_socket.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
 
@@ -256,6 +262,75 @@ TEST_CASE(
         return now.has_value() && now->title == "after";
       },
       10s));
+}
+
+TEST_CASE(
+    "microservice mode: the metadata process serves the catalogue over NATS to another "
+    "process's remote catalogue",
+    "[metadata][microservice]") {
+  TempDir runtime;
+  TempDir nats_dir;
+  const uint16_t nats_port = FreePort();
+  Process nats({"/usr/sbin/nats-server", "-a", "127.0.0.1", "-p", std::to_string(nats_port)},
+               nats_dir);
+  REQUIRE(WaitForPort(nats_port, 10s));
+  const std::string url = "nats://127.0.0.1:" + std::to_string(nats_port);
+  NotifySocket notify(runtime.path() + "/notify");
+  SpawnOptions env;
+  env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+  env.env["XDG_RUNTIME_DIR"] = runtime.path();
+  env.env["NOTIFY_SOCKET"] = notify.path();
+  env.cwd = runtime.path();
+  Process metadata({SG_DAEMON_BIN, "--mode", "microservice", "--service", "metadata", "--set",
+                    "nats.url=" + url, "--set", "server.host=127.0.0.1", "--set", "server.port=0",
+                    "--set", "monitoring.prometheus_port=0", "--set",
+                    "metadata.sqlite_path=" + runtime.path() + "/streamgate.db"},
+                   runtime, env);
+  INFO(metadata.Stderr());
+  REQUIRE(notify.WaitFor("READY=1", 10s));
+
+  // This test process plays the other service: a bus of its own and the remote catalogue that
+  // streamgated would give a plugin there.
+  bus::NatsOptions options;
+  options.urls = {url};
+  options.reconnect_wait = 100ms;
+  options.name = "metadata-test";
+  auto bus = bus::NatsBus::Create(
+      options,
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>()));
+  REQUIRE(bus.has_value());
+  auto remote = MakeRemoteCatalogue(**bus, 5s);
+  Result<Video> made = Fail(ErrorCode::kUnavailable, "not yet");
+  NewVideo n;
+  n.title = "across processes";
+  n.owner = "dave";
+  // The bus connects in the background: the first requests may find nobody yet.
+  REQUIRE(WaitFor(
+      [&] {
+        made = remote->Create(n);
+        return made.has_value();
+      },
+      15s));
+  auto got = remote->Get(made->id);
+  REQUIRE(got.has_value());
+  CHECK(*got == *made);
+  VideoTransition t;
+  t.to = VideoState::kReady;
+  auto illegal = remote->Transition(made->id, t);
+  REQUIRE(!illegal.has_value());
+  CHECK(illegal.error().code == ErrorCode::kFailedPrecondition);
+  auto page = remote->List({});
+  REQUIRE(page.has_value());
+  CHECK(page->videos.size() == 1);
+  // The same file, read directly, holds what the remote catalogue wrote.
+  CHECK(SqliteCatalogue(runtime.path() + "/streamgate.db")->Get(made->id)->title ==
+        "across processes");
+
+  metadata.Signal(SIGTERM);
+  CHECK(metadata.Wait(30s).value_or(-1) == 0);
+  auto gone = remote->Get(made->id);
+  REQUIRE(!gone.has_value());
+  CHECK((gone.error().code == ErrorCode::kUnavailable || gone.error().code == ErrorCode::kTimeout));
 }
 
 }  // namespace sg::test
