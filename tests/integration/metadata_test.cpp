@@ -233,6 +233,7 @@ TEST_CASE(
   pg->Start();
   REQUIRE(WaitFor([&] { return status_of("/api/v1/videos") == 200; }, 30s));
   CHECK(WaitFor([&] { return metadata_health().first == "healthy"; }, 10s));
+  CHECK(Contains(metadata_health().second, "schema version"));
   auto db = OpenPostgres(pg->Options());
   REQUIRE(db.has_value());
   auto catalogue = plugins::MakeSqlCatalogue(*db);

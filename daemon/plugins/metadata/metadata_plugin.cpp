@@ -400,7 +400,9 @@ class MetadataPlugin final : public Plugin {
                           "503 until it is back: {}",
                           s.where, s.schema_version.load(), s.Problem(), s.WhatToDo())};
     }
-    return {};
+    // Healthy, it still says what it runs on, for operators reading 'streamgate health'.
+    return {HealthStatus::kHealthy,
+            fmt::format("{}, schema version {}", s.where, s.schema_version.load())};
   }
 
  private:

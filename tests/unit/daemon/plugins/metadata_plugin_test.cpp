@@ -220,6 +220,8 @@ TEST_CASE("the metadata plugin opens SQLite, offers the catalogue, its routes an
   REQUIRE(plugin->Start().has_value());
   CHECK(f.ctx.router.size() == 4);
   CHECK(plugin->CheckHealth().status == HealthStatus::kHealthy);
+  CHECK_THAT(plugin->CheckHealth().message,
+             Catch::Contains("SQLite file") && Catch::Contains("schema version"));
   const Video v = f.Make("first");
 
   auto got = f.ctx.router.Call("GET", "/api/v1/videos/" + v.id);
