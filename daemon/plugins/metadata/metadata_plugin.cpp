@@ -270,6 +270,11 @@ class MetadataPlugin final : public Plugin {
   std::vector<std::string> ConfigKeys() const override { return MetadataConfig().Reads(); }
 
   Result<void> Init(PluginContext& context) override {
+    // A failed Init before this one: the kernel undid its registrations along with the views
+    // they were made on, so the handles are forgotten, not undone.
+    for (auto& route : routes_) route.Release();
+    routes_.clear();
+    collector_.Release();
     const config::Config& config = *context.config;
     shared_ = std::make_shared<Shared>();
     Shared& s = *shared_;
@@ -326,7 +331,6 @@ class MetadataPlugin final : public Plugin {
     }
     // Routes added at Init stay while the plugin is stopped, answering 503 naming it: a client
     // learns that the catalogue is down, not that the API does not exist.
-    routes_.clear();
     if (router_ != nullptr) {
       for (auto& [method, pattern, fn] : RouteTable()) {
         auto added = AddAsync(method, pattern, fn);
