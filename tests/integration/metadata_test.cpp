@@ -256,6 +256,11 @@ TEST_CASE(
   auto patched = Http(d.port, "PATCH", "/api/v1/videos/" + v.id, R"({"title": "after"})");
   REQUIRE(patched);
   CHECK(patched->status == 200);
+  // PostgreSQL keeps no NUL in text: a clear 400 naming the field, or the data kept; never 500.
+  auto nul = Http(d.port, "PATCH", "/api/v1/videos/" + v.id, R"({"description": "a\u0000b"})");
+  REQUIRE(nul);
+  INFO(nul->body);
+  CHECK((nul->status == 400 || nul->status == 200));
   // The test's own pool lost its connection with the server too: its next call reconnects.
   CHECK(WaitFor(
       [&] {

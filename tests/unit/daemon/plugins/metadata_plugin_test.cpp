@@ -369,6 +369,16 @@ TEST_CASE("SQL metacharacters in every string field are data", "[plugins][metada
   const json other =
       f.Body(f.ctx.router.Call("GET", "/api/v1/videos?owner=x%27%20OR%20%271%27%3D%271"));
   CHECK(other["videos"].empty());
+  // A NUL inside a string is data too, or a clear 400: never a truncated record.
+  const auto nul = f.ctx.router.Call("PATCH", "/api/v1/videos/" + v.id, R"({"title": "a\u0000b"})");
+  INFO(nul.body);
+  if (nul.status == 200) {
+    CHECK(f.Body(f.ctx.router.Call("GET", "/api/v1/videos/" + v.id))["title"] ==
+          std::string("a\0b", 3));
+  } else {
+    CHECK(nul.status == 400);
+    CHECK(f.Body(nul)["field"] == "title");
+  }
   // The table is still there.
   CHECK(f.Body(f.ctx.router.Call("GET", "/api/v1/videos"))["videos"].size() == 1);
 }
