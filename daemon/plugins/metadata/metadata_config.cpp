@@ -53,7 +53,7 @@ config::ConfigDeclaration MetadataConfig() {
           },
       .also_reads = {"app.mode", "database.host", "database.port", "database.user",
                      "database.password", "database.database", "database.sslmode",
-                     "database.maxconns", "nats.request_timeout"},
+                     "database.maxconns"},
   };
 }
 
