@@ -81,7 +81,10 @@ class SqlDatabase {
   virtual std::string Engine() const = 0;  // "sqlite" or "postgres"
   /// Runs `work` on one connection inside a transaction: committed when it returns success,
   /// rolled back when it returns an error (which is returned). A lost connection is replaced
-  /// for the next caller.
+  /// for the next caller. Transactions are serializable on both engines (a read then a write
+  /// cannot lose a concurrent update). PostgreSQL may abort one of two conflicting transactions
+  /// (SQLSTATE 40001, 40P01); `work` is then run again from the start, so it must keep its
+  /// effects to the session, or reset what it captured at its start.
   virtual Result<void> Transaction(const std::function<Result<void>(SqlSession&)>& work) = 0;
   /// One statement outside any explicit transaction.
   virtual Result<SqlResult> Exec(const std::string& sql, const std::vector<SqlValue>& params) = 0;

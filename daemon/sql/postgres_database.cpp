@@ -7,7 +7,9 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <libpq-fe.h>
@@ -28,11 +30,27 @@ constexpr Oid kFloat4Oid = 700;
 constexpr Oid kFloat8Oid = 701;
 constexpr Oid kNumericOid = 1700;
 
+// How long a transaction that keeps losing to concurrent ones is run again before the caller
+// gets kTimeout: the counterpart of SQLite's busy timeout, generous because each loss means
+// another transaction made progress.
+constexpr std::chrono::seconds kConflictWindow{30};
+
+// SQLSTATEs for "run it again": the server rolled the whole transaction back, nothing of it stays.
+bool IsConflict(const std::string& state) { return state == "40001" || state == "40P01"; }
+
+// A randomized pause between runs, so that the transactions that collided do not collide again.
+void BackOff(int attempt) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const int cap_ms = 1 << std::min(attempt, 6);  // 1, 2, 4 ... 64 ms
+  std::this_thread::sleep_for(std::chrono::microseconds(rng() % (cap_ms * 1000 + 1)));
+}
+
 // libpq's messages end with a newline (sometimes several lines); ours are one line.
 std::string Trim(const char* message) {
-  std::string s = message == nullptr ? "" : message;
-  for (char& c : s) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  std::string s;
+  for (const char* p = message; p != nullptr && *p != '\0'; ++p) {
+    const char c = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+    if (c != ' ' || (!s.empty() && s.back() != ' ')) s += c;
   }
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s.empty() ? "no message from libpq" : s;
@@ -103,10 +121,13 @@ class PostgresSession : public SqlSession {
   PostgresSession(PostgresDatabase& db, PGconn* conn) : db_(db), conn_(conn) {}
   Result<SqlResult> Exec(const std::string& sql, const std::vector<SqlValue>& params) override;
   using SqlSession::Exec;
+  // Whether a statement failed because of a concurrent transaction: the whole work may run again.
+  bool conflict() const { return conflict_; }
 
  private:
   PostgresDatabase& db_;
   PGconn* conn_;
+  bool conflict_ = false;
 };
 
 class PostgresDatabase : public SqlDatabase {
@@ -114,8 +135,8 @@ class PostgresDatabase : public SqlDatabase {
   explicit PostgresDatabase(PostgresOptions options)
       : options_(std::move(options)),
         where_(options_.host + ":" + std::to_string(options_.port)),
-        connect_timeout_s_(std::to_string(
-            std::max<int64_t>(2, (options_.connect_timeout.count() + 999) / 1000))),
+        connect_timeout_s_(
+            std::to_string(std::max<int64_t>(2, (options_.connect_timeout.count() + 999) / 1000))),
         port_text_(std::to_string(options_.port)) {}
 
   ~PostgresDatabase() override {
@@ -144,7 +165,9 @@ class PostgresDatabase : public SqlDatabase {
   SqlStats Stats() const override;
 
   // Runs one statement on `conn`; a connection found broken is dropped when its lease ends.
-  Result<SqlResult> Run(PGconn* conn, const std::string& sql, const std::vector<SqlValue>& params);
+  // `conflict` (when given) is set when the server refused it for a concurrent transaction.
+  Result<SqlResult> Run(PGconn* conn, const std::string& sql, const std::vector<SqlValue>& params,
+                        bool* conflict = nullptr);
 
  private:
   // A borrowed connection, given back (or closed, when broken or left inside a transaction)
@@ -168,7 +191,11 @@ class PostgresDatabase : public SqlDatabase {
   static bool StillAlive(PGconn* conn);
   Error ConnectError(PGconn* conn) const;
   Error StatementError(PGconn* conn, const PGresult* res) const;
-  Result<SqlResult> Finish(PGconn* conn, PGresult* res);
+  Result<SqlResult> Finish(PGconn* conn, PGresult* res, bool* conflict);
+  Result<SqlResult> ExecOnce(const std::string& sql, const std::vector<SqlValue>& params,
+                             bool& conflict);
+  Result<void> TransactionOnce(const std::function<Result<void>(SqlSession&)>& work,
+                               bool& conflict);
 
   const PostgresOptions options_;
   const std::string where_;  // host:port, for messages
@@ -190,13 +217,16 @@ class PostgresDatabase : public SqlDatabase {
 
 Result<SqlResult> PostgresSession::Exec(const std::string& sql,
                                         const std::vector<SqlValue>& params) {
-  return db_.Run(conn_, sql, params);
+  bool conflict = false;
+  auto r = db_.Run(conn_, sql, params, &conflict);
+  conflict_ = conflict_ || conflict;
+  return r;
 }
 
 Error PostgresDatabase::ConnectError(PGconn* conn) const {
   const std::string detail = Trim(conn == nullptr ? "out of memory" : PQerrorMessage(conn));
-  const std::string target = "postgres " + where_ + " database '" + options_.database + "' user '" +
-                             options_.user + "'";
+  const std::string target =
+      "postgres " + where_ + " database '" + options_.database + "' user '" + options_.user + "'";
   // libpq gives no SQLSTATE for a refused connection: its message says which it was.
   if (detail.find("password authentication failed") != std::string::npos ||
       detail.find("no password supplied") != std::string::npos ||
@@ -210,9 +240,9 @@ Error PostgresDatabase::ConnectError(PGconn* conn) const {
                 target + ": " + detail + "; create it (createdb) or check database.database");
   }
   if (detail.find("too many") != std::string::npos) {
-    return Fail(ErrorCode::kUnavailable,
-                target + ": " + detail +
-                    "; lower database.maxconns or raise the server's max_connections");
+    return Fail(
+        ErrorCode::kUnavailable,
+        target + ": " + detail + "; lower database.maxconns or raise the server's max_connections");
   }
   return Fail(ErrorCode::kUnavailable, target + ": " + detail + "; is PostgreSQL running at " +
                                            where_ + "? check database.host and database.port");
@@ -221,15 +251,27 @@ Error PostgresDatabase::ConnectError(PGconn* conn) const {
 Result<PGconn*> PostgresDatabase::Connect() {
   // Keywords rather than a conninfo string: nothing in a value (a quote, a space in the password)
   // can be read as another setting.
-  const char* keys[] = {"host",           "port",    "user",
-                        "password",       "dbname",  "sslmode",
-                        "connect_timeout", "application_name", "client_encoding",
-                        "keepalives",     nullptr};
-  const char* values[] = {options_.host.c_str(),     port_text_.c_str(),
-                          options_.user.c_str(),     options_.password.c_str(),
-                          options_.database.c_str(), options_.sslmode.c_str(),
-                          connect_timeout_s_.c_str(), "streamgated",
-                          "UTF8",                    "1",
+  const char* keys[] = {"host",
+                        "port",
+                        "user",
+                        "password",
+                        "dbname",
+                        "sslmode",
+                        "connect_timeout",
+                        "application_name",
+                        "client_encoding",
+                        "keepalives",
+                        nullptr};
+  const char* values[] = {options_.host.c_str(),
+                          port_text_.c_str(),
+                          options_.user.c_str(),
+                          options_.password.c_str(),
+                          options_.database.c_str(),
+                          options_.sslmode.c_str(),
+                          connect_timeout_s_.c_str(),
+                          "streamgated",
+                          "UTF8",
+                          "1",
                           nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, 0);
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
@@ -237,6 +279,10 @@ Result<PGconn*> PostgresDatabase::Connect() {
     PQfinish(conn);
     return error;
   }
+  // libpq prints notices ("relation already exists, skipping") and a server's goodbye on
+  // stderr by default; the daemon's log is not libpq's to write, and errors reach the caller.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   return conn;
 }
 
@@ -245,11 +291,14 @@ Result<PGconn*> PostgresDatabase::Connect() {
 // though we asked nothing. Looking costs one poll and saves the next statement from failing.
 bool PostgresDatabase::StillAlive(PGconn* conn) {
   if (PQstatus(conn) != CONNECTION_OK) return false;
-  pollfd pfd{.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
-  if (pfd.fd < 0) return false;
-  if (poll(&pfd, 1, 0) == 0) return true;
-  if (PQconsumeInput(conn) == 0) return false;
-  return PQstatus(conn) == CONNECTION_OK;
+  // The goodbye and the end of file can come in separate reads: read until nothing is left.
+  for (int reads = 0; reads < 8; ++reads) {
+    pollfd pfd{.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
+    if (pfd.fd < 0) return false;
+    if (poll(&pfd, 1, 0) == 0) return true;
+    if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) return false;
+  }
+  return false;  // a server that keeps talking to an idle session is not one to trust
 }
 
 Result<PGconn*> PostgresDatabase::Borrow() {
@@ -319,7 +368,7 @@ void PostgresDatabase::Release(PGconn* conn) {
 }
 
 Result<SqlResult> PostgresDatabase::Run(PGconn* conn, const std::string& sql,
-                                        const std::vector<SqlValue>& params) {
+                                        const std::vector<SqlValue>& params, bool* conflict) {
   statements_++;
   auto fail = [&](Error error) -> Result<SqlResult> {
     errors_++;
@@ -354,7 +403,7 @@ Result<SqlResult> PostgresDatabase::Run(PGconn* conn, const std::string& sql,
   // No parameter types: the server infers each from where it is used, as SQLite would accept it.
   PGresult* res = PQexecParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr,
                                values.data(), nullptr, nullptr, 0);
-  return Finish(conn, res);
+  return Finish(conn, res, conflict);
 }
 
 Error PostgresDatabase::StatementError(PGconn* conn, const PGresult* res) const {
@@ -384,9 +433,11 @@ Error PostgresDatabase::StatementError(PGconn* conn, const PGresult* res) const 
 }
 
 // Turns a statement's PGresult (owned, cleared here) into rows or an error.
-Result<SqlResult> PostgresDatabase::Finish(PGconn* conn, PGresult* res) {
+Result<SqlResult> PostgresDatabase::Finish(PGconn* conn, PGresult* res, bool* conflict) {
   const ExecStatusType status = PQresultStatus(res);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (conflict != nullptr && state != nullptr && IsConflict(state)) *conflict = true;
     Error error = StatementError(conn, res);
     PQclear(res);
     errors_++;
@@ -415,8 +466,8 @@ Result<SqlResult> PostgresDatabase::Finish(PGconn* conn, PGresult* res) {
   return out;
 }
 
-Result<SqlResult> PostgresDatabase::Exec(const std::string& sql,
-                                         const std::vector<SqlValue>& params) {
+Result<SqlResult> PostgresDatabase::ExecOnce(const std::string& sql,
+                                             const std::vector<SqlValue>& params, bool& conflict) {
   auto conn = Borrow();
   if (!conn) {
     statements_++;
@@ -424,17 +475,51 @@ Result<SqlResult> PostgresDatabase::Exec(const std::string& sql,
     return conn.error();
   }
   Lease lease(*this, *conn);
-  return Run(lease.conn(), sql, params);
+  return Run(lease.conn(), sql, params, &conflict);
 }
 
-Result<void> PostgresDatabase::Transaction(
-    const std::function<Result<void>(SqlSession&)>& work) {
+// A statement of its own is a transaction of its own: one the server aborted for a deadlock was
+// rolled back whole, so running it again cannot apply it twice.
+Result<SqlResult> PostgresDatabase::Exec(const std::string& sql,
+                                         const std::vector<SqlValue>& params) {
+  const auto deadline = std::chrono::steady_clock::now() + kConflictWindow;
+  for (int attempt = 0;; ++attempt) {
+    bool conflict = false;
+    auto r = ExecOnce(sql, params, conflict);
+    if (r || !conflict || std::chrono::steady_clock::now() >= deadline) return r;
+    BackOff(attempt);
+  }
+}
+
+Result<void> PostgresDatabase::Transaction(const std::function<Result<void>(SqlSession&)>& work) {
+  const auto deadline = std::chrono::steady_clock::now() + kConflictWindow;
+  for (int attempt = 0;; ++attempt) {
+    bool conflict = false;
+    auto r = TransactionOnce(work, conflict);
+    if (r || !conflict) return r;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Fail(ErrorCode::kTimeout,
+                  r.error().message + " (still conflicting with concurrent transactions after " +
+                      std::to_string(attempt + 1) + " runs)");
+    }
+    BackOff(attempt);
+  }
+}
+
+// SERIALIZABLE, as SQLite's one writer at a time is: a read-then-write in `work` cannot lose
+// an update to a concurrent one, in this process or another. The price is that the server may
+// abort one of two conflicting transactions; Transaction then runs the work again.
+Result<void> PostgresDatabase::TransactionOnce(const std::function<Result<void>(SqlSession&)>& work,
+                                               bool& conflict) {
   auto conn = Borrow();
   if (!conn) return conn.error();
   Lease lease(*this, *conn);
-  if (auto begin = Run(lease.conn(), "BEGIN", {}); !begin) return begin.error();
+  if (auto begin = Run(lease.conn(), "BEGIN ISOLATION LEVEL SERIALIZABLE", {}); !begin) {
+    return begin.error();
+  }
   PostgresSession session(*this, lease.conn());
   Result<void> result = work(session);
+  conflict = session.conflict();
   if (!result) {
     // A failed ROLLBACK leaves the connection inside the transaction (or broken): the lease
     // then closes it rather than pooling it.
@@ -448,11 +533,11 @@ Result<void> PostgresDatabase::Transaction(
   if (PQresultStatus(res) == PGRES_COMMAND_OK && std::strcmp(PQcmdStatus(res), "COMMIT") != 0) {
     PQclear(res);
     errors_++;
-    return Fail(ErrorCode::kFailedPrecondition,
+    return Fail(conflict ? ErrorCode::kTimeout : ErrorCode::kFailedPrecondition,
                 "postgres: the transaction was rolled back at commit because a statement in it "
                 "failed");
   }
-  auto commit = Finish(lease.conn(), res);
+  auto commit = Finish(lease.conn(), res, &conflict);
   if (!commit) return commit.error().Wrap("commit");
   return {};
 }
@@ -477,9 +562,9 @@ Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options
     return Fail(ErrorCode::kInvalidArgument, "postgres: database.host is empty");
   }
   if (options.port < 1 || options.port > 65535) {
-    return Fail(ErrorCode::kInvalidArgument, "postgres: database.port " +
-                                                 std::to_string(options.port) +
-                                                 " is not a port (1 to 65535)");
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        "postgres: database.port " + std::to_string(options.port) + " is not a port (1 to 65535)");
   }
   if (options.user.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "postgres: database.user is empty");
@@ -488,9 +573,9 @@ Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options
     return Fail(ErrorCode::kInvalidArgument, "postgres: database.database is empty");
   }
   if (options.max_connections < 1) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "postgres: database.maxconns " + std::to_string(options.max_connections) +
-                    " must be at least 1");
+    return Fail(ErrorCode::kInvalidArgument, "postgres: database.maxconns " +
+                                                 std::to_string(options.max_connections) +
+                                                 " must be at least 1");
   }
   if (options.connect_timeout.count() < 1) {
     return Fail(ErrorCode::kInvalidArgument, "postgres: the connect timeout must be positive");
@@ -498,8 +583,7 @@ Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options
   for (const std::string* value :
        {&options.host, &options.user, &options.password, &options.database, &options.sslmode}) {
     if (value->find('\0') != std::string::npos) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "postgres: a database.* setting holds a NUL byte");
+      return Fail(ErrorCode::kInvalidArgument, "postgres: a database.* setting holds a NUL byte");
     }
   }
   static const char* const kSslModes[] = {"disable", "allow",     "prefer",

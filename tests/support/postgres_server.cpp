@@ -52,12 +52,22 @@ std::string RandomHex(size_t n) {
 }
 
 // postgres refuses to run as root: the tests run it as `nobody`. When the tests are not root
-// there is nobody to switch to, and nothing to switch from.
-std::vector<std::string> AsPostgresUser(std::vector<std::string> argv) {
-  if (geteuid() != 0) return argv;
-  std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
-                                  "--clear-groups", "--"};
-  if (!Executable(out[0])) out = {"/usr/sbin/runuser", "-u", "nobody", "--"};
+// there is nobody to switch to, and nothing to switch from. With `die_with_parent`, a test binary
+// that crashes or is killed takes the server with it (SIGQUIT: postgres's immediate shutdown)
+// rather than leaving it running.
+std::vector<std::string> AsPostgresUser(const std::vector<std::string>& argv,
+                                        bool die_with_parent = false) {
+  std::vector<std::string> out;
+  if (Executable("/usr/bin/setpriv")) {
+    out = {"/usr/bin/setpriv"};
+    if (geteuid() == 0) {
+      out.insert(out.end(), {"--reuid=nobody", "--regid=nogroup", "--clear-groups"});
+    }
+    if (die_with_parent) out.emplace_back("--pdeathsig=QUIT");
+    out.emplace_back("--");
+  } else if (geteuid() == 0) {
+    out = {"/usr/sbin/runuser", "-u", "nobody", "--"};
+  }
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
 }
@@ -119,9 +129,7 @@ void PostgresServer::InitDb() {
   if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   base_ = pattern;
   password_ = "pw-" + RandomHex(16);
-  {
-    std::ofstream(base_ + "/pwfile") << password_ << "\n";
-  }
+  { std::ofstream(base_ + "/pwfile") << password_ << "\n"; }
   if (geteuid() == 0) {
     const passwd* nobody = getpwnam("nobody");
     const group* nogroup = getgrnam("nogroup");
@@ -137,11 +145,11 @@ void PostgresServer::InitDb() {
   SpawnOptions options;
   options.cwd = base_;
   options.env = {{"LC_ALL", "C"}, {"LANG", "C"}};
-  Process initdb(AsPostgresUser({bin_ + "/initdb", "--pgdata=" + base_ + "/data",
-                                 "--username=" + user_, "--pwfile=" + base_ + "/pwfile",
-                                 "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
-                                 "--no-sync", "--no-instructions"}),
-                 logs_, options);
+  Process initdb(
+      AsPostgresUser({bin_ + "/initdb", "--pgdata=" + base_ + "/data", "--username=" + user_,
+                      "--pwfile=" + base_ + "/pwfile", "--auth=scram-sha-256", "--encoding=UTF8",
+                      "--locale=C", "--no-sync", "--no-instructions"}),
+      logs_, options);
   const auto code = initdb.Wait(120s);
   if (code != 0) {
     throw std::runtime_error("initdb failed (" +
@@ -154,13 +162,15 @@ bool PostgresServer::TryStart(std::string& log) {
   SpawnOptions options;
   options.cwd = base_;
   options.env = {{"LC_ALL", "C"}, {"LANG", "C"}};
-  server_ = std::make_unique<Process>(
-      AsPostgresUser({bin_ + "/postgres", "-D", base_ + "/data", "-p", std::to_string(port_), "-c",
-                      "listen_addresses=" + host_, "-c", "unix_socket_directories=" + base_,
-                      "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
-                      "full_page_writes=off", "-c", "max_connections=200", "-c",
-                      "shared_buffers=32MB", "-c", "logging_collector=off"}),
-      logs_, options);
+  const std::vector<std::string> argv = {
+      bin_ + "/postgres", "-D", base_ + "/data", "-p", std::to_string(port_),
+      // Loopback only, the socket in our folder (not /var/run/postgresql), and no durability:
+      // the data lives as long as the test.
+      "-c", "listen_addresses=" + host_, "-c", "unix_socket_directories=" + base_, "-c",
+      "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
+      "max_connections=200", "-c", "shared_buffers=32MB", "-c", "logging_collector=off"};
+  server_ =
+      std::make_unique<Process>(AsPostgresUser(argv, /*die_with_parent=*/true), logs_, options);
   // The postmaster writes this line once its sockets listen; a server that exits instead is
   // found at once rather than at the deadline.
   bool exited = false;

@@ -18,7 +18,9 @@ class PostgresServer {
   /// PostgreSQL is not installed.
   static std::string FindBinDir();
 
-  /// Makes a cluster and starts it, waiting until it accepts connections. Exits the test binary
+  /// Makes a cluster and starts it, waiting until it accepts connections. The server dies with
+  /// the thread that started it (so that a crashed test leaves none behind): start it, and
+  /// Start() it again, from a thread that outlives it, such as the test's. Exits the test binary
   /// with 77 (skipped) and a message when PostgreSQL is not installed; throws std::runtime_error
   /// (the running test fails) with the server's log when it cannot be started.
   static std::unique_ptr<PostgresServer> StartOrSkip();

@@ -136,6 +136,13 @@ std::string CleanReason(const std::string& reason) {
   return out;
 }
 
+// An enum value cast from a bad integer would be stored as "unknown" and never read back.
+Result<void> CheckVisibility(Visibility visibility) {
+  if (ParseVisibility(VisibilityName(visibility))) return {};
+  return Fail(ErrorCode::kInvalidArgument,
+              "visibility: must be one of public, unlisted, private, gated");
+}
+
 // ---- ids ----------------------------------------------------------------------------------------
 
 Result<void> CheckNewId(const std::string& id) {
@@ -157,7 +164,8 @@ std::string RenditionsJson(const std::vector<Rendition>& renditions) {
                    {"codec", r.codec},
                    {"playlist", r.playlist}});
   }
-  return out.dump();
+  // Replace, not throw, on bytes that are not UTF-8 (CheckRenditions refuses them before).
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<std::vector<Rendition>> ParseRenditions(const std::string& id, const std::string& text) {
@@ -410,6 +418,7 @@ Result<Video> SqlCatalogue::Create(const NewVideo& video) {
     return ok.error();
   }
   if (auto ok = CheckText("source_key", video.source_key, 0, kMaxKey); !ok) return ok.error();
+  if (auto ok = CheckVisibility(video.visibility); !ok) return ok.error();
   if (video.source_size < 0) {
     return Fail(ErrorCode::kInvalidArgument, "source_size: must not be negative");
   }
@@ -480,8 +489,9 @@ Result<VideoPage> SqlCatalogue::List(const VideoQuery& query) {
   if (query.owner) sql += " AND owner = " + param(*query.owner);
   if (after) {
     const std::string at = param(after->created_at);
-    sql += " AND (created_at < " + at + " OR (created_at = " + at + " AND id < " +
-           param(after->id) + "))";
+    // The same as (created_at, id) < (at, id), written so both engines see a range on the index.
+    sql += " AND created_at <= " + at + " AND (created_at < " + at + " OR id < " +
+           param(after->id) + ")";
   }
   // One row more than the page tells whether there is a next page.
   sql += " ORDER BY created_at DESC, id DESC LIMIT " + param(int64_t{query.limit} + 1);
@@ -512,30 +522,42 @@ Result<Video> SqlCatalogue::Edit(const std::string& id, const VideoEdit& edit) {
       return ok.error();
     }
   }
+  if (edit.visibility) {
+    if (auto ok = CheckVisibility(*edit.visibility); !ok) return ok.error();
+  }
   Video result;
   auto done = db_->Transaction([&](SqlSession& session) -> Result<void> {
     auto current = ReadVideo(session, id);
     if (!current) return current.error();
-    Video v = std::move(current).value();
-    if (v.state == VideoState::kDeleted) {
+    if (current->state == VideoState::kDeleted) {
       return Fail(ErrorCode::kFailedPrecondition,
                   "video " + id + " is deleted: it cannot be edited");
     }
-    if (edit.title) v.title = *edit.title;
-    if (edit.description) v.description = *edit.description;
-    if (edit.visibility) v.visibility = *edit.visibility;
-    v.updated_at = std::max(clock_(), v.updated_at);
-    auto written = session.Exec(
-        "UPDATE videos SET title = $1, description = $2, visibility = $3, updated_at = $4 "
-        "WHERE id = $5 AND state <> $6",
-        {v.title, v.description, std::string(VisibilityName(v.visibility)), v.updated_at, id,
-         std::string(VideoStateName(VideoState::kDeleted))});
+    // Only the fields given are written (NULL keeps the stored one), so two edits of different
+    // fields at once both stand, on engines whose transactions do not lock what they read.
+    auto optional = [](const auto& value) -> SqlValue {
+      if (!value) return std::monostate{};
+      return SqlValue(std::string(*value));
+    };
+    std::optional<std::string> visibility;
+    if (edit.visibility) visibility = std::string(VisibilityName(*edit.visibility));
+    auto written =
+        session.Exec(std::string("UPDATE videos SET title = COALESCE($1, title), "
+                                 "description = COALESCE($2, description), "
+                                 "visibility = COALESCE($3, visibility), updated_at = $4 "
+                                 "WHERE id = $5 AND state <> $6 RETURNING ") +
+                         kColumns,
+                     {optional(edit.title), optional(edit.description), optional(visibility),
+                      std::max(clock_(), current->updated_at), id,
+                      std::string(VideoStateName(VideoState::kDeleted))});
     if (!written) return written.error();
-    if (written->changed != 1) {
+    if (written->rows.empty()) {
       return Fail(ErrorCode::kFailedPrecondition,
                   "video " + id + " was deleted while being edited");
     }
-    result = std::move(v);
+    auto v = VideoFromRow(written->rows[0]);
+    if (!v) return v.error();
+    result = std::move(v).value();
     return {};
   });
   if (!done) {
@@ -579,36 +601,46 @@ Result<Video> SqlCatalogue::Transition(const std::string& id, const VideoTransit
     if (auto legal = CheckTransition(from, t.to); !legal) {
       return legal.error().Wrap("video " + id);
     }
-    v.state = t.to;
+    std::string reason = v.failure_reason;
     if (t.to == VideoState::kFailed) {
-      v.failure_reason = CleanReason(t.failure_reason.value_or(""));
+      reason = CleanReason(t.failure_reason.value_or(""));
     } else if (t.to != VideoState::kDeleted) {
-      v.failure_reason.clear();  // the reason of an earlier failure no longer holds
+      reason.clear();  // the reason of an earlier failure no longer holds
     }
-    if (t.duration) v.duration = *t.duration;
-    if (t.renditions) v.renditions = *t.renditions;
-    if (t.poster) v.poster = *t.poster;
-    if (t.source_size) v.source_size = *t.source_size;
-    if (t.source_type) v.source_type = *t.source_type;
-    if (t.source_key) v.source_key = *t.source_key;
-    v.updated_at = std::max(clock_(), v.updated_at);
+    auto text = [](const std::optional<std::string>& value) -> SqlValue {
+      if (!value) return std::monostate{};
+      return *value;
+    };
+    SqlValue duration = std::monostate{};
+    if (t.duration) duration = *t.duration;
+    SqlValue size = std::monostate{};
+    if (t.source_size) size = *t.source_size;
+    SqlValue renditions = std::monostate{};
+    if (t.renditions) renditions = RenditionsJson(*t.renditions);
     // The state read above is the condition of the write: if another caller changed it since
-    // (possible on PostgreSQL, whose transactions do not lock what they read), nothing is written.
+    // (possible on PostgreSQL, whose transactions do not lock what they read), nothing is
+    // written. Fields not given keep what is stored (NULL), not what was read.
     auto written = session.Exec(
-        "UPDATE videos SET state = $1, failure_reason = $2, duration = $3, renditions = $4, "
-        "poster = $5, source_size = $6, source_type = $7, source_key = $8, updated_at = $9 "
-        "WHERE id = $10 AND state = $11",
-        {std::string(VideoStateName(v.state)), v.failure_reason, v.duration,
-         RenditionsJson(v.renditions), v.poster, v.source_size, v.source_type, v.source_key,
-         v.updated_at, id, std::string(VideoStateName(from))});
+        std::string("UPDATE videos SET state = $1, failure_reason = $2, "
+                    "duration = COALESCE($3, duration), renditions = COALESCE($4, renditions), "
+                    "poster = COALESCE($5, poster), source_size = COALESCE($6, source_size), "
+                    "source_type = COALESCE($7, source_type), "
+                    "source_key = COALESCE($8, source_key), updated_at = $9 "
+                    "WHERE id = $10 AND state = $11 RETURNING ") +
+            kColumns,
+        {std::string(VideoStateName(t.to)), reason, duration, renditions, text(t.poster), size,
+         text(t.source_type), text(t.source_key), std::max(clock_(), v.updated_at), id,
+         std::string(VideoStateName(from))});
     if (!written) return written.error();
-    if (written->changed != 1) {
+    if (written->rows.empty()) {
       return Fail(ErrorCode::kFailedPrecondition,
                   "video " + id + " changed state from " + std::string(VideoStateName(from)) +
                       " while becoming " + std::string(VideoStateName(t.to)) +
                       "; read it again and retry");
     }
-    result = std::move(v);
+    auto after = VideoFromRow(written->rows[0]);
+    if (!after) return after.error();
+    result = std::move(after).value();
     return {};
   });
   if (!done) {
@@ -645,8 +677,8 @@ const std::vector<SqlMigration>& MetadataMigrations() {
            "updated_at BIGINT NOT NULL, "
            "failure_reason TEXT NOT NULL)",
            "CREATE INDEX videos_by_time ON videos (created_at DESC, id DESC)",
-           "CREATE INDEX videos_by_owner ON videos (owner, created_at)",
-           "CREATE INDEX videos_by_state ON videos (state, created_at)",
+           "CREATE INDEX videos_by_owner ON videos (owner, created_at, id)",
+           "CREATE INDEX videos_by_state ON videos (state, created_at, id)",
            "CREATE TABLE metadata_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
        }},
   };

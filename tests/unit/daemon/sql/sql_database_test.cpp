@@ -1,7 +1,9 @@
 // The SQLite database of sql.h on real files: its setup, parameters, error codes, bad files and
 // folders, and the migration runner every engine shares.
 #include <atomic>
+#include <chrono>
 #include <fstream>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -184,6 +186,117 @@ TEST_CASE("concurrent transactions serialize: no increment is lost", "[sql]") {
       CHECK(n->rows.at(0).Int(0) == 100);
     }
   }
+}
+
+TEST_CASE("more callers than pooled connections, writing in and out of transactions, all finish",
+          "[sql]") {
+  TempDir dir;
+  auto db = OpenAt(dir.path() + "/crowd.db");
+  REQUIRE(db->Exec("CREATE TABLE log (who BIGINT, n BIGINT)"));
+  std::atomic<int> failures{0};
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        bool ok = false;
+        if ((t + i) % 2 == 0) {
+          ok = static_cast<bool>(
+              db->Exec("INSERT INTO log (who, n) VALUES ($1, $2)", {int64_t{t}, int64_t{i}}));
+        } else {
+          ok = static_cast<bool>(db->Transaction([&](SqlSession& s) -> Result<void> {
+            auto w = s.Exec("INSERT INTO log (who, n) VALUES ($1, $2)", {int64_t{t}, int64_t{i}});
+            if (!w) return w.error();
+            return {};
+          }));
+        }
+        if (!ok) ++failures;
+        if (!db->Exec("SELECT COUNT(*) FROM log")) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto count = db->Exec("SELECT COUNT(*) FROM log");
+
+  CHECK(failures == 0);
+  REQUIRE(count);
+  CHECK(count->rows.at(0).Int(0) == 320);
+  CHECK(db->Stats().pool_size <= 8);
+  CHECK(db->Stats().pool_in_use == 0);
+}
+
+TEST_CASE("two handles on one sqlite file (two processes) lose no increment", "[sql]") {
+  TempDir dir;
+  const std::string path = dir.path() + "/shared.db";
+  auto a = OpenAt(path);
+  auto b = OpenAt(path);
+  REQUIRE(a->Exec("CREATE TABLE c (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)"));
+  REQUIRE(a->Exec("INSERT INTO c (id, n) VALUES (1, 0)"));
+  std::atomic<int> failures{0};
+  auto bump = [&](SqlDatabase& db) {
+    for (int i = 0; i < 50; ++i) {
+      auto r = db.Transaction([](SqlSession& s) -> Result<void> {
+        auto read = s.Exec("SELECT n FROM c WHERE id = 1");
+        if (!read) return read.error();
+        auto w = s.Exec("UPDATE c SET n = $1 WHERE id = 1", {read->rows.at(0).Int(0) + 1});
+        if (!w) return w.error();
+        return {};
+      });
+      if (!r) ++failures;
+    }
+  };
+
+  std::thread ta([&] { bump(*a); });
+  std::thread tb([&] { bump(*b); });
+  ta.join();
+  tb.join();
+  auto n = b->Exec("SELECT n FROM c WHERE id = 1");
+
+  CHECK(failures == 0);
+  REQUIRE(n);
+  CHECK(n->rows.at(0).Int(0) == 100);
+}
+
+TEST_CASE("a writer held past busy_timeout by another handle is kTimeout", "[sql]") {
+  TempDir dir;
+  const std::string path = dir.path() + "/busy.db";
+  auto holder = OpenAt(path);
+  SqliteOptions options;
+  options.path = path;
+  options.busy_timeout = std::chrono::milliseconds(50);
+  auto waiter = OpenSqlite(options);
+  REQUIRE(waiter);
+  REQUIRE(holder->Exec("CREATE TABLE t (x BIGINT)"));
+  std::promise<void> holding;
+  std::promise<void> release;
+
+  std::thread t([&] {
+    auto r = holder->Transaction([&](SqlSession& s) -> Result<void> {
+      auto w = s.Exec("INSERT INTO t (x) VALUES (1)");
+      if (!w) return w.error();
+      holding.set_value();
+      release.get_future().wait();
+      return {};
+    });
+    CHECK(r);
+  });
+  holding.get_future().wait();
+  auto blocked = (*waiter)->Transaction([](SqlSession& s) -> Result<void> {
+    auto w = s.Exec("INSERT INTO t (x) VALUES (2)");
+    if (!w) return w.error();
+    return {};
+  });
+  auto write = (*waiter)->Exec("INSERT INTO t (x) VALUES (3)");
+  auto read = (*waiter)->Exec("SELECT COUNT(*) FROM t");  // WAL: readers do not wait
+  release.set_value();
+  t.join();
+
+  REQUIRE_FALSE(blocked);
+  CHECK(blocked.error().code == ErrorCode::kTimeout);
+  REQUIRE_FALSE(write);
+  CHECK(write.error().code == ErrorCode::kTimeout);
+  REQUIRE(read);
+  CHECK(read->rows.at(0).Int(0) == 0);
 }
 
 TEST_CASE("a file that is not a SQLite database is refused clearly", "[sql]") {
