@@ -19,7 +19,8 @@ daemon.shutdown_timeout daemon.plugin_timeout daemon.blocking_threads daemon.blo
 server.host server.port server.read_timeout server.write_timeout server.idle_timeout server.io_threads server.max_header_bytes server.max_header_fields server.max_body_bytes server.max_connections server.access_log
 cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback
 redis.host redis.port redis.password redis.db redis.poolsize redis.timeout
-monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level"
+monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level
+metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size"
 # END GENERATED configuration keys
 
 # Sets cur, prev, words and cword, with "--opt=value" split into prev=--opt, cur=value.

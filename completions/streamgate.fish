@@ -167,7 +167,8 @@ function __streamgated_keys
     server.host server.port server.read_timeout server.write_timeout server.idle_timeout server.io_threads server.max_header_bytes server.max_header_fields server.max_body_bytes server.max_connections server.access_log \
     cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback \
     redis.host redis.port redis.password redis.db redis.poolsize redis.timeout \
-    monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level
+    monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level \
+    metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size
 end
 # END GENERATED configuration keys
 

@@ -137,7 +137,7 @@ PluginInfo Kernel::Snapshot(const Slot& slot) const {
                     slot.since, slot.restarts, slot.next_restart, slot.policy};
 }
 
-bool Kernel::InitSlot(Slot& slot) {
+bool Kernel::InitSlot(Slot& slot, std::optional<Error>* config_error) {
   if (slot.initialized) return true;
   slot.context = std::make_shared<PluginContext>();
   slot.context->config = config_;
@@ -169,6 +169,11 @@ bool Kernel::InitSlot(Slot& slot) {
       [plugin = slot.plugin, context = slot.context] { return plugin->Init(*context); },
       options_.call_timeout);
   if (auto failure = FailureOf(outcome, "init", options_.call_timeout)) {
+    using Kind = CallOutcome<Result<void>>::Kind;
+    if (config_error != nullptr && outcome.kind == Kind::kReturned &&
+        outcome.value->error().code == ErrorCode::kConfig) {
+      *config_error = outcome.value->error();
+    }
     MarkFailed(slot, failure->reason);
     return false;
   }
@@ -279,7 +284,14 @@ Result<void> Kernel::StartAll() {
       slot->blocked = true;
       continue;
     }
-    if (InitSlot(*slot)) StartSlot(*slot);
+    std::optional<Error> config_error;
+    if (InitSlot(*slot, &config_error)) {
+      StartSlot(*slot);
+    } else if (config_error) {
+      // Restarting cannot help: the daemon does not start, and says why.
+      return Error{ErrorCode::kConfig,
+                   fmt::format("plugin '{}': {}", slot->name, config_error->message)};
+    }
   }
   return {};
 }

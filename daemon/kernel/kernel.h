@@ -135,7 +135,9 @@ class Kernel {
   void SetState(Slot& slot, PluginState state, std::string reason = {});
   PluginInfo Snapshot(const Slot& slot) const;  // requires mu_
 
-  bool InitSlot(Slot& slot);                                                // requires op_mu_
+  /// `config_error`, when given, receives an Init failure of code kConfig: one that only the
+  /// operator can fix (a data file that is not what it should be), which fails the daemon's start.
+  bool InitSlot(Slot& slot, std::optional<Error>* config_error = nullptr);  // requires op_mu_
   bool StartSlot(Slot& slot);                                               // requires op_mu_
   void StopSlot(Slot& slot, Deadline deadline, const std::string& reason);  // requires op_mu_
   void StartBlockedDependents();                                            // requires op_mu_

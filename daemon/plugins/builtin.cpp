@@ -2,6 +2,7 @@
 
 #include "daemon/plugins/api_gateway/api_gateway.h"
 #include "daemon/plugins/cache/cache_plugin.h"
+#include "daemon/plugins/metadata/metadata_plugin.h"
 #include "daemon/plugins/monitor/monitor.h"
 
 namespace sg::plugins {
@@ -12,6 +13,7 @@ std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
   plugins.push_back(MakeApiGateway());
   plugins.push_back(MakeCache());
   plugins.push_back(MakeMonitor());
+  plugins.push_back(MakeMetadata());
   return plugins;
 }
 

@@ -2,12 +2,13 @@
 
 #include "daemon/plugins/api_gateway/api_gateway_config.h"
 #include "daemon/plugins/cache/cache_config.h"
+#include "daemon/plugins/metadata/metadata_config.h"
 #include "daemon/plugins/monitor/monitor_config.h"
 
 namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
-  return {ApiGatewayConfig(), CacheConfig(), MonitorConfig()};
+  return {ApiGatewayConfig(), CacheConfig(), MonitorConfig(), MetadataConfig()};
 }
 
 const config::Schema& BuiltinSchema() {

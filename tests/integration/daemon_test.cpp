@@ -16,6 +16,7 @@ SpawnOptions DaemonEnv(const TempDir& dir) {
   options.env["STREAMGATE_SERVER_HOST"] = "127.0.0.1";
   options.env["STREAMGATE_SERVER_PORT"] = "0";
   options.env["STREAMGATE_MONITORING_PROMETHEUS_PORT"] = "0";
+  options.env["STREAMGATE_METADATA_SQLITE_PATH"] = dir.path() + "/streamgate.db";
   options.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
   options.cwd = dir.path();
   return options;

@@ -50,7 +50,7 @@ TEST_CASE("each plugin stopped and started 100 times leaves no thread, descripto
           "[lifecycle][plugins]") {
   RunningDaemon d;
   const std::string proc = "/proc/" + std::to_string(d.daemon->pid());
-  const std::vector<std::string> plugins = {"cache", "monitor", "api-gateway"};
+  const std::vector<std::string> plugins = {"cache", "monitor", "api-gateway", "metadata"};
   // One round first, so that what the first stop and start make once (the control commands'
   // counters, say) is in the baseline.
   for (const auto& p : plugins) REQUIRE(d.Cli({"plugins", "restart", p}).exit_code == 0);

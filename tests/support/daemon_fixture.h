@@ -38,6 +38,9 @@ struct RunningDaemon {
     env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
     env.env["XDG_RUNTIME_DIR"] = dir.path();
     env.env["NOTIFY_SOCKET"] = notify.path();
+    // The catalogue's SQLite file of this daemon alone, in the folder the sandbox hands over to
+    // the daemon's user (a --set of metadata.sqlite_path wins).
+    env.env["STREAMGATE_METADATA_SQLITE_PATH"] = dir.path() + "/streamgate.db";
     env.cwd = dir.path();
     std::vector<std::string> argv = {SG_DAEMON_BIN, "--set", "server.host=127.0.0.1"};
     if (config.empty()) {

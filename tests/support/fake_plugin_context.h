@@ -5,8 +5,12 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,11 +86,13 @@ class FakeBus final : public Bus {
 class CapturingRouter final : public Router {
  public:
   Result<RouteId> AddRoute(std::string method, std::string pattern, HttpHandler handler) override {
-    routes_.push_back({++next_, std::move(method), std::move(pattern), std::move(handler)});
+    routes_.push_back({++next_, std::move(method), std::move(pattern), std::move(handler), {}});
     return next_;
   }
-  Result<RouteId> AddAsyncRoute(std::string, std::string pattern, AsyncHttpHandler) override {
-    return Fail(ErrorCode::kInvalidArgument, "capturing router: no async route " + pattern);
+  Result<RouteId> AddAsyncRoute(std::string method, std::string pattern,
+                                AsyncHttpHandler handler) override {
+    routes_.push_back({++next_, std::move(method), std::move(pattern), {}, std::move(handler)});
+    return next_;
   }
   Result<RouteId> AddStreamingRoute(std::string, std::string pattern, uint64_t,
                                     StreamingHttpHandler) override {
@@ -99,18 +105,30 @@ class CapturingRouter final : public Router {
 
   size_t size() const { return routes_.size(); }
 
-  HttpResponse Call(const std::string& method, const std::string& path, std::string body = {}) {
+  /// `path` may carry a query ("/api/v1/videos?limit=5"). An asynchronous route's answer is
+  /// waited for (up to 10 s; then 504).
+  HttpResponse Call(const std::string& method, const std::string& target, std::string body = {}) {
     HttpResponse res;
+    const size_t q = target.find('?');
+    const std::string path = target.substr(0, q);
+    const std::string query = q == std::string::npos ? "" : target.substr(q + 1);
     for (const auto& r : routes_) {
       std::vector<std::pair<std::string_view, std::string_view>> params;
       if (r.method != method || !Matches(r.pattern, path, params)) continue;
       HttpRequest req;
       req.method = method;
       req.path = path;
+      req.query = query;
       req.body = body;
       req.params = params;
-      r.handler(req, res);
-      return res;
+      req.request_id = "test-request";
+      if (r.handler) {
+        r.handler(req, res);
+        return res;
+      }
+      auto responder = std::make_shared<WaitingResponder>();
+      r.async(req, responder);
+      return responder->Wait();
     }
     res.status = 404;
     return res;
@@ -122,6 +140,36 @@ class CapturingRouter final : public Router {
     std::string method;
     std::string pattern;
     HttpHandler handler;
+    AsyncHttpHandler async;
+  };
+  // Keeps the first answer and wakes the test waiting for it.
+  class WaitingResponder final : public HttpResponder {
+   public:
+    void Send(HttpResponse response) override {
+      std::lock_guard lock(mu_);
+      if (answer_) return;
+      answer_ = std::move(response);
+      cv_.notify_all();
+    }
+    std::shared_ptr<HttpStream> StartStream(HttpResponse, std::chrono::milliseconds) override {
+      return nullptr;
+    }
+    bool ClientGone() const override { return false; }
+    void OnClientGone(std::function<void()>) override {}
+    HttpResponse Wait() {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, std::chrono::seconds(10), [this] { return answer_.has_value(); })) {
+        HttpResponse late;
+        late.status = 504;
+        return late;
+      }
+      return *answer_;
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::optional<HttpResponse> answer_;
   };
   static std::vector<std::string_view> Split(std::string_view s) {
     std::vector<std::string_view> out;
