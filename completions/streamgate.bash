@@ -20,6 +20,7 @@ server.host server.port server.read_timeout server.write_timeout server.idle_tim
 cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback
 redis.host redis.port redis.password redis.db redis.poolsize redis.timeout
 monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level
+metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size
 worker.concurrency worker.max_attempts worker.lease worker.poll_interval worker.backoff_base worker.backoff_max worker.gc_interval"
 # END GENERATED configuration keys
 

@@ -19,6 +19,7 @@
 #include "daemon/http/plugin_listener.h"
 #include "daemon/pid_file.h"
 #include "daemon/plugin_api/cache_rpc.h"
+#include "daemon/plugin_api/catalogue_rpc.h"
 #include "daemon/plugins/builtin.h"
 #include "daemon/settings.h"
 #include "daemon/storage/storage_factory.h"
@@ -189,6 +190,11 @@ int Daemon::Serve(const config::Config& config) {
     // The cache lives in its own process: calls to it travel over NATS.
     services_.Provide<Cache>("cache",
                              MakeRemoteCache(*bus_, config.Duration("nats.request_timeout")));
+  }
+  if (!monolith && options_.service != "metadata") {
+    // So does the catalogue: the metadata process answers on svc.metadata.rpc.
+    services_.Provide<Catalogue>(
+        "metadata", MakeRemoteCatalogue(*bus_, config.Duration("nats.request_timeout")));
   }
   MetricSources sources{kernel_.get(),
                         bus_.get(),

@@ -2,39 +2,16 @@
 
 #include <atomic>
 
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "daemon/plugin_api/rpc_frame.h"
 
 namespace sg {
 namespace {
 
-// A frame is a JSON header, a newline, then the value's raw bytes (which may be binary).
-std::string Frame(const nlohmann::json& header, const std::string& value = {}) {
-  return header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n" + value;
-}
-
-bool Unframe(const std::string& frame, nlohmann::json& header, std::string& value) {
-  const size_t nl = frame.find('\n');
-  if (nl == std::string::npos) return false;
-  header = nlohmann::json::parse(frame.substr(0, nl), nullptr, false);
-  if (header.is_discarded() || !header.is_object()) return false;
-  value = frame.substr(nl + 1);
-  return true;
-}
-
-nlohmann::json ErrorHeader(const Error& e) {
-  return {{"ok", false}, {"code", ErrorCodeName(e.code)}, {"message", e.message}};
-}
-
-ErrorCode CodeFromName(const std::string& name) {
-  for (auto c :
-       {ErrorCode::kInvalidArgument, ErrorCode::kNotFound, ErrorCode::kIo, ErrorCode::kConfig,
-        ErrorCode::kTimeout, ErrorCode::kUnavailable, ErrorCode::kFailedPrecondition}) {
-    if (name == ErrorCodeName(c)) return c;
-  }
-  return ErrorCode::kInternal;
-}
+using rpc::Encode;
+using rpc::ErrorHeader;
 
 class RemoteCache final : public Cache {
  public:
@@ -74,22 +51,12 @@ class RemoteCache final : public Cache {
  private:
   Result<std::pair<nlohmann::json, std::string>> Call(const nlohmann::json& header,
                                                       const std::string& value) {
-    auto reply = bus_.Request(kCacheRpcSubject, Frame(header, value), timeout_);
+    auto reply = rpc::Call(bus_, kCacheRpcSubject, "cache service", header, value, timeout_);
     if (!reply) {
       ++counters_.errors;
-      return reply.error().Wrap("cache service");
+      return reply.error();
     }
-    std::pair<nlohmann::json, std::string> out;
-    if (!Unframe(reply->data, out.first, out.second)) {
-      ++counters_.errors;
-      return Fail(ErrorCode::kInternal, "cache service: a reply that is not a cache frame");
-    }
-    if (!out.first.value("ok", false)) {
-      ++counters_.errors;
-      return Fail(CodeFromName(out.first.value("code", "internal")),
-                  "cache service: " + out.first.value("message", std::string("failed")));
-    }
-    return out;
+    return std::make_pair(std::move(reply->header), std::move(reply->payload));
   }
 
   Bus& bus_;
@@ -107,28 +74,31 @@ std::shared_ptr<Cache> MakeRemoteCache(Bus& bus, std::chrono::milliseconds timeo
 namespace {
 
 std::string Answer(Cache& cache, const std::string& request) {
-  nlohmann::json header;
-  std::string value;
-  if (!Unframe(request, header, value) || !header["key"].is_string()) {
-    return Frame({{"ok", false}, {"code", "invalid_argument"}, {"message", "not a cache request"}});
+  rpc::Frame frame;
+  if (!rpc::Decode(request, frame) || !frame.header["key"].is_string()) {
+    return Encode(
+        {{"ok", false}, {"code", "invalid_argument"}, {"message", "not a cache request"}});
   }
-  const std::string op = header.value("op", "");
+  nlohmann::json& header = frame.header;
+  std::string& value = frame.payload;
+  const std::string op = header["op"].is_string() ? header["op"].get<std::string>() : "";
   const std::string key = header["key"].get<std::string>();
+  const int64_t ttl_ms =
+      header["ttl_ms"].is_number_integer() ? header["ttl_ms"].get<int64_t>() : int64_t{0};
   if (op == "get") {
     auto got = cache.Get(key);
-    return !got ? Frame(ErrorHeader(got.error()))
-                : Frame({{"ok", true}, {"found", got->has_value()}}, got->value_or(""));
+    return !got ? Encode(ErrorHeader(got.error()))
+                : Encode({{"ok", true}, {"found", got->has_value()}}, got->value_or(""));
   }
   if (op == "set") {
-    auto set =
-        cache.Set(key, std::move(value), Cache::Duration(header.value("ttl_ms", int64_t{0})));
-    return !set ? Frame(ErrorHeader(set.error())) : Frame({{"ok", true}});
+    auto set = cache.Set(key, std::move(value), Cache::Duration(ttl_ms));
+    return !set ? Encode(ErrorHeader(set.error())) : Encode({{"ok", true}});
   }
   if (op == "del") {
     auto del = cache.Delete(key);
-    return !del ? Frame(ErrorHeader(del.error())) : Frame({{"ok", true}, {"found", *del}});
+    return !del ? Encode(ErrorHeader(del.error())) : Encode({{"ok", true}, {"found", *del}});
   }
-  return Frame(
+  return Encode(
       {{"ok", false}, {"code", "invalid_argument"}, {"message", "unknown op '" + op + "'"}});
 }
 
@@ -136,14 +106,8 @@ std::string Answer(Cache& cache, const std::string& request) {
 
 Result<Bus::SubscriptionId> ServeCache(Bus& bus, const std::shared_ptr<Cache>& cache,
                                        const boost::asio::any_io_executor& executor) {
-  return bus.Subscribe(
-      kCacheRpcSubject,
-      [&bus, cache, executor](const Message& m) {
-        if (m.reply.empty()) return;
-        boost::asio::post(executor,
-                          [&bus, cache, m] { (void)bus.Publish(m.reply, Answer(*cache, m.data)); });
-      },
-      4096);
+  return rpc::Serve(bus, kCacheRpcSubject, "cache service", rpc::OnExecutor(executor),
+                    [cache](const std::string& request) { return Answer(*cache, request); });
 }
 
 }  // namespace sg

@@ -2,6 +2,7 @@
 
 #include "daemon/plugins/api_gateway/api_gateway.h"
 #include "daemon/plugins/cache/cache_plugin.h"
+#include "daemon/plugins/metadata/metadata_plugin.h"
 #include "daemon/plugins/monitor/monitor.h"
 #include "daemon/plugins/worker/worker_plugin.h"
 
@@ -13,6 +14,7 @@ std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
   plugins.push_back(MakeApiGateway());
   plugins.push_back(MakeCache());
   plugins.push_back(MakeMonitor());
+  plugins.push_back(MakeMetadata());
   plugins.push_back(MakeWorkerPlugin());
   return plugins;
 }

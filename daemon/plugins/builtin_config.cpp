@@ -2,13 +2,14 @@
 
 #include "daemon/plugins/api_gateway/api_gateway_config.h"
 #include "daemon/plugins/cache/cache_config.h"
+#include "daemon/plugins/metadata/metadata_config.h"
 #include "daemon/plugins/monitor/monitor_config.h"
 #include "daemon/plugins/worker/worker_config.h"
 
 namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
-  return {ApiGatewayConfig(), CacheConfig(), MonitorConfig(), WorkerConfig()};
+  return {ApiGatewayConfig(), CacheConfig(), MonitorConfig(), MetadataConfig(), WorkerConfig()};
 }
 
 const config::Schema& BuiltinSchema() {

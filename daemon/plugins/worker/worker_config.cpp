@@ -75,7 +75,7 @@ config::ConfigDeclaration WorkerConfig() {
                         .reload = Reload::kRestartPlugin},
                    }},
           },
-      .also_reads = {"app.mode"},
+      .also_reads = {"app.mode", "metadata.sqlite_path"},
   };
 }
 

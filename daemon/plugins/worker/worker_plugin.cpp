@@ -180,12 +180,8 @@ class WorkerPlugin final : public Plugin {
  public:
   std::string_view Name() const override { return "worker"; }
   std::string_view Version() const override { return "1.0.0"; }
-  // worker.*, app.mode, and the database file's key when the build declares it.
-  std::vector<std::string> ConfigKeys() const override {
-    auto keys = WorkerConfig().Reads();
-    keys.emplace_back(kSqlitePathKey);
-    return keys;
-  }
+  // worker.*, app.mode and metadata.sqlite_path, as worker_config.cpp declares them.
+  std::vector<std::string> ConfigKeys() const override { return WorkerConfig().Reads(); }
 
   Result<void> Init(PluginContext& context) override {
     const config::Config& config = *context.config;
