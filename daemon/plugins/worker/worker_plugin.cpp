@@ -282,6 +282,7 @@ class WorkerPlugin final : public Plugin {
   }
 
   HealthReport CheckHealth() const override {
+    if (!shared_) return {};  // not initialized
     std::lock_guard lock(shared_->mu);
     if (!shared_->store_error.empty()) {
       return {HealthStatus::kDegraded, "job store not reachable: " + shared_->store_error};
