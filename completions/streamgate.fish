@@ -153,7 +153,7 @@ complete -c streamgate -n '__streamgate_in keys generate' -l force -d 'Replace e
 # streamgate videos list [--state S] [--owner O] [--limit N] [--cursor C] | show ID | delete [-y] ID
 complete -c streamgate -n '__streamgate_at videos' -a list -d 'A page of videos, newest first'
 complete -c streamgate -n '__streamgate_at videos' -a show -d "One video's record"
-complete -c streamgate -n '__streamgate_at videos' -a delete -d 'Mark a video deleted; the gc-orphans job removes its storage objects'
+complete -c streamgate -n '__streamgate_at videos' -a delete -d 'Mark a video deleted; a job then deletes its storage objects'
 complete -c streamgate -n '__streamgate_in videos list' -l state -x -a 'uploading uploaded queued processing ready failed deleted' -d 'Only videos in this state'
 complete -c streamgate -n '__streamgate_in videos list' -l owner -x -d "Only this owner's videos"
 complete -c streamgate -n '__streamgate_in videos list' -l limit -x -d 'Videos on the page (1 to 200; default 20)'

@@ -66,7 +66,7 @@ void Show(Context& context, const VideoArgs& args) {
 
 // Asks on the terminal; anything but y or yes is a no.
 bool Confirm(Context& context, const std::string& id) {
-  *context.err << "Delete video " << id << "? Its storage objects go at the next gc-orphans run. "
+  *context.err << "Delete video " << id << "? Its storage objects are then deleted. "
                << "[y/N] " << std::flush;
   std::string answer;
   if (!std::getline(std::cin, answer)) return false;
@@ -124,8 +124,8 @@ void AddVideoCommands(CLI::App& app, Context& context) {
   show->callback([&context, show_args] { Show(context, *show_args); });
 
   auto delete_args = std::make_shared<VideoArgs>();
-  auto* del = group->add_subcommand(
-      "delete", "Mark a video deleted; the gc-orphans job removes its storage objects");
+  auto* del = group->add_subcommand("delete",
+                                    "Mark a video deleted; a job then deletes its storage objects");
   del->add_option("ID", delete_args->id, "The video's id")->required();
   del->add_flag("-y,--yes", delete_args->yes, "Do not ask for confirmation");
   del->callback([&context, delete_args] { Delete(context, *delete_args); });

@@ -395,7 +395,27 @@ nlohmann::ordered_json VideosDelete(ControlTarget& target, const Request& r) {
     deleted.to = VideoState::kDeleted;
     video = Must(catalogue->Transition(id, deleted), "video", id);
   }
-  return {{"video", VideoJson(video)}, {"already_deleted", already}};
+  // Its objects go through a delete-video job, as DELETE /api/v1/videos/{id} does (the metadata
+  // plugin handles the kind); without a worker, gc-orphans collects them later.
+  nlohmann::ordered_json cleanup = nullptr;
+  if (const ServiceRegistry* services = target.PluginServices(); services != nullptr) {
+    if (auto queue = services->Find<JobQueue>("worker")) {
+      nlohmann::ordered_json keys = nlohmann::ordered_json::array();
+      for (const std::string* key : {&video.source_key, &video.poster}) {
+        if (!key->empty()) keys.push_back(*key);
+      }
+      for (const auto& rendition : video.renditions) {
+        if (!rendition.playlist.empty()) keys.push_back(rendition.playlist);
+      }
+      JobSpec spec;
+      spec.kind = "delete-video";
+      spec.payload = nlohmann::ordered_json{{"id", video.id}, {"keys", keys}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+      spec.idempotency_key = video.id;  // the REST delete's key: one job per video either way
+      if (auto job = (*queue)->Enqueue(spec)) cleanup = job->id;
+    }
+  }
+  return {{"video", VideoJson(video)}, {"already_deleted", already}, {"cleanup_job", cleanup}};
 }
 
 nlohmann::ordered_json JobsList(ControlTarget& target, const Request& r) {

@@ -214,6 +214,16 @@ TEST_CASE("streamgate videos lists, shows and deletes videos of the catalogue",
   INFO(deleted.out << deleted.err);
   CHECK(deleted.exit_code == 0);
   CHECK_THAT(deleted.out, Catch::Contains("deleted"));
+  // The objects go through a delete-video job, which the metadata plugin handles.
+  const auto cleanup = JobOfKind(d, "delete-video");
+  REQUIRE(cleanup.has_value());
+  CHECK((*cleanup)["idempotency_key"] == seeded[0].id);
+  CHECK(WaitFor(
+      [&] {
+        auto job = JobOfKind(d, "delete-video");
+        return job && (*job)["state"] == "succeeded";
+      },
+      20s));
   const RunResult again = d.Cli({"videos", "delete", "-y", seeded[0].id});
   CHECK(again.exit_code == 0);
   CHECK_THAT(again.out, Catch::Contains("already deleted"));

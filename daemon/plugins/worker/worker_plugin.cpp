@@ -122,6 +122,136 @@ struct Shared {
   }
 };
 
+// The queue other plugins hold ("worker" in the registry). It outlives restarts of the worker
+// plugin, and keeps their handler registrations across them: a plugin registers its kind once,
+// and its handler runs again as soon as the worker does, without watching for restarts. While the
+// worker is stopped, calls answer kUnavailable naming the plugin.
+class QueueProxy final : public JobQueue, public std::enable_shared_from_this<QueueProxy> {
+ public:
+  /// Start: runs every live registration's kind on `worker`. Returns the first failure.
+  Result<void> Attach(const std::shared_ptr<Worker>& worker) {
+    std::lock_guard lock(mu_);
+    worker_ = worker;
+    for (auto& [id, entry] : entries_) {
+      auto inner = worker->Handle(entry.kind, entry.handler, entry.concurrency);
+      if (!inner) return inner.error().Wrap("handle " + entry.kind);
+      entry.inner = std::move(*inner);
+    }
+    return {};
+  }
+
+  /// Stop, after the worker's Shutdown: ends the registrations on it (waiting for their handlers)
+  /// and forgets it; the registrations themselves stay, for the next Attach.
+  void Detach() {
+    std::vector<std::unique_ptr<Registration>> inners;
+    {
+      std::lock_guard lock(mu_);
+      worker_.reset();
+      for (auto& [id, entry] : entries_) {
+        if (entry.inner) inners.push_back(std::move(entry.inner));
+      }
+    }
+    inners.clear();  // outside the lock: each waits for its kind's running handlers
+  }
+
+  Result<Job> Enqueue(const JobSpec& spec) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Enqueue(spec);
+  }
+  Result<Job> Get(const std::string& id) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Get(id);
+  }
+  Result<std::vector<Job>> List(const JobFilter& filter) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->List(filter);
+  }
+  Result<Job> Retry(const std::string& id) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Retry(id);
+  }
+  Result<Job> Cancel(const std::string& id) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Cancel(id);
+  }
+  Result<std::vector<JobCounts>> Counts() override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Counts();
+  }
+
+  Result<std::unique_ptr<Registration>> Handle(const std::string& kind, JobHandler handler,
+                                               int concurrency) override {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, entry] : entries_) {
+      if (entry.kind == kind) {
+        return Fail(ErrorCode::kFailedPrecondition,
+                    "job kind '" + kind + "' already has a handler in this process");
+      }
+    }
+    Entry entry{kind, std::move(handler), concurrency, nullptr};
+    if (worker_) {
+      auto inner = worker_->Handle(entry.kind, entry.handler, entry.concurrency);
+      if (!inner) return inner.error();
+      entry.inner = std::move(*inner);
+    }
+    const int id = next_++;
+    entries_.emplace(id, std::move(entry));
+    return std::unique_ptr<Registration>(new ProxyRegistration(weak_from_this(), id));
+  }
+
+ private:
+  struct Entry {
+    std::string kind;
+    JobHandler handler;
+    int concurrency = 0;
+    std::unique_ptr<Registration> inner;  // on the current worker; null while stopped
+  };
+
+  class ProxyRegistration final : public Registration {
+   public:
+    ProxyRegistration(std::weak_ptr<QueueProxy> proxy, int id)
+        : proxy_(std::move(proxy)), id_(id) {}
+    ~ProxyRegistration() override {
+      if (auto proxy = proxy_.lock()) proxy->Remove(id_);
+    }
+    ProxyRegistration(const ProxyRegistration&) = delete;
+    ProxyRegistration& operator=(const ProxyRegistration&) = delete;
+
+   private:
+    std::weak_ptr<QueueProxy> proxy_;
+    int id_;
+  };
+
+  void Remove(int id) {
+    std::unique_ptr<Registration> inner;
+    {
+      std::lock_guard lock(mu_);
+      auto it = entries_.find(id);
+      if (it == entries_.end()) return;
+      inner = std::move(it->second.inner);
+      entries_.erase(it);
+    }
+    inner.reset();  // outside the lock: waits for the kind's running handlers
+  }
+
+  std::shared_ptr<Worker> Current() const {
+    std::lock_guard lock(mu_);
+    return worker_;
+  }
+  static Error Down() { return Fail(ErrorCode::kUnavailable, NotRunningMessage("worker")); }
+
+  mutable std::mutex mu_;
+  std::shared_ptr<Worker> worker_;  // guarded by mu_; null while the plugin is stopped
+  std::map<int, Entry> entries_;    // guarded by mu_
+  int next_ = 1;                    // guarded by mu_
+};
+
 void Collect(const Shared& shared, std::vector<MetricFamily>& out) {
   std::vector<JobCounts> counts;
   WorkerStats stats;
@@ -222,6 +352,16 @@ class WorkerPlugin final : public Plugin {
     if (!version) return version.error().Wrap("worker: bring the job tables up to date");
     shared_->database = *database;
     store_ = MakeSqlJobStore(*database);
+    queue_ = std::make_shared<QueueProxy>();
+    // gc-orphans: one at a time is plenty, and keeps two runs from racing over one object.
+    auto gc = queue_->Handle(
+        kGcOrphansKind,
+        [storage = storage_, services = services_, logger = shared_->logger](JobContext& job) {
+          return RunGc(storage, services, logger, job);
+        },
+        1);
+    if (!gc) return gc.error().Wrap("worker: handle " + std::string(kGcOrphansKind));
+    gc_ = std::move(*gc);
     if (context.metrics != nullptr) {
       collector_ = AddCollector(
           *context.metrics,
@@ -235,23 +375,16 @@ class WorkerPlugin final : public Plugin {
 
   Result<void> Start() override {
     auto worker = MakeWorker(store_, options_);
-    // gc-orphans: one at a time is plenty, and keeps two runs from racing over one object.
-    auto gc = worker->Handle(
-        kGcOrphansKind,
-        [storage = storage_, services = services_, logger = shared_->logger](JobContext& job) {
-          return RunGc(storage, services, logger, job);
-        },
-        1);
-    if (!gc) {
+    if (auto attached = queue_->Attach(worker); !attached) {
       worker->Shutdown(Clock::now());
-      return gc.error().Wrap("worker: handle " + std::string(kGcOrphansKind));
+      queue_->Detach();
+      return attached.error().Wrap("worker");
     }
-    gc_ = std::move(*gc);
     {
       std::lock_guard lock(shared_->mu);
       shared_->worker = worker;
     }
-    services_->Provide<JobQueue>("worker", std::static_pointer_cast<JobQueue>(worker));
+    services_->Provide<JobQueue>("worker", std::static_pointer_cast<JobQueue>(queue_));
     refresh_timer_ =
         std::make_unique<PeriodicTimer>(executor_, kRefreshInterval, [this] { SubmitRefresh(); });
     SubmitRefresh();
@@ -274,9 +407,10 @@ class WorkerPlugin final : public Plugin {
     }
     if (!worker) return;
     // Running handlers get until the deadline; those still running are told to cancel and their
-    // jobs run again once their leases expire.
+    // jobs run again once their leases expire. The registrations stay with the queue for the
+    // next start.
     worker->Shutdown(deadline);
-    gc_.reset();
+    queue_->Detach();
     std::lock_guard lock(shared_->mu);
     shared_->stats = worker->Stats();
   }
@@ -346,7 +480,8 @@ class WorkerPlugin final : public Plugin {
   WorkerOptions options_;
   std::chrono::milliseconds gc_interval_{0};
   std::shared_ptr<JobStore> store_;
-  std::unique_ptr<JobQueue::Registration> gc_;
+  std::shared_ptr<QueueProxy> queue_;
+  std::unique_ptr<JobQueue::Registration> gc_;  // on queue_, for the plugin's life
   std::unique_ptr<PeriodicTimer> refresh_timer_;
   std::unique_ptr<PeriodicTimer> gc_timer_;
   Registration collector_;

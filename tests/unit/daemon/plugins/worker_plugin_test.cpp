@@ -183,6 +183,59 @@ TEST_CASE("the worker plugin's queue survives a restart of the plugin", "[plugin
   plugin->Stop(Clock::now() + 5s);
 }
 
+TEST_CASE("a handler registered with the worker plugin runs again after the plugin restarts",
+          "[plugins][worker]") {
+  test::TempDir dir;
+  test::FakePluginContext f(Overrides(dir, {"worker.gc_interval=0"}));
+  auto plugin = MakeWorkerPlugin();
+  REQUIRE(plugin->Init(f.context).has_value());
+  REQUIRE(plugin->Start().has_value());
+  auto queue = f.services.Find<JobQueue>("worker");
+  REQUIRE(queue.has_value());
+  std::shared_ptr<JobQueue> held = *queue;  // as another plugin keeps it
+  std::atomic<int> runs{0};
+  auto handle = held->Handle(
+      "again",
+      [&runs](JobContext&) -> Result<void> {
+        ++runs;
+        return {};
+      },
+      1);
+  REQUIRE(handle.has_value());
+  // A second handler for the kind in this process is refused, naming it.
+  auto twice = held->Handle(
+      "again", [](JobContext&) -> Result<void> { return {}; }, 1);
+  REQUIRE_FALSE(twice.has_value());
+  CHECK_THAT(twice.error().message, Catch::Contains("again"));
+
+  plugin->Stop(Clock::now() + 5s);
+  // Stopped: the held queue says so, naming the way out.
+  JobSpec spec;
+  spec.kind = "again";
+  auto refused = held->Enqueue(spec);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == ErrorCode::kUnavailable);
+  CHECK_THAT(refused.error().message, Catch::Contains("streamgate plugins start worker"));
+
+  REQUIRE(plugin->Start().has_value());
+  auto job = held->Enqueue(spec);
+  REQUIRE(job.has_value());
+  CHECK(test::WaitFor(
+      [&] {
+        auto got = held->Get(job->id);
+        return got && got->state == JobState::kSucceeded;
+      },
+      10s));
+  CHECK(runs == 1);
+  handle->reset();
+  // The kind is free again once its registration is gone.
+  auto free = held->Handle(
+      "again", [](JobContext&) -> Result<void> { return {}; }, 1);
+  CHECK(free.has_value());
+  free->reset();
+  plugin->Stop(Clock::now() + 5s);
+}
+
 TEST_CASE("the worker plugin queues the periodic jobs once per period", "[plugins][worker]") {
   test::TempDir dir;
   test::FakePluginContext f(Overrides(dir, {"worker.gc_interval=1h"}));
