@@ -21,6 +21,7 @@
 #include "daemon/bus/nats_bus.h"
 #include "tests/support/bench_stats.h"
 #include "tests/support/http_client.h"
+#include "tests/support/nats_server.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -160,11 +161,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "memory bus done\n");
   // NATS: a private server.
   sg::test::TempDir dir;
-  const uint16_t port = sg::test::FreePort();
-  sg::test::Process server({"/usr/sbin/nats-server", "-a", "127.0.0.1", "-p", std::to_string(port)},
-                           dir);
-  sg::test::WaitForPort(port, std::chrono::seconds(10));
-  const std::string url = "nats://127.0.0.1:" + std::to_string(port);
+  sg::test::NatsServer server;
+  const std::string url = server.Url();
 
   Figures one;
   {
@@ -201,8 +199,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "the receiver said: %s\n", receiver_process.Stderr().c_str());
     }
   }
-  server.Signal(SIGTERM);
-  server.Wait(std::chrono::seconds(10));
+  server.Stop();
 
   std::printf("bus publish-to-deliver latency, one message at a time (2000 rounds)\n");
   std::printf("  %-22s %9.1f us p50 %9.1f us p99\n", "memory bus", memory_paced.first,

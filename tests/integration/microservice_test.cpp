@@ -7,31 +7,12 @@
 
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
+#include "tests/support/nats_server.h"
 
 namespace sg::test {
 namespace {
 
 constexpr auto kHeartbeat = std::chrono::milliseconds(300);
-
-// A private nats-server on loopback.
-struct NatsServer {
-  NatsServer() : port(FreePort()) { Start(); }
-  void Start() {
-    server =
-        std::make_unique<Process>(std::vector<std::string>{"/usr/sbin/nats-server", "-a",
-                                                           "127.0.0.1", "-p", std::to_string(port)},
-                                  dir);
-    REQUIRE(WaitForPort(port, std::chrono::seconds(10)));
-  }
-  void Stop() {
-    server->Signal(SIGTERM);
-    server->Wait(10s);
-  }
-  std::string Url() const { return "nats://127.0.0.1:" + std::to_string(port); }
-  TempDir dir;
-  uint16_t port;
-  std::unique_ptr<Process> server;
-};
 
 // One service process, in the foreground, sharing a runtime directory with the others.
 struct Service {

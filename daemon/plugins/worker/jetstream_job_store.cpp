@@ -1,1 +1,949 @@
-// To be written.
+#include "daemon/plugins/worker/jetstream_job_store.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <nats/nats.h>
+#include <nlohmann/json.hpp>
+
+#include "daemon/plugins/worker/sql_job_store.h"
+
+namespace sg::plugins {
+namespace {
+
+using json = nlohmann::json;
+
+// Payloads up to this size live in the job's record; larger ones in a key of their own, so that a
+// record (payload included) stays under the server's max_payload (1 MiB by default).
+constexpr size_t kInlinePayload = 512 * 1024;
+// CAS retries when another process changed the record between our read and our write.
+constexpr int kCasAttempts = 8;
+// Locally known jobs per kind beyond which the farthest ones are forgotten (their hints bring
+// them back).
+constexpr size_t kMaxKnown = 100000;
+// A hint of a record that does not exist (an Enqueue that died half-way) is dropped after this
+// many deliveries.
+constexpr uint64_t kOrphanDeliveries = 5;
+
+constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
+
+// Ids are ULIDs (NewJobId): 26 of Crockford's base32. Anything else names no job and is never
+// used in a key.
+bool ValidId(const std::string& id) {
+  return id.size() == 26 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') ||
+                  (c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U');
+         });
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s.substr(0, 80)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  if (s.size() > 80) out += "...";
+  return out + "'";
+}
+
+Error NotFound(const std::string& id) {
+  return sg::Fail(ErrorCode::kNotFound, "job " + Quote(id) + " not found");
+}
+
+bool ValidPrefix(const std::string& prefix) {
+  if (prefix.empty() || prefix.size() > 32) return false;
+  return std::all_of(prefix.begin(), prefix.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+std::string Hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+bool Terminal(JobState state) {
+  return state == JobState::kSucceeded || state == JobState::kDead || state == JobState::kCancelled;
+}
+
+bool TransportFailure(natsStatus s) {
+  return s == NATS_TIMEOUT || s == NATS_CONNECTION_CLOSED || s == NATS_NO_SERVER ||
+         s == NATS_CONNECTION_DISCONNECTED || s == NATS_NOT_YET_CONNECTED ||
+         s == NATS_NO_RESPONDERS || s == NATS_IO_ERROR || s == NATS_STALE_CONNECTION ||
+         s == NATS_CONNECTION_AUTH_FAILED || s == NATS_SSL_ERROR;
+}
+
+// One job record as stored: the Job without its payload as JSON, a newline, then the payload's
+// bytes (opaque, not necessarily UTF-8) unless it lives in "pay.<id>".
+struct Record {
+  Job job;
+  bool external_payload = false;
+  bool cancel_requested = false;  // a running job was cancelled; its holder is to stop
+  uint64_t revision = 0;
+};
+
+std::string Encode(const Record& r) {
+  const Job& job = r.job;
+  const bool external_payload = r.external_payload;
+  json meta = {{"id", job.id},
+               {"kind", job.kind},
+               {"priority", job.priority},
+               {"key", job.idempotency_key},
+               {"state", std::string(JobStateName(job.state))},
+               {"attempts", job.attempts},
+               {"max_attempts", job.max_attempts},
+               {"error", job.last_error},
+               {"progress", job.progress},
+               {"created_at", job.created_at},
+               {"updated_at", job.updated_at},
+               {"run_at", job.run_at},
+               {"owner", job.lease_owner},
+               {"lease_until", job.lease_until},
+               {"ext", external_payload},
+               {"cancel", r.cancel_requested}};
+  // Handler error messages may hold any bytes: replace invalid UTF-8 rather than fail.
+  std::string out = meta.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.push_back('\n');
+  if (!external_payload) out += job.payload;
+  return out;
+}
+
+std::optional<Record> Decode(const char* data, int len) {
+  const std::string_view all(data, static_cast<size_t>(len));
+  const size_t nl = all.find('\n');
+  if (nl == std::string_view::npos) return std::nullopt;
+  const json meta = json::parse(all.substr(0, nl), nullptr, false);
+  if (meta.is_discarded() || !meta.is_object()) return std::nullopt;
+  Record r;
+  Job& j = r.job;
+  const auto state = ParseJobState(meta.value("state", ""));
+  if (!state) return std::nullopt;
+  j.id = meta.value("id", "");
+  j.kind = meta.value("kind", "");
+  j.priority = meta.value("priority", 0);
+  j.idempotency_key = meta.value("key", "");
+  j.state = *state;
+  j.attempts = meta.value("attempts", 0);
+  j.max_attempts = meta.value("max_attempts", 0);
+  j.last_error = meta.value("error", "");
+  j.progress = meta.value("progress", 0.0);
+  j.created_at = meta.value("created_at", int64_t{0});
+  j.updated_at = meta.value("updated_at", int64_t{0});
+  j.run_at = meta.value("run_at", int64_t{0});
+  j.lease_owner = meta.value("owner", "");
+  j.lease_until = meta.value("lease_until", int64_t{0});
+  r.external_payload = meta.value("ext", false);
+  r.cancel_requested = meta.value("cancel", false);
+  if (!r.external_payload) j.payload = std::string(all.substr(nl + 1));
+  return r;
+}
+
+// A job this process knows may become runnable for a kind: from a hint it fetched, or a lease
+// it took. `msg` is the hint while this process holds it (else null: it is with the server).
+struct Known {
+  int priority = 0;
+  int64_t due = 0;  // run_at, or lease_until while running
+  int64_t created_at = 0;
+  natsMsg* msg = nullptr;
+  uint64_t seq = 0;
+};
+
+class JetStreamJobStore final : public JobStore {
+ public:
+  explicit JetStreamJobStore(JetStreamJobStoreOptions options) : options_(std::move(options)) {}
+
+  ~JetStreamJobStore() override {
+    for (auto& [kind, k] : kinds_) {
+      // Held hints go back now rather than after AckWait, for the other processes.
+      for (auto& [id, known] : k->known) {
+        if (known.msg != nullptr) {
+          natsMsg_Nak(known.msg, nullptr);
+          natsMsg_Destroy(known.msg);
+        }
+      }
+      if (k->sub != nullptr) natsSubscription_Destroy(k->sub);
+    }
+    if (kv_ != nullptr) kvStore_Destroy(kv_);
+    if (js_ != nullptr) jsCtx_Destroy(js_);
+    if (conn_ != nullptr) natsConnection_Destroy(conn_);
+    if (opts_ != nullptr) natsOptions_Destroy(opts_);
+  }
+
+  Result<void> Open() {
+    if (!ValidPrefix(options_.prefix)) {
+      return sg::Fail(ErrorCode::kInvalidArgument,
+                      "job store prefix '" + options_.prefix +
+                          "' is not a valid JetStream name: use 1 to 32 of [A-Za-z0-9_-]");
+    }
+    if (options_.fetch_batch < 1 || options_.fetch_batch > 1024) {
+      return sg::Fail(ErrorCode::kInvalidArgument, "fetch_batch must be 1..1024");
+    }
+    if (options_.fetch_wait.count() < 1 || options_.request_timeout.count() < 1) {
+      return sg::Fail(ErrorCode::kInvalidArgument,
+                      "fetch_wait and request_timeout must be positive");
+    }
+    natsStatus s = natsOptions_Create(&opts_);
+    if (s == NATS_OK) s = natsOptions_SetURL(opts_, options_.url.c_str());
+    if (s != NATS_OK) {
+      return sg::Fail(ErrorCode::kInvalidArgument,
+                      "NATS URL '" + options_.url + "': " + natsStatus_GetText(s));
+    }
+    natsOptions_SetName(opts_, "streamgate job store");
+    natsOptions_SetTimeout(opts_, options_.connect_timeout.count());
+    natsOptions_SetMaxReconnect(opts_, -1);  // forever: a restarted server must be found again
+    natsOptions_SetReconnectWait(opts_, options_.reconnect_wait.count());
+    s = natsConnection_Connect(&conn_, opts_);
+    if (s != NATS_OK) return NatsError(s, "connect to NATS at " + options_.url);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = options_.request_timeout.count();
+    s = natsConnection_JetStream(&js_, conn_, &jo);
+    if (s != NATS_OK) return NatsError(s, "JetStream context");
+
+    // The dispatch stream: work-queue retention, so an acked hint is gone.
+    const std::string subjects = options_.prefix + ".jobs.>";
+    const char* subject_list[] = {subjects.c_str()};
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = options_.prefix.c_str();
+    sc.Subjects = subject_list;
+    sc.SubjectsLen = 1;
+    sc.Retention = js_WorkQueuePolicy;
+    sc.Storage = options_.memory_storage ? js_MemoryStorage : js_FileStorage;
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    s = js_GetStreamInfo(&si, js_, sc.Name, nullptr, &jerr);
+    if (s == NATS_NOT_FOUND) s = js_AddStream(&si, js_, &sc, nullptr, &jerr);
+    if (si != nullptr) jsStreamInfo_Destroy(si);
+    if (s != NATS_OK) {
+      return NatsError(s, "create the job stream '" + options_.prefix +
+                              "' (does nats-server run with JetStream, -js?)");
+    }
+
+    s = js_KeyValue(&kv_, js_, options_.prefix.c_str());
+    if (s == NATS_NOT_FOUND) {
+      kvConfig kc;
+      kvConfig_Init(&kc);
+      kc.Bucket = options_.prefix.c_str();
+      kc.History = 1;
+      kc.StorageType = sc.Storage;
+      s = js_CreateKeyValue(&kv_, js_, &kc);
+    }
+    if (s != NATS_OK) return NatsError(s, "create the job bucket '" + options_.prefix + "'");
+    return {};
+  }
+
+  Result<Job> Enqueue(const JobSpec& spec, int max_attempts, int64_t now) override {
+    if (auto valid = ValidateJobSpec(spec); !valid) return valid.error().Wrap("enqueue");
+    if (auto c = Connected(); !c) return c.error();
+    Job job;
+    job.id = NewJobId(now);
+    job.kind = spec.kind;
+    job.payload = spec.payload;
+    job.priority = spec.priority;
+    job.idempotency_key = spec.idempotency_key;
+    job.state = JobState::kQueued;
+    job.max_attempts = spec.max_attempts > 0 ? spec.max_attempts : max_attempts;
+    job.created_at = now;
+    job.updated_at = now;
+    job.run_at = now + spec.delay.count();
+
+    if (!spec.idempotency_key.empty()) {
+      // The key names the job first: of two concurrent Enqueues, one creates it.
+      const std::string key = "idem." + spec.kind + "." + Hex(spec.idempotency_key);
+      natsStatus s = kvStore_CreateString(nullptr, kv_, key.c_str(), job.id.c_str());
+      if (s != NATS_OK) {
+        kvEntry* e = nullptr;
+        const natsStatus g = kvStore_Get(&e, kv_, key.c_str());
+        if (g != NATS_OK) return NatsError(TransportFailure(s) ? s : g, "enqueue: idempotency key");
+        const std::string existing = kvEntry_ValueString(e);
+        kvEntry_Destroy(e);
+        auto found = GetRecord(existing);
+        if (found) return Completed(std::move(*found));
+        if (found.error().code != ErrorCode::kNotFound) return found.error();
+        // The Enqueue that took the key died before writing its job: write it under that id.
+        job.id = existing;
+      }
+    }
+    return Create(job);
+  }
+
+  Result<Job> Get(const std::string& id) override {
+    if (auto c = Connected(); !c) return c.error();
+    auto r = GetRecord(id);
+    if (!r) return r.error();
+    return Completed(std::move(*r));
+  }
+
+  Result<std::vector<Job>> List(const JobFilter& filter) override {
+    if (filter.limit < 1 || filter.limit > 1000) {
+      return sg::Fail(ErrorCode::kInvalidArgument,
+                      "list jobs: limit must be 1..1000, not " + std::to_string(filter.limit));
+    }
+    if (filter.kind) {
+      if (auto valid = ValidateJobKind(*filter.kind); !valid) return valid.error().Wrap("list");
+    }
+    auto all = Scan();
+    if (!all) return all.error();
+    std::vector<Record> out;
+    for (auto& r : *all) {
+      if (filter.state && r.job.state != *filter.state) continue;
+      if (filter.kind && r.job.kind != *filter.kind) continue;
+      out.push_back(std::move(r));
+    }
+    std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) {
+      if (a.job.created_at != b.job.created_at) return a.job.created_at > b.job.created_at;
+      return a.job.id > b.job.id;
+    });
+    if (out.size() > static_cast<size_t>(filter.limit)) out.resize(filter.limit);
+    std::vector<Job> jobs;
+    for (auto& r : out) {
+      auto job = Completed(std::move(r.job), r.external_payload);
+      if (!job) return job.error();
+      jobs.push_back(std::move(*job));
+    }
+    return jobs;
+  }
+
+  Result<Job> Retry(const std::string& id, int64_t now) override {
+    return Change(id, [&](Record& r) -> Result<bool> {
+      Job& j = r.job;
+      if (j.state != JobState::kDead && j.state != JobState::kCancelled) {
+        return sg::Fail(ErrorCode::kFailedPrecondition,
+                        "retry job " + Quote(id) + ": it is " + std::string(JobStateName(j.state)) +
+                            "; only a dead or cancelled job can be retried");
+      }
+      r.cancel_requested = false;
+      j.state = JobState::kQueued;
+      j.attempts = 0;
+      j.run_at = now;
+      j.updated_at = now;
+      j.lease_owner.clear();
+      j.lease_until = 0;
+      j.progress = 0;
+      return true;  // its old hint was acked when it ended: it needs a new one
+    });
+  }
+
+  Result<Job> Cancel(const std::string& id, int64_t now) override {
+    return Change(id, [&](Record& r) -> Result<bool> {
+      Job& j = r.job;
+      if (j.state != JobState::kQueued && j.state != JobState::kRunning) {
+        return sg::Fail(ErrorCode::kFailedPrecondition,
+                        "cancel job " + Quote(id) + ": it is " +
+                            std::string(JobStateName(j.state)) +
+                            "; only a queued or running job can be cancelled");
+      }
+      j.updated_at = now;
+      if (j.state == JobState::kRunning && j.lease_until > now) {
+        // Its holder learns it at its next Renew and acknowledges.
+        r.cancel_requested = true;
+        return false;
+      }
+      // Queued, or running under an expired lease (its holder is gone): cancelled at once.
+      j.state = JobState::kCancelled;
+      j.lease_owner.clear();
+      j.lease_until = 0;
+      r.cancel_requested = false;
+      return false;
+    });
+  }
+
+  Result<std::vector<JobCounts>> Counts() override {
+    auto all = Scan();
+    if (!all) return all.error();
+    std::map<std::pair<std::string, int>, int64_t> counts;
+    for (const auto& r : *all) ++counts[{r.job.kind, static_cast<int>(r.job.state)}];
+    std::vector<JobCounts> out;
+    for (const auto& [k, n] : counts) {
+      out.push_back({k.first, static_cast<JobState>(k.second), n});
+    }
+    return out;
+  }
+
+  Result<std::optional<Job>> Lease(const std::string& kind, const std::string& owner,
+                                   std::chrono::milliseconds lease, int64_t now) override {
+    if (owner.empty()) return sg::Fail(ErrorCode::kInvalidArgument, "lease: the owner is empty");
+    if (lease.count() < 1 || lease.count() > kMaxLeaseMs) {
+      return sg::Fail(ErrorCode::kInvalidArgument, "lease: lease must be 1 ms to 24 h, not " +
+                                                       std::to_string(lease.count()) + " ms");
+    }
+    if (auto valid = ValidateJobKind(kind); !valid) return valid.error().Wrap("lease");
+    if (auto c = Connected(); !c) return c.error();
+    auto kr = ForKind(kind);
+    if (!kr) return kr.error();
+    KindState& k = **kr;
+    std::lock_guard lock(k.mu);
+    if (auto f = FetchHints(k, now); !f) return f.error();
+
+    std::optional<Job> leased;
+    std::unordered_map<std::string, int> tries;
+    for (;;) {
+      // The best candidate by what we know; its record decides.
+      auto best = k.known.end();
+      for (auto it = k.known.begin(); it != k.known.end(); ++it) {
+        if (it->second.due > now || tries[it->first] < 0) continue;
+        if (best == k.known.end() || Before(it->second, it->first, best->second, best->first)) {
+          best = it;
+        }
+      }
+      if (best == k.known.end()) break;
+      const std::string id = best->first;
+      Known& known = best->second;
+      auto rec = GetRecord(id);
+      if (!rec) {
+        if (rec.error().code != ErrorCode::kNotFound) return rec.error();
+        DropOrphan(k, id);
+        continue;
+      }
+      Job& j = rec->job;
+      known.priority = j.priority;
+      if (Terminal(j.state)) {
+        Forget(k, id, /*ack=*/true);
+        continue;
+      }
+      const bool runnable = (j.state == JobState::kQueued && j.run_at <= now) ||
+                            (j.state == JobState::kRunning && j.lease_until <= now);
+      if (!runnable) {
+        known.due = j.state == JobState::kQueued ? j.run_at : j.lease_until;
+        continue;
+      }
+      if (j.state == JobState::kRunning && rec->cancel_requested) {
+        // Cancelled, and its holder went away before acknowledging: it ends cancelled rather
+        // than running again.
+        j.state = JobState::kCancelled;
+        j.lease_owner.clear();
+        j.lease_until = 0;
+        j.updated_at = now;
+        rec->cancel_requested = false;
+        auto w = Write(id, *rec);
+        if (!w && w.error().code != ErrorCode::kFailedPrecondition) return w.error();
+        if (w) Forget(k, id, /*ack=*/true);
+        if (++tries[id] >= kCasAttempts) tries[id] = -1;
+        continue;
+      }
+      j.state = JobState::kRunning;
+      j.attempts += 1;
+      j.progress = 0;
+      rec->cancel_requested = false;
+      j.lease_owner = owner;
+      j.lease_until = now + lease.count();
+      j.updated_at = now;
+      auto w = Write(id, *rec);
+      if (!w) {
+        if (w.error().code != ErrorCode::kFailedPrecondition) return w.error();
+        if (++tries[id] >= kCasAttempts) tries[id] = -1;  // changed under us: look again
+        continue;
+      }
+      // The hint returns when the lease would expire, for whoever finds it expired.
+      known.due = j.lease_until;
+      if (known.msg != nullptr) {
+        natsMsg_NakWithDelay(known.msg, ServerDelay(lease.count()), nullptr);
+        natsMsg_Destroy(known.msg);
+        known.msg = nullptr;
+      }
+      auto full = Completed(std::move(j), rec->external_payload);
+      if (!full) return full.error();
+      leased = std::move(*full);
+      break;
+    }
+    // Hints of jobs not runnable yet go back to the server until their time, for any process;
+    // this process still knows them (for its callers' clock).
+    for (auto& [id, known] : k.known) {
+      if (known.msg != nullptr && known.due > now) {
+        natsMsg_NakWithDelay(known.msg, ServerDelay(known.due - now), nullptr);
+        natsMsg_Destroy(known.msg);
+        known.msg = nullptr;
+      }
+    }
+    Trim(k);
+    return leased;
+  }
+
+  Result<void> Renew(const std::string& id, const std::string& owner,
+                     std::chrono::milliseconds lease, double progress, int64_t now) override {
+    if (lease.count() < 1 || lease.count() > kMaxLeaseMs) {
+      return sg::Fail(ErrorCode::kInvalidArgument, "renew: lease must be 1 ms to 24 h, not " +
+                                                       std::to_string(lease.count()) + " ms");
+    }
+    if (!(progress >= 0)) progress = 0;  // NaN too
+    auto r = Change(id, [&](Record& rec) -> Result<bool> {
+      Job& j = rec.job;
+      if (auto held = Held(rec, owner, "renew the lease of"); !held) return held.error();
+      j.lease_until = now + lease.count();
+      j.progress = std::min(progress, 1.0);
+      j.updated_at = now;
+      return false;
+    });
+    if (!r) return r.error();
+    return {};
+  }
+
+  Result<void> Succeed(const std::string& id, const std::string& owner, int64_t now) override {
+    auto r = Change(id, [&](Record& rec) -> Result<bool> {
+      Job& j = rec.job;
+      if (auto held = Held(rec, owner, "complete"); !held) return held.error();
+      j.state = JobState::kSucceeded;
+      j.progress = 1;
+      j.updated_at = now;
+      j.lease_owner.clear();
+      j.lease_until = 0;
+      return false;
+    });
+    if (!r) return r.error();
+    ForgetKnown(r->kind, id);
+    return {};
+  }
+
+  Result<void> Fail(const std::string& id, const std::string& owner, const AttemptFailure& failure,
+                    int64_t now) override {
+    auto r = Change(id, [&](Record& rec) -> Result<bool> {
+      Job& j = rec.job;
+      if (auto held = Held(rec, owner, "fail"); !held) return held.error();
+      j.last_error = failure.error;
+      j.updated_at = now;
+      j.lease_owner.clear();
+      j.lease_until = 0;
+      if (failure.retry_at) {
+        j.state = JobState::kQueued;
+        j.run_at = *failure.retry_at;
+        return true;  // a hint at its run_at, rather than when the lease would have expired
+      }
+      j.state = JobState::kDead;
+      return false;
+    });
+    if (!r) return r.error();
+    if (failure.retry_at) {
+      Reschedule(r->kind, id, *failure.retry_at);
+    } else {
+      ForgetKnown(r->kind, id);
+    }
+    return {};
+  }
+
+  Result<void> AcknowledgeCancel(const std::string& id, const std::string& owner,
+                                 int64_t now) override {
+    auto r = Change(id, [&](Record& rec) -> Result<bool> {
+      Job& j = rec.job;
+      if (j.state == JobState::kCancelled) {
+        // Its lease expired and Cancel ended it: what the holder wanted.
+        return false;
+      }
+      if (j.state != JobState::kRunning || j.lease_owner != owner) {
+        return Held(rec, owner, "acknowledge the cancel of").error();
+      }
+      rec.cancel_requested = false;
+      j.state = JobState::kCancelled;
+      j.updated_at = now;
+      j.lease_owner.clear();
+      j.lease_until = 0;
+      return false;
+    });
+    if (!r) return r.error();
+    ForgetKnown(r->kind, id);
+    return {};
+  }
+
+ private:
+  struct KindState {
+    std::mutex mu;  // one Lease of the kind at a time in this process
+    natsSubscription* sub = nullptr;
+    std::unordered_map<std::string, Known> known;
+  };
+
+  static bool Before(const Known& a, const std::string& aid, const Known& b,
+                     const std::string& bid) {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    if (a.due != b.due) return a.due < b.due;
+    if (a.created_at != b.created_at) return a.created_at < b.created_at;
+    return aid < bid;
+  }
+
+  // A delay for the server's clock from one on the caller's: at least 1 ms, at most a minute, so
+  // that a caller's clock far from the server's cannot park a hint for long.
+  static int64_t ServerDelay(int64_t ms) { return std::clamp<int64_t>(ms, 1, 60000); }
+
+  // Whether `owner` holds the job; why not, otherwise (the handler must stop).
+  static Result<void> Held(const Record& r, const std::string& owner, const std::string& verb) {
+    const Job& j = r.job;
+    const std::string what = verb + " job " + Quote(j.id);
+    if (j.state == JobState::kCancelled ||
+        (j.state == JobState::kRunning && j.lease_owner == owner && r.cancel_requested)) {
+      return sg::Fail(ErrorCode::kFailedPrecondition, what + ": cancelled; stop the handler");
+    }
+    if (j.state == JobState::kRunning && j.lease_owner != owner) {
+      return sg::Fail(ErrorCode::kFailedPrecondition,
+                      what + ": lease lost to " + Quote(j.lease_owner) + "; stop the handler");
+    }
+    if (j.state != JobState::kRunning) {
+      return sg::Fail(ErrorCode::kFailedPrecondition, what + ": lease lost; the job is now " +
+                                                          std::string(JobStateName(j.state)) +
+                                                          "; stop the handler");
+    }
+    return {};
+  }
+
+  Result<void> Connected() {
+    if (natsConnection_Status(conn_) != NATS_CONN_STATUS_CONNECTED) {
+      return sg::Fail(ErrorCode::kUnavailable, "the job store is not connected to NATS at " +
+                                                   options_.url + " (reconnecting every " +
+                                                   std::to_string(options_.reconnect_wait.count()) +
+                                                   " ms): is nats-server running?");
+    }
+    return {};
+  }
+
+  Error NatsError(natsStatus s, const std::string& what) const {
+    std::string detail = natsStatus_GetText(s);
+    const char* last = nats_GetLastError(nullptr);
+    if (last != nullptr && *last != '\0' && detail.find(last) == std::string::npos) {
+      detail += " (" + std::string(last) + ")";
+    }
+    if (TransportFailure(s)) {
+      return {ErrorCode::kUnavailable, what + ": " + detail +
+                                           "; is nats-server with JetStream reachable at " +
+                                           options_.url + "?"};
+    }
+    if (s == NATS_NOT_FOUND) return {ErrorCode::kNotFound, what + ": " + detail};
+    if (s == NATS_MAX_PAYLOAD) {
+      return {ErrorCode::kInvalidArgument,
+              what +
+                  ": larger than the NATS server's max_payload; raise max_payload in its "
+                  "configuration"};
+    }
+    return {ErrorCode::kInternal, what + ": " + detail};
+  }
+
+  Result<Record> GetRecord(const std::string& id) {
+    if (!ValidId(id)) return NotFound(id);
+    kvEntry* e = nullptr;
+    const std::string key = "job." + id;
+    const natsStatus s = kvStore_Get(&e, kv_, key.c_str());
+    if (s == NATS_NOT_FOUND) return NotFound(id);
+    if (s != NATS_OK) return NatsError(s, "read job " + id);
+    auto r = Decode(static_cast<const char*>(kvEntry_Value(e)), kvEntry_ValueLen(e));
+    const uint64_t revision = kvEntry_Revision(e);
+    kvEntry_Destroy(e);
+    if (!r) return sg::Fail(ErrorCode::kInternal, "job record " + id + " is corrupt");
+    r->revision = revision;
+    return std::move(*r);
+  }
+
+  // The payload, when it lives in a key of its own.
+  Result<Job> Completed(Job job, bool external_payload = false) {
+    if (!external_payload) return job;
+    kvEntry* e = nullptr;
+    const std::string key = "pay." + job.id;
+    const natsStatus s = kvStore_Get(&e, kv_, key.c_str());
+    if (s != NATS_OK) return NatsError(s, "read the payload of job " + job.id);
+    job.payload.assign(static_cast<const char*>(kvEntry_Value(e)),
+                       static_cast<size_t>(kvEntry_ValueLen(e)));
+    kvEntry_Destroy(e);
+    return job;
+  }
+  Result<Job> Completed(Record r) { return Completed(std::move(r.job), r.external_payload); }
+
+  // Compare-and-set on the record's revision; kFailedPrecondition when it changed meanwhile.
+  Result<void> Write(const std::string& id, Record& r) {
+    const std::string key = "job." + id;
+    const std::string value = Encode(r);
+    uint64_t revision = 0;
+    const natsStatus s = kvStore_Update(&revision, kv_, key.c_str(), value.data(),
+                                        static_cast<int>(value.size()), r.revision);
+    if (s == NATS_OK) {
+      r.revision = revision;
+      return {};
+    }
+    if (TransportFailure(s) || s == NATS_MAX_PAYLOAD) return NatsError(s, "write job " + id);
+    return sg::Fail(ErrorCode::kFailedPrecondition, "job " + id + " changed meanwhile");
+  }
+
+  Result<void> Publish(const Job& j) {
+    const std::string subject = options_.prefix + ".jobs." + j.kind;
+    natsMsg* msg = nullptr;
+    natsStatus s =
+        natsMsg_Create(&msg, subject.c_str(), nullptr, j.id.data(), static_cast<int>(j.id.size()));
+    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Sg-Priority", std::to_string(j.priority).c_str());
+    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Sg-Run-At", std::to_string(j.run_at).c_str());
+    if (s == NATS_OK) {
+      s = natsMsgHeader_Set(msg, "Sg-Created-At", std::to_string(j.created_at).c_str());
+    }
+    jsPubAck* ack = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (s == NATS_OK) s = js_PublishMsg(&ack, js_, msg, nullptr, &jerr);
+    if (ack != nullptr) jsPubAck_Destroy(ack);
+    natsMsg_Destroy(msg);
+    if (s != NATS_OK) return NatsError(s, "dispatch job " + j.id);
+    return {};
+  }
+
+  // The hint goes first: a hint whose record is missing is harmless (dropped after a few
+  // deliveries), a record without a hint would never run.
+  Result<Job> Create(Job job) {
+    const bool external = job.payload.size() > kInlinePayload;
+    if (external) {
+      const std::string key = "pay." + job.id;
+      const natsStatus s = kvStore_Put(nullptr, kv_, key.c_str(), job.payload.data(),
+                                       static_cast<int>(job.payload.size()));
+      if (s != NATS_OK) return NatsError(s, "store the payload of job " + job.id);
+    }
+    if (auto p = Publish(job); !p) return p.error();
+    const std::string key = "job." + job.id;
+    Record record;
+    record.job = job;
+    record.external_payload = external;
+    const std::string value = Encode(record);
+    const natsStatus s =
+        kvStore_Create(nullptr, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
+    if (s == NATS_OK) return job;
+    if (TransportFailure(s) || s == NATS_MAX_PAYLOAD) return NatsError(s, "store job " + job.id);
+    // Another Enqueue with the same idempotency key wrote it first.
+    auto found = GetRecord(job.id);
+    if (!found) return found.error();
+    return Completed(std::move(*found));
+  }
+
+  // Reads, lets `change` edit (or refuse), and writes by CAS, again on a conflict. `change`
+  // returns true when the job needs a new hint (it becomes queued), published before the write.
+  Result<Job> Change(const std::string& id, const std::function<Result<bool>(Record&)>& change) {
+    if (auto c = Connected(); !c) return c.error();
+    for (int attempt = 0;; ++attempt) {
+      auto r = GetRecord(id);
+      if (!r) return r.error();
+      auto hint = change(*r);
+      if (!hint) return hint.error();
+      if (*hint) {
+        if (auto p = Publish(r->job); !p) return p.error();
+      }
+      auto w = Write(id, *r);
+      if (w) return Completed(std::move(*r));
+      if (w.error().code != ErrorCode::kFailedPrecondition || attempt + 1 >= kCasAttempts) {
+        return w.error();
+      }
+    }
+  }
+
+  // Scans every record (List, Counts).
+  Result<std::vector<Record>> Scan() {
+    if (auto c = Connected(); !c) return c.error();
+    kvWatchOptions wo;
+    kvWatchOptions_Init(&wo);
+    wo.IgnoreDeletes = true;
+    wo.Timeout = options_.request_timeout.count();
+    kvWatcher* w = nullptr;
+    natsStatus s = kvStore_Watch(&w, kv_, "job.>", &wo);
+    if (s != NATS_OK) return NatsError(s, "list jobs");
+    std::vector<Record> out;
+    for (;;) {
+      kvEntry* e = nullptr;
+      s = kvWatcher_Next(&e, w, options_.request_timeout.count());
+      if (s != NATS_OK) break;
+      if (e == nullptr) break;  // the initial values are all there
+      auto r = Decode(static_cast<const char*>(kvEntry_Value(e)), kvEntry_ValueLen(e));
+      if (r && kvEntry_Operation(e) == kvOp_Put) out.push_back(std::move(*r));
+      kvEntry_Destroy(e);
+    }
+    kvWatcher_Destroy(w);
+    if (s != NATS_OK) return NatsError(s, "list jobs");
+    return out;
+  }
+
+  Result<KindState*> ForKind(const std::string& kind) {
+    KindState* k = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      auto& slot = kinds_[kind];
+      if (!slot) slot = std::make_unique<KindState>();
+      k = slot.get();
+    }
+    std::lock_guard lock(k->mu);
+    if (k->sub != nullptr) return k;
+    const std::string durable = options_.prefix + "_" + kind;
+    const std::string subject = options_.prefix + ".jobs." + kind;
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = durable.c_str();
+    cc.FilterSubject = subject.c_str();
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = std::chrono::nanoseconds(options_.hint_ack_wait).count();
+    cc.MaxDeliver = -1;
+    // Hints of running and delayed jobs wait unacked (with a delay): allow many.
+    cc.MaxAckPending = 1000000;
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddConsumer(&ci, js_, options_.prefix.c_str(), &cc, nullptr, &jerr);
+    if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+    if (s != NATS_OK) return NatsError(s, "create the consumer of kind '" + kind + "'");
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = options_.prefix.c_str();
+    so.Consumer = durable.c_str();  // bound: the library never deletes it
+    s = js_PullSubscribe(&k->sub, js_, subject.c_str(), durable.c_str(), nullptr, &so, &jerr);
+    if (s != NATS_OK) return NatsError(s, "subscribe to kind '" + kind + "'");
+    return k;
+  }
+
+  // Takes the hints available now (no wait) into `known`.
+  Result<void> FetchHints(KindState& k, int64_t now) {
+    int held = 0;
+    for (const auto& [id, known] : k.known) held += known.msg != nullptr ? 1 : 0;
+    const int want = options_.fetch_batch - held;
+    if (want <= 0) return {};
+    // The library asks with no_wait first, so hints that are there come at once; only when
+    // there are none does it wait (fetch_wait) for new ones. (A no_wait request of our own
+    // would not help: nats-server 2.9 holds one open while the consumer has unacked hints,
+    // which ours always has.)
+    // With a runnable job at hand already, do not wait for more.
+    const bool have_due = std::any_of(k.known.begin(), k.known.end(),
+                                      [&](const auto& e) { return e.second.due <= now; });
+    natsMsgList list{};
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus s = natsSubscription_Fetch(&list, k.sub, want,
+                                                have_due ? 1 : options_.fetch_wait.count(), &jerr);
+    if (s == NATS_NOT_FOUND || (s == NATS_TIMEOUT && list.Count == 0 &&
+                                natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED)) {
+      natsMsgList_Destroy(&list);
+      return {};  // none now
+    }
+    if (s != NATS_OK && list.Count == 0) {
+      natsMsgList_Destroy(&list);
+      return NatsError(s, "fetch jobs");
+    }
+    for (int i = 0; i < list.Count; ++i) {
+      natsMsg* msg = list.Msgs[i];
+      list.Msgs[i] = nullptr;
+      Take(k, msg);
+    }
+    natsMsgList_Destroy(&list);
+    return {};
+  }
+
+  static int64_t Header(natsMsg* msg, const char* name) {
+    const char* v = nullptr;
+    if (natsMsgHeader_Get(msg, name, &v) != NATS_OK || v == nullptr) return 0;
+    return std::strtoll(v, nullptr, 10);
+  }
+
+  void Take(KindState& k, natsMsg* msg) {
+    const std::string id(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    if (!ValidId(id)) {  // not ours: drop it
+      natsMsg_Term(msg, nullptr);
+      natsMsg_Destroy(msg);
+      return;
+    }
+    uint64_t seq = 0;
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      seq = meta->Sequence.Stream;
+      jsMsgMetaData_Destroy(meta);
+    }
+    auto [it, fresh] = k.known.try_emplace(id);
+    Known& known = it->second;
+    if (!fresh && known.msg != nullptr) {
+      // The same hint delivered again (AckWait passed): keep the newest delivery. A second hint
+      // for the job (a retry's): one is enough.
+      if (known.seq != seq) natsMsg_Ack(known.msg, nullptr);
+      natsMsg_Destroy(known.msg);
+    }
+    known.msg = msg;
+    known.seq = seq;
+    known.priority = static_cast<int>(Header(msg, "Sg-Priority"));
+    known.created_at = Header(msg, "Sg-Created-At");
+    const int64_t run_at = Header(msg, "Sg-Run-At");
+    // A hint that returns (a lease's length later, or a retry's) asks for a look at the record.
+    known.due = fresh ? run_at : std::min(known.due, run_at);
+  }
+
+  void Forget(KindState& k, const std::string& id, bool ack) {
+    auto it = k.known.find(id);
+    if (it == k.known.end()) return;
+    if (it->second.msg != nullptr) {
+      if (ack) natsMsg_Ack(it->second.msg, nullptr);
+      natsMsg_Destroy(it->second.msg);
+    }
+    k.known.erase(it);
+  }
+
+  void DropOrphan(KindState& k, const std::string& id) {
+    auto it = k.known.find(id);
+    if (it == k.known.end()) return;
+    natsMsg* msg = it->second.msg;
+    if (msg == nullptr) {
+      k.known.erase(it);
+      return;
+    }
+    uint64_t delivered = 0;
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      delivered = meta->NumDelivered;
+      jsMsgMetaData_Destroy(meta);
+    }
+    if (delivered >= kOrphanDeliveries) {
+      natsMsg_Ack(msg, nullptr);
+    } else {
+      natsMsg_NakWithDelay(msg, 1000, nullptr);  // its Enqueue may still be writing the record
+    }
+    natsMsg_Destroy(msg);
+    k.known.erase(it);
+  }
+
+  void Trim(KindState& k) {
+    while (k.known.size() > kMaxKnown) {
+      auto far = k.known.end();
+      for (auto it = k.known.begin(); it != k.known.end(); ++it) {
+        if (it->second.msg == nullptr && (far == k.known.end() || it->second.due > far->second.due))
+          far = it;
+      }
+      if (far == k.known.end()) return;
+      k.known.erase(far);
+    }
+  }
+
+  KindState* Existing(const std::string& kind) {
+    std::lock_guard lock(mu_);
+    auto it = kinds_.find(kind);
+    return it == kinds_.end() ? nullptr : it->second.get();
+  }
+
+  void ForgetKnown(const std::string& kind, const std::string& id) {
+    if (KindState* k = Existing(kind)) {
+      std::lock_guard lock(k->mu);
+      Forget(*k, id, /*ack=*/false);
+    }
+  }
+
+  void Reschedule(const std::string& kind, const std::string& id, int64_t run_at) {
+    if (KindState* k = Existing(kind)) {
+      std::lock_guard lock(k->mu);
+      auto it = k->known.find(id);
+      if (it != k->known.end()) it->second.due = run_at;
+    }
+  }
+
+  JetStreamJobStoreOptions options_;
+  natsOptions* opts_ = nullptr;
+  natsConnection* conn_ = nullptr;
+  jsCtx* js_ = nullptr;
+  kvStore* kv_ = nullptr;
+  std::mutex mu_;  // kinds_
+  std::map<std::string, std::unique_ptr<KindState>> kinds_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<JobStore>> MakeJetStreamJobStore(const JetStreamJobStoreOptions& options) {
+  auto store = std::make_shared<JetStreamJobStore>(options);
+  if (auto r = store->Open(); !r) return r.error();
+  return std::shared_ptr<JobStore>(std::move(store));
+}
+
+}  // namespace sg::plugins

@@ -14,6 +14,7 @@ constexpr size_t kMaxPayload = size_t{1} << 20;
 constexpr int kMaxAttemptsLimit = 1000;
 constexpr int64_t kMaxDelayMs = int64_t{366} * 24 * 3600 * 1000;  // a year
 constexpr size_t kMaxKey = 256;
+constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
 constexpr size_t kMaxError = 4096;
 
 // Every column of a Job, in the order RowToJob reads them. payload_encoding is "" for a payload
@@ -100,6 +101,21 @@ std::string Quote(const std::string& s) {
   return out + "'";
 }
 
+// Whether `id` could name a job: ids are short printable ASCII. Anything else is not looked up,
+// so that bytes PostgreSQL refuses in TEXT never reach it.
+bool PlausibleId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+Result<void> CheckLease(std::chrono::milliseconds lease) {
+  if (lease.count() < 1 || lease.count() > kMaxLeaseMs) {
+    return sg::Fail(ErrorCode::kInvalidArgument,
+                    "lease must be 1 ms to 24 h, not " + std::to_string(lease.count()) + " ms");
+  }
+  return {};
+}
+
 std::string StateText(JobState state) { return std::string(JobStateName(state)); }
 
 Result<Job> RowToJob(const SqlRow& row) {
@@ -136,7 +152,9 @@ Result<Job> RowToJob(const SqlRow& row) {
 
 class SqlJobStore : public JobStore {
  public:
-  explicit SqlJobStore(std::shared_ptr<SqlDatabase> db) : db_(std::move(db)) {}
+  explicit SqlJobStore(std::shared_ptr<SqlDatabase> db)
+      : db_(std::move(db)),
+        skip_locked_(db_->Engine() == "postgres" ? " FOR UPDATE SKIP LOCKED" : "") {}
 
   Result<Job> Enqueue(const JobSpec& spec, int max_attempts, int64_t now) override {
     if (auto valid = ValidateJobSpec(spec); !valid) return valid.error();
@@ -187,6 +205,7 @@ class SqlJobStore : public JobStore {
   }
 
   Result<Job> Get(const std::string& id) override {
+    if (!PlausibleId(id)) return NotFound(id);
     auto result = db_->Exec(std::string("SELECT ") + kColumns + " FROM jobs WHERE id = $1", {id});
     if (!result) return result.error().Wrap("get job " + Quote(id));
     if (result->rows.empty()) return NotFound(id);
@@ -206,6 +225,9 @@ class SqlJobStore : public JobStore {
       where += "state = $" + std::to_string(params.size());
     }
     if (filter.kind) {
+      if (auto valid = ValidateJobKind(*filter.kind); !valid) {
+        return valid.error().Wrap("list jobs");
+      }
       params.emplace_back(*filter.kind);
       where +=
           std::string(where.empty() ? "" : " AND ") + "kind = $" + std::to_string(params.size());
@@ -226,6 +248,7 @@ class SqlJobStore : public JobStore {
   }
 
   Result<Job> Retry(const std::string& id, int64_t now) override {
+    if (!PlausibleId(id)) return NotFound(id).Wrap("retry");
     auto updated = UpdateOne(
         "UPDATE jobs SET state = 'queued', attempts = 0, progress = 0, run_at = $2, "
         "updated_at = $2, lease_owner = '', lease_until = 0, cancel_requested = 0 "
@@ -237,6 +260,7 @@ class SqlJobStore : public JobStore {
   }
 
   Result<Job> Cancel(const std::string& id, int64_t now) override {
+    if (!PlausibleId(id)) return NotFound(id).Wrap("cancel");
     // Queued, or running under a lease that has expired (its holder is gone): cancelled at once.
     auto updated = UpdateOne(
         "UPDATE jobs SET state = 'cancelled', updated_at = $2, lease_owner = '', lease_until = 0, "
@@ -270,8 +294,16 @@ class SqlJobStore : public JobStore {
   Result<std::optional<Job>> Lease(const std::string& kind, const std::string& owner,
                                    std::chrono::milliseconds lease, int64_t now) override {
     if (owner.empty()) return sg::Fail(ErrorCode::kInvalidArgument, "lease: the owner is empty");
-    if (lease.count() <= 0)
-      return sg::Fail(ErrorCode::kInvalidArgument, "lease: the lease is not > 0");
+    if (auto bad = CheckLease(lease); !bad) return bad.error().Wrap("lease");
+    if (auto valid = ValidateJobKind(kind); !valid) return valid.error().Wrap("lease");
+    // An idle poll only reads: on SQLite the write lock (which the catalogue shares) is taken
+    // only when there is something to take.
+    auto any = db_->Exec(
+        "SELECT id FROM jobs WHERE kind = $1 AND ((state = 'queued' AND run_at <= $2) OR "
+        "(state = 'running' AND lease_until <= $2)) LIMIT 1",
+        {kind, now});
+    if (!any) return any.error().Wrap("lease a job of kind " + Quote(kind));
+    if (any->rows.empty()) return std::optional<Job>();
     std::optional<Job> job;
     auto done = db_->Transaction([&](SqlSession& session) -> Result<void> {
       // A running job that was cancelled and whose holder then went away ends cancelled rather
@@ -284,7 +316,8 @@ class SqlJobStore : public JobStore {
       if (!swept) return swept.error();
       // One statement picks and takes the job, so that two leasers (threads, or processes on one
       // database) cannot take the same one: the state test in the outer WHERE is evaluated again
-      // under the write lock (SQLite) or on the locked row (PostgreSQL).
+      // under the write lock (SQLite) or on the locked row (PostgreSQL, where SKIP LOCKED lets a
+      // second leaser pass over a row the first is taking rather than come back empty).
       const std::string runnable =
           "kind = $1 AND ((state = 'queued' AND run_at <= $4) OR "
           "(state = 'running' AND lease_until <= $4))";
@@ -292,8 +325,8 @@ class SqlJobStore : public JobStore {
           "UPDATE jobs SET state = 'running', lease_owner = $2, lease_until = $3, "
           "attempts = attempts + 1, progress = 0, cancel_requested = 0, updated_at = $4 "
           "WHERE id = (SELECT id FROM jobs WHERE " +
-              runnable + " ORDER BY priority DESC, run_at, created_at, id LIMIT 1) AND " +
-              runnable + " RETURNING " + kColumns,
+              runnable + " ORDER BY priority DESC, run_at, created_at, id LIMIT 1" + skip_locked_ +
+              ") AND " + runnable + " RETURNING " + kColumns,
           {kind, owner, now + lease.count(), now});
       if (!taken) return taken.error();
       if (taken->rows.empty()) return {};
@@ -308,6 +341,7 @@ class SqlJobStore : public JobStore {
 
   Result<void> Renew(const std::string& id, const std::string& owner,
                      std::chrono::milliseconds lease, double progress, int64_t now) override {
+    if (auto bad = CheckLease(lease); !bad) return bad.error().Wrap("renew");
     if (!(progress >= 0)) progress = 0;  // NaN too
     if (progress > 1) progress = 1;
     auto updated = UpdateOne(
@@ -412,6 +446,7 @@ class SqlJobStore : public JobStore {
   }
 
   std::shared_ptr<SqlDatabase> db_;
+  const std::string skip_locked_;  // how the engine passes over rows being leased, if it can
 };
 
 }  // namespace

@@ -35,6 +35,9 @@ struct ActiveJob {
   std::atomic<bool> cancel_requested{false};
   std::atomic<bool> lease_lost{false};
   std::atomic<bool> shutdown{false};
+  // Held by the heartbeat while it renews, so that no Renew follows the end of the run.
+  std::mutex mu;
+  bool done = false;  // guarded by mu: the handler returned
 };
 
 class Context : public JobContext {
@@ -269,6 +272,10 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
                         "std::exception");
     }
     {
+      std::lock_guard done_lock(active->mu);
+      active->done = true;
+    }
+    {
       std::lock_guard lock(mu_);
       active_.erase(j.id);
     }
@@ -356,7 +363,8 @@ class WorkerImpl : public Worker, public std::enable_shared_from_this<WorkerImpl
       for (auto& [id, active] : active_) jobs.push_back(active);
       lock.unlock();
       for (auto& active : jobs) {
-        if (active->lease_lost || active->cancel_requested) continue;
+        std::lock_guard done_lock(active->mu);
+        if (active->done || active->lease_lost || active->cancel_requested) continue;
         auto renewed = store_->Renew(active->job.id, options_.owner, options_.lease,
                                      active->progress, NowMs());
         if (!renewed) Diagnose(*active, renewed.error());

@@ -75,7 +75,8 @@ config::ConfigDeclaration WorkerConfig() {
                         .reload = Reload::kRestartPlugin},
                    }},
           },
-      .also_reads = {"app.mode", "metadata.sqlite_path"},
+      .also_reads = {"app.mode", "metadata.sqlite_path", "nats.url", "nats.subject_prefix",
+                     "nats.request_timeout", "nats.reconnect_wait"},
   };
 }
 

@@ -15,6 +15,7 @@
 #include "daemon/plugin_api/periodic_timer.h"
 #include "daemon/plugin_api/registration.h"
 #include "daemon/plugin_api/sql.h"
+#include "daemon/plugins/worker/jetstream_job_store.h"
 #include "daemon/plugins/worker/sql_job_store.h"
 #include "daemon/plugins/worker/worker.h"
 #include "daemon/plugins/worker/worker_config.h"
@@ -39,6 +40,19 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// The stream, bucket and consumer names of the queue: one set per deployment, told apart by
+// nats.subject_prefix as the bus's subjects are; [A-Za-z0-9_-]{1,32}.
+std::string JetStreamPrefix(const std::string& subject_prefix) {
+  std::string prefix = "SG_JOBS";
+  if (!subject_prefix.empty()) prefix += "_";
+  for (char c : subject_prefix) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    prefix += ok ? c : '_';
+  }
+  return prefix.substr(0, 32);
 }
 
 std::string Owner() {
@@ -330,28 +344,34 @@ class WorkerPlugin final : public Plugin {
     options_.backoff_max = std::max(config.Duration("worker.backoff_max"), options_.backoff_base);
     gc_interval_ = config.Duration("worker.gc_interval");
 
+    std::string where;
     if (config.String("app.mode") == "microservice") {
-      // The JetStream store (jetstream_job_store.h) is not in this build yet.
-      return Fail(ErrorCode::kFailedPrecondition,
-                  "worker: microservice mode keeps jobs on NATS JetStream, and this build has no "
-                  "JetStream job store yet (MakeJetStreamJobStore); run the worker in monolith "
-                  "mode (app.mode: monolith) for now");
+      // Every process of the deployment reaches the same queue on NATS JetStream.
+      JetStreamJobStoreOptions js;
+      js.url = config.String("nats.url");
+      js.prefix = JetStreamPrefix(config.String("nats.subject_prefix"));
+      js.request_timeout = config.Duration("nats.request_timeout");
+      js.reconnect_wait = config.Duration("nats.reconnect_wait");
+      auto store = MakeJetStreamJobStore(js);
+      if (!store) {
+        return store.error().Wrap(fmt::format(
+            "worker: the job queue on NATS JetStream at {} (nats.url; the server must run with "
+            "JetStream, nats-server -js)",
+            js.url));
+      }
+      store_ = *store;
+      where = "jetstream " + js.url + " " + js.prefix;
+    } else {
+      SqliteOptions sqlite;
+      sqlite.path = config.String(kSqlitePathKey);
+      auto database = OpenSqlite(sqlite);
+      if (!database) return database.error().Wrap("worker: open the job database");
+      auto version = (*database)->Migrate("jobs", JobMigrations());
+      if (!version) return version.error().Wrap("worker: bring the job tables up to date");
+      shared_->database = *database;
+      store_ = MakeSqlJobStore(*database);
+      where = fmt::format("sqlite {} (schema {})", sqlite.path, *version);
     }
-    if (config.schema().Find(kSqlitePathKey) == nullptr) {
-      return Fail(ErrorCode::kConfig,
-                  fmt::format("worker: the job queue lives in the metadata plugin's SQLite file, "
-                              "named by {}, which this build does not declare; build streamgated "
-                              "with the metadata plugin",
-                              kSqlitePathKey));
-    }
-    SqliteOptions sqlite;
-    sqlite.path = config.String(kSqlitePathKey);
-    auto database = OpenSqlite(sqlite);
-    if (!database) return database.error().Wrap("worker: open the job database");
-    auto version = (*database)->Migrate("jobs", JobMigrations());
-    if (!version) return version.error().Wrap("worker: bring the job tables up to date");
-    shared_->database = *database;
-    store_ = MakeSqlJobStore(*database);
     queue_ = std::make_shared<QueueProxy>();
     // gc-orphans: one at a time is plenty, and keeps two runs from racing over one object.
     auto gc = queue_->Handle(
@@ -367,9 +387,7 @@ class WorkerPlugin final : public Plugin {
           *context.metrics,
           [shared = shared_](std::vector<MetricFamily>& out) { Collect(*shared, out); });
     }
-    context.logger->info(log::With(
-        "Job queue ready",
-        {{"store", "sqlite"}, {"path", sqlite.path}, {"schema_version", int64_t{*version}}}));
+    context.logger->info(log::With("Job queue ready", {{"store", where}}));
     return {};
   }
 

@@ -13,6 +13,7 @@
 
 #include "daemon/plugin_api/jobs.h"
 #include "tests/support/fake_plugin_context.h"
+#include "tests/support/nats_server.h"
 #include "tests/support/process.h"
 
 namespace sg::plugins {
@@ -283,15 +284,54 @@ TEST_CASE("the worker plugin queues the periodic jobs once per period", "[plugin
   plugin->Stop(Clock::now() + 5s);
 }
 
-TEST_CASE("the worker plugin refuses microservice mode plainly, and a file that is not SQLite",
+TEST_CASE("in microservice mode the worker plugin keeps its jobs on a real nats-server -js",
+          "[plugins][worker]") {
+  test::NatsServer nats(true);
+  test::TempDir dir;
+  test::FakePluginContext f(Overrides(dir, {"app.mode=microservice", "nats.url=" + nats.Url(),
+                                            "nats.subject_prefix=t1.x", "worker.gc_interval=0"}));
+  auto plugin = MakeWorkerPlugin();
+  auto init = plugin->Init(f.context);
+  INFO((init ? "" : init.error().message));
+  REQUIRE(init.has_value());
+  REQUIRE(plugin->Start().has_value());
+  auto queue = f.services.Find<JobQueue>("worker");
+  REQUIRE(queue.has_value());
+  std::atomic<int> runs{0};
+  auto handle = (*queue)->Handle(
+      "js-echo",
+      [&runs](JobContext&) -> Result<void> {
+        ++runs;
+        return {};
+      },
+      1);
+  REQUIRE(handle.has_value());
+  JobSpec spec;
+  spec.kind = "js-echo";
+  auto job = (*queue)->Enqueue(spec);
+  REQUIRE(job.has_value());
+  CHECK(test::WaitFor(
+      [&] {
+        auto got = (*queue)->Get(job->id);
+        return got && got->state == JobState::kSucceeded;
+      },
+      20s));
+  CHECK(runs == 1);
+  CHECK(test::WaitFor([&] { return plugin->CheckHealth().status == HealthStatus::kHealthy; }, 10s));
+  handle->reset();
+  plugin->Stop(Clock::now() + 5s);
+}
+
+TEST_CASE("the worker plugin says what is wrong: NATS without JetStream, a file that is not SQLite",
           "[plugins][worker]") {
   test::TempDir dir;
   {
-    test::FakePluginContext f(Overrides(dir, {"app.mode=microservice"}));
+    test::NatsServer plain(false);
+    test::FakePluginContext f(Overrides(dir, {"app.mode=microservice", "nats.url=" + plain.Url()}));
     auto plugin = MakeWorkerPlugin();
     auto init = plugin->Init(f.context);
     REQUIRE_FALSE(init.has_value());
-    CHECK_THAT(init.error().message, Catch::Contains("JetStream"));
+    CHECK_THAT(init.error().message, Catch::Contains("JetStream") && Catch::Contains(plain.Url()));
   }
   {
     const std::string bad = dir.path() + "/not.db";

@@ -451,6 +451,27 @@ TEST_CASE("a job store refuses bad specs, naming the field", "[jobs]") {
       auto list = store->List({});
       REQUIRE(list);
       CHECK(list->empty());
+
+      // Nor do ids, kinds and leases that no job could have reach the database.
+      for (const std::string& id : {std::string(), std::string("\xff\xfe"), std::string("a\0b", 3),
+                                    std::string(10000, 'x')}) {
+        auto got = store->Get(id);
+        REQUIRE_FALSE(got);
+        CHECK(got.error().code == ErrorCode::kNotFound);
+        auto cancel = store->Cancel(id, kNow);
+        REQUIRE_FALSE(cancel);
+        CHECK(cancel.error().code == ErrorCode::kNotFound);
+      }
+      JobFilter bad_kind;
+      bad_kind.kind = "\xff";
+      auto by_bad_kind = store->List(bad_kind);
+      REQUIRE_FALSE(by_bad_kind);
+      CHECK(by_bad_kind.error().code == ErrorCode::kInvalidArgument);
+      for (auto lease : {milliseconds(0), milliseconds(-5), milliseconds(INT64_MAX)}) {
+        auto leased = store->Lease("k", "w", lease, kNow);
+        REQUIRE_FALSE(leased);
+        CHECK(leased.error().code == ErrorCode::kInvalidArgument);
+      }
     }
   }
 }

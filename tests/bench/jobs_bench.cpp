@@ -1,0 +1,238 @@
+// Job queue throughput and latency: JetStream bare (a work-queue stream, a pull consumer, acks)
+// beside our job queue on JetStream and on SQLite, each job run by the real worker (worker.h)
+// with a no-op handler. The aim: ours on JetStream at least half of bare JetStream.
+//
+//   bench_jobs [JOBS] [CONCURRENCY]   (starts its own nats-server -js on a free loopback port)
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nats/nats.h>
+
+#include "daemon/plugin_api/sql.h"
+#include "daemon/plugins/worker/jetstream_job_store.h"
+#include "daemon/plugins/worker/sql_job_store.h"
+#include "daemon/plugins/worker/worker.h"
+#include "tests/support/bench_stats.h"
+#include "tests/support/nats_server.h"
+#include "tests/support/process.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+struct Figures {
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  bool ok = false;
+};
+
+Figures Summarize(const std::vector<double>& latencies_ms, double seconds) {
+  Figures f;
+  f.per_second = seconds > 0 ? static_cast<double>(latencies_ms.size()) / seconds : 0;
+  f.p50_ms = sg::test::Percentile(latencies_ms, 0.50);
+  f.p99_ms = sg::test::Percentile(latencies_ms, 0.99);
+  f.ok = true;
+  return f;
+}
+
+bool Check(natsStatus s, const char* what) {
+  if (s == NATS_OK) return true;
+  std::fprintf(stderr, "%s: %s\n", what, natsStatus_GetText(s));
+  return false;
+}
+
+// (a) Bare JetStream: one connection publishes (each publish waits for its ack: durable, as an
+// enqueue is), another fetches in batches and acks, at the same time.
+Figures Bare(const std::string& url, size_t n) {
+  natsConnection* pub_conn = nullptr;
+  natsConnection* sub_conn = nullptr;
+  jsCtx* pub_js = nullptr;
+  jsCtx* sub_js = nullptr;
+  if (!Check(natsConnection_ConnectTo(&pub_conn, url.c_str()), "connect") ||
+      !Check(natsConnection_ConnectTo(&sub_conn, url.c_str()), "connect") ||
+      !Check(natsConnection_JetStream(&pub_js, pub_conn, nullptr), "jetstream") ||
+      !Check(natsConnection_JetStream(&sub_js, sub_conn, nullptr), "jetstream")) {
+    return {};
+  }
+  const char* subjects[] = {"bare.>"};
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = "BARE";
+  sc.Subjects = subjects;
+  sc.SubjectsLen = 1;
+  sc.Retention = js_WorkQueuePolicy;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  jsStreamInfo* si = nullptr;
+  if (!Check(js_AddStream(&si, pub_js, &sc, nullptr, &jerr), "add stream")) return {};
+  jsStreamInfo_Destroy(si);
+  natsSubscription* sub = nullptr;
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  if (!Check(js_PullSubscribe(&sub, sub_js, "bare.jobs", "bare", nullptr, &so, &jerr),
+             "pull subscribe")) {
+    return {};
+  }
+
+  std::vector<double> latencies;
+  latencies.reserve(n);
+  const auto start = Clock::now();
+  std::thread consumer([&] {
+    while (latencies.size() < n) {
+      natsMsgList list{};
+      const natsStatus s = natsSubscription_Fetch(&list, sub, 64, 5000, &jerr);
+      if (s != NATS_OK && list.Count == 0) {
+        std::fprintf(stderr, "fetch: %s\n", natsStatus_GetText(s));
+        break;
+      }
+      const int64_t now = NowNs();
+      for (int i = 0; i < list.Count; ++i) {
+        const std::string body(natsMsg_GetData(list.Msgs[i]),
+                               static_cast<size_t>(natsMsg_GetDataLength(list.Msgs[i])));
+        latencies.push_back(static_cast<double>(now - std::stoll(body)) / 1e6);
+        natsMsg_Ack(list.Msgs[i], nullptr);
+      }
+      natsMsgList_Destroy(&list);
+    }
+  });
+  for (size_t i = 0; i < n; ++i) {
+    const std::string body = std::to_string(NowNs());
+    jsPubAck* ack = nullptr;
+    if (!Check(js_Publish(&ack, pub_js, "bare.jobs", body.data(), static_cast<int>(body.size()),
+                          nullptr, &jerr),
+               "publish")) {
+      break;
+    }
+    jsPubAck_Destroy(ack);
+  }
+  consumer.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  natsSubscription_Destroy(sub);
+  jsCtx_Destroy(pub_js);
+  jsCtx_Destroy(sub_js);
+  natsConnection_Destroy(pub_conn);
+  natsConnection_Destroy(sub_conn);
+  return latencies.size() == n ? Summarize(latencies, seconds) : Figures{};
+}
+
+// (b), (c) Our queue: one thread enqueues through the worker (JobQueue::Enqueue) while the
+// worker's threads lease and run the jobs; latency from the Enqueue call to the handler's start.
+Figures Ours(std::shared_ptr<sg::plugins::JobStore> store, size_t n, int concurrency) {
+  sg::plugins::WorkerOptions options;
+  options.owner = "bench:" + std::to_string(getpid());
+  options.default_concurrency = concurrency;
+  options.poll_interval = std::chrono::milliseconds(100);
+  auto worker = sg::plugins::MakeWorker(std::move(store), options);
+
+  std::mutex mu;
+  std::vector<double> latencies;
+  latencies.reserve(n);
+  auto registration = worker->Handle(
+      "bench",
+      [&](sg::JobContext& context) -> sg::Result<void> {
+        const int64_t now = NowNs();
+        std::lock_guard lock(mu);
+        latencies.push_back(static_cast<double>(now - std::stoll(context.job().payload)) / 1e6);
+        return {};
+      },
+      concurrency);
+  if (!registration) {
+    std::fprintf(stderr, "handle: %s\n", registration.error().message.c_str());
+    return {};
+  }
+  const auto start = Clock::now();
+  for (size_t i = 0; i < n; ++i) {
+    sg::JobSpec spec;
+    spec.kind = "bench";
+    spec.payload = std::to_string(NowNs());
+    auto job = worker->Enqueue(spec);
+    if (!job) {
+      std::fprintf(stderr, "enqueue: %s\n", job.error().message.c_str());
+      return {};
+    }
+  }
+  const bool done = sg::test::WaitFor(
+      [&] {
+        std::lock_guard lock(mu);
+        return latencies.size() >= n;
+      },
+      std::chrono::minutes(10));
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  registration->reset();
+  worker->Shutdown(Clock::now() + std::chrono::seconds(10));
+  if (!done) {
+    std::fprintf(stderr, "only %zu of %zu jobs ran\n", latencies.size(), n);
+    return {};
+  }
+  std::lock_guard lock(mu);
+  return Summarize(latencies, seconds);
+}
+
+void Row(const char* name, const Figures& f) {
+  if (!f.ok) {
+    std::printf("  %-34s %12s\n", name, "failed");
+    return;
+  }
+  std::printf("  %-34s %12.0f %10.2f %10.2f\n", name, f.per_second, f.p50_ms, f.p99_ms);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const size_t n = argc > 1 ? static_cast<size_t>(std::atol(argv[1])) : 5000;
+  const int concurrency = argc > 2 ? std::atoi(argv[2]) : 4;
+  if (n == 0 || concurrency < 1) {
+    std::fprintf(stderr, "usage: bench_jobs [JOBS>0] [CONCURRENCY>0]\n");
+    return 2;
+  }
+  sg::test::NatsServer server(/*jetstream=*/true);
+
+  const Figures bare = Bare(server.Url(), n);
+  std::fprintf(stderr, "bare JetStream done\n");
+
+  sg::plugins::JetStreamJobStoreOptions js_options;
+  js_options.url = server.Url();
+  js_options.prefix = "BENCH";
+  auto js_store = sg::plugins::MakeJetStreamJobStore(js_options);
+  Figures ours_js;
+  if (js_store) {
+    ours_js = Ours(*js_store, n, concurrency);
+  } else {
+    std::fprintf(stderr, "jetstream store: %s\n", js_store.error().message.c_str());
+  }
+  std::fprintf(stderr, "our queue on JetStream done\n");
+
+  sg::test::TempDir dir;
+  sg::SqliteOptions sqlite;
+  sqlite.path = dir.path() + "/jobs.db";
+  Figures ours_sqlite;
+  auto db = sg::OpenSqlite(sqlite);
+  if (db && (*db)->Migrate("jobs", sg::plugins::JobMigrations())) {
+    ours_sqlite = Ours(sg::plugins::MakeSqlJobStore(*db), n, concurrency);
+  } else {
+    std::fprintf(stderr, "sqlite: cannot open or migrate %s\n", sqlite.path.c_str());
+  }
+
+  std::printf("job queue: %zu jobs, no-op handler, worker concurrency %d, one nats-server -js\n", n,
+              concurrency);
+  std::printf("  %-34s %12s %10s %10s\n", "", "jobs/s", "p50 ms", "p99 ms");
+  Row("JetStream bare (pub, pull, ack)", bare);
+  Row("our queue on JetStream", ours_js);
+  Row("our queue on SQLite", ours_sqlite);
+  if (bare.ok && ours_js.ok && bare.per_second > 0) {
+    std::printf("  ours on JetStream / bare JetStream: %.2f (the aim: >= 0.5)\n",
+                ours_js.per_second / bare.per_second);
+  }
+  return bare.ok && ours_js.ok && ours_sqlite.ok ? 0 : 1;
+}
