@@ -280,6 +280,7 @@ void Collect(const Shared& shared, std::vector<MetricFamily>& out) {
   std::map<std::string, int64_t> totals;
   for (const auto& c : counts) totals[c.kind] += c.count;
   std::vector<std::pair<int64_t, std::string>> order;
+  order.reserve(totals.size());
   for (const auto& [kind, total] : totals) order.emplace_back(-total, kind);
   std::sort(order.begin(), order.end());
   std::map<std::string, std::string> label;
