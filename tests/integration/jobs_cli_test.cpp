@@ -5,10 +5,12 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <signal.h>
 
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/sql.h"
 #include "daemon/plugins/metadata/sql_catalogue.h"
+#include "tests/support/nats_server.h"
 #include "tests/support/process.h"
 
 namespace sg::test {
@@ -253,6 +255,45 @@ TEST_CASE("streamgate videos and jobs exit 3 when no daemon answers", "[integrat
   JobsDaemon d;
   CHECK(d.Cli({"jobs", "list"}).exit_code == 3);
   CHECK(d.Cli({"videos", "show", "x"}).exit_code == 3);
+}
+
+TEST_CASE("streamgate --service worker jobs: the worker service on a real nats-server -js",
+          "[integration][cli][worker][microservice]") {
+  NatsServer nats(true);
+  TempDir runtime;
+  TempDir dir;
+  SpawnOptions env;
+  env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT", "NOTIFY_SOCKET"};
+  env.env["XDG_RUNTIME_DIR"] = runtime.path();
+  env.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
+  env.env["STREAMGATE_STORAGE_PATH"] = dir.path() + "/media";
+  env.cwd = dir.path();
+  Process worker({SG_DAEMON_BIN, "--mode", "microservice", "--service", "worker", "--set",
+                  "nats.url=" + nats.Url(), "--set", "server.host=127.0.0.1", "--set",
+                  "server.port=0", "--set", "monitoring.prometheus_port=0"},
+                 dir, env);
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {SG_CLI_BIN, "--service", "worker"});
+    return Run(args, env, 30s);
+  };
+  std::string id;
+  const bool listed = WaitFor(
+      [&] {
+        const RunResult r = cli({"--json", "jobs", "list", "--kind", "expire-uploads"});
+        auto j = nlohmann::json::parse(r.out, nullptr, false);
+        if (r.exit_code != 0 || j.is_discarded() || j["jobs"].empty()) return false;
+        id = j["jobs"][0]["id"];
+        return true;
+      },
+      30s);
+  INFO(worker.Stderr());
+  REQUIRE(listed);
+  const RunResult cancelled = cli({"jobs", "cancel", id});
+  CHECK(cancelled.exit_code == 0);
+  CHECK_THAT(cancelled.out, Catch::Contains("cancelled"));
+  CHECK(cli({"jobs", "show", "01NOSUCHJOB0000000000000000"}).exit_code == kExitNotFound);
+  worker.Signal(SIGTERM);
+  CHECK(worker.Wait(30s) == 0);
 }
 
 }  // namespace sg::test
