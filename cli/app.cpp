@@ -112,6 +112,23 @@ std::optional<nlohmann::ordered_json> Context::Call(
   return std::move(result).value();
 }
 
+std::optional<nlohmann::ordered_json> Context::CallPlugin(control::Command cmd,
+                                                          nlohmann::ordered_json args) {
+  auto client = Connect();
+  if (!client) return std::nullopt;
+  auto result = client->Call(cmd, std::move(args));
+  if (result) {
+    exit_code = kExitOk;
+    return std::move(result).value();
+  }
+  Report(result.error());
+  if (client->answered() && result.error().code == ErrorCode::kNotFound) exit_code = kExitNotFound;
+  if (client->answered() && result.error().code == ErrorCode::kUnavailable) {
+    exit_code = kExitPluginDown;
+  }
+  return std::nullopt;
+}
+
 void Context::PrintJson(const nlohmann::ordered_json& j) const {
   *out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
@@ -143,6 +160,8 @@ void BuildApp(CLI::App& app, Context& context) {
   AddLogCommands(app, context);
   AddKeysCommands(app, context);
   AddServicesCommand(app, context);
+  AddVideoCommands(app, context);
+  AddJobCommands(app, context);
 }
 
 int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {

@@ -41,6 +41,11 @@ struct Context {
   std::optional<nlohmann::ordered_json> Call(
       control::Command cmd, nlohmann::ordered_json args = nlohmann::ordered_json::object(),
       std::optional<std::chrono::milliseconds> timeout = {});
+  /// Calls a command a plugin serves (videos.*, jobs.*): as Call, but when the daemon answers
+  /// that the id is unknown the exit code is 5, and that the plugin is not running, 6 (3 stays
+  /// for no daemon at all).
+  std::optional<nlohmann::ordered_json> CallPlugin(
+      control::Command cmd, nlohmann::ordered_json args = nlohmann::ordered_json::object());
   /// Prints "streamgate: message" on stderr and sets the exit code for the error.
   void Report(const Error& error);
   void PrintJson(const nlohmann::ordered_json& j) const;

@@ -18,6 +18,7 @@ struct ControlClient::Impl {
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::dealer};
   uint64_t next_id = 1;
+  bool answered = false;  // the last Call got the daemon's reply
 };
 
 namespace {
@@ -45,6 +46,8 @@ ControlClient::ControlClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 ControlClient::~ControlClient() = default;
 
 const std::string& ControlClient::endpoint() const { return impl_->settings.endpoint; }
+
+bool ControlClient::answered() const { return impl_->answered; }
 
 Result<std::unique_ptr<ControlClient>> ControlClient::Connect(const ClientSettings& settings) {
   auto impl = std::make_unique<Impl>();
@@ -102,6 +105,7 @@ Result<nlohmann::ordered_json> ControlClient::Call(
   request.command = cmd;
   request.args = std::move(args);
   const auto wait = timeout.value_or(impl_->settings.timeout);
+  impl_->answered = false;
   const auto deadline = std::chrono::steady_clock::now() + wait;
   // A "busy" reply is retried, with a new id, after a pause that doubles up to 200ms.
   auto pause = std::chrono::milliseconds(10);
@@ -135,6 +139,7 @@ Result<nlohmann::ordered_json> ControlClient::Call(
         pause = std::min(pause * 2, std::chrono::milliseconds(200));
         continue;
       }
+      impl_->answered = true;
       if (!reply->ok) return Fail(FromWireCode(reply->error_code), reply->error_message);
       return std::move(reply->result);
     }

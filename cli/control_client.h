@@ -36,6 +36,10 @@ class ControlClient {
       std::optional<std::chrono::milliseconds> timeout = {});
 
   const std::string& endpoint() const;
+  /// True when the last Call's outcome, success or error, is the daemon's reply; false when no
+  /// daemon answered. Tells a daemon's own kUnavailable (a plugin not running) from a missing
+  /// daemon.
+  bool answered() const;
 
  private:
   struct Impl;

@@ -54,4 +54,40 @@ void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& 
   }
 }
 
+std::string FieldText(const nlohmann::ordered_json& object, const char* key) {
+  if (!object.is_object()) return "-";
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return "-";
+  std::string text = it->is_string()
+                         ? it->get<std::string>()
+                         : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return text.empty() ? "-" : text;
+}
+
+std::string Shorten(const std::string& text, size_t max) {
+  if (Width(text) <= max) return text;
+  std::string out;
+  size_t points = 0;
+  for (char c : text) {
+    const bool starts = (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+    if (starts && ++points > max - 1) break;
+    out += c;
+  }
+  return out + "…";
+}
+
+void PrintFields(std::ostream& out, const nlohmann::ordered_json& object) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, value] : object.items()) {
+    rows.push_back(
+        {key + ":", value.is_structured()
+                        ? value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                        : FieldText(object, key.c_str())});
+  }
+  PrintTable(out, rows);
+}
+
 }  // namespace sg::cli

@@ -54,6 +54,13 @@ enum class Command {
   kLogsHistory,
   kLogsStream,
   kServicesList,
+  kVideosList,
+  kVideosShow,
+  kVideosDelete,
+  kJobsList,
+  kJobsShow,
+  kJobsRetry,
+  kJobsCancel,
   kShutdown,
 };
 inline constexpr size_t kCommandCount = static_cast<size_t>(Command::kShutdown) + 1;
@@ -103,6 +110,22 @@ inline constexpr std::array<CommandSpec, kCommandCount> kCommands = {{
     {Command::kServicesList, "services.list",
      "Microservice mode: every instance of the deployment, from heartbeats, with its health", false,
      "none"},
+    {Command::kVideosList, "videos.list",
+     "A page of the video catalogue, newest first, optionally by state or owner", false,
+     "state (string, optional), owner (string, optional), limit (number, optional), "
+     "cursor (string, optional)"},
+    {Command::kVideosShow, "videos.show", "One video's record", false, "id (string)"},
+    {Command::kVideosDelete, "videos.delete",
+     "Mark a video deleted and queue the deletion of its storage objects", true, "id (string)"},
+    {Command::kJobsList, "jobs.list",
+     "Jobs of the queue, newest first, optionally by state or kind", false,
+     "state (string, optional), kind (string, optional), limit (number, optional)"},
+    {Command::kJobsShow, "jobs.show", "One job with its attempts, last error and lease", false,
+     "id (string)"},
+    {Command::kJobsRetry, "jobs.retry", "Queue a dead or cancelled job again, attempts reset", true,
+     "id (string)"},
+    {Command::kJobsCancel, "jobs.cancel",
+     "Cancel a queued job, or tell a running job's handler to stop", true, "id (string)"},
     {Command::kShutdown, "shutdown", "Stop the daemon gracefully", true, "none"},
 }};
 

@@ -10,6 +10,8 @@ enum ExitCode : int {
   kExitUsage = 2,           // bad command line; for `health`, unhealthy
   kExitUnreachable = 3,     // no daemon answered on the control endpoint
   kExitAlreadyRunning = 4,  // `start`: a daemon already answers on the control endpoint
+  kExitNotFound = 5,        // `videos`, `jobs`: no video or job has that id
+  kExitPluginDown = 6,      // `videos`, `jobs`: the plugin that serves it is not running
   kExitNotBuilt = 69,  // streamgated --service NAME: that service is not built yet (EX_UNAVAILABLE)
   kExitConfig = 78,    // the configuration is invalid or unreadable (sysexits EX_CONFIG)
 };

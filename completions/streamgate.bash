@@ -20,7 +20,8 @@ server.host server.port server.read_timeout server.write_timeout server.idle_tim
 cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback
 redis.host redis.port redis.password redis.db redis.poolsize redis.timeout
 monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level
-metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size"
+metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size
+worker.concurrency worker.max_attempts worker.lease worker.poll_interval worker.backoff_base worker.backoff_max worker.gc_interval"
 # END GENERATED configuration keys
 
 # Sets cur, prev, words and cword, with "--opt=value" split into prev=--opt, cur=value.
@@ -92,10 +93,12 @@ _streamgate_plugins() {
 # subcommands, and the options TAB offers there (after a command, its own and --json). Whole
 # lists, checked against the CLI by tests/unit/cli/completions_test.cpp.
 declare -gA _streamgate_subcommands=(
-  [streamgate]="start stop status plugins health config logs log-level keys services version"
+  [streamgate]="start stop status plugins health config logs log-level keys services videos jobs version"
   ["streamgate plugins"]="list start stop restart"
   ["streamgate config"]="validate show reload"
   ["streamgate keys"]="generate"
+  ["streamgate videos"]="list show delete"
+  ["streamgate jobs"]="list show retry cancel"
 )
 declare -gA _streamgate_options=(
   [streamgate]="-c --config --endpoint --service --timeout --json -h --help"
@@ -117,6 +120,15 @@ declare -gA _streamgate_options=(
   ["streamgate keys"]="--json -h --help"
   ["streamgate keys generate"]="--force --json -h --help"
   ["streamgate services"]="--json -h --help"
+  ["streamgate videos"]="--json -h --help"
+  ["streamgate videos list"]="--state --owner --limit --cursor --json -h --help"
+  ["streamgate videos show"]="--json -h --help"
+  ["streamgate videos delete"]="-y --yes --json -h --help"
+  ["streamgate jobs"]="--json -h --help"
+  ["streamgate jobs list"]="--state --kind --limit --json -h --help"
+  ["streamgate jobs show"]="--json -h --help"
+  ["streamgate jobs retry"]="--json -h --help"
+  ["streamgate jobs cancel"]="--json -h --help"
   ["streamgate version"]="--json -h --help"
 )
 
@@ -132,7 +144,8 @@ _streamgate() {
     word=${words[i]}
     case $word in
       -c | --config | --endpoint | --timeout | -n | --lines | --level | --plugin | --exclude-plugin | \
-        --grep | --since | --for | --mode | --service | --log-file)
+        --grep | --since | --for | --mode | --service | --log-file | --state | --owner | --limit | \
+        --cursor | --kind)
         local value_at=$((i + 1))
         [[ ${words[value_at]} == = ]] && ((value_at++))
         if ((value_at < cword)); then
@@ -164,7 +177,19 @@ _streamgate() {
       _streamgate_files
       return
       ;;
-    --endpoint | --timeout | -n | --lines | --grep | --since | --for)
+    --endpoint | --timeout | -n | --lines | --grep | --since | --for | --owner | --limit | --cursor)
+      return
+      ;;
+    --state)
+      if [[ $path == "streamgate videos list" ]]; then
+        _streamgate_words "uploading uploaded queued processing ready failed deleted"
+      else
+        _streamgate_words "queued running succeeded dead cancelled"
+      fi
+      return
+      ;;
+    --kind)
+      _streamgate_words "transcode delete-video gc-orphans expire-uploads"
       return
       ;;
     --mode)

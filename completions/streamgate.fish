@@ -18,7 +18,7 @@ function __streamgate_positionals
       continue
     end
     switch $token
-      case -c --config --endpoint --timeout -n --lines --level --plugin --exclude-plugin --grep --since --for --mode --service --log-file
+      case -c --config --endpoint --timeout -n --lines --level --plugin --exclude-plugin --grep --since --for --mode --service --log-file --state --owner --limit --cursor --kind
         set skip 1
       case '-*'
       case '*'
@@ -96,6 +96,8 @@ complete -c streamgate -n __streamgate_needs_command -a logs -d "Show the daemon
 complete -c streamgate -n __streamgate_needs_command -a log-level -d "Show or set the daemon's log level"
 complete -c streamgate -n __streamgate_needs_command -a keys -d 'Make CURVE keys for a tcp control endpoint'
 complete -c streamgate -n __streamgate_needs_command -a services -d 'List the live instances of a microservice deployment'
+complete -c streamgate -n __streamgate_needs_command -a videos -d 'List, show and delete videos of the catalogue'
+complete -c streamgate -n __streamgate_needs_command -a jobs -d 'List, show, retry and cancel jobs of the queue'
 complete -c streamgate -n __streamgate_needs_command -a version -d 'Print the version, git commit, build type and library versions'
 
 # streamgate start [--mode MODE] [--service NAME] [--log-file FILE] [--foreground]
@@ -148,6 +150,25 @@ complete -c streamgate -n '__streamgate_at keys' -a generate -d 'Write server.ke
 complete -c streamgate -n '__streamgate_at keys generate' -a '(__fish_complete_directories)' -d 'Directory'
 complete -c streamgate -n '__streamgate_in keys generate' -l force -d 'Replace existing files'
 
+# streamgate videos list [--state S] [--owner O] [--limit N] [--cursor C] | show ID | delete [-y] ID
+complete -c streamgate -n '__streamgate_at videos' -a list -d 'A page of videos, newest first'
+complete -c streamgate -n '__streamgate_at videos' -a show -d "One video's record"
+complete -c streamgate -n '__streamgate_at videos' -a delete -d 'Mark a video deleted; a job then deletes its storage objects'
+complete -c streamgate -n '__streamgate_in videos list' -l state -x -a 'uploading uploaded queued processing ready failed deleted' -d 'Only videos in this state'
+complete -c streamgate -n '__streamgate_in videos list' -l owner -x -d "Only this owner's videos"
+complete -c streamgate -n '__streamgate_in videos list' -l limit -x -d 'Videos on the page (1 to 200; default 20)'
+complete -c streamgate -n '__streamgate_in videos list' -l cursor -x -d 'Where the page starts: the cursor the previous page ended with'
+complete -c streamgate -n '__streamgate_in videos delete' -s y -l yes -d 'Do not ask for confirmation'
+
+# streamgate jobs list [--state S] [--kind K] [--limit N] | show ID | retry ID | cancel ID
+complete -c streamgate -n '__streamgate_at jobs' -a list -d 'Jobs, newest first'
+complete -c streamgate -n '__streamgate_at jobs' -a show -d 'One job, with its payload, attempts and lease'
+complete -c streamgate -n '__streamgate_at jobs' -a retry -d 'Queue a dead or cancelled job again'
+complete -c streamgate -n '__streamgate_at jobs' -a cancel -d 'Cancel a queued or running job'
+complete -c streamgate -n '__streamgate_in jobs list' -l state -x -a 'queued running succeeded dead cancelled' -d 'Only jobs in this state'
+complete -c streamgate -n '__streamgate_in jobs list' -l kind -x -a 'transcode delete-video gc-orphans expire-uploads' -d 'Only jobs of this kind'
+complete -c streamgate -n '__streamgate_in jobs list' -l limit -x -d 'Most jobs to list (1 to 1000; default 100)'
+
 # The keys of streamgate.yaml(5), each followed by '=', for `streamgated --set KEY=VALUE`, from
 # the schema.
 # BEGIN GENERATED configuration keys (streamgate-config-keys; regenerate with: cmake --build build/dev --target config_keys_update)
@@ -168,7 +189,8 @@ function __streamgated_keys
     cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback \
     redis.host redis.port redis.password redis.db redis.poolsize redis.timeout \
     monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level \
-    metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size
+    metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size \
+    worker.concurrency worker.max_attempts worker.lease worker.poll_interval worker.backoff_base worker.backoff_max worker.gc_interval
 end
 # END GENERATED configuration keys
 

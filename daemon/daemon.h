@@ -75,6 +75,7 @@ class Daemon final : public control::ControlTarget {
     if (!discovery_) return nlohmann::ordered_json::array();
     return discovery_->ToJson();
   }
+  const ServiceRegistry* PluginServices() override { return &services_; }
 
  private:
   config::LoadResult LoadConfig() const {

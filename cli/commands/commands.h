@@ -31,4 +31,10 @@ void AddKeysCommands(CLI::App& app, Context& context);
 /// `streamgate services`: the live instances of a microservice deployment.
 void AddServicesCommand(CLI::App& app, Context& context);
 
+/// `streamgate videos list|show|delete`: the video catalogue (the metadata plugin).
+void AddVideoCommands(CLI::App& app, Context& context);
+
+/// `streamgate jobs list|show|retry|cancel`: the job queue (the worker plugin).
+void AddJobCommands(CLI::App& app, Context& context);
+
 }  // namespace sg::cli

@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "daemon/kernel/kernel.h"
+#include "daemon/plugin_api/services.h"
 
 namespace sg::control {
 
@@ -49,6 +50,10 @@ class ControlTarget {
 
   /// Microservice mode: every instance of the deployment heard from; an empty list otherwise.
   virtual nlohmann::ordered_json Services() = 0;
+
+  /// The services the plugins offer each other, where the videos.* and jobs.* commands find the
+  /// catalogue ("metadata") and the job queue ("worker"). Null when there are none (a fake).
+  virtual const ServiceRegistry* PluginServices() { return nullptr; }
 };
 
 }  // namespace sg::control

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "common/strings.h"
+#include "daemon/plugin_api/catalogue.h"
+#include "daemon/plugin_api/jobs.h"
 
 namespace sg::control {
 namespace {
@@ -117,6 +119,129 @@ nlohmann::ordered_json EachPlugin(const std::vector<std::string>& names, Fn&& fn
     }
   }
   return out;
+}
+
+// --- videos.* and jobs.*: the catalogue and the job queue, found among the plugins' services.
+// The control socket's workers run handlers off its loop thread, so these may block on the
+// database like plugins.stop blocks on a plugin.
+
+std::string IsoMs(int64_t ms) {
+  if (ms <= 0) return "";
+  const std::chrono::system_clock::time_point t{std::chrono::milliseconds(ms)};
+  return fmt::format("{}.{:03d}Z", Iso(t).substr(0, 19), ms % 1000);
+}
+
+nlohmann::ordered_json OrNull(const std::string& text) {
+  return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
+}
+
+// An id as the catalogue and the queue make them: short and printable. Anything else cannot
+// name a record, and is refused before it reaches a database.
+std::string IdArg(const Request& r) {
+  std::string id = StringArg(r, "id", true);
+  if (id.size() > 128 ||
+      !std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 127; })) {
+    throw ArgError{fmt::format(
+        "\"id\": '{}' is not an id (at most 128 printable characters, no spaces)", Printable(id))};
+  }
+  return id;
+}
+
+std::string BoundedStringArg(const Request& r, const char* name, size_t max) {
+  std::string value = StringArg(r, name, false);
+  if (value.size() > max) {
+    throw ArgError{fmt::format("\"{}\" is longer than {} bytes", name, max)};
+  }
+  return value;
+}
+
+template <typename Interface>
+std::shared_ptr<Interface> PluginService(ControlTarget& target, const std::string& service) {
+  const ServiceRegistry* services = target.PluginServices();
+  if (services == nullptr) throw Error{ErrorCode::kUnavailable, NotRunningMessage(service)};
+  auto found = services->Find<Interface>(service);
+  if (!found) {
+    // Not offered (the plugin is disabled or failed to start) or offered by a stopped plugin:
+    // either way the way out is to start it.
+    if (found.error().code == ErrorCode::kUnavailable) {
+      throw Error{ErrorCode::kUnavailable, NotRunningMessage(service)};
+    }
+    throw found.error();
+  }
+  return *found;
+}
+
+template <typename T>
+T Must(Result<T> result, const char* what, const std::string& id) {
+  if (result) return std::move(result).value();
+  Error error = result.error();
+  if (error.code == ErrorCode::kNotFound && !id.empty()) {
+    throw Error{ErrorCode::kNotFound,
+                fmt::format("no {} with id '{}'; 'streamgate {}s list' shows them", what,
+                            Printable(id), what)};
+  }
+  throw error;
+}
+
+nlohmann::ordered_json VideoJson(const Video& v) {
+  nlohmann::ordered_json renditions = nlohmann::ordered_json::array();
+  for (const auto& r : v.renditions) {
+    renditions.push_back({{"name", r.name},
+                          {"width", r.width},
+                          {"height", r.height},
+                          {"bitrate", r.bitrate},
+                          {"codec", r.codec},
+                          {"playlist", r.playlist}});
+  }
+  return {{"id", v.id},
+          {"title", v.title},
+          {"description", v.description},
+          {"owner", v.owner},
+          {"visibility", VisibilityName(v.visibility)},
+          {"state", VideoStateName(v.state)},
+          {"source_size", v.source_size},
+          {"source_type", v.source_type},
+          {"source_key", v.source_key},
+          {"duration", v.duration},
+          {"renditions", renditions},
+          {"poster", v.poster},
+          {"created_at", IsoMs(v.created_at)},
+          {"updated_at", IsoMs(v.updated_at)},
+          {"failure_reason", v.failure_reason}};
+}
+
+// A job; the payload (up to 1 MiB each) only when asked, so that a list stays small.
+nlohmann::ordered_json JobJson(const Job& j, bool payload) {
+  nlohmann::ordered_json out = {{"id", j.id},
+                                {"kind", j.kind},
+                                {"state", JobStateName(j.state)},
+                                {"priority", j.priority},
+                                {"attempts", j.attempts},
+                                {"max_attempts", j.max_attempts},
+                                {"progress", j.progress},
+                                {"last_error", j.last_error},
+                                {"idempotency_key", j.idempotency_key},
+                                {"created_at", IsoMs(j.created_at)},
+                                {"updated_at", IsoMs(j.updated_at)},
+                                {"run_at", IsoMs(j.run_at)},
+                                {"lease_owner", OrNull(j.lease_owner)},
+                                {"lease_until", OrNull(IsoMs(j.lease_until))},
+                                {"payload_bytes", j.payload.size()}};
+  if (payload) out["payload"] = j.payload;
+  return out;
+}
+
+template <typename State>
+std::optional<State> StateArg(const Request& r, std::optional<State> (*parse)(std::string_view),
+                              const std::vector<std::string>& names) {
+  const std::string text = BoundedStringArg(r, "state", 64);
+  if (text.empty()) return std::nullopt;
+  auto state = parse(text);
+  if (!state) {
+    throw ArgError{fmt::format("\"state\": '{}' is not a state{}; states: {}", Printable(text),
+                               DidYouMean(text, names), fmt::join(names, ", "))};
+  }
+  return state;
 }
 
 // The handlers, one per command, in the order of the command table.
@@ -236,6 +361,94 @@ nlohmann::ordered_json ServicesList(ControlTarget& target, const Request& /*r*/)
   return {{"services", target.Services()}};
 }
 
+nlohmann::ordered_json VideosList(ControlTarget& target, const Request& r) {
+  VideoQuery query;
+  query.state = StateArg<VideoState>(
+      r, &ParseVideoState,
+      {"uploading", "uploaded", "queued", "processing", "ready", "failed", "deleted"});
+  // Asking for deleted videos by state is asking to see them.
+  query.include_deleted = query.state == VideoState::kDeleted;
+  const std::string owner = BoundedStringArg(r, "owner", 256);
+  if (!owner.empty()) query.owner = owner;
+  query.limit = static_cast<int>(IntArg(r, "limit", 1, kMaxPageSize).value_or(20));
+  query.cursor = BoundedStringArg(r, "cursor", 1024);
+  auto page = Must(PluginService<Catalogue>(target, "metadata")->List(query), "video", "");
+  nlohmann::ordered_json videos = nlohmann::ordered_json::array();
+  for (const auto& v : page.videos) videos.push_back(VideoJson(v));
+  return {{"videos", videos}, {"next_cursor", OrNull(page.next_cursor)}};
+}
+
+nlohmann::ordered_json VideosShow(ControlTarget& target, const Request& r) {
+  const std::string id = IdArg(r);
+  return {{"video",
+           VideoJson(Must(PluginService<Catalogue>(target, "metadata")->Get(id), "video", id))}};
+}
+
+nlohmann::ordered_json VideosDelete(ControlTarget& target, const Request& r) {
+  const std::string id = IdArg(r);
+  auto catalogue = PluginService<Catalogue>(target, "metadata");
+  // Deleting twice is not an error: the video is deleted either way.
+  Video video = Must(catalogue->Get(id), "video", id);
+  const bool already = video.state == VideoState::kDeleted;
+  if (!already) {
+    VideoTransition deleted;
+    deleted.to = VideoState::kDeleted;
+    video = Must(catalogue->Transition(id, deleted), "video", id);
+  }
+  // Its objects go through a delete-video job, as DELETE /api/v1/videos/{id} does (the metadata
+  // plugin handles the kind); without a worker, gc-orphans collects them later.
+  nlohmann::ordered_json cleanup = nullptr;
+  if (const ServiceRegistry* services = target.PluginServices(); services != nullptr) {
+    if (auto queue = services->Find<JobQueue>("worker")) {
+      nlohmann::ordered_json keys = nlohmann::ordered_json::array();
+      for (const std::string* key : {&video.source_key, &video.poster}) {
+        if (!key->empty()) keys.push_back(*key);
+      }
+      for (const auto& rendition : video.renditions) {
+        if (!rendition.playlist.empty()) keys.push_back(rendition.playlist);
+      }
+      JobSpec spec;
+      spec.kind = "delete-video";
+      spec.payload = nlohmann::ordered_json{{"id", video.id}, {"keys", keys}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+      spec.idempotency_key = video.id;  // the REST delete's key: one job per video either way
+      if (auto job = (*queue)->Enqueue(spec)) cleanup = job->id;
+    }
+  }
+  return {{"video", VideoJson(video)}, {"already_deleted", already}, {"cleanup_job", cleanup}};
+}
+
+nlohmann::ordered_json JobsList(ControlTarget& target, const Request& r) {
+  JobFilter filter;
+  filter.state = StateArg<JobState>(r, &ParseJobState,
+                                    {"queued", "running", "succeeded", "dead", "cancelled"});
+  const std::string kind = BoundedStringArg(r, "kind", 64);
+  if (!kind.empty()) filter.kind = kind;
+  filter.limit = static_cast<int>(IntArg(r, "limit", 1, 1000).value_or(100));
+  auto jobs = Must(PluginService<JobQueue>(target, "worker")->List(filter), "job", "");
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& j : jobs) out.push_back(JobJson(j, false));
+  return {{"jobs", out}};
+}
+
+nlohmann::ordered_json JobsShow(ControlTarget& target, const Request& r) {
+  const std::string id = IdArg(r);
+  return {
+      {"job", JobJson(Must(PluginService<JobQueue>(target, "worker")->Get(id), "job", id), true)}};
+}
+
+nlohmann::ordered_json JobsRetry(ControlTarget& target, const Request& r) {
+  const std::string id = IdArg(r);
+  return {{"job",
+           JobJson(Must(PluginService<JobQueue>(target, "worker")->Retry(id), "job", id), false)}};
+}
+
+nlohmann::ordered_json JobsCancel(ControlTarget& target, const Request& r) {
+  const std::string id = IdArg(r);
+  return {{"job",
+           JobJson(Must(PluginService<JobQueue>(target, "worker")->Cancel(id), "job", id), false)}};
+}
+
 nlohmann::ordered_json Shutdown(ControlTarget& target, const Request& /*r*/) {
   target.Shutdown();
   return {{"stopping", true}};
@@ -263,6 +476,13 @@ constexpr std::array<Binding, kCommandCount> kHandlers = {{
     {Command::kLogsHistory, &LogsHistory},
     {Command::kLogsStream, &LogsStream},
     {Command::kServicesList, &ServicesList},
+    {Command::kVideosList, &VideosList},
+    {Command::kVideosShow, &VideosShow},
+    {Command::kVideosDelete, &VideosDelete},
+    {Command::kJobsList, &JobsList},
+    {Command::kJobsShow, &JobsShow},
+    {Command::kJobsRetry, &JobsRetry},
+    {Command::kJobsCancel, &JobsCancel},
     {Command::kShutdown, &Shutdown},
 }};
 

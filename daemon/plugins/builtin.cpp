@@ -4,6 +4,7 @@
 #include "daemon/plugins/cache/cache_plugin.h"
 #include "daemon/plugins/metadata/metadata_plugin.h"
 #include "daemon/plugins/monitor/monitor.h"
+#include "daemon/plugins/worker/worker_plugin.h"
 
 namespace sg::plugins {
 
@@ -14,6 +15,7 @@ std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
   plugins.push_back(MakeCache());
   plugins.push_back(MakeMonitor());
   plugins.push_back(MakeMetadata());
+  plugins.push_back(MakeWorkerPlugin());
   return plugins;
 }
 

@@ -4,11 +4,12 @@
 #include "daemon/plugins/cache/cache_config.h"
 #include "daemon/plugins/metadata/metadata_config.h"
 #include "daemon/plugins/monitor/monitor_config.h"
+#include "daemon/plugins/worker/worker_config.h"
 
 namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
-  return {ApiGatewayConfig(), CacheConfig(), MonitorConfig(), MetadataConfig()};
+  return {ApiGatewayConfig(), CacheConfig(), MonitorConfig(), MetadataConfig(), WorkerConfig()};
 }
 
 const config::Schema& BuiltinSchema() {

@@ -1,0 +1,559 @@
+#include "daemon/plugins/worker/worker_plugin.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "common/logging.h"
+#include "daemon/plugin_api/jobs.h"
+#include "daemon/plugin_api/metrics.h"
+#include "daemon/plugin_api/periodic_timer.h"
+#include "daemon/plugin_api/registration.h"
+#include "daemon/plugin_api/sql.h"
+#include "daemon/plugins/worker/jetstream_job_store.h"
+#include "daemon/plugins/worker/sql_job_store.h"
+#include "daemon/plugins/worker/worker.h"
+#include "daemon/plugins/worker/worker_config.h"
+
+namespace sg::plugins {
+namespace {
+
+// The metadata plugin's key: the queue lives in the catalogue's database file, so that one file
+// holds the whole state of a monolith (one backup, one place).
+constexpr const char* kSqlitePathKey = "metadata.sqlite_path";
+// How often the counts behind /metrics and health are read from the store: a scrape must not
+// wait on the database.
+constexpr std::chrono::milliseconds kRefreshInterval{5000};
+// Objects this recent are never collected: an upload writes its object before, or while, its
+// video record is made.
+constexpr std::chrono::hours kGcGrace{1};
+// /metrics shows at most this many kinds by name; the rest are summed under kind="other", so
+// that producers cannot grow the series without bound.
+constexpr size_t kMaxKindLabels = 32;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The stream, bucket and consumer names of the queue: one set per deployment, told apart by
+// nats.subject_prefix as the bus's subjects are; [A-Za-z0-9_-]{1,32}.
+std::string JetStreamPrefix(const std::string& subject_prefix) {
+  std::string prefix = "SG_JOBS";
+  if (!subject_prefix.empty()) prefix += "_";
+  for (char c : subject_prefix) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    prefix += ok ? c : '_';
+  }
+  return prefix.substr(0, 32);
+}
+
+std::string Owner() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return fmt::format("{}:{}", host[0] != '\0' ? host : "localhost", getpid());
+}
+
+// What the timers, the collector and the blocking tasks share; they may outlive a Stop, so they
+// hold it by shared_ptr and find the worker gone.
+struct Shared {
+  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<SqlDatabase> database;
+  std::atomic<bool> refreshing{false};
+  std::atomic<bool> enqueueing{false};
+
+  mutable std::mutex mu;
+  std::shared_ptr<Worker> worker;  // guarded by mu; null while stopped
+  WorkerStats stats;               // guarded by mu: the last worker's, once it stopped
+  std::vector<JobCounts> counts;   // guarded by mu: as last read
+  bool refreshed = false;          // guarded by mu: counts were read at least once
+  std::string store_error;         // guarded by mu: the last refresh's error, "" when it worked
+
+  std::shared_ptr<Worker> Current() const {
+    std::lock_guard lock(mu);
+    return worker;
+  }
+
+  // Blocking pool: reads the counts and checks that the store answers.
+  void Refresh() {
+    auto w = Current();
+    if (!w) return;
+    std::string error;
+    if (database) {
+      if (auto ping = database->Ping(); !ping) error = ping.error().message;
+    }
+    auto counts_now = w->Counts();
+    if (!counts_now && error.empty()) error = counts_now.error().message;
+    std::lock_guard lock(mu);
+    if (counts_now) counts = std::move(*counts_now);
+    refreshed = true;
+    if (error != store_error) {
+      if (!error.empty()) {
+        logger->warn(log::With("Job store not reachable", {{"error", error}}));
+      } else {
+        logger->info("Job store reachable again");
+      }
+    }
+    store_error = std::move(error);
+  }
+
+  // Blocking pool: queues one job of each periodic kind for this period, unless one is still
+  // queued (no handler ran it yet: expire-uploads while the upload plugin is absent, say).
+  void EnqueuePeriodic(std::chrono::milliseconds interval) {
+    auto w = Current();
+    if (!w || interval.count() <= 0) return;
+    const int64_t period = NowMs() / interval.count();
+    for (const char* kind : {kGcOrphansKind, kExpireUploadsKind}) {
+      JobFilter waiting;
+      waiting.state = JobState::kQueued;
+      waiting.kind = kind;
+      waiting.limit = 1;
+      auto queued = w->List(waiting);
+      if (!queued) {
+        logger->warn(log::With("Cannot queue a periodic job",
+                               {{"kind", kind}, {"error", queued.error().message}}));
+        continue;
+      }
+      if (!queued->empty()) continue;
+      JobSpec spec;
+      spec.kind = kind;
+      spec.payload = fmt::format(R"({{"period":{}}})", period);
+      spec.priority = -10;  // housekeeping waits for real work
+      spec.idempotency_key = fmt::format("{}:{}", kind, period);
+      spec.max_attempts = 3;
+      if (auto job = w->Enqueue(spec); !job) {
+        logger->warn(log::With("Cannot queue a periodic job",
+                               {{"kind", kind}, {"error", job.error().message}}));
+      }
+    }
+  }
+};
+
+// The queue other plugins hold ("worker" in the registry). It outlives restarts of the worker
+// plugin, and keeps their handler registrations across them: a plugin registers its kind once,
+// and its handler runs again as soon as the worker does, without watching for restarts. While the
+// worker is stopped, calls answer kUnavailable naming the plugin.
+class QueueProxy final : public JobQueue, public std::enable_shared_from_this<QueueProxy> {
+ public:
+  /// Start: runs every live registration's kind on `worker`. Returns the first failure.
+  Result<void> Attach(const std::shared_ptr<Worker>& worker) {
+    std::lock_guard lock(mu_);
+    worker_ = worker;
+    for (auto& [id, entry] : entries_) {
+      auto inner = worker->Handle(entry.kind, entry.handler, entry.concurrency);
+      if (!inner) return inner.error().Wrap("handle " + entry.kind);
+      entry.inner = std::move(*inner);
+    }
+    return {};
+  }
+
+  /// Stop, after the worker's Shutdown: ends the registrations on it (waiting for their handlers)
+  /// and forgets it; the registrations themselves stay, for the next Attach.
+  void Detach() {
+    std::vector<std::unique_ptr<Registration>> inners;
+    {
+      std::lock_guard lock(mu_);
+      worker_.reset();
+      for (auto& [id, entry] : entries_) {
+        if (entry.inner) inners.push_back(std::move(entry.inner));
+      }
+    }
+    inners.clear();  // outside the lock: each waits for its kind's running handlers
+  }
+
+  Result<Job> Enqueue(const JobSpec& spec) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Enqueue(spec);
+  }
+  Result<Job> Get(const std::string& id) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Get(id);
+  }
+  Result<std::vector<Job>> List(const JobFilter& filter) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->List(filter);
+  }
+  Result<Job> Retry(const std::string& id) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Retry(id);
+  }
+  Result<Job> Cancel(const std::string& id) override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Cancel(id);
+  }
+  Result<std::vector<JobCounts>> Counts() override {
+    auto w = Current();
+    if (!w) return Down();
+    return w->Counts();
+  }
+
+  Result<std::unique_ptr<Registration>> Handle(const std::string& kind, JobHandler handler,
+                                               int concurrency) override {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, entry] : entries_) {
+      if (entry.kind == kind) {
+        return Fail(ErrorCode::kFailedPrecondition,
+                    "job kind '" + kind + "' already has a handler in this process");
+      }
+    }
+    Entry entry{kind, std::move(handler), concurrency, nullptr};
+    if (worker_) {
+      auto inner = worker_->Handle(entry.kind, entry.handler, entry.concurrency);
+      if (!inner) return inner.error();
+      entry.inner = std::move(*inner);
+    }
+    const int id = next_++;
+    entries_.emplace(id, std::move(entry));
+    return std::unique_ptr<Registration>(new ProxyRegistration(weak_from_this(), id));
+  }
+
+ private:
+  struct Entry {
+    std::string kind;
+    JobHandler handler;
+    int concurrency = 0;
+    std::unique_ptr<Registration> inner;  // on the current worker; null while stopped
+  };
+
+  class ProxyRegistration final : public Registration {
+   public:
+    ProxyRegistration(std::weak_ptr<QueueProxy> proxy, int id)
+        : proxy_(std::move(proxy)), id_(id) {}
+    ~ProxyRegistration() override {
+      if (auto proxy = proxy_.lock()) proxy->Remove(id_);
+    }
+    ProxyRegistration(const ProxyRegistration&) = delete;
+    ProxyRegistration& operator=(const ProxyRegistration&) = delete;
+
+   private:
+    std::weak_ptr<QueueProxy> proxy_;
+    int id_;
+  };
+
+  void Remove(int id) {
+    std::unique_ptr<Registration> inner;
+    {
+      std::lock_guard lock(mu_);
+      auto it = entries_.find(id);
+      if (it == entries_.end()) return;
+      inner = std::move(it->second.inner);
+      entries_.erase(it);
+    }
+    inner.reset();  // outside the lock: waits for the kind's running handlers
+  }
+
+  std::shared_ptr<Worker> Current() const {
+    std::lock_guard lock(mu_);
+    return worker_;
+  }
+  static Error Down() { return Fail(ErrorCode::kUnavailable, NotRunningMessage("worker")); }
+
+  mutable std::mutex mu_;
+  std::shared_ptr<Worker> worker_;  // guarded by mu_; null while the plugin is stopped
+  std::map<int, Entry> entries_;    // guarded by mu_
+  int next_ = 1;                    // guarded by mu_
+};
+
+void Collect(const Shared& shared, std::vector<MetricFamily>& out) {
+  std::vector<JobCounts> counts;
+  WorkerStats stats;
+  bool up = false;
+  {
+    std::lock_guard lock(shared.mu);
+    counts = shared.counts;
+    stats = shared.worker ? shared.worker->Stats() : shared.stats;
+    up = shared.refreshed && shared.store_error.empty();
+  }
+  // Kinds by total count, the biggest named and the rest as "other".
+  std::map<std::string, int64_t> totals;
+  for (const auto& c : counts) totals[c.kind] += c.count;
+  std::vector<std::pair<int64_t, std::string>> order;
+  order.reserve(totals.size());
+  for (const auto& [kind, total] : totals) order.emplace_back(-total, kind);
+  std::sort(order.begin(), order.end());
+  std::map<std::string, std::string> label;
+  for (size_t i = 0; i < order.size(); ++i) {
+    label[order[i].second] = i < kMaxKindLabels ? order[i].second : "other";
+  }
+  std::map<std::pair<std::string, JobState>, int64_t> by;
+  for (const auto& c : counts) by[{label[c.kind], c.state}] += c.count;
+  MetricFamily jobs{"streamgate_worker_jobs", "Jobs in the queue, by kind and state", "gauge", {}};
+  for (const auto& [key, n] : by) {
+    jobs.samples.push_back({"",
+                            {{"kind", key.first}, {"state", std::string(JobStateName(key.second))}},
+                            static_cast<double>(n)});
+  }
+  out.push_back(std::move(jobs));
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out.push_back({name, help, "counter", {{"", {}, static_cast<double>(v)}}});
+  };
+  counter("streamgate_worker_jobs_started_total", "Job runs this process started", stats.started);
+  counter("streamgate_worker_jobs_succeeded_total", "Job runs this process completed",
+          stats.succeeded);
+  counter("streamgate_worker_jobs_failed_total",
+          "Job runs this process saw fail (retried later, or dead)", stats.failed);
+  counter("streamgate_worker_jobs_dead_total", "Jobs this process ended dead, their attempts spent",
+          stats.dead);
+  counter("streamgate_worker_jobs_cancelled_total", "Running jobs this process ended cancelled",
+          stats.cancelled);
+  counter("streamgate_worker_lease_lost_total",
+          "Running jobs whose lease this process lost (expired and taken by another run)",
+          stats.lease_lost);
+  out.push_back({"streamgate_worker_jobs_running",
+                 "Jobs running in this process now",
+                 "gauge",
+                 {{"", {}, static_cast<double>(stats.running)}}});
+  out.push_back({"streamgate_worker_store_up",
+                 "1 when the job store answered at the last check, else 0",
+                 "gauge",
+                 {{"", {}, up ? 1.0 : 0.0}}});
+}
+
+class WorkerPlugin final : public Plugin {
+ public:
+  std::string_view Name() const override { return "worker"; }
+  std::string_view Version() const override { return "1.0.0"; }
+  // worker.*, app.mode and metadata.sqlite_path, as worker_config.cpp declares them.
+  std::vector<std::string> ConfigKeys() const override { return WorkerConfig().Reads(); }
+
+  Result<void> Init(PluginContext& context) override {
+    const config::Config& config = *context.config;
+    shared_ = std::make_shared<Shared>();
+    shared_->logger = context.logger;
+    services_ = context.services;
+    executor_ = context.executor;
+    blocking_ = context.blocking;
+    storage_ = context.storage;
+    options_.owner = Owner();
+    options_.default_concurrency = static_cast<int>(config.Int("worker.concurrency"));
+    options_.max_attempts = static_cast<int>(config.Int("worker.max_attempts"));
+    options_.lease = config.Duration("worker.lease");
+    options_.poll_interval = config.Duration("worker.poll_interval");
+    options_.backoff_base = config.Duration("worker.backoff_base");
+    options_.backoff_max = std::max(config.Duration("worker.backoff_max"), options_.backoff_base);
+    gc_interval_ = config.Duration("worker.gc_interval");
+
+    std::string where;
+    if (config.String("app.mode") == "microservice") {
+      // Every process of the deployment reaches the same queue on NATS JetStream.
+      JetStreamJobStoreOptions js;
+      js.url = config.String("nats.url");
+      js.prefix = JetStreamPrefix(config.String("nats.subject_prefix"));
+      js.request_timeout = config.Duration("nats.request_timeout");
+      js.reconnect_wait = config.Duration("nats.reconnect_wait");
+      auto store = MakeJetStreamJobStore(js);
+      if (!store) {
+        return store.error().Wrap(fmt::format(
+            "worker: the job queue on NATS JetStream at {} (nats.url; the server must run with "
+            "JetStream, nats-server -js)",
+            js.url));
+      }
+      store_ = *store;
+      where = "jetstream " + js.url + " " + js.prefix;
+    } else {
+      SqliteOptions sqlite;
+      sqlite.path = config.String(kSqlitePathKey);
+      auto database = OpenSqlite(sqlite);
+      if (!database) return database.error().Wrap("worker: open the job database");
+      auto version = (*database)->Migrate("jobs", JobMigrations());
+      if (!version) return version.error().Wrap("worker: bring the job tables up to date");
+      shared_->database = *database;
+      store_ = MakeSqlJobStore(*database);
+      where = fmt::format("sqlite {} (schema {})", sqlite.path, *version);
+    }
+    queue_ = std::make_shared<QueueProxy>();
+    // gc-orphans: one at a time is plenty, and keeps two runs from racing over one object.
+    auto gc = queue_->Handle(
+        kGcOrphansKind,
+        [storage = storage_, services = services_, logger = shared_->logger](JobContext& job) {
+          return RunGc(storage, services, logger, job);
+        },
+        1);
+    if (!gc) return gc.error().Wrap("worker: handle " + std::string(kGcOrphansKind));
+    gc_ = std::move(*gc);
+    if (context.metrics != nullptr) {
+      collector_ = AddCollector(
+          *context.metrics,
+          [shared = shared_](std::vector<MetricFamily>& out) { Collect(*shared, out); });
+    }
+    context.logger->info(log::With("Job queue ready", {{"store", where}}));
+    return {};
+  }
+
+  Result<void> Start() override {
+    auto worker = MakeWorker(store_, options_);
+    if (auto attached = queue_->Attach(worker); !attached) {
+      worker->Shutdown(Clock::now());
+      queue_->Detach();
+      return attached.error().Wrap("worker");
+    }
+    {
+      std::lock_guard lock(shared_->mu);
+      shared_->worker = worker;
+    }
+    services_->Provide<JobQueue>("worker", std::static_pointer_cast<JobQueue>(queue_));
+    refresh_timer_ =
+        std::make_unique<PeriodicTimer>(executor_, kRefreshInterval, [this] { SubmitRefresh(); });
+    SubmitRefresh();
+    if (gc_interval_.count() > 0) {
+      gc_timer_ =
+          std::make_unique<PeriodicTimer>(executor_, gc_interval_, [this] { SubmitPeriodic(); });
+      SubmitPeriodic();
+    }
+    return {};
+  }
+
+  void Stop(Deadline deadline) override {
+    gc_timer_.reset();
+    refresh_timer_.reset();
+    std::shared_ptr<Worker> worker;
+    {
+      std::lock_guard lock(shared_->mu);
+      worker = std::move(shared_->worker);
+      shared_->worker.reset();
+    }
+    if (!worker) return;
+    // Running handlers get until the deadline; those still running are told to cancel and their
+    // jobs run again once their leases expire. The registrations stay with the queue for the
+    // next start.
+    worker->Shutdown(deadline);
+    queue_->Detach();
+    std::lock_guard lock(shared_->mu);
+    shared_->stats = worker->Stats();
+  }
+
+  HealthReport CheckHealth() const override {
+    if (!shared_) return {};  // not initialized
+    std::lock_guard lock(shared_->mu);
+    if (!shared_->store_error.empty()) {
+      return {HealthStatus::kDegraded, "job store not reachable: " + shared_->store_error};
+    }
+    int64_t dead = 0;
+    for (const auto& c : shared_->counts) {
+      if (c.state == JobState::kDead) dead += c.count;
+    }
+    if (dead > 0) {
+      // Dead jobs need a person, not a restart: say so without calling the worker unhealthy.
+      return {HealthStatus::kHealthy,
+              fmt::format("{} dead job{}; see 'streamgate jobs list --state dead'", dead,
+                          dead == 1 ? "" : "s")};
+    }
+    return {};
+  }
+
+ private:
+  static Result<void> RunGc(Storage* storage, ServiceRegistry* services,
+                            const std::shared_ptr<spdlog::logger>& logger, JobContext& job) {
+    if (storage == nullptr) {
+      return Fail(ErrorCode::kFailedPrecondition, "gc-orphans: this daemon has no storage");
+    }
+    auto catalogue = services->Find<Catalogue>("metadata");
+    if (!catalogue) {
+      // Without the catalogue nothing can be told an orphan: delete nothing, try again later.
+      return catalogue.error().Wrap("gc-orphans needs the catalogue to tell orphans");
+    }
+    auto outcome = CollectOrphans(*storage, **catalogue, std::chrono::system_clock::now(), kGcGrace,
+                                  [&job] { return job.Cancelled(); });
+    if (!outcome) return outcome.error().Wrap("gc-orphans");
+    logger->info(log::With(
+        "Orphaned objects collected",
+        {{"scanned", outcome->scanned}, {"deleted", outcome->deleted}, {"kept", outcome->kept}}));
+    return {};
+  }
+
+  void SubmitRefresh() {
+    if (shared_->refreshing.exchange(true)) return;  // the last one still runs
+    const bool queued = blocking_->Submit([shared = shared_] {
+      shared->Refresh();
+      shared->refreshing = false;
+    });
+    if (!queued) shared_->refreshing = false;
+  }
+
+  void SubmitPeriodic() {
+    if (shared_->enqueueing.exchange(true)) return;
+    const bool queued = blocking_->Submit([shared = shared_, interval = gc_interval_] {
+      shared->EnqueuePeriodic(interval);
+      shared->enqueueing = false;
+    });
+    if (!queued) shared_->enqueueing = false;
+  }
+
+  std::shared_ptr<Shared> shared_;
+  ServiceRegistry* services_ = nullptr;
+  boost::asio::any_io_executor executor_;
+  BlockingPool* blocking_ = nullptr;
+  Storage* storage_ = nullptr;
+  WorkerOptions options_;
+  std::chrono::milliseconds gc_interval_{0};
+  std::shared_ptr<JobStore> store_;
+  std::shared_ptr<QueueProxy> queue_;
+  std::unique_ptr<JobQueue::Registration> gc_;  // on queue_, for the plugin's life
+  std::unique_ptr<PeriodicTimer> refresh_timer_;
+  std::unique_ptr<PeriodicTimer> gc_timer_;
+  Registration collector_;
+};
+
+}  // namespace
+
+std::unique_ptr<Plugin> MakeWorkerPlugin() { return std::make_unique<WorkerPlugin>(); }
+
+Result<GcOutcome> CollectOrphans(Storage& storage, Catalogue& catalogue,
+                                 std::chrono::system_clock::time_point now,
+                                 std::chrono::milliseconds grace,
+                                 const std::function<bool()>& cancelled) {
+  constexpr std::string_view kPrefix = "videos/";
+  auto objects = storage.List(kPrefix);
+  if (!objects) return objects.error().Wrap("list the objects under videos/");
+  GcOutcome outcome;
+  std::map<std::string, bool> orphan;  // by video id, as the catalogue answered
+  for (const auto& object : *objects) {
+    if (cancelled && cancelled()) break;
+    ++outcome.scanned;
+    if (!object.key.starts_with(kPrefix)) continue;
+    if (object.modified > now - grace) {
+      ++outcome.kept;
+      continue;
+    }
+    const std::string rest = object.key.substr(kPrefix.size());
+    const std::string id = rest.substr(0, rest.find('/'));
+    auto known = orphan.find(id);
+    if (known == orphan.end()) {
+      auto video = catalogue.Get(id);
+      bool gone = false;
+      if (video) {
+        gone = video->state == VideoState::kDeleted;
+      } else if (video.error().code == ErrorCode::kNotFound ||
+                 video.error().code == ErrorCode::kInvalidArgument) {
+        gone = true;  // no video has (or could have) that id
+      } else {
+        return video.error().Wrap("ask the catalogue about video " + id);
+      }
+      known = orphan.emplace(id, gone).first;
+    }
+    if (!known->second) {
+      ++outcome.kept;
+      continue;
+    }
+    if (auto deleted = storage.Delete(object.key);
+        !deleted && deleted.error().code != ErrorCode::kNotFound) {
+      return deleted.error().Wrap("delete " + object.key);
+    }
+    ++outcome.deleted;
+  }
+  return outcome;
+}
+
+}  // namespace sg::plugins
