@@ -60,21 +60,31 @@ Result<void> CheckTransition(VideoState from, VideoState to) {
     legal = from != S::kDeleted;
   } else {
     switch (from) {
-      case S::kUploading: legal = to == S::kUploaded || to == S::kFailed; break;
-      case S::kUploaded: legal = to == S::kQueued || to == S::kFailed; break;
-      case S::kQueued: legal = to == S::kProcessing || to == S::kFailed; break;
+      case S::kUploading:
+        legal = to == S::kUploaded || to == S::kFailed;
+        break;
+      case S::kUploaded:
+        legal = to == S::kQueued || to == S::kFailed;
+        break;
+      case S::kQueued:
+        legal = to == S::kProcessing || to == S::kFailed;
+        break;
       case S::kProcessing:
         legal = to == S::kReady || to == S::kFailed || to == S::kQueued;  // queued: lease lost
         break;
-      case S::kReady: legal = to == S::kQueued; break;   // a re-transcode
-      case S::kFailed: legal = to == S::kQueued; break;  // a retry
-      case S::kDeleted: legal = false; break;
+      case S::kReady:   // queued again: a re-transcode
+      case S::kFailed:  // queued again: a retry
+        legal = to == S::kQueued;
+        break;
+      case S::kDeleted:
+        legal = false;
+        break;
     }
   }
   if (legal) return {};
-  return Fail(ErrorCode::kFailedPrecondition,
-              "video state " + std::string(VideoStateName(from)) + " cannot become " +
-                  std::string(VideoStateName(to)));
+  return Fail(ErrorCode::kFailedPrecondition, "video state " + std::string(VideoStateName(from)) +
+                                                  " cannot become " +
+                                                  std::string(VideoStateName(to)));
 }
 
 }  // namespace sg

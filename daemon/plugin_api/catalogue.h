@@ -46,10 +46,10 @@ struct Video {
   std::string owner;  // the account that uploaded it
   Visibility visibility = Visibility::kPublic;
   VideoState state = VideoState::kUploading;
-  int64_t source_size = 0;    // bytes
-  std::string source_type;    // media type of the uploaded file ("video/mp4")
-  std::string source_key;     // storage key of the uploaded file
-  double duration = 0;        // seconds; 0 until probed
+  int64_t source_size = 0;  // bytes
+  std::string source_type;  // media type of the uploaded file ("video/mp4")
+  std::string source_key;   // storage key of the uploaded file
+  double duration = 0;      // seconds; 0 until probed
   std::vector<Rendition> renditions;
   std::string poster;          // storage key of the poster image, or empty
   int64_t created_at = 0;      // milliseconds since the Unix epoch
@@ -91,7 +91,7 @@ struct VideoTransition {
 
 /// A page of the list, newest first (created_at descending, then id descending: a stable order).
 struct VideoQuery {
-  std::optional<VideoState> state;  // only videos in this state
+  std::optional<VideoState> state;   // only videos in this state
   std::optional<std::string> owner;  // only this owner's
   bool include_deleted = false;      // deleted videos are left out unless asked for
   std::string cursor;                // from VideoPage::next_cursor; empty for the first page

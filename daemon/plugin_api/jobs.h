@@ -33,8 +33,8 @@ struct JobSpec {
   /// Enqueueing a second job with the same kind and key returns the first one (whatever its
   /// state), so that a retried request makes no second job. Empty: no key.
   std::string idempotency_key;
-  int max_attempts = 0;                     // 0: worker.max_attempts
-  std::chrono::milliseconds delay{0};       // not before now + delay
+  int max_attempts = 0;                // 0: worker.max_attempts
+  std::chrono::milliseconds delay{0};  // not before now + delay
 };
 
 struct Job {
@@ -108,8 +108,8 @@ class JobQueue {
    public:
     virtual ~Registration() = default;
   };
-  virtual Result<std::unique_ptr<Registration>> Handle(const std::string& kind,
-                                                       JobHandler handler, int concurrency) = 0;
+  virtual Result<std::unique_ptr<Registration>> Handle(const std::string& kind, JobHandler handler,
+                                                       int concurrency) = 0;
 };
 
 }  // namespace sg

@@ -65,12 +65,12 @@ struct SqlMigration {
 };
 
 struct SqlStats {
-  uint64_t statements = 0;   // Exec calls
-  uint64_t errors = 0;       // Exec calls that failed
-  uint64_t reconnects = 0;   // connections made again after one was lost
-  int64_t pool_size = 0;     // connections open now
-  int64_t pool_in_use = 0;   // of which lent out now
-  uint64_t pool_waits = 0;   // callers that waited for a free connection
+  uint64_t statements = 0;  // Exec calls
+  uint64_t errors = 0;      // Exec calls that failed
+  uint64_t reconnects = 0;  // connections made again after one was lost
+  int64_t pool_size = 0;    // connections open now
+  int64_t pool_in_use = 0;  // of which lent out now
+  uint64_t pool_waits = 0;  // callers that waited for a free connection
 };
 
 /// Thread-safe. PostgreSQL lends each caller a pooled connection; SQLite has one writer at a time

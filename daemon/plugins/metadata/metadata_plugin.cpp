@@ -363,6 +363,9 @@ class MetadataPlugin final : public Plugin {
       shared_->logger->info(
           log::With("Catalogue served over the bus", {{"subject", kCatalogueRpcSubject}}));
     }
+    // The delete-video handler now if the worker runs already, so that a started plugin is
+    // whole at once; otherwise the timer's pass registers it once a worker is there.
+    RegisterJobHandler(shared_);
     // The retry of the migration, the health ping, and the registration of the delete-video
     // handler once a worker is there: all on the blocking pool, one pass at a time.
     timer_ = std::make_unique<PeriodicTimer>(executor_, shared_->retry_interval, [s = shared_] {

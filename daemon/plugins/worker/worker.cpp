@@ -82,7 +82,8 @@ class WorkerImpl final : public Worker, public std::enable_shared_from_this<Work
   }
 
   ~WorkerImpl() override {
-    StopAll(std::chrono::steady_clock::now());
+    // Qualified: no virtual dispatch from a destructor (the class is final anyway).
+    WorkerImpl::StopAll(std::chrono::steady_clock::now());
     std::map<std::string, std::shared_ptr<Kind>> kinds;
     {
       std::lock_guard lock(mu_);

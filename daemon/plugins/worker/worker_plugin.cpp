@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -288,6 +289,17 @@ void Collect(const Shared& shared, std::vector<MetricFamily>& out) {
     label[order[i].second] = i < kMaxKindLabels ? order[i].second : "other";
   }
   std::map<std::pair<std::string, JobState>, int64_t> by;
+  // Every state of each kind shown, and the worker's own periodic kinds from the start, at zero
+  // until they have jobs: a series that comes and goes with its jobs breaks rate() and alerts.
+  for (const char* kind : {kGcOrphansKind, kExpireUploadsKind}) label.try_emplace(kind, kind);
+  std::set<std::string> shown;
+  for (const auto& [kind, name] : label) shown.insert(name);
+  for (const auto& name : shown) {
+    for (JobState state : {JobState::kQueued, JobState::kRunning, JobState::kSucceeded,
+                           JobState::kDead, JobState::kCancelled}) {
+      by[{name, state}] = 0;
+    }
+  }
   for (const auto& c : counts) by[{label[c.kind], c.state}] += c.count;
   MetricFamily jobs{"streamgate_worker_jobs", "Jobs in the queue, by kind and state", "gauge", {}};
   for (const auto& [key, n] : by) {
