@@ -23,3 +23,23 @@ Result<int> RunMigrations(SqlDatabase& db, const std::string& component,
                           const std::vector<SqlMigration>& migrations);
 
 }  // namespace sg::sql
+
+namespace sg::sql {
+
+/// What the two engines share above their connections: migrations by RunMigrations, and a ping
+/// that is one round trip of `SELECT 1`.
+class EngineBase : public SqlDatabase {
+ public:
+  using SqlDatabase::Exec;
+  Result<int> Migrate(const std::string& component,
+                      const std::vector<SqlMigration>& migrations) override {
+    return RunMigrations(*this, component, migrations);
+  }
+  Result<void> Ping() override {
+    auto r = Exec("SELECT 1");
+    if (!r) return r.error();
+    return {};
+  }
+};
+
+}  // namespace sg::sql

@@ -130,7 +130,7 @@ class PostgresSession : public SqlSession {
   bool conflict_ = false;
 };
 
-class PostgresDatabase : public SqlDatabase {
+class PostgresDatabase : public sql::EngineBase {
  public:
   explicit PostgresDatabase(PostgresOptions options)
       : options_(std::move(options)),
@@ -153,15 +153,6 @@ class PostgresDatabase : public SqlDatabase {
   Result<void> Transaction(const std::function<Result<void>(SqlSession&)>& work) override;
   Result<SqlResult> Exec(const std::string& sql, const std::vector<SqlValue>& params) override;
   using SqlDatabase::Exec;
-  Result<int> Migrate(const std::string& component,
-                      const std::vector<SqlMigration>& migrations) override {
-    return sql::RunMigrations(*this, component, migrations);
-  }
-  Result<void> Ping() override {
-    auto r = Exec("SELECT 1");
-    if (!r) return r.error();
-    return {};
-  }
   SqlStats Stats() const override;
 
   // Runs one statement on `conn`; a connection found broken is dropped when its lease ends.

@@ -105,7 +105,7 @@ class SqliteSession : public SqlSession {
   Connection& conn_;
 };
 
-class SqliteDatabase : public SqlDatabase {
+class SqliteDatabase : public sql::EngineBase {
  public:
   explicit SqliteDatabase(SqliteOptions options) : options_(std::move(options)) {}
   ~SqliteDatabase() override = default;
@@ -116,15 +116,6 @@ class SqliteDatabase : public SqlDatabase {
   Result<void> Transaction(const std::function<Result<void>(SqlSession&)>& work) override;
   Result<SqlResult> Exec(const std::string& sql, const std::vector<SqlValue>& params) override;
   using SqlDatabase::Exec;
-  Result<int> Migrate(const std::string& component,
-                      const std::vector<SqlMigration>& migrations) override {
-    return sql::RunMigrations(*this, component, migrations);
-  }
-  Result<void> Ping() override {
-    auto r = Exec("SELECT 1");
-    if (!r) return r.error();
-    return {};
-  }
   SqlStats Stats() const override;
 
   /// Opens one connection, set up (WAL, busy timeout, foreign keys, synchronous).
