@@ -41,8 +41,9 @@ ctest_stage() {
   local preset=$1
   cmake --preset "$preset" >/dev/null
   if [[ $preset == tsan ]]; then
-    # Only the threaded unit tests run under TSan: build just them.
-    cmake --build --preset "$preset" --target kernel_tests
+    # Only the threaded unit tests run under TSan: build just them (the kernel, the SQL engines
+    # with their pools, the job queue's worker threads and stores).
+    cmake --build --preset "$preset" --target kernel_tests sql_tests worker_tests
   else
     cmake --build --preset "$preset"
   fi
