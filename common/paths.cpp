@@ -25,6 +25,25 @@ std::string RuntimeDir() {
   return fmt::format("/tmp/streamgate-{}", geteuid());
 }
 
+std::string StateDir() {
+  if (const char* unit = std::getenv("STATE_DIRECTORY"); unit != nullptr && *unit != '\0') {
+    const std::string_view dirs(unit);
+    return std::string(dirs.substr(0, dirs.find(':')));
+  }
+  if (geteuid() == 0) return "/var/lib/streamgate";
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/') {
+    return std::string(xdg) + "/streamgate";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') {
+    return std::string(home) + "/.local/state/streamgate";
+  }
+  return fmt::format("/var/tmp/streamgate-{}", geteuid());
+}
+
+std::string SqliteFile(const std::string& configured) {
+  return configured.empty() ? StateDir() + "/streamgate.db" : configured;
+}
+
 Result<void> EnsurePrivateDir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

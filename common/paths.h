@@ -17,6 +17,15 @@ inline constexpr const char* kSystemRuntimeDir = "/run/streamgate";
 /// /tmp/streamgate-UID.
 std::string RuntimeDir();
 
+/// The folder for state that outlives the daemon (the SQLite catalogue and job queue): the first
+/// of $STATE_DIRECTORY, which systemd sets for a service with StateDirectory= (the unit's
+/// /var/lib/streamgate); else /var/lib/streamgate for root; else $XDG_STATE_HOME/streamgate;
+/// else $HOME/.local/state/streamgate; else /var/tmp/streamgate-UID.
+std::string StateDir();
+
+/// metadata.sqlite_path as given, or StateDir()/streamgate.db when it is empty.
+std::string SqliteFile(const std::string& configured);
+
 /// The system service's control socket, ipc:///run/streamgate/control.sock: where the CLI looks
 /// when its own default socket does not exist.
 std::string SystemControlEndpoint();

@@ -13,7 +13,9 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "daemon/plugin_api/sql.h"
 #include "daemon/sql/migrate.h"
@@ -476,7 +478,10 @@ Result<std::shared_ptr<SqlDatabase>> OpenSqlite(const SqliteOptions& options) {
   const fs::path folder = fs::path(options.path).parent_path();
   if (!folder.empty()) {
     std::error_code ec;
-    fs::create_directories(folder, ec);
+    // A folder made here is private: the catalogue is nobody else's to read.
+    if (fs::create_directories(folder, ec) && !ec) {
+      fs::permissions(folder, fs::perms::owner_all, fs::perm_options::replace, ec);
+    }
     if (ec) {
       return Fail(ErrorCode::kIo, "sqlite " + options.path + ": create folder " + folder.string() +
                                       ": " + ec.message());
@@ -486,6 +491,12 @@ Result<std::shared_ptr<SqlDatabase>> OpenSqlite(const SqliteOptions& options) {
   if (fs::is_directory(options.path, ec)) {
     return Fail(ErrorCode::kIo,
                 "sqlite " + options.path + ": is a folder; name the database file inside it");
+  }
+  // A new database file is made 0600 before SQLite opens it (SQLite would make it 0644); its WAL
+  // and shared-memory files take the database file's mode.
+  if (const int fd = ::open(options.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      fd >= 0) {
+    ::close(fd);
   }
   auto db = std::make_shared<SqliteDatabase>(options);
   // Opens the first connection now, so a bad path or file fails at open, not at first use.

@@ -28,11 +28,15 @@ config::ConfigDeclaration MetadataConfig() {
                         .reload = Reload::kRestartPlugin},
                        {.path = "metadata.sqlite_path",
                         .type = Type::kString,
-                        .default_value = "/var/lib/streamgate/streamgate.db",
-                        .doc = "The SQLite database file when metadata.engine is sqlite; it and "
-                               "its folder are made when missing. Keep it on a local disk (WAL "
-                               "mode needs one), and back it up with 'sqlite3 FILE .backup'",
-                        .min = 1,
+                        .default_value = "",
+                        .doc = "The SQLite database file when metadata.engine is sqlite (the "
+                               "worker keeps its jobs there too); it and its folder are made "
+                               "when missing. Empty: streamgate.db in the state folder, which is "
+                               "$STATE_DIRECTORY under systemd (/var/lib/streamgate), "
+                               "/var/lib/streamgate for root, else "
+                               "$XDG_STATE_HOME/streamgate or ~/.local/state/streamgate. Keep it "
+                               "on a local disk (WAL mode needs one), and back it up with "
+                               "'sqlite3 FILE .backup'",
                         .reload = Reload::kRestartPlugin},
                        {.path = "metadata.retry_interval",
                         .type = Type::kDuration,

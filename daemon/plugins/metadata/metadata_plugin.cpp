@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/logging.h"
+#include "common/paths.h"
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/catalogue_json.h"
 #include "daemon/plugin_api/catalogue_rpc.h"
@@ -306,7 +307,7 @@ class MetadataPlugin final : public Plugin {
       s.db = std::move(opened).value();
     } else {
       SqliteOptions lite;
-      lite.path = config.String("metadata.sqlite_path");
+      lite.path = SqliteFile(config.String("metadata.sqlite_path"));
       s.where = "SQLite file " + lite.path;
       auto opened = OpenSqlite(lite);
       if (!opened) return Refused(opened.error(), "metadata.sqlite_path");

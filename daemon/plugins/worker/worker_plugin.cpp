@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/logging.h"
+#include "common/paths.h"
 #include "daemon/plugin_api/jobs.h"
 #include "daemon/plugin_api/metrics.h"
 #include "daemon/plugin_api/periodic_timer.h"
@@ -376,7 +377,7 @@ class WorkerPlugin final : public Plugin {
       where = "jetstream " + js.url + " " + js.prefix;
     } else {
       SqliteOptions sqlite;
-      sqlite.path = config.String(kSqlitePathKey);
+      sqlite.path = SqliteFile(config.String(kSqlitePathKey));
       auto database = OpenSqlite(sqlite);
       if (!database) return database.error().Wrap("worker: open the job database");
       auto version = (*database)->Migrate("jobs", JobMigrations());

@@ -60,4 +60,28 @@ TEST_CASE("the runtime directory: XDG_RUNTIME_DIR, else systemd's RUNTIME_DIRECT
   }
 }
 
+TEST_CASE("the state folder: systemd's STATE_DIRECTORY, root's /var/lib, else the user's",
+          "[paths]") {
+  SECTION("a system service: the unit's StateDirectory=, the first of several") {
+    ScopedEnv unit("STATE_DIRECTORY", "/var/lib/streamgate:/var/lib/other");
+    CHECK(StateDir() == "/var/lib/streamgate");
+    CHECK(SqliteFile("") == "/var/lib/streamgate/streamgate.db");
+  }
+  SECTION("by hand: /var/lib/streamgate for root, the XDG state home for others") {
+    ScopedEnv unit("STATE_DIRECTORY", std::nullopt);
+    ScopedEnv xdg("XDG_STATE_HOME", "/home/u/.state");
+    ScopedEnv home("HOME", "/home/u");
+    CHECK(StateDir() == (geteuid() == 0 ? "/var/lib/streamgate" : "/home/u/.state/streamgate"));
+  }
+  SECTION("no XDG state home: ~/.local/state; a relative one is ignored, as the spec says") {
+    ScopedEnv unit("STATE_DIRECTORY", std::nullopt);
+    ScopedEnv xdg("XDG_STATE_HOME", "relative/state");
+    ScopedEnv home("HOME", "/home/u");
+    if (geteuid() != 0) CHECK(StateDir() == "/home/u/.local/state/streamgate");
+  }
+  SECTION("a file that is set is kept as it is") {
+    CHECK(SqliteFile("/srv/sg/catalogue.db") == "/srv/sg/catalogue.db");
+  }
+}
+
 }  // namespace sg
