@@ -30,7 +30,7 @@ std::string FreshPrefix() {
 
 std::shared_ptr<JobStore> Open(const std::string& url, const std::string& prefix) {
   JetStreamJobStoreOptions options;
-  options.url = url;
+  options.connection.urls = {url};
   options.prefix = prefix;
   options.request_timeout = 1000ms;
   options.reconnect_wait = 50ms;
@@ -241,13 +241,13 @@ TEST_CASE("jetstream store: bad input gets clear errors", "[worker][jetstream]")
     CHECK(store->Enqueue(Spec(kind), 1, kT0).error().code == ErrorCode::kInvalidArgument);
   }
   JetStreamJobStoreOptions bad;
-  bad.url = SharedServer().Url();
+  bad.connection.urls = {SharedServer().Url()};
   bad.prefix = "has.dot";
   auto opened = MakeJetStreamJobStore(bad);
   REQUIRE_FALSE(opened);
   CHECK(opened.error().code == ErrorCode::kInvalidArgument);
   bad.prefix = "OK";
-  bad.url = "nats://127.0.0.1:1";  // nothing listens there
+  bad.connection.urls = {"nats://127.0.0.1:1"};  // nothing listens there
   bad.connect_timeout = 500ms;
   opened = MakeJetStreamJobStore(bad);
   REQUIRE_FALSE(opened);
