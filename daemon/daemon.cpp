@@ -196,6 +196,13 @@ int Daemon::Serve(const config::Config& config) {
     services_.Provide<Catalogue>(
         "metadata", MakeRemoteCatalogue(*bus_, config.Duration("nats.request_timeout")));
   }
+  if (!monolith && options_.service != "worker") {
+    // And the job queue is one stream on JetStream that every process reaches by itself: here
+    // plugins queue jobs, and the kinds they handle (the metadata plugin's delete-video) run
+    // here, taken from the shared queue. The worker process alone queues the periodic jobs.
+    jobs_ = std::make_unique<plugins::JobQueueClient>(config, logs_->Get("jobs"));
+    services_.Provide<JobQueue>("worker", jobs_->Queue());
+  }
   MetricSources sources{kernel_.get(),
                         bus_.get(),
                         logs_.get(),
@@ -286,6 +293,9 @@ void Daemon::Teardown() {
     if (discovery_) discovery_->Stop();
     kernel_->StopAll(Clock::now() + timeout);
     progress_timer_->cancel();
+    // The plugins' job handlers are gone with them; the queue's worker and its connection go
+    // before the bus does.
+    if (jobs_) jobs_->Shutdown(Clock::now() + timeout);
   }
   if (status_timer_) status_timer_->cancel();
   signals_->cancel();

@@ -31,6 +31,7 @@
 #include "daemon/plugin_api/metrics.h"
 #include "daemon/plugin_api/storage.h"
 #include "daemon/plugins/builtin_config.h"
+#include "daemon/plugins/worker/job_queue_client.h"
 #include "daemon/status_cache.h"
 
 namespace sg::daemon {
@@ -118,6 +119,9 @@ class Daemon final : public control::ControlTarget {
   std::unique_ptr<Bus> bus_;
   bus::NatsBus* nats_ = nullptr;  // bus_ in microservice mode
   std::unique_ptr<Discovery> discovery_;
+  // Microservice mode, in every process but the worker's: the "worker" service on the shared
+  // JetStream queue. Goes before bus_ (and is shut down explicitly after the plugins stop).
+  std::unique_ptr<plugins::JobQueueClient> jobs_;
   // How often the health cache is refreshed: each second, or in microservice mode each half
   // heartbeat, so that a lost service shows within two heartbeats.
   std::chrono::milliseconds status_period_{1000};

@@ -27,14 +27,7 @@ kernel::RestartPolicy PolicyFrom(const config::Config& config) {
 
 bus::NatsOptions NatsOptionsFrom(const config::Config& config, const std::string& name) {
   bus::NatsOptions nats;
-  nats.urls.push_back(config.String("nats.url"));
-  for (const auto& u : config.List("nats.urls")) nats.urls.push_back(u);
-  nats.user = config.String("nats.user");
-  nats.password = config.String("nats.password");
-  nats.token = config.String("nats.token");
-  nats.tls_ca = config.String("nats.tls_ca");
-  nats.tls_cert = config.String("nats.tls_cert");
-  nats.tls_key = config.String("nats.tls_key");
+  static_cast<NatsConnection&>(nats) = NatsConnectionFrom(config);
   nats.subject_prefix = config.String("nats.subject_prefix");
   nats.reconnect_wait = config.Duration("nats.reconnect_wait");
   nats.max_reconnects = static_cast<int>(config.Int("nats.max_reconnects"));

@@ -144,24 +144,7 @@ Result<std::unique_ptr<NatsBus>> NatsBus::Create(const NatsOptions& options,
   };
   natsStatus s = natsOptions_Create(&impl->opts);
   if (s != NATS_OK) return fail(s, "options");
-  std::vector<const char*> urls;
-  for (const auto& u : options.urls) urls.push_back(u.c_str());
-  s = natsOptions_SetServers(impl->opts, urls.data(), static_cast<int>(urls.size()));
-  if (s != NATS_OK) return fail(s, "servers");
-  if (!options.user.empty())
-    s = natsOptions_SetUserInfo(impl->opts, options.user.c_str(), options.password.c_str());
-  if (s == NATS_OK && !options.token.empty())
-    s = natsOptions_SetToken(impl->opts, options.token.c_str());
-  if (s != NATS_OK) return fail(s, "credentials");
-  if (!options.tls_ca.empty()) {
-    s = natsOptions_SetSecure(impl->opts, true);
-    if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(impl->opts, options.tls_ca.c_str());
-    if (s == NATS_OK && !options.tls_cert.empty()) {
-      s = natsOptions_LoadCertificatesChain(impl->opts, options.tls_cert.c_str(),
-                                            options.tls_key.c_str());
-    }
-    if (s != NATS_OK) return fail(s, "tls (nats.tls_ca, nats.tls_cert, nats.tls_key)");
-  }
+  if (auto applied = ApplyNatsConnection(impl->opts, options); !applied) return applied.error();
   natsOptions_SetName(impl->opts, options.name.c_str());
   natsOptions_SetMaxReconnect(impl->opts, options.max_reconnects);
   natsOptions_SetReconnectWait(impl->opts, options.reconnect_wait.count());
@@ -216,9 +199,8 @@ Result<std::unique_ptr<NatsBus>> NatsBus::Create(const NatsOptions& options,
   bus->impl_->callbacks->reconnects = &bus->reconnects_;
   s = natsConnection_Connect(&bus->impl_->conn, bus->impl_->opts);
   if (s == NATS_NOT_YET_CONNECTED) {
-    bus->impl_->logger->warn(
-        log::With("NATS not reachable yet; retrying in the background",
-                  {{"servers", fmt::format("{}", fmt::join(options.urls, ","))}}));
+    bus->impl_->logger->warn(log::With("NATS not reachable yet; retrying in the background",
+                                       {{"servers", NatsServers(options)}}));
   } else if (s != NATS_OK) {
     return Fail(ErrorCode::kUnavailable, fmt::format("nats: connect: {}", StatusText(s)));
   } else {

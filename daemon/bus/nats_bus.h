@@ -14,17 +14,13 @@
 #include <spdlog/logger.h>
 
 #include "daemon/plugin_api/bus.h"
+#include "daemon/plugin_api/nats_connection.h"
 
 namespace sg::bus {
 
-struct NatsOptions {
-  std::vector<std::string> urls;              // nats.url, then nats.urls
-  std::string user;                           // nats.user
-  std::string password;                       // nats.password
-  std::string token;                          // nats.token
-  std::string tls_ca;                         // nats.tls_ca: a CA file turns TLS on
-  std::string tls_cert;                       // nats.tls_cert
-  std::string tls_key;                        // nats.tls_key
+// Where the server is and how to log in and talk TLS to it (NatsConnection, shared with the job
+// queue's JetStream store), and the bus's own settings.
+struct NatsOptions : NatsConnection {
   std::string subject_prefix = "streamgate";  // nats.subject_prefix
   std::chrono::milliseconds reconnect_wait{
       1000};                // nats.reconnect_wait (doubles, with jitter, to 30 s)

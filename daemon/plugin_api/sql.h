@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/config.h"
 
 namespace sg {
 
@@ -122,5 +123,10 @@ Result<std::shared_ptr<SqlDatabase>> OpenSqlite(const SqliteOptions& options);
 /// Opens a pool on a PostgreSQL server; it connects lazily and again after a loss, so it opens
 /// while the server is down (Ping then says kUnavailable).
 Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options);
+
+/// database.host, database.port, database.user, database.password, database.database,
+/// database.sslmode and database.maxconns: the PostgreSQL database of metadata.engine=postgres,
+/// which the catalogue and, in monolith mode, the job queue share.
+PostgresOptions PostgresOptionsFrom(const config::Config& config);
 
 }  // namespace sg

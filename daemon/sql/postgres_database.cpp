@@ -547,6 +547,18 @@ SqlStats PostgresDatabase::Stats() const {
 
 }  // namespace
 
+PostgresOptions PostgresOptionsFrom(const config::Config& config) {
+  PostgresOptions pg;
+  pg.host = config.String("database.host");
+  pg.port = static_cast<int>(config.Int("database.port"));
+  pg.user = config.String("database.user");
+  pg.password = config.String("database.password");
+  pg.database = config.String("database.database");
+  pg.sslmode = config.String("database.sslmode");
+  pg.max_connections = static_cast<int>(config.Int("database.maxconns"));
+  return pg;
+}
+
 Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options) {
   // Errors a connection would only report later are caught here, naming the key to fix.
   if (options.host.empty()) {

@@ -273,7 +273,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "bare JetStream done\n");
 
   sg::plugins::JetStreamJobStoreOptions js_options;
-  js_options.url = server.Url();
+  js_options.connection.urls = {server.Url()};
   js_options.prefix = "BENCH";
   auto js_store = sg::plugins::MakeJetStreamJobStore(js_options);
   Figures ours_js;

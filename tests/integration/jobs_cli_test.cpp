@@ -296,4 +296,112 @@ TEST_CASE("streamgate --service worker jobs: the worker service on a real nats-s
   CHECK(worker.Wait(30s) == 0);
 }
 
+TEST_CASE(
+    "microservice mode: the metadata process reaches the worker's queue on JetStream, queues "
+    "delete-video there and runs it; jobs list answers in both processes",
+    "[integration][cli][worker][metadata][microservice]") {
+  NatsServer nats(true);
+  TempDir runtime;
+  TempDir dir;
+  const std::string database = dir.path() + "/streamgate.db";
+  const auto seeded = Seed(database);
+  SpawnOptions env;
+  env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT", "NOTIFY_SOCKET"};
+  env.env["XDG_RUNTIME_DIR"] = runtime.path();
+  env.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
+  env.env["STREAMGATE_STORAGE_PATH"] = dir.path() + "/media";
+  env.env["STREAMGATE_WORKER_POLL_INTERVAL"] = "50ms";
+  env.cwd = dir.path();
+  auto service = [&](const std::string& name) {
+    return std::make_unique<Process>(
+        std::vector<std::string>{
+            SG_DAEMON_BIN, "--mode", "microservice", "--service", name, "--set",
+            "nats.url=" + nats.Url(), "--set", "server.host=127.0.0.1", "--set", "server.port=0",
+            "--set", "monitoring.prometheus_port=0", "--set", "metadata.sqlite_path=" + database},
+        dir, env);
+  };
+  auto metadata = service("metadata");
+  auto worker = service("worker");
+  auto cli = [&](const std::string& name, std::vector<std::string> args) {
+    args.insert(args.begin(), {SG_CLI_BIN, "--service", name});
+    return Run(args, env, 30s);
+  };
+  auto jobs = [&](const std::string& name, const std::string& kind) {
+    const RunResult r = cli(name, {"--json", "jobs", "list", "--kind", kind});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (r.exit_code != 0 || j.is_discarded() || !j.contains("jobs")) return nlohmann::json();
+    return j["jobs"];
+  };
+  INFO("metadata: " << metadata->Stderr() << "\nworker: " << worker->Stderr());
+
+  // The metadata process has no worker plugin, yet `jobs list` answers there, and shows the
+  // periodic job that the worker process queued.
+  REQUIRE(WaitFor([&] { return cli("metadata", {"jobs", "list"}).exit_code == 0; }, 30s));
+  CHECK(WaitFor([&] { return !jobs("metadata", "expire-uploads").empty(); }, 30s));
+
+  // Deleting a video in the metadata process queues its delete-video job on the shared queue:
+  // the worker process sees it, and the metadata process (the kind's only handler) runs it.
+  const RunResult deleted = cli("metadata", {"--json", "videos", "delete", "--yes", seeded[0].id});
+  INFO(deleted.out << deleted.err);
+  REQUIRE(deleted.exit_code == 0);
+  const auto reply = nlohmann::json::parse(deleted.out, nullptr, false);
+  REQUIRE_FALSE(reply.is_discarded());
+  REQUIRE(reply["cleanup_job"].is_string());
+  const std::string id = reply["cleanup_job"];
+  nlohmann::json seen;
+  CHECK(WaitFor(
+      [&] {
+        seen = jobs("worker", "delete-video");
+        return !seen.empty() && seen[0]["id"] == id && seen[0]["state"] == "succeeded";
+      },
+      30s));
+  INFO(seen.dump());
+  CHECK(seen[0]["idempotency_key"] == seeded[0].id);
+  const RunResult shown = cli("worker", {"--json", "jobs", "show", id});
+  CHECK(shown.exit_code == 0);
+  CHECK_THAT(metadata->Stderr(), Catch::Contains("Job queue ready"));
+
+  // Both stop cleanly, the metadata process's queue with it.
+  metadata->Signal(SIGTERM);
+  worker->Signal(SIGTERM);
+  CHECK(metadata->Wait(30s) == 0);
+  CHECK(worker->Wait(30s) == 0);
+}
+
+TEST_CASE(
+    "microservice mode without JetStream: a process still starts, and jobs list says to start "
+    "nats-server -js",
+    "[integration][cli][worker][microservice]") {
+  NatsServer nats(false);  // no JetStream
+  TempDir runtime;
+  TempDir dir;
+  SpawnOptions env;
+  env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT", "NOTIFY_SOCKET"};
+  env.env["XDG_RUNTIME_DIR"] = runtime.path();
+  env.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
+  env.cwd = dir.path();
+  Process metadata({SG_DAEMON_BIN, "--mode", "microservice", "--service", "metadata", "--set",
+                    "nats.url=" + nats.Url(), "--set", "server.host=127.0.0.1", "--set",
+                    "server.port=0", "--set", "monitoring.prometheus_port=0", "--set",
+                    "metadata.sqlite_path=" + dir.path() + "/streamgate.db"},
+                   dir, env);
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {SG_CLI_BIN, "--service", "metadata"});
+    return Run(args, env, 30s);
+  };
+  INFO(metadata.Stderr());
+  RunResult listed;
+  CHECK(WaitFor(
+      [&] {
+        listed = cli({"jobs", "list"});
+        return listed.exit_code != 3 && listed.err.find("nats-server -js") != std::string::npos;
+      },
+      30s));
+  INFO(listed.out << listed.err);
+  CHECK(listed.exit_code == kExitPluginDown);
+  CHECK(cli({"videos", "list"}).exit_code == 0);  // the rest of the process works
+  metadata.Signal(SIGTERM);
+  CHECK(metadata.Wait(30s) == 0);
+}
+
 }  // namespace sg::test

@@ -339,4 +339,62 @@ TEST_CASE(
   CHECK((gone.error().code == ErrorCode::kUnavailable || gone.error().code == ErrorCode::kTimeout));
 }
 
+TEST_CASE(
+    "monolith with metadata.engine=postgres: the worker's queue is in the same PostgreSQL "
+    "database, and jobs list, health and the log say so",
+    "[metadata][postgres][worker]") {
+  auto pg = PostgresServer::StartOrSkip();
+  RunningDaemon d({"plugins.enabled=[api-gateway,monitor,metadata,worker]",
+                   "metadata.engine=postgres", "metadata.retry_interval=200ms",
+                   "worker.poll_interval=50ms", "database.host=" + pg->host(),
+                   "database.port=" + std::to_string(pg->port()), "database.user=" + pg->user(),
+                   "database.password=" + pg->password(), "database.database=" + pg->database(),
+                   "database.sslmode=disable"});
+  REQUIRE(d.port != 0);
+  const std::string where =
+      fmt::format("PostgreSQL at {}:{}/{}", pg->host(), pg->port(), pg->database());
+  INFO(d.daemon->Stderr());
+  CHECK(d.LogSays("Job queue ready"));
+  CHECK(d.LogSays(where));
+
+  const RunResult listed = d.Cli({"--json", "jobs", "list"});
+  INFO(listed.out << listed.err);
+  REQUIRE(listed.exit_code == 0);
+  auto worker_health = [&] {
+    const json h = json::parse(d.Cli({"--json", "health"}).out, nullptr, false);
+    if (h.is_discarded()) return std::pair<std::string, std::string>();
+    for (const auto& p : h.value("plugins", json::array())) {
+      if (p.value("name", "") == "worker") {
+        return std::pair<std::string, std::string>(p.value("status", ""), p.value("message", ""));
+      }
+    }
+    return std::pair<std::string, std::string>();
+  };
+  CHECK(WaitFor([&] { return worker_health().first == "healthy"; }, 10s));
+  CHECK(Contains(worker_health().second, "job store " + where));
+
+  // A DELETE queues the video's cleanup in the jobs table of that database, and it runs.
+  auto db = OpenPostgres(pg->Options());
+  REQUIRE(db.has_value());
+  auto catalogue = plugins::MakeSqlCatalogue(*db);
+  const Video v = Make(*catalogue, "to delete");
+  auto deleted = Http(d.port, "DELETE", "/api/v1/videos/" + v.id);
+  REQUIRE(deleted);
+  CHECK(deleted->status == 200);
+  CHECK(WaitFor(
+      [&] {
+        return pg->Psql(
+                     "SELECT state FROM jobs WHERE kind = 'delete-video' AND "
+                     "idempotency_key = '" +
+                     v.id + "'")
+                   .find("succeeded") != std::string::npos;
+      },
+      30s));
+  const RunResult cleanup = d.Cli({"--json", "jobs", "list", "--kind", "delete-video"});
+  CHECK(cleanup.exit_code == 0);
+  CHECK(Contains(cleanup.out, v.id));
+  // No SQLite file was made for the queue.
+  CHECK_FALSE(std::ifstream(d.dir.path() + "/streamgate.db").good());
+}
+
 }  // namespace sg::test

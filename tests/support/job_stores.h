@@ -65,7 +65,7 @@ inline std::shared_ptr<plugins::JobStore> OpenFreshJetStreamJobStore() {
   static NatsServer server(/*jetstream=*/true);
   static std::atomic<int> counter{0};
   plugins::JetStreamJobStoreOptions options;
-  options.url = server.Url();
+  options.connection.urls = {server.Url()};
   options.prefix = "SUITE" + std::to_string(counter++);
   options.hint_ack_wait = std::chrono::milliseconds(500);  // hints move between stores sooner
   auto store = plugins::MakeJetStreamJobStore(options);

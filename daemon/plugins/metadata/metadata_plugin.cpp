@@ -291,14 +291,7 @@ class MetadataPlugin final : public Plugin {
     router_ = context.router;
     serve_ = config.String("app.mode") == "microservice";
     if (s.engine == "postgres") {
-      PostgresOptions pg;
-      pg.host = config.String("database.host");
-      pg.port = static_cast<int>(config.Int("database.port"));
-      pg.user = config.String("database.user");
-      pg.password = config.String("database.password");
-      pg.database = config.String("database.database");
-      pg.sslmode = config.String("database.sslmode");
-      pg.max_connections = static_cast<int>(config.Int("database.maxconns"));
+      PostgresOptions pg = PostgresOptionsFrom(config);
       // Well within daemon.plugin_timeout, since Init tries once.
       pg.connect_timeout = std::chrono::milliseconds(3000);
       s.where = fmt::format("PostgreSQL at {}:{}/{}", pg.host, pg.port, pg.database);

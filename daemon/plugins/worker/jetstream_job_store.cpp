@@ -196,17 +196,16 @@ class JetStreamJobStore final : public JobStore {
                       "fetch_wait and request_timeout must be positive");
     }
     natsStatus s = natsOptions_Create(&opts_);
-    if (s == NATS_OK) s = natsOptions_SetURL(opts_, options_.url.c_str());
-    if (s != NATS_OK) {
-      return sg::Fail(ErrorCode::kInvalidArgument,
-                      "NATS URL '" + options_.url + "': " + natsStatus_GetText(s));
+    if (s != NATS_OK) return NatsError(s, "NATS options");
+    if (auto applied = ApplyNatsConnection(opts_, options_.connection); !applied) {
+      return applied.error();
     }
     natsOptions_SetName(opts_, "streamgate job store");
     natsOptions_SetTimeout(opts_, options_.connect_timeout.count());
     natsOptions_SetMaxReconnect(opts_, -1);  // forever: a restarted server must be found again
     natsOptions_SetReconnectWait(opts_, options_.reconnect_wait.count());
     s = natsConnection_Connect(&conn_, opts_);
-    if (s != NATS_OK) return NatsError(s, "connect to NATS at " + options_.url);
+    if (s != NATS_OK) return NatsError(s, "connect to NATS at " + NatsServers(options_.connection));
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = options_.request_timeout.count();
@@ -673,7 +672,8 @@ class JetStreamJobStore final : public JobStore {
   Result<void> Connected() {
     if (natsConnection_Status(conn_) != NATS_CONN_STATUS_CONNECTED) {
       return sg::Fail(ErrorCode::kUnavailable, "the job store is not connected to NATS at " +
-                                                   options_.url + " (reconnecting every " +
+                                                   NatsServers(options_.connection) +
+                                                   " (reconnecting every " +
                                                    std::to_string(options_.reconnect_wait.count()) +
                                                    " ms): is nats-server running?");
     }
@@ -689,7 +689,7 @@ class JetStreamJobStore final : public JobStore {
     if (TransportFailure(s)) {
       return {ErrorCode::kUnavailable, what + ": " + detail +
                                            "; is nats-server with JetStream reachable at " +
-                                           options_.url + "?"};
+                                           NatsServers(options_.connection) + "?"};
     }
     if (s == NATS_NOT_FOUND) return {ErrorCode::kNotFound, what + ": " + detail};
     if (s == NATS_MAX_PAYLOAD) {
@@ -1043,6 +1043,26 @@ class JetStreamJobStore final : public JobStore {
 };
 
 }  // namespace
+
+std::string JetStreamPrefix(const std::string& subject_prefix) {
+  std::string prefix = "SG_JOBS";
+  if (!subject_prefix.empty()) prefix += "_";
+  for (char c : subject_prefix) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    prefix += ok ? c : '_';
+  }
+  return prefix.substr(0, 32);
+}
+
+JetStreamJobStoreOptions JetStreamJobStoreOptionsFrom(const config::Config& config) {
+  JetStreamJobStoreOptions js;
+  js.connection = NatsConnectionFrom(config);
+  js.prefix = JetStreamPrefix(config.String("nats.subject_prefix"));
+  js.request_timeout = config.Duration("nats.request_timeout");
+  js.reconnect_wait = config.Duration("nats.reconnect_wait");
+  return js;
+}
 
 Result<std::shared_ptr<JobStore>> MakeJetStreamJobStore(const JetStreamJobStoreOptions& options) {
   auto store = std::make_shared<JetStreamJobStore>(options);

@@ -25,12 +25,19 @@
 #include <string>
 
 #include "common/result.h"
+#include "config/config.h"
+#include "daemon/plugin_api/nats_connection.h"
 #include "daemon/plugins/worker/job_store.h"
 
 namespace sg::plugins {
 
 struct JetStreamJobStoreOptions {
-  std::string url = "nats://127.0.0.1:4222";
+  /// The servers, credentials and TLS, as the bus has them (nats.*).
+  NatsConnection connection = [] {
+    NatsConnection c;
+    c.urls = {"nats://127.0.0.1:4222"};
+    return c;
+  }();
   /// Names the stream ("<prefix>"), its subjects ("<prefix>.jobs.<kind>"), the KV bucket
   /// ("<prefix>", stream "KV_<prefix>") and the consumers ("<prefix>_<kind>"). [A-Za-z0-9_-]{1,32}.
   std::string prefix = "SG_JOBS";
@@ -49,5 +56,16 @@ struct JetStreamJobStoreOptions {
 /// Connects, and creates the stream and the bucket when they do not exist yet. kUnavailable when
 /// the server cannot be reached or has no JetStream (-js), kInvalidArgument for bad options.
 Result<std::shared_ptr<JobStore>> MakeJetStreamJobStore(const JetStreamJobStoreOptions& options);
+
+/// The deployment's queue as every process of microservice mode reaches it: the connection of
+/// the bus (nats.url, nats.urls, credentials, TLS), names from nats.subject_prefix (so that
+/// deployments sharing a server keep apart, as their subjects do), nats.request_timeout and
+/// nats.reconnect_wait. The worker plugin and the daemon's "worker" service in the other
+/// processes both build their store from this, so that they always meet on one stream.
+JetStreamJobStoreOptions JetStreamJobStoreOptionsFrom(const config::Config& config);
+
+/// The stream, bucket and consumer prefix for nats.subject_prefix: "SG_JOBS_<prefix>", with
+/// characters outside [A-Za-z0-9_-] as '_', at most 32 characters.
+std::string JetStreamPrefix(const std::string& subject_prefix);
 
 }  // namespace sg::plugins

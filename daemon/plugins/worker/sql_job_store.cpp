@@ -306,6 +306,9 @@ class SqlJobStore : public JobStore {
     if (any->rows.empty()) return std::optional<Job>();
     std::optional<Job> job;
     auto done = db_->Transaction([&](SqlSession& session) -> Result<void> {
+      // PostgreSQL runs this again when the commit conflicts: a job taken by a run that rolled
+      // back must not be returned by a later run that takes none (two owners would run it).
+      job.reset();
       // A running job that was cancelled and whose holder then went away ends cancelled rather
       // than running again.
       auto swept = session.Exec(

@@ -75,8 +75,29 @@ config::ConfigDeclaration WorkerConfig() {
                         .reload = Reload::kRestartPlugin},
                    }},
           },
-      .also_reads = {"app.mode", "metadata.sqlite_path", "nats.url", "nats.subject_prefix",
-                     "nats.request_timeout", "nats.reconnect_wait"},
+      // The store follows the catalogue's: its SQLite file or PostgreSQL database in monolith
+      // mode; NATS JetStream, reached as the bus reaches it, in microservice mode.
+      .also_reads = {"app.mode",
+                     "metadata.engine",
+                     "metadata.sqlite_path",
+                     "database.host",
+                     "database.port",
+                     "database.user",
+                     "database.password",
+                     "database.database",
+                     "database.sslmode",
+                     "database.maxconns",
+                     "nats.url",
+                     "nats.urls",
+                     "nats.user",
+                     "nats.password",
+                     "nats.token",
+                     "nats.tls_ca",
+                     "nats.tls_cert",
+                     "nats.tls_key",
+                     "nats.subject_prefix",
+                     "nats.request_timeout",
+                     "nats.reconnect_wait"},
   };
 }
 

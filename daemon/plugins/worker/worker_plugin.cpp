@@ -8,7 +8,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "common/logging.h"
 #include "common/paths.h"
@@ -18,6 +17,8 @@
 #include "daemon/plugin_api/registration.h"
 #include "daemon/plugin_api/sql.h"
 #include "daemon/plugins/worker/jetstream_job_store.h"
+#include "daemon/plugins/worker/job_queue_client.h"
+#include "daemon/plugins/worker/queue_proxy.h"
 #include "daemon/plugins/worker/sql_job_store.h"
 #include "daemon/plugins/worker/worker.h"
 #include "daemon/plugins/worker/worker_config.h"
@@ -28,6 +29,8 @@ namespace {
 // The metadata plugin's key: the queue lives in the catalogue's database file, so that one file
 // holds the whole state of a monolith (one backup, one place).
 constexpr const char* kSqlitePathKey = "metadata.sqlite_path";
+// ... and its engine: with "postgres" the queue lives in the catalogue's PostgreSQL database.
+constexpr const char* kEngineKey = "metadata.engine";
 // How often the counts behind /metrics and health are read from the store: a scrape must not
 // wait on the database.
 constexpr std::chrono::milliseconds kRefreshInterval{5000};
@@ -44,30 +47,13 @@ int64_t NowMs() {
       .count();
 }
 
-// The stream, bucket and consumer names of the queue: one set per deployment, told apart by
-// nats.subject_prefix as the bus's subjects are; [A-Za-z0-9_-]{1,32}.
-std::string JetStreamPrefix(const std::string& subject_prefix) {
-  std::string prefix = "SG_JOBS";
-  if (!subject_prefix.empty()) prefix += "_";
-  for (char c : subject_prefix) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_';
-    prefix += ok ? c : '_';
-  }
-  return prefix.substr(0, 32);
-}
-
-std::string Owner() {
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  return fmt::format("{}:{}", host[0] != '\0' ? host : "localhost", getpid());
-}
-
 // What the timers, the collector and the blocking tasks share; they may outlive a Stop, so they
 // hold it by shared_ptr and find the worker gone.
 struct Shared {
   std::shared_ptr<spdlog::logger> logger;
   std::shared_ptr<SqlDatabase> database;
+  // PostgreSQL down at start: the job tables are made once it answers (Refresh tries).
+  std::atomic<bool> migrated{true};
   std::atomic<bool> refreshing{false};
   std::atomic<bool> enqueueing{false};
 
@@ -77,6 +63,7 @@ struct Shared {
   std::vector<JobCounts> counts;   // guarded by mu: as last read
   bool refreshed = false;          // guarded by mu: counts were read at least once
   std::string store_error;         // guarded by mu: the last refresh's error, "" when it worked
+  std::string where;               // set at Init: the store, for health
 
   std::shared_ptr<Worker> Current() const {
     std::lock_guard lock(mu);
@@ -88,7 +75,15 @@ struct Shared {
     auto w = Current();
     if (!w) return;
     std::string error;
-    if (database) {
+    if (database && !migrated) {
+      if (auto version = database->Migrate("jobs", JobMigrations()); version) {
+        migrated = true;
+        logger->info(log::With("Job tables ready", {{"schema_version", *version}}));
+      } else {
+        error = version.error().message;
+      }
+    }
+    if (database && error.empty()) {
       if (auto ping = database->Ping(); !ping) error = ping.error().message;
     }
     auto counts_now = w->Counts();
@@ -136,136 +131,6 @@ struct Shared {
       }
     }
   }
-};
-
-// The queue other plugins hold ("worker" in the registry). It outlives restarts of the worker
-// plugin, and keeps their handler registrations across them: a plugin registers its kind once,
-// and its handler runs again as soon as the worker does, without watching for restarts. While the
-// worker is stopped, calls answer kUnavailable naming the plugin.
-class QueueProxy final : public JobQueue, public std::enable_shared_from_this<QueueProxy> {
- public:
-  /// Start: runs every live registration's kind on `worker`. Returns the first failure.
-  Result<void> Attach(const std::shared_ptr<Worker>& worker) {
-    std::lock_guard lock(mu_);
-    worker_ = worker;
-    for (auto& [id, entry] : entries_) {
-      auto inner = worker->Handle(entry.kind, entry.handler, entry.concurrency);
-      if (!inner) return inner.error().Wrap("handle " + entry.kind);
-      entry.inner = std::move(*inner);
-    }
-    return {};
-  }
-
-  /// Stop, after the worker's Shutdown: ends the registrations on it (waiting for their handlers)
-  /// and forgets it; the registrations themselves stay, for the next Attach.
-  void Detach() {
-    std::vector<std::unique_ptr<Registration>> inners;
-    {
-      std::lock_guard lock(mu_);
-      worker_.reset();
-      for (auto& [id, entry] : entries_) {
-        if (entry.inner) inners.push_back(std::move(entry.inner));
-      }
-    }
-    inners.clear();  // outside the lock: each waits for its kind's running handlers
-  }
-
-  Result<Job> Enqueue(const JobSpec& spec) override {
-    auto w = Current();
-    if (!w) return Down();
-    return w->Enqueue(spec);
-  }
-  Result<Job> Get(const std::string& id) override {
-    auto w = Current();
-    if (!w) return Down();
-    return w->Get(id);
-  }
-  Result<std::vector<Job>> List(const JobFilter& filter) override {
-    auto w = Current();
-    if (!w) return Down();
-    return w->List(filter);
-  }
-  Result<Job> Retry(const std::string& id) override {
-    auto w = Current();
-    if (!w) return Down();
-    return w->Retry(id);
-  }
-  Result<Job> Cancel(const std::string& id) override {
-    auto w = Current();
-    if (!w) return Down();
-    return w->Cancel(id);
-  }
-  Result<std::vector<JobCounts>> Counts() override {
-    auto w = Current();
-    if (!w) return Down();
-    return w->Counts();
-  }
-
-  Result<std::unique_ptr<Registration>> Handle(const std::string& kind, JobHandler handler,
-                                               int concurrency) override {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, entry] : entries_) {
-      if (entry.kind == kind) {
-        return Fail(ErrorCode::kFailedPrecondition,
-                    "job kind '" + kind + "' already has a handler in this process");
-      }
-    }
-    Entry entry{kind, std::move(handler), concurrency, nullptr};
-    if (worker_) {
-      auto inner = worker_->Handle(entry.kind, entry.handler, entry.concurrency);
-      if (!inner) return inner.error();
-      entry.inner = std::move(*inner);
-    }
-    const int id = next_++;
-    entries_.emplace(id, std::move(entry));
-    return std::unique_ptr<Registration>(new ProxyRegistration(weak_from_this(), id));
-  }
-
- private:
-  struct Entry {
-    std::string kind;
-    JobHandler handler;
-    int concurrency = 0;
-    std::unique_ptr<Registration> inner;  // on the current worker; null while stopped
-  };
-
-  class ProxyRegistration final : public Registration {
-   public:
-    ProxyRegistration(std::weak_ptr<QueueProxy> proxy, int id)
-        : proxy_(std::move(proxy)), id_(id) {}
-    ~ProxyRegistration() override {
-      if (auto proxy = proxy_.lock()) proxy->Remove(id_);
-    }
-    ProxyRegistration(const ProxyRegistration&) = delete;
-    ProxyRegistration& operator=(const ProxyRegistration&) = delete;
-
-   private:
-    std::weak_ptr<QueueProxy> proxy_;
-    int id_;
-  };
-
-  void Remove(int id) {
-    std::unique_ptr<Registration> inner;
-    {
-      std::lock_guard lock(mu_);
-      auto it = entries_.find(id);
-      if (it == entries_.end()) return;
-      inner = std::move(it->second.inner);
-      entries_.erase(it);
-    }
-    inner.reset();  // outside the lock: waits for the kind's running handlers
-  }
-
-  std::shared_ptr<Worker> Current() const {
-    std::lock_guard lock(mu_);
-    return worker_;
-  }
-  static Error Down() { return Fail(ErrorCode::kUnavailable, NotRunningMessage("worker")); }
-
-  mutable std::mutex mu_;
-  std::shared_ptr<Worker> worker_;  // guarded by mu_; null while the plugin is stopped
-  std::map<int, Entry> entries_;    // guarded by mu_
-  int next_ = 1;                    // guarded by mu_
 };
 
 void Collect(const Shared& shared, std::vector<MetricFamily>& out) {
@@ -338,7 +203,8 @@ class WorkerPlugin final : public Plugin {
  public:
   std::string_view Name() const override { return "worker"; }
   std::string_view Version() const override { return "1.0.0"; }
-  // worker.*, app.mode and metadata.sqlite_path, as worker_config.cpp declares them.
+  // worker.*, and the keys of its store (metadata.*, database.*, nats.*), as worker_config.cpp
+  // declares them.
   std::vector<std::string> ConfigKeys() const override { return WorkerConfig().Reads(); }
 
   Result<void> Init(PluginContext& context) override {
@@ -349,32 +215,46 @@ class WorkerPlugin final : public Plugin {
     executor_ = context.executor;
     blocking_ = context.blocking;
     storage_ = context.storage;
-    options_.owner = Owner();
-    options_.default_concurrency = static_cast<int>(config.Int("worker.concurrency"));
-    options_.max_attempts = static_cast<int>(config.Int("worker.max_attempts"));
-    options_.lease = config.Duration("worker.lease");
-    options_.poll_interval = config.Duration("worker.poll_interval");
-    options_.backoff_base = config.Duration("worker.backoff_base");
-    options_.backoff_max = std::max(config.Duration("worker.backoff_max"), options_.backoff_base);
+    options_ = WorkerOptionsFrom(config);
     gc_interval_ = config.Duration("worker.gc_interval");
 
-    std::string where;
     if (config.String("app.mode") == "microservice") {
-      // Every process of the deployment reaches the same queue on NATS JetStream.
-      JetStreamJobStoreOptions js;
-      js.url = config.String("nats.url");
-      js.prefix = JetStreamPrefix(config.String("nats.subject_prefix"));
-      js.request_timeout = config.Duration("nats.request_timeout");
-      js.reconnect_wait = config.Duration("nats.reconnect_wait");
+      // Every process of the deployment reaches the same queue on NATS JetStream: the other
+      // processes' "worker" service (JobQueueClient) is built from the same options.
+      const JetStreamJobStoreOptions js = JetStreamJobStoreOptionsFrom(config);
+      where_ =
+          fmt::format("NATS JetStream at {} (stream {})", NatsServers(js.connection), js.prefix);
       auto store = MakeJetStreamJobStore(js);
       if (!store) {
-        return store.error().Wrap(fmt::format(
-            "worker: the job queue on NATS JetStream at {} (nats.url; the server must run with "
-            "JetStream, nats-server -js)",
-            js.url));
+        return store.error().Wrap(
+            "worker: the job queue on " + where_ +
+            " (nats.url; the server must run with JetStream: start nats-server -js)");
       }
       store_ = *store;
-      where = "jetstream " + js.url + " " + js.prefix;
+    } else if (config.String(kEngineKey) == "postgres") {
+      // The catalogue's PostgreSQL database holds the queue too, as the SQLite file does: one
+      // database for the whole state. Several streamgated on it share the queue safely (leases
+      // are taken with FOR UPDATE SKIP LOCKED).
+      PostgresOptions pg = PostgresOptionsFrom(config);
+      pg.connect_timeout = std::chrono::milliseconds(3000);  // Init tries once
+      where_ = fmt::format("PostgreSQL at {}:{}/{}", pg.host, pg.port, pg.database);
+      auto database = OpenPostgres(pg);
+      if (!database) return database.error().Wrap("worker: open the job database, " + where_);
+      auto version = (*database)->Migrate("jobs", JobMigrations());
+      if (!version) {
+        if (version.error().code != ErrorCode::kUnavailable &&
+            version.error().code != ErrorCode::kTimeout) {
+          return version.error().Wrap("worker: bring the job tables up to date on " + where_);
+        }
+        // Down at start, as the catalogue may find it too: start, degraded, and make the tables
+        // once it answers.
+        shared_->migrated = false;
+        context.logger->warn(
+            log::With("The job database is not reachable; starting degraded and trying again",
+                      {{"store", where_}, {"error", version.error().message}}));
+      }
+      shared_->database = *database;
+      store_ = MakeSqlJobStore(*database);
     } else {
       SqliteOptions sqlite;
       sqlite.path = SqliteFile(config.String(kSqlitePathKey));
@@ -384,8 +264,9 @@ class WorkerPlugin final : public Plugin {
       if (!version) return version.error().Wrap("worker: bring the job tables up to date");
       shared_->database = *database;
       store_ = MakeSqlJobStore(*database);
-      where = fmt::format("sqlite {} (schema {})", sqlite.path, *version);
+      where_ = "SQLite file " + sqlite.path;
     }
+    shared_->where = where_;
     queue_ = std::make_shared<QueueProxy>();
     // gc-orphans: one at a time is plenty, and keeps two runs from racing over one object.
     auto gc = queue_->Handle(
@@ -401,7 +282,7 @@ class WorkerPlugin final : public Plugin {
           *context.metrics,
           [shared = shared_](std::vector<MetricFamily>& out) { Collect(*shared, out); });
     }
-    context.logger->info(log::With("Job queue ready", {{"store", where}}));
+    context.logger->info(log::With("Job queue ready", {{"store", where_}}));
     return {};
   }
 
@@ -451,7 +332,8 @@ class WorkerPlugin final : public Plugin {
     if (!shared_) return {};  // not initialized
     std::lock_guard lock(shared_->mu);
     if (!shared_->store_error.empty()) {
-      return {HealthStatus::kDegraded, "job store not reachable: " + shared_->store_error};
+      return {HealthStatus::kDegraded,
+              "job store " + shared_->where + " not reachable: " + shared_->store_error};
     }
     int64_t dead = 0;
     for (const auto& c : shared_->counts) {
@@ -460,10 +342,10 @@ class WorkerPlugin final : public Plugin {
     if (dead > 0) {
       // Dead jobs need a person, not a restart: say so without calling the worker unhealthy.
       return {HealthStatus::kHealthy,
-              fmt::format("{} dead job{}; see 'streamgate jobs list --state dead'", dead,
-                          dead == 1 ? "" : "s")};
+              fmt::format("job store {}; {} dead job{}; see 'streamgate jobs list --state dead'",
+                          shared_->where, dead, dead == 1 ? "" : "s")};
     }
-    return {};
+    return {HealthStatus::kHealthy, "job store " + shared_->where};
   }
 
  private:
@@ -512,6 +394,7 @@ class WorkerPlugin final : public Plugin {
   WorkerOptions options_;
   std::chrono::milliseconds gc_interval_{0};
   std::shared_ptr<JobStore> store_;
+  std::string where_;  // the store, for the log and health: "PostgreSQL at host:port/db"
   std::shared_ptr<QueueProxy> queue_;
   std::unique_ptr<JobQueue::Registration> gc_;  // on queue_, for the plugin's life
   std::unique_ptr<PeriodicTimer> refresh_timer_;

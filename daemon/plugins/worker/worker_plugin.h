@@ -1,6 +1,8 @@
 // The worker plugin: offers the durable job queue as the "worker" service (a JobQueue), on the
-// metadata plugin's SQLite database in monolith mode, and queues the periodic jobs (gc-orphans,
-// expire-uploads) every worker.gc_interval.
+// metadata plugin's database in monolith mode (its SQLite file, or its PostgreSQL database with
+// metadata.engine=postgres) and on NATS JetStream in microservice mode, and queues the periodic
+// jobs (gc-orphans, expire-uploads) every worker.gc_interval. In microservice mode the other
+// processes get a "worker" service on the same queue from the daemon (JobQueueClient).
 #pragma once
 
 #include <chrono>

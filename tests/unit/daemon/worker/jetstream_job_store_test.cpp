@@ -9,7 +9,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/http_client.h"
 #include "tests/support/nats_server.h"
+#include "tests/support/process.h"
 
 namespace sg::plugins {
 namespace {
@@ -30,7 +32,7 @@ std::string FreshPrefix() {
 
 std::shared_ptr<JobStore> Open(const std::string& url, const std::string& prefix) {
   JetStreamJobStoreOptions options;
-  options.url = url;
+  options.connection.urls = {url};
   options.prefix = prefix;
   options.request_timeout = 1000ms;
   options.reconnect_wait = 50ms;
@@ -241,13 +243,13 @@ TEST_CASE("jetstream store: bad input gets clear errors", "[worker][jetstream]")
     CHECK(store->Enqueue(Spec(kind), 1, kT0).error().code == ErrorCode::kInvalidArgument);
   }
   JetStreamJobStoreOptions bad;
-  bad.url = SharedServer().Url();
+  bad.connection.urls = {SharedServer().Url()};
   bad.prefix = "has.dot";
   auto opened = MakeJetStreamJobStore(bad);
   REQUIRE_FALSE(opened);
   CHECK(opened.error().code == ErrorCode::kInvalidArgument);
   bad.prefix = "OK";
-  bad.url = "nats://127.0.0.1:1";  // nothing listens there
+  bad.connection.urls = {"nats://127.0.0.1:1"};  // nothing listens there
   bad.connect_timeout = 500ms;
   opened = MakeJetStreamJobStore(bad);
   REQUIRE_FALSE(opened);
@@ -363,4 +365,41 @@ TEST_CASE("jetstream store: a nats-server restart: unavailable while down, jobs 
 }
 
 }  // namespace
+TEST_CASE(
+    "the store reaches a nats-server that requires a user and password, with the bus's "
+    "connection settings",
+    "[jobs][jetstream]") {
+  (void)SharedServer();  // exits 77 when nats-server is not installed
+  test::TempDir dir;
+  const uint16_t port = test::FreePort();
+  test::Process server({test::NatsServer::Binary(), "-js", "-sd", dir.path(), "-a", "127.0.0.1",
+                        "-p", std::to_string(port), "--user", "sg", "--pass", "s3cret"},
+                       dir);
+  REQUIRE(test::WaitForPort(port, 10s));
+  JetStreamJobStoreOptions options;
+  options.connection.urls = {"nats://127.0.0.1:" + std::to_string(port)};
+  options.prefix = FreshPrefix();
+  options.connect_timeout = 1000ms;
+
+  // Without credentials the server refuses: an error, not a crash, and no password in it.
+  auto refused = MakeJetStreamJobStore(options);
+  REQUIRE_FALSE(refused);
+  options.connection.user = "sg";
+  options.connection.password = "wrong";
+  refused = MakeJetStreamJobStore(options);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("wrong") == std::string::npos);
+
+  options.connection.password = "s3cret";
+  auto store = MakeJetStreamJobStore(options);
+  INFO((store ? "" : store.error().message));
+  REQUIRE(store);
+  auto job = (*store)->Enqueue(Spec("k"), 3, kT0);
+  REQUIRE(job);
+  auto leased = (*store)->Lease("k", "w", 1s, kT0);
+  REQUIRE(leased);
+  REQUIRE(leased->has_value());
+  CHECK((*leased)->id == job->id);
+}
+
 }  // namespace sg::plugins
