@@ -17,6 +17,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -149,6 +150,30 @@ std::optional<std::vector<std::string>> Prepare(const std::shared_ptr<sg::SqlDat
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("  seeded %zu videos in %.2f s (%.0f rows/s, %zu to a transaction)\n", n, seconds,
               static_cast<double>(n) / seconds, kBatch);
+  const bool postgres = db->Engine() == "postgres";
+  if (postgres) {
+    // Fresh statistics, as autovacuum would have soon after a bulk load in production.
+    if (auto analyzed = db->Exec("ANALYZE videos"); !analyzed) {
+      std::fprintf(stderr, "ANALYZE: %s\n", analyzed.error().message.c_str());
+    }
+  }
+  // The plans of the two lists, as the catalogue words them (sql_catalogue.cpp): each should
+  // walk an index in ORDER BY order and stop at the LIMIT, with no sort of all matching rows.
+  const std::pair<const char*, std::string> lists[] = {
+      {"list", ""}, {"list owner=", std::string(" AND owner = '") + kFilteredOwner + "'"}};
+  for (const auto& [name, filter] : lists) {
+    auto plan = db->Exec(std::string(postgres ? "EXPLAIN " : "EXPLAIN QUERY PLAN ") +
+                         "SELECT * FROM videos WHERE 1 = 1 AND state <> 'deleted'" + filter +
+                         " ORDER BY created_at DESC, id DESC LIMIT 51");
+    if (!plan) {
+      std::fprintf(stderr, "explain: %s\n", plan.error().message.c_str());
+      continue;
+    }
+    std::printf("  plan of %s:\n", name);
+    for (const sg::SqlRow& row : plan->rows) {
+      if (row.size() > 0) std::printf("    %s\n", row.Text(row.size() - 1).c_str());
+    }
+  }
   auto catalogue = sg::plugins::MakeSqlCatalogue(db);
   sg::VideoQuery query;
   query.limit = 50;
@@ -396,12 +421,6 @@ bool Postgres(const Settings& s) {
     ids = Prepare(*db, s.videos);
   }
   if (!ids) return false;
-  // Fresh statistics, as autovacuum would have after a bulk load in production.
-  try {
-    pg->Psql("ANALYZE videos");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "postgres: ANALYZE: %s\n", e.what());
-  }
   return Measure(s, "PostgreSQL",
                  {"metadata.engine=postgres", "database.host=" + pg->host(),
                   "database.port=" + std::to_string(pg->port()), "database.user=" + pg->user(),
