@@ -5,6 +5,7 @@
 
 #include "common/strings.h"
 #include "daemon/plugin_api/catalogue.h"
+#include "daemon/plugin_api/catalogue_json.h"
 #include "daemon/plugin_api/jobs.h"
 
 namespace sg::control {
@@ -125,11 +126,8 @@ nlohmann::ordered_json EachPlugin(const std::vector<std::string>& names, Fn&& fn
 // The control socket's workers run handlers off its loop thread, so these may block on the
 // database like plugins.stop blocks on a plugin.
 
-std::string IsoMs(int64_t ms) {
-  if (ms <= 0) return "";
-  const std::chrono::system_clock::time_point t{std::chrono::milliseconds(ms)};
-  return fmt::format("{}.{:03d}Z", Iso(t).substr(0, 19), ms % 1000);
-}
+// A time of the catalogue or the queue; empty for none (a job's run_at or lease_until of 0).
+std::string IsoMs(int64_t ms) { return ms <= 0 ? "" : FormatTimeMs(ms); }
 
 nlohmann::ordered_json OrNull(const std::string& text) {
   return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
@@ -183,32 +181,8 @@ T Must(Result<T> result, const char* what, const std::string& id) {
   throw error;
 }
 
-nlohmann::ordered_json VideoJson(const Video& v) {
-  nlohmann::ordered_json renditions = nlohmann::ordered_json::array();
-  for (const auto& r : v.renditions) {
-    renditions.push_back({{"name", r.name},
-                          {"width", r.width},
-                          {"height", r.height},
-                          {"bitrate", r.bitrate},
-                          {"codec", r.codec},
-                          {"playlist", r.playlist}});
-  }
-  return {{"id", v.id},
-          {"title", v.title},
-          {"description", v.description},
-          {"owner", v.owner},
-          {"visibility", VisibilityName(v.visibility)},
-          {"state", VideoStateName(v.state)},
-          {"source_size", v.source_size},
-          {"source_type", v.source_type},
-          {"source_key", v.source_key},
-          {"duration", v.duration},
-          {"renditions", renditions},
-          {"poster", v.poster},
-          {"created_at", IsoMs(v.created_at)},
-          {"updated_at", IsoMs(v.updated_at)},
-          {"failure_reason", v.failure_reason}};
-}
+// The one JSON shape of a video (plugin_api/catalogue_json.h), as the REST API answers it.
+nlohmann::ordered_json VideoJson(const Video& v) { return nlohmann::ordered_json(VideoToJson(v)); }
 
 // A job; the payload (up to 1 MiB each) only when asked, so that a list stays small.
 nlohmann::ordered_json JobJson(const Job& j, bool payload) {
@@ -400,19 +374,7 @@ nlohmann::ordered_json VideosDelete(ControlTarget& target, const Request& r) {
   nlohmann::ordered_json cleanup = nullptr;
   if (const ServiceRegistry* services = target.PluginServices(); services != nullptr) {
     if (auto queue = services->Find<JobQueue>("worker")) {
-      nlohmann::ordered_json keys = nlohmann::ordered_json::array();
-      for (const std::string* key : {&video.source_key, &video.poster}) {
-        if (!key->empty()) keys.push_back(*key);
-      }
-      for (const auto& rendition : video.renditions) {
-        if (!rendition.playlist.empty()) keys.push_back(rendition.playlist);
-      }
-      JobSpec spec;
-      spec.kind = "delete-video";
-      spec.payload = nlohmann::ordered_json{{"id", video.id}, {"keys", keys}}.dump(
-          -1, ' ', false, nlohmann::json::error_handler_t::replace);
-      spec.idempotency_key = video.id;  // the REST delete's key: one job per video either way
-      if (auto job = (*queue)->Enqueue(spec)) cleanup = job->id;
+      if (auto job = (*queue)->Enqueue(DeleteVideoJob(video))) cleanup = job->id;
     }
   }
   return {{"video", VideoJson(video)}, {"already_deleted", already}, {"cleanup_job", cleanup}};

@@ -73,6 +73,22 @@ Result<int64_t> ParseTimeMs(const std::string& text, const std::string& field) {
   return (static_cast<int64_t>(t) - offset_s) * 1000 + millis;
 }
 
+JobSpec DeleteVideoJob(const Video& video) {
+  nlohmann::json keys = nlohmann::json::array();
+  for (const std::string* key : {&video.source_key, &video.poster}) {
+    if (!key->empty()) keys.push_back(*key);
+  }
+  for (const auto& r : video.renditions) {
+    if (!r.playlist.empty()) keys.push_back(r.playlist);
+  }
+  JobSpec spec;
+  spec.kind = kDeleteVideoJobKind;
+  spec.payload = nlohmann::json{{"id", video.id}, {"keys", std::move(keys)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  spec.idempotency_key = video.id;
+  return spec;
+}
+
 nlohmann::json RenditionToJson(const Rendition& r) {
   return {{"name", r.name},       {"width", r.width}, {"height", r.height},
           {"bitrate", r.bitrate}, {"codec", r.codec}, {"playlist", r.playlist}};

@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 #include "daemon/plugin_api/catalogue.h"
+#include "daemon/plugin_api/jobs.h"
 
 namespace sg {
 
@@ -22,6 +23,13 @@ Result<int64_t> ParseTimeMs(const std::string& text, const std::string& field);
 nlohmann::json VideoToJson(const Video& video);
 /// kInvalidArgument naming the field that is missing or of the wrong type.
 Result<Video> VideoFromJson(const nlohmann::json& json);
+
+/// The job kind that removes a deleted video's storage objects (the metadata plugin handles it).
+inline constexpr const char* kDeleteVideoJobKind = "delete-video";
+/// The delete-video job for `video`: its payload lists the video's object keys (source, poster,
+/// playlists), and its idempotency key is the video's id, so that however many times a video is
+/// deleted (REST, CLI, a retried request) one job removes its objects.
+JobSpec DeleteVideoJob(const Video& video);
 
 nlohmann::json RenditionToJson(const Rendition& rendition);
 Result<Rendition> RenditionFromJson(const nlohmann::json& json, const std::string& field);

@@ -31,8 +31,6 @@ using metadata::ErrorResponse;
 using metadata::FieldError;
 using nlohmann::json;
 
-constexpr const char* kDeleteKind = "delete-video";
-
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Errors that say the database is away, as opposed to a request it refused: they make the
@@ -204,17 +202,6 @@ HttpResponse NotFound(const std::string& id) {
 }
 
 // The storage keys a deleted video leaves: what its record names, then its folder.
-json CleanupPayload(const Video& v) {
-  json keys = json::array();
-  for (const std::string* key : {&v.source_key, &v.poster}) {
-    if (!key->empty()) keys.push_back(*key);
-  }
-  for (const auto& r : v.renditions) {
-    if (!r.playlist.empty()) keys.push_back(r.playlist);
-  }
-  return {{"id", v.id}, {"keys", std::move(keys)}};
-}
-
 // The prefix under which a video's objects live: "videos/ID/". Empty when the id could reach
 // outside it.
 std::string VideoPrefix(const std::string& id) {
@@ -464,7 +451,7 @@ class MetadataPlugin final : public Plugin {
     if (!queue) return;  // no worker (yet): DELETE says so when it happens
     // Weak: the handler, which the state holds, must not keep the state alive.
     auto handle = (*queue)->Handle(
-        kDeleteKind,
+        kDeleteVideoJobKind,
         [weak = std::weak_ptr<Shared>(self)](JobContext& job) -> Result<void> {
           auto state = weak.lock();
           if (!state) return Fail(ErrorCode::kUnavailable, "the metadata plugin has stopped");
@@ -591,11 +578,7 @@ class MetadataPlugin final : public Plugin {
           {{"video", video.id}, {"request_id", request_id}, {"error", queue.error().message}}));
       return;
     }
-    JobSpec spec;
-    spec.kind = kDeleteKind;
-    spec.payload = Dump(CleanupPayload(video));
-    spec.idempotency_key = video.id;
-    auto job = (*queue)->Enqueue(spec);
+    auto job = (*queue)->Enqueue(DeleteVideoJob(video));
     if (!job) {
       s.logger->warn(log::With(
           "Could not queue the deletion of a video's objects; the periodic "
