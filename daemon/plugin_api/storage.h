@@ -65,6 +65,42 @@ class ObjectReader {
   virtual Result<size_t> Read(char* buffer, size_t max) = 0;
 };
 
+/// What is staged under one id (see Storage::Stage).
+struct StagedInfo {
+  std::string id;
+  uint64_t size = 0;                               // bytes kept: what Sync made durable
+  std::string meta;                                // the caller's description
+  std::chrono::system_clock::time_point modified;  // the last Sync or SetMeta
+};
+
+/// A resumable upload's bytes while they arrive, over minutes or days and across restarts of the
+/// process: appended in order, made durable by Sync, committed as an object once whole, with a
+/// small description of the caller's (its JSON) kept beside them. Not thread-safe, and one per id
+/// at a time: the caller serializes the writers of an id (an upload's lock). It may block.
+class StagedObject {
+ public:
+  virtual ~StagedObject() = default;
+  virtual const std::string& id() const = 0;
+  /// The bytes kept: what the last Sync made durable. A crash, a kill -9 or a power cut loses
+  /// nothing of them, and nothing appended after them counts once the object is reopened.
+  virtual uint64_t size() const = 0;
+  /// The bytes appended, durable or not (size() plus what waits for Sync).
+  virtual uint64_t appended() const = 0;
+  virtual const std::string& meta() const = 0;
+  /// Appends bytes after appended(). They count once Sync returns; a failure leaves size() as
+  /// it was (Rollback then, or reopen).
+  virtual Result<void> Append(std::string_view bytes) = 0;
+  /// Makes every appended byte durable (fsync on disk; on S3, full parts uploaded and the rest
+  /// saved) and part of size(); also saves `meta` when given, in the same step.
+  virtual Result<void> Sync(std::optional<std::string> meta = std::nullopt) = 0;
+  /// Forgets what was appended since the last Sync (a chunk whose checksum did not match).
+  virtual Result<void> Rollback() = 0;
+  /// Makes the kept bytes (Sync first) the object under `key`, replacing any, without copying
+  /// them (a rename on disk, the multipart upload's completion on S3); the staging is gone after,
+  /// and this object is spent. The key follows Storage's rules.
+  virtual Result<ObjectInfo> Commit(std::string_view key) = 0;
+};
+
 /// An object store. Keys are '/'-separated segments of printable characters: not empty, no
 /// empty, "." or ".." segment, no leading '/', no backslash, NUL or control character, no
 /// segment starting with ".sg-" (reserved), at most 1024 bytes; other keys are refused with
@@ -88,6 +124,21 @@ class Storage {
   virtual Result<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;
   /// Removes an object; kNotFound when there is none.
   virtual Result<void> Delete(std::string_view key) = 0;
+
+  /// Staging for resumable uploads, apart from the objects (List never shows it). Ids are 1 to
+  /// 64 characters of [0-9A-Za-z_-]; others are kInvalidArgument. Stores that cannot stage (test
+  /// doubles) answer kFailedPrecondition.
+  /// Starts staging under a new id: kFailedPrecondition when the id is already staged.
+  virtual Result<std::unique_ptr<StagedObject>> Stage(std::string_view id, std::string meta);
+  /// Opens what is staged under an id: kNotFound when nothing is.
+  virtual Result<std::unique_ptr<StagedObject>> OpenStaged(std::string_view id);
+  /// Every staged id, for collecting the abandoned ones. Sorted by id.
+  virtual Result<std::vector<StagedInfo>> ListStaged();
+  /// Removes what is staged under an id: kNotFound when nothing is.
+  virtual Result<void> DeleteStaged(std::string_view id);
 };
+
+/// Accepts a staged id as Storage describes (1 to 64 of [0-9A-Za-z_-]), or says why not.
+Result<void> ValidateStagedId(std::string_view id);
 
 }  // namespace sg

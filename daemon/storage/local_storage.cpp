@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <filesystem>
 
 #include <fcntl.h>
@@ -315,6 +316,308 @@ Result<void> LocalStorage::Delete(std::string_view key) {
   // Folders emptied by the delete go too; rmdir refuses one that is not empty.
   for (std::string dir = ParentOf(path); dir.size() > root_.size(); dir = ParentOf(dir)) {
     if (::rmdir(dir.c_str()) != 0) break;
+  }
+  return {};
+}
+
+}  // namespace sg::storage
+
+// ---- Staging -------------------------------------------------------------------------------
+
+namespace sg::storage {
+namespace {
+
+constexpr std::string_view kMetaMagic = "sg-staged 1\n";
+
+Result<void> FsyncFolder(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    return ErrnoError(err, "local storage: fsync folder " + dir);
+  }
+  ::close(fd);
+  return {};
+}
+
+Result<void> WriteAll(int fd, std::string_view bytes, const std::string& what) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, what);
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+// Replaces ID.meta durably: a temp file, fsynced, renamed over it, then the folder fsynced.
+Result<void> WriteMeta(const std::string& dir, const std::string& id, uint64_t size,
+                       const std::string& meta) {
+  const std::string path = dir + "/" + id + ".meta";
+  const std::string temp = dir + "/" + TempName();
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError(errno, "local storage: create " + temp);
+  const std::string text = fmt::format("{}{}\n{}", kMetaMagic, size, meta);
+  auto wrote = WriteAll(fd, text, "local storage: write " + temp);
+  if (wrote && ::fsync(fd) != 0) wrote = ErrnoError(errno, "local storage: fsync " + temp);
+  ::close(fd);
+  if (wrote && ::rename(temp.c_str(), path.c_str()) != 0) {
+    wrote = ErrnoError(errno, "local storage: rename " + temp + " to " + path);
+  }
+  if (!wrote) {
+    ::unlink(temp.c_str());
+    return wrote;
+  }
+  return FsyncFolder(dir);
+}
+
+struct MetaFile {
+  uint64_t size = 0;
+  std::string meta;
+  struct stat st {};
+};
+
+Result<MetaFile> ReadMeta(const std::string& dir, std::string_view id) {
+  const std::string path = dir + "/" + std::string(id) + ".meta";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return Fail(ErrorCode::kNotFound,
+                  fmt::format("local storage: nothing is staged under '{}'", id));
+    }
+    return ErrnoError(errno, "local storage: open " + path);
+  }
+  MetaFile out;
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > (size_t{1} << 20)) break;
+  }
+  ::fstat(fd, &out.st);
+  ::close(fd);
+  const size_t eol = text.find('\n', kMetaMagic.size());
+  if (!text.starts_with(kMetaMagic) || eol == std::string::npos) {
+    return Fail(ErrorCode::kIo, fmt::format("local storage: {} is not a staging record; remove "
+                                            "it and its .data file",
+                                            path));
+  }
+  const std::string number = text.substr(kMetaMagic.size(), eol - kMetaMagic.size());
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), out.size);
+  if (ec != std::errc() || end != number.data() + number.size()) {
+    return Fail(ErrorCode::kIo, fmt::format("local storage: {} has no size on its second line; "
+                                            "remove it and its .data file",
+                                            path));
+  }
+  out.meta = text.substr(eol + 1);
+  return out;
+}
+
+class LocalStaged final : public StagedObject {
+ public:
+  LocalStaged(std::string root, std::string dir, std::string id, int fd, uint64_t size,
+              std::string meta)
+      : root_(std::move(root)),
+        dir_(std::move(dir)),
+        id_(std::move(id)),
+        fd_(fd),
+        size_(size),
+        appended_(size),
+        meta_(std::move(meta)) {}
+  ~LocalStaged() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  LocalStaged(const LocalStaged&) = delete;
+  LocalStaged& operator=(const LocalStaged&) = delete;
+
+  const std::string& id() const override { return id_; }
+  uint64_t size() const override { return size_; }
+  uint64_t appended() const override { return appended_; }
+  const std::string& meta() const override { return meta_; }
+
+  Result<void> Append(std::string_view bytes) override {
+    if (fd_ < 0) return Spent();
+    while (!bytes.empty()) {
+      const ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(appended_));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError(errno, fmt::format("local storage: write staged '{}'", id_));
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+      appended_ += static_cast<uint64_t>(n);
+    }
+    return {};
+  }
+
+  Result<void> Sync(std::optional<std::string> meta) override {
+    if (fd_ < 0) return Spent();
+    if (appended_ == size_ && !meta) return {};
+    if (appended_ != size_ && ::fdatasync(fd_) != 0) {
+      return ErrnoError(errno, fmt::format("local storage: fdatasync staged '{}'", id_));
+    }
+    const std::string& next_meta = meta ? *meta : meta_;
+    if (auto wrote = WriteMeta(dir_, id_, appended_, next_meta); !wrote) return wrote;
+    size_ = appended_;
+    if (meta) meta_ = std::move(*meta);
+    return {};
+  }
+
+  Result<void> Rollback() override {
+    if (fd_ < 0) return Spent();
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+      return ErrnoError(errno, fmt::format("local storage: truncate staged '{}'", id_));
+    }
+    appended_ = size_;
+    return {};
+  }
+
+  Result<ObjectInfo> Commit(std::string_view key) override {
+    if (fd_ < 0) return Spent();
+    if (auto valid = ValidateKey(key); !valid) return valid.error();
+    if (auto synced = Sync(std::nullopt); !synced) return synced.error();
+    // Bytes appended after a failed Sync would be past the kept size: not part of the object.
+    if (auto cut = Rollback(); !cut) return cut.error();
+    const std::string path = root_ + "/" + std::string(key);
+    const std::string parent = ParentOf(path);
+    const std::string data = dir_ + "/" + id_ + ".data";
+    for (int attempt = 0;; ++attempt) {
+      if (auto made = MakeFolders(parent); !made) return made.error();
+      if (::rename(data.c_str(), path.c_str()) == 0) break;
+      if (errno != ENOENT || attempt == 3) {
+        return ErrnoError(errno, fmt::format("local storage: rename staged '{}' to {}", id_, path));
+      }
+    }
+    if (auto synced = FsyncFolder(parent); !synced) return synced.error();
+    ::unlink((dir_ + "/" + id_ + ".meta").c_str());
+    (void)FsyncFolder(dir_);  // a leftover record without data is dropped at the next open
+    struct stat st {};
+    const int rc = ::fstat(fd_, &st);
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return ErrnoError(err, "local storage: stat " + path);
+    return InfoOf(std::string(key), st);
+  }
+
+ private:
+  Error Spent() const {
+    return Fail(ErrorCode::kFailedPrecondition,
+                fmt::format("local storage: staged '{}' was committed; open it again", id_));
+  }
+
+  const std::string root_;
+  const std::string dir_;
+  const std::string id_;
+  int fd_ = -1;
+  uint64_t size_ = 0;      // kept: fsynced and recorded in the .meta file
+  uint64_t appended_ = 0;  // written
+  std::string meta_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<StagedObject>> LocalStorage::Stage(std::string_view id, std::string meta) {
+  if (auto valid = ValidateStagedId(id); !valid) return valid.error();
+  const std::string dir = root_ + "/.sg-staging";
+  if (auto made = MakeFolders(dir); !made) return made.error();
+  const std::string name(id);
+  const std::string data = dir + "/" + name + ".data";
+  if (::access((dir + "/" + name + ".meta").c_str(), F_OK) == 0) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                fmt::format("local storage: '{}' is already staged", id));
+  }
+  const int fd = ::open(data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError(errno, "local storage: create " + data);
+  if (auto wrote = WriteMeta(dir, name, 0, meta); !wrote) {
+    ::close(fd);
+    ::unlink(data.c_str());
+    return wrote.error();
+  }
+  return std::unique_ptr<StagedObject>(new LocalStaged(root_, dir, name, fd, 0, std::move(meta)));
+}
+
+Result<std::unique_ptr<StagedObject>> LocalStorage::OpenStaged(std::string_view id) {
+  if (auto valid = ValidateStagedId(id); !valid) return valid.error();
+  const std::string dir = root_ + "/.sg-staging";
+  auto record = ReadMeta(dir, id);
+  if (!record) return record.error();
+  const std::string name(id);
+  const std::string data = dir + "/" + name + ".data";
+  const int fd = ::open(data.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      // Committed, or lost: the record alone means nothing.
+      ::unlink((dir + "/" + name + ".meta").c_str());
+      return Fail(ErrorCode::kNotFound,
+                  fmt::format("local storage: nothing is staged under '{}'", id));
+    }
+    return ErrnoError(errno, "local storage: open " + data);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < record->size) {
+    ::close(fd);
+    return Fail(ErrorCode::kIo,
+                fmt::format("local storage: {} is shorter than the {} bytes its record kept; "
+                            "the upload cannot be resumed: delete it",
+                            data, record->size));
+  }
+  // Bytes past the kept size were never acknowledged: drop them.
+  if (static_cast<uint64_t>(st.st_size) > record->size &&
+      ::ftruncate(fd, static_cast<off_t>(record->size)) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoError(err, "local storage: truncate " + data);
+  }
+  return std::unique_ptr<StagedObject>(
+      new LocalStaged(root_, dir, name, fd, record->size, std::move(record->meta)));
+}
+
+Result<std::vector<StagedInfo>> LocalStorage::ListStaged() {
+  const std::string dir = root_ + "/.sg-staging";
+  std::vector<StagedInfo> out;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    if (ec.value() == ENOENT) return out;
+    return ErrnoError(ec.value(), "local storage: list " + dir);
+  }
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) return ErrnoError(ec.value(), "local storage: list " + dir);
+    const std::string name = it->path().filename().string();
+    if (!name.ends_with(".meta")) continue;
+    const std::string id = name.substr(0, name.size() - 5);
+    if (!ValidateStagedId(id)) continue;
+    auto record = ReadMeta(dir, id);
+    if (!record) continue;  // gone meanwhile, or not ours
+    StagedInfo info;
+    info.id = id;
+    info.size = record->size;
+    info.meta = std::move(record->meta);
+    info.modified = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(record->st.st_mtim.tv_sec) +
+            std::chrono::nanoseconds(record->st.st_mtim.tv_nsec)));
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const StagedInfo& a, const StagedInfo& b) { return a.id < b.id; });
+  return out;
+}
+
+Result<void> LocalStorage::DeleteStaged(std::string_view id) {
+  if (auto valid = ValidateStagedId(id); !valid) return valid.error();
+  const std::string dir = root_ + "/.sg-staging";
+  const std::string name(id);
+  const bool had_meta = ::unlink((dir + "/" + name + ".meta").c_str()) == 0;
+  const bool had_data = ::unlink((dir + "/" + name + ".data").c_str()) == 0;
+  if (!had_meta && !had_data) {
+    return Fail(ErrorCode::kNotFound,
+                fmt::format("local storage: nothing is staged under '{}'", id));
   }
   return {};
 }

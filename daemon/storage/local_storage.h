@@ -28,6 +28,14 @@ class LocalStorage final : public Storage {
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   Result<void> Delete(std::string_view key) override;
 
+  /// Staged uploads live in `root/.sg-staging/`: ID.data (the bytes) and ID.meta (the kept size,
+  /// then the caller's description), which Sync replaces by an fsynced rename after fdatasync of
+  /// the bytes. Opening truncates the bytes to the kept size. Commit renames ID.data to the key.
+  Result<std::unique_ptr<StagedObject>> Stage(std::string_view id, std::string meta) override;
+  Result<std::unique_ptr<StagedObject>> OpenStaged(std::string_view id) override;
+  Result<std::vector<StagedInfo>> ListStaged() override;
+  Result<void> DeleteStaged(std::string_view id) override;
+
   const std::string& root() const { return root_; }
 
  private:

@@ -275,3 +275,62 @@ TEST_CASE("local storage wants an absolute root", "[storage]") {
 }
 
 }  // namespace sg::storage
+
+namespace sg::storage {
+
+TEST_CASE("local staging keeps what Sync made durable, across a kill -9, and commits by rename",
+          "[storage]") {
+  TempDir dir;
+  auto store = Store(dir);
+  {
+    auto staged = store->Stage("up1", "{\"a\":1}").value();
+    REQUIRE(staged->Append("hello "));
+    REQUIRE(staged->Sync());
+    CHECK(staged->size() == 6);
+    REQUIRE(staged->Append("wor"));
+    CHECK(staged->size() == 6);
+    CHECK(staged->appended() == 9);
+  }
+  // A process killed after appending, before Sync: its bytes do not count.
+  const int status = InChild([&] {
+    auto staged = store->OpenStaged("up1").value();
+    (void)staged->Append("garbage-not-synced");
+    kill(getpid(), SIGKILL);
+  });
+  CHECK(WIFSIGNALED(status));
+  auto staged = store->OpenStaged("up1").value();
+  CHECK(staged->size() == 6);
+  CHECK(staged->meta() == "{\"a\":1}");
+  REQUIRE(staged->Append("bad"));
+  REQUIRE(staged->Rollback());
+  CHECK(staged->appended() == 6);
+  REQUIRE(staged->Append("world"));
+  REQUIRE(staged->Sync(std::string("{\"a\":2}")));
+  auto listed = store->ListStaged().value();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].id == "up1");
+  CHECK(listed[0].size == 11);
+  CHECK(listed[0].meta == "{\"a\":2}");
+  CHECK(store->List("").value().empty());  // staging is not an object
+
+  const ObjectInfo info = staged->Commit("videos/v1/source").value();
+  CHECK(info.size == 11);
+  CHECK(ReadAll(*store, "videos/v1/source") == "hello world");
+  CHECK(store->ListStaged().value().empty());
+  CHECK(store->OpenStaged("up1").error().code == ErrorCode::kNotFound);
+  CHECK(!staged->Append("x"));
+}
+
+TEST_CASE("local staging refuses bad ids and a second stage of one id, and deletes", "[storage]") {
+  TempDir dir;
+  auto store = Store(dir);
+  CHECK(store->Stage("../x", "").error().code == ErrorCode::kInvalidArgument);
+  CHECK(store->Stage("", "").error().code == ErrorCode::kInvalidArgument);
+  REQUIRE(store->Stage("a-1", "m"));
+  CHECK(store->Stage("a-1", "m").error().code == ErrorCode::kFailedPrecondition);
+  REQUIRE(store->DeleteStaged("a-1"));
+  CHECK(store->DeleteStaged("a-1").error().code == ErrorCode::kNotFound);
+  CHECK(FilesUnder(dir.path() + "/media").empty());
+}
+
+}  // namespace sg::storage
