@@ -406,6 +406,11 @@ TEST_CASE("s3 staging refuses bad ids and a second stage of one id, and deletes"
              Catch::Contains("nothing is staged under 'nothing'"));
   REQUIRE(store->Stage("a-1", "m"));
   CHECK(store->Stage("a-1", "m").error().code == ErrorCode::kFailedPrecondition);
+  CHECK_THAT(store->Stage("a-1", "m").error().message, Catch::Contains("'a-1' is already staged"));
+  const auto not_text = store->Stage("bin", "\xff\xfe");
+  REQUIRE_FALSE(not_text);
+  CHECK(not_text.error().code == ErrorCode::kInvalidArgument);
+  CHECK_THAT(not_text.error().message, Catch::Contains("must be UTF-8 text"));
   {
     // One with a multipart upload under way, the other only a manifest.
     auto staged = store->Stage("b_2", "n").value();
