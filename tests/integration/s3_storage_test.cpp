@@ -24,6 +24,7 @@
 #include "daemon/storage/s3_signer.h"
 #include "tests/support/aws_cli.h"
 #include "tests/support/process.h"
+#include "tests/support/s3rver.h"
 
 namespace sg::storage {
 
@@ -33,52 +34,15 @@ using test::Process;
 using test::TempDir;
 constexpr size_t kMiB = size_t{1} << 20;
 
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    const size_t end = std::min(dirs.find(':', start), dirs.size());
-    const std::string candidate = dirs.substr(start, end - start) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
+using test::FindOnPath;
+using test::Require;
 
-// Ends the test as skipped (ctest's SKIP_RETURN_CODE) when a peer program is missing.
-std::string Require(const std::string& program, const std::string& path) {
-  if (path.empty() || access(path.c_str(), R_OK) != 0) {
-    std::cerr << "skipped: " << program
-              << " is missing; run scripts/install-deps.sh --test to install it\n";
-    std::exit(77);
-  }
-  return path;
-}
-
-// s3rver on 127.0.0.1, on the port the kernel picked, with the bucket "streamgate".
+// s3rver with the settings the store tests use against it.
 class S3rver {
  public:
-  explicit S3rver(const TempDir& dir)
-      : process_(
-            {Require("node", FindOnPath("node")), Require("s3rver", SG_S3RVER_BIN), "-d", Data(dir),
-             "-a", "127.0.0.1", "-p", "0", "-s", "--configure-bucket", "streamgate"},
-            dir) {
-    const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
-    const bool up = test::WaitFor(
-        [&] {
-          std::smatch m;
-          const std::string out = process_.Stdout();
-          if (!std::regex_search(out, m, listening)) return false;
-          port_ = std::stoi(m[1]);
-          return true;
-        },
-        std::chrono::seconds(30));
-    INFO("s3rver said: " << process_.Stdout() << process_.Stderr());
-    REQUIRE(up);
-  }
+  explicit S3rver(const TempDir& dir) : server_(dir, SG_S3RVER_BIN) {}
 
-  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const { return server_.endpoint(); }
 
   S3Settings Settings() const {
     S3Settings s;
@@ -95,13 +59,7 @@ class S3rver {
   }
 
  private:
-  static std::string Data(const TempDir& dir) {
-    std::filesystem::create_directories(dir.path() + "/s3");
-    return dir.path() + "/s3";
-  }
-
-  Process process_;
-  int port_ = 0;
+  test::S3rver server_;
 };
 
 std::unique_ptr<S3Storage> Store(const S3Settings& settings) {
