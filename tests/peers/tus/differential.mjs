@@ -270,6 +270,10 @@ const SEQUENCES = [
       // Sends 10 of the 100 bytes it announces and waits: the upload's PATCH is in progress.
       { method: 'PATCH', at: 0, headers: { ...OCTETS, 'Upload-Offset': '0', 'Content-Length': '100' },
         body: bytes(10), stall: true },
+      // Empty PATCHes (they store nothing) until the server has taken the first one in; then
+      // one with bytes.
+      { method: 'PATCH', at: 0, headers: { ...OCTETS, 'Upload-Offset': '0' },
+        body: Buffer.alloc(0), until: 423, expect: 423 },
       { method: 'PATCH', at: 0, headers: { ...OCTETS, 'Upload-Offset': '0' }, body: bytes(100),
         expect: 423 },
       { cancel: 1 },
@@ -312,8 +316,8 @@ function Send(base, step, target, extraHeaders) {
     });
     req.on('error', (e) => setTimeout(() => done({ status: 0, error: e.message, headers: {} }), 50));
     if (step.stall) {
-      req.write(step.body);
-      done({ status: 'stalled', request: req, headers: {} });
+      // Once the bytes left for the server.
+      req.write(step.body, () => done({ status: 'stalled', request: req, headers: {} }));
       return;
     }
     req.end(step.body);
@@ -365,7 +369,13 @@ async function Play(base, sequence) {
       // Paths, as the tus text shows them (clients such as tus-js-client send whole URLs).
       extra['Upload-Concat'] = `final;${parts.map((p) => new URL(p, base).pathname).join(' ')}`;
     }
-    const res = await Send(base, step, target, extra);
+    let res = await Send(base, step, target, extra);
+    // A step with `until` is sent again, for up to 3 s, until it gets that status.
+    for (const deadline = Date.now() + 3000; step.until !== undefined &&
+         res.status !== step.until && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      res = await Send(base, step, target, extra);
+    }
     if (res.status === 'stalled') {
       stalled[i] = res.request;
       answers.push({ status: 'stalled' });
