@@ -24,6 +24,14 @@ Result<std::unique_ptr<StagedObject>> Storage::OpenStaged(std::string_view /*id*
   return CannotStage(Kind());
 }
 Result<std::vector<StagedInfo>> Storage::ListStaged() { return CannotStage(Kind()); }
+Result<StagedInfo> Storage::StatStaged(std::string_view id) {
+  auto listed = ListStaged();
+  if (!listed) return listed.error();
+  for (auto& info : *listed) {
+    if (info.id == id) return std::move(info);
+  }
+  return Fail(ErrorCode::kNotFound, "nothing is staged under '" + std::string(id) + "'");
+}
 Result<void> Storage::DeleteStaged(std::string_view /*id*/) { return CannotStage(Kind()); }
 
 Result<void> ValidateStagedId(std::string_view id) {

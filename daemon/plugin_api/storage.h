@@ -133,6 +133,9 @@ class Storage {
   virtual Result<std::unique_ptr<StagedObject>> Stage(std::string_view id, std::string meta);
   /// Opens what is staged under an id: kNotFound when nothing is.
   virtual Result<std::unique_ptr<StagedObject>> OpenStaged(std::string_view id);
+  /// What is staged under an id, read only (a reader never disturbs a writer of it, in this
+  /// process or another): kNotFound when nothing is. `modified` may be unknown (epoch) on S3.
+  virtual Result<StagedInfo> StatStaged(std::string_view id);
   /// Every staged id, for collecting the abandoned ones. Sorted by id.
   virtual Result<std::vector<StagedInfo>> ListStaged();
   /// Removes what is staged under an id: kNotFound when nothing is.

@@ -10,8 +10,8 @@
 namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
-  return {ApiGatewayConfig(), CacheConfig(), MonitorConfig(), MetadataConfig(), WorkerConfig(),
-          UploadConfig()};
+  return {ApiGatewayConfig(), CacheConfig(),  MonitorConfig(),
+          MetadataConfig(),   WorkerConfig(), UploadConfig()};
 }
 
 const config::Schema& BuiltinSchema() {

@@ -418,6 +418,18 @@ Result<MetaFile> ReadMeta(const std::string& dir, std::string_view id) {
   return out;
 }
 
+StagedInfo InfoOf(std::string_view id, MetaFile record) {
+  StagedInfo info;
+  info.id = std::string(id);
+  info.size = record.size;
+  info.meta = std::move(record.meta);
+  info.modified = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(record.st.st_mtim.tv_sec) +
+          std::chrono::nanoseconds(record.st.st_mtim.tv_nsec)));
+  return info;
+}
+
 class LocalStaged final : public StagedObject {
  public:
   LocalStaged(std::string root, std::string dir, std::string id, int fd, uint64_t size,
@@ -577,6 +589,13 @@ Result<std::unique_ptr<StagedObject>> LocalStorage::OpenStaged(std::string_view 
       new LocalStaged(root_, dir, name, fd, record->size, std::move(record->meta)));
 }
 
+Result<StagedInfo> LocalStorage::StatStaged(std::string_view id) {
+  if (auto valid = ValidateStagedId(id); !valid) return valid.error();
+  auto record = ReadMeta(root_ + "/.sg-staging", id);
+  if (!record) return record.error();
+  return InfoOf(id, std::move(*record));
+}
+
 Result<std::vector<StagedInfo>> LocalStorage::ListStaged() {
   const std::string dir = root_ + "/.sg-staging";
   std::vector<StagedInfo> out;
@@ -594,15 +613,7 @@ Result<std::vector<StagedInfo>> LocalStorage::ListStaged() {
     if (!ValidateStagedId(id)) continue;
     auto record = ReadMeta(dir, id);
     if (!record) continue;  // gone meanwhile, or not ours
-    StagedInfo info;
-    info.id = id;
-    info.size = record->size;
-    info.meta = std::move(record->meta);
-    info.modified = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::seconds(record->st.st_mtim.tv_sec) +
-            std::chrono::nanoseconds(record->st.st_mtim.tv_nsec)));
-    out.push_back(std::move(info));
+    out.push_back(InfoOf(id, std::move(*record)));
   }
   std::sort(out.begin(), out.end(),
             [](const StagedInfo& a, const StagedInfo& b) { return a.id < b.id; });

@@ -33,6 +33,7 @@ class LocalStorage final : public Storage {
   /// the bytes. Opening truncates the bytes to the kept size. Commit renames ID.data to the key.
   Result<std::unique_ptr<StagedObject>> Stage(std::string_view id, std::string meta) override;
   Result<std::unique_ptr<StagedObject>> OpenStaged(std::string_view id) override;
+  Result<StagedInfo> StatStaged(std::string_view id) override;
   Result<std::vector<StagedInfo>> ListStaged() override;
   Result<void> DeleteStaged(std::string_view id) override;
 

@@ -844,6 +844,13 @@ Result<std::unique_ptr<StagedObject>> S3Storage::OpenStaged(std::string_view id)
       new S3Staged(*client_, std::string(id), std::move(m).value(), std::move(tail)));
 }
 
+Result<StagedInfo> S3Storage::StatStaged(std::string_view id) {
+  if (auto valid = ValidateStagedId(id); !valid) return valid.error();
+  auto m = LoadManifest(*client_, StagingDir(id), id);
+  if (!m) return m.error();
+  return StagedInfo{std::string(id), m->size, std::move(m->meta), {}};
+}
+
 Result<std::vector<StagedInfo>> S3Storage::ListStaged() {
   auto listed = ListObjects(*client_, kStagingPrefix);
   if (!listed) return listed.error();

@@ -64,6 +64,7 @@ class S3Storage final : public Storage {
   /// part is one PUT. DeleteStaged aborts the upload and deletes the staging's objects.
   Result<std::unique_ptr<StagedObject>> Stage(std::string_view id, std::string meta) override;
   Result<std::unique_ptr<StagedObject>> OpenStaged(std::string_view id) override;
+  Result<StagedInfo> StatStaged(std::string_view id) override;
   Result<std::vector<StagedInfo>> ListStaged() override;
   Result<void> DeleteStaged(std::string_view id) override;
 

@@ -755,7 +755,7 @@ class UploadPlugin final : public Plugin {
 
   // POST /api/v1/uploads: creation, with or without a first body, partial or final.
   static void Create(const std::shared_ptr<Shared>& s, const HttpRequest& req,
-                     std::shared_ptr<HttpBodyReader> body,
+                     const std::shared_ptr<HttpBodyReader>& body,
                      std::shared_ptr<HttpResponder> responder) {
     auto answer = [&](HttpResponse res, Reason reason) {
       s->Failed(reason);
@@ -1024,7 +1024,7 @@ class UploadPlugin final : public Plugin {
 
   // PATCH /api/v1/uploads/{id}: the next chunk.
   static void Patch(const std::shared_ptr<Shared>& s, const HttpRequest& req,
-                    std::shared_ptr<HttpBodyReader> body,
+                    const std::shared_ptr<HttpBodyReader>& body,
                     std::shared_ptr<HttpResponder> responder) {
     auto answer = [&](HttpResponse res, Reason reason) {
       s->Failed(reason);
@@ -1145,7 +1145,7 @@ class UploadPlugin final : public Plugin {
           Reason::kStorage);
     }
     if (record->expires > 0 && record->expires < NowMs()) {
-      Expire(*s, *staged, *record, call.request_id);
+      Expire(*s, call.id, staged->size(), *record, call.request_id);
       return answer(Gone(call.id, "it expired (upload.expiry) before it was finished"),
                     Reason::kGone);
     }
@@ -1273,9 +1273,8 @@ class UploadPlugin final : public Plugin {
   }
 
   // Removes an expired upload's bytes; its video, if any, is deleted with the reason.
-  static void Expire(Shared& s, StagedObject& staged, const Record& record,
+  static void Expire(Shared& s, const std::string& id, uint64_t size, const Record& record,
                      const std::string& request_id) {
-    const std::string id = staged.id();
     if (auto gone = s.storage->DeleteStaged(id);
         !gone && gone.error().code != ErrorCode::kNotFound) {
       s.logger->warn(log::With("Cannot remove an expired upload",
@@ -1292,15 +1291,14 @@ class UploadPlugin final : public Plugin {
         (void)(*catalogue)->Transition(id, to);
       }
     }
-    s.logger->info(
-        log::With("Expired upload removed", {{"upload", id},
-                                             {"bytes", static_cast<int64_t>(staged.size())},
-                                             {"request_id", request_id}}));
+    s.logger->info(log::With(
+        "Expired upload removed",
+        {{"upload", id}, {"bytes", static_cast<int64_t>(size)}, {"request_id", request_id}}));
   }
 
   // GET and HEAD /api/v1/uploads/{id}: the offset (tus), and for GET a JSON view of it.
   static void Head(const std::shared_ptr<Shared>& s, const HttpRequest& req,
-                   std::shared_ptr<HttpResponder> responder) {
+                   const std::shared_ptr<HttpResponder>& responder) {
     const bool head = req.method == "HEAD";
     if (head) {
       if (auto bad = CheckVersion(req)) {
@@ -1345,50 +1343,32 @@ class UploadPlugin final : public Plugin {
       return Missing(call.id);
     }
     if (auto writer = s.Writer(call.id)) {
-      State state;
-      state.status = 200;
-      state.offset = writer->kept;
-      state.length = writer->length;
-      state.expires = writer->expires;
-      state.partial = writer->partial;
+      // A PATCH here is writing it: its offset as last synced.
+      State state{200, writer->kept, writer->length, writer->expires, writer->partial, {}};
       return Describe(call.id, state, true);
     }
-    if (!s.Hold(call.id, false)) {
-      // Another HEAD or a DELETE has it this instant; a writer publishes its offset.
-      if (auto writer = s.Writer(call.id)) {
-        State state{200, writer->kept, writer->length, writer->expires, writer->partial, {}};
-        return Describe(call.id, state, true);
-      }
-      return TusError(423, "locked", "the upload is being changed this instant", "try again");
-    }
+    // Read only, so that HEAD never disturbs a writer (here or in another process).
     State state;
-    auto opened = s.storage->OpenStaged(call.id);
-    if (opened) {
-      auto record = Record::FromJson((*opened)->meta());
+    auto staged = s.storage->StatStaged(call.id);
+    if (staged) {
+      auto record = Record::FromJson(staged->meta);
       if (!record) {
-        s.Release(call.id);
+        s.Failed(Reason::kStorage);
         return StorageError(
             Fail(ErrorCode::kIo, "upload '" + call.id + "' has an unreadable record"));
       }
       if (record->expires > 0 && record->expires < NowMs()) {
-        Expire(s, **opened, *record, call.request_id);
-        s.Release(call.id);
+        // The worker's expire-uploads job (or the next PATCH) removes it.
         s.Failed(Reason::kGone);
         return Gone(call.id, "it expired (upload.expiry) before it was finished");
       }
-      state.status = 200;
-      state.offset = (*opened)->size();
-      state.length = record->length;
-      state.expires = record->expires;
-      state.partial = record->partial;
-    } else if (opened.error().code == ErrorCode::kNotFound) {
+      state = State{200, staged->size, record->length, record->expires, record->partial, {}};
+    } else if (staged.error().code == ErrorCode::kNotFound) {
       state = Lookup(s, call.id, call.request_id);
     } else {
-      s.Release(call.id);
       s.Failed(Reason::kStorage);
-      return StorageError(opened.error());
+      return StorageError(staged.error());
     }
-    s.Release(call.id);
     if (state.status != 200) {
       s.Failed(state.status == 410 ? Reason::kGone : Reason::kNotFound);
       return std::move(state.error);
@@ -1547,10 +1527,8 @@ class UploadPlugin final : public Plugin {
         ++left;
         continue;  // a request works on it: not abandoned
       }
-      if (auto staged = s.storage->OpenStaged(info.id)) {
-        Expire(s, **staged, *record, "job:" + job.job().id);
-        ++removed;
-      }
+      Expire(s, info.id, info.size, *record, "job:" + job.job().id);
+      ++removed;
       s.Release(info.id);
     }
     s.staged.store(left);
