@@ -114,12 +114,19 @@ class Upload {
                   << std::flush;
   }
   // Says where the upload stopped and how to go on.
-  void StopInterrupted(uint64_t offset) {
+  // `offset`: where the server is, when known (nullopt before we asked it).
+  void StopInterrupted(std::optional<uint64_t> offset) {
     if (progress_) progress_->Finish();
-    if (context_.json) Event({{"event", "interrupted"}, {"bytes", offset}, {"total", size_}});
-    *context_.err << fmt::format(
-        "streamgate: interrupted at {} of {} ({:.0f}%); run the same command again to resume\n",
-        HumanBytes(offset), HumanBytes(size_), Percent(offset));
+    if (context_.json) {
+      Event({{"event", "interrupted"},
+             {"bytes", offset ? nlohmann::ordered_json(*offset) : nlohmann::ordered_json()},
+             {"total", size_}});
+    }
+    const std::string where = offset ? fmt::format(" at {} of {} ({:.0f}%)", HumanBytes(*offset),
+                                                   HumanBytes(size_), Percent(*offset))
+                                     : "";
+    *context_.err << "streamgate: interrupted" << where
+                  << "; run the same command again to resume\n";
     context_.exit_code = kExitInterrupted;
   }
   double Percent(uint64_t offset) const {
@@ -213,7 +220,7 @@ std::optional<uint64_t> Upload::Resume(const std::string& upload_url, bool& fail
   for (;;) {
     auto reply = http_.Send("HEAD", upload_url, TusHeaders());
     if (!reply && Interrupted()) {
-      StopInterrupted(0);
+      StopInterrupted(std::nullopt);
       failed = true;
       return std::nullopt;
     }
@@ -229,15 +236,15 @@ std::optional<uint64_t> Upload::Resume(const std::string& upload_url, bool& fail
         failed = true;
         return std::nullopt;
       }
-      std::chrono::seconds delay = std::min<std::chrono::seconds>(
-          kMaxBackoff, std::chrono::seconds(1LL << std::min(failures_ - 1, 5)));
+      Clock::duration delay = std::min<Clock::duration>(
+          kMaxBackoff, std::chrono::milliseconds(500LL << std::min(failures_ - 1, 8)));
       if (reply) {
         if (auto after = ParseSize(reply->Header("retry-after"))) {
           delay = std::chrono::seconds(std::min<uint64_t>(*after, 60));
         }
       }
       if (!SleepFor(delay)) {
-        StopInterrupted(0);
+        StopInterrupted(std::nullopt);
         failed = true;
         return std::nullopt;
       }
@@ -280,7 +287,7 @@ bool Upload::Create() {
     auto reply = http_.Send("POST", endpoint, headers);
     if (!reply) {
       if (Interrupted()) {
-        StopInterrupted(0);
+        StopInterrupted(std::nullopt);
         return false;
       }
       // Nothing answered at all: retrying would not help a wrong URL or a stopped daemon.
@@ -352,7 +359,7 @@ bool Upload::Recover(const std::string& why, const HttpReply* reply) {
                      kMaxRetries + 1, HumanBytes(offset_), HumanBytes(size_), why));
     return false;
   }
-  // 1, 2, 4, ... 30 s; a Retry-After in seconds wins (capped at a minute).
+  // 0.5, 1, 2, ... 30 s; a Retry-After in seconds wins (capped at a minute).
   auto delay = std::min<Clock::duration>(
       kMaxBackoff, std::chrono::milliseconds(500LL << std::min(failures_ - 1, 8)));
   if (reply != nullptr) {
