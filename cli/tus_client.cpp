@@ -76,15 +76,17 @@ std::string HttpReply::Header(const std::string& lower_name) const {
 }
 
 std::string HttpReply::Problem() const {
+  std::string message;
   const auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_object() && json.contains("error")) {
     const auto& error = json["error"];
-    if (error.is_object() && error.value("message", "") != "") return error.value("message", "");
-    if (error.is_string()) return error.get<std::string>();
+    if (error.is_object()) message = error.value("message", "");
+    if (error.is_string()) message = error.get<std::string>();
   }
-  std::string line = Trim(body.substr(0, body.find('\n')));
-  if (line.size() > 200) line = line.substr(0, 200) + "...";
-  return line.empty() ? fmt::format("HTTP {}", status) : line;
+  if (message.empty() && !json.is_object()) message = Trim(body.substr(0, body.find('\n')));
+  if (message.size() > 200) message = message.substr(0, 200) + "...";
+  return message.empty() ? fmt::format("HTTP {}", status)
+                         : fmt::format("HTTP {}: {}", status, message);
 }
 
 Result<std::unique_ptr<TusClient>> TusClient::Create() {

@@ -24,8 +24,8 @@ struct HttpReply {
 
   /// The header's value, or "" when it is missing.
   std::string Header(const std::string& lower_name) const;
-  /// The message of a gateway error body {"error":{"message":...}}, else the body itself cut to
-  /// a line, else "HTTP STATUS".
+  /// "HTTP STATUS: MESSAGE", the message from a gateway error body {"error":{"message":...}},
+  /// else the body's first line; "HTTP STATUS" alone when there is neither.
   std::string Problem() const;
 };
 

@@ -339,14 +339,13 @@ bool Upload::Create() {
       return false;
     }
     if (status >= 500 || status == 423 || status == 429) {
-      if (!Recover(fmt::format("POST {}: HTTP {}: {}", endpoint, status, reply->Problem()),
-                   &*reply)) {
+      if (!Recover(fmt::format("POST {}: {}", endpoint, reply->Problem()), &*reply)) {
         return false;
       }
       continue;
     }
-    Stop(kExitFailure, fmt::format("the server refused to create the upload: HTTP {}: {}", status,
-                                   reply->Problem()));
+    Stop(kExitFailure,
+         fmt::format("the server refused to create the upload: {}", reply->Problem()));
     return false;
   }
 }
@@ -413,9 +412,7 @@ bool Upload::SendChunks() {
       }
       const auto offset = ParseSize(head->Header("upload-offset"));
       if (head->status / 100 != 2 || !offset) {
-        if (!Recover(
-                fmt::format("HEAD {}: HTTP {}: {}", upload_url_, head->status, head->Problem()),
-                &*head)) {
+        if (!Recover(fmt::format("HEAD {}: {}", upload_url_, head->Problem()), &*head)) {
           return false;
         }
         continue;
@@ -473,11 +470,17 @@ bool Upload::SendChunks() {
     if (status == 460) {
       if (++checksum_failures > kMaxChecksumRetries) {
         Stop(kExitFailure,
-             fmt::format("the server refused the chunk at byte {} {} times as corrupt (checksum "
-                         "mismatch: {}); something between here and the server changes the "
+             fmt::format("the server refused the chunk at byte {} {} times as corrupt ({}); "
+                         "something between here and the server changes the "
                          "bytes; run the same command again to resume",
                          offset_, checksum_failures, reply->Problem()));
         return false;
+      }
+      if (!context_.json) {
+        progress_->Finish();
+        *context_.err << fmt::format(
+            "streamgate: the server found the chunk at byte {} corrupt ({}); sending it again\n",
+            offset_, reply->Problem());
       }
       continue;  // the server dropped the chunk: send it again
     }
@@ -489,21 +492,20 @@ bool Upload::SendChunks() {
       return false;
     }
     if (status == 413) {
-      Stop(kExitFailure, fmt::format("the server refused the chunk at byte {}: HTTP 413: {}; "
+      Stop(kExitFailure, fmt::format("the server refused the chunk at byte {}: {}; "
                                      "raise upload.max_size or use a smaller --chunk-size",
                                      offset_, reply->Problem()));
       return false;
     }
     if (status == 409 || status >= 500 || status == 423 || status == 429) {
-      if (!Recover(fmt::format("PATCH at byte {}: HTTP {}: {}", offset_, status, reply->Problem()),
-                   &*reply)) {
+      if (!Recover(fmt::format("PATCH at byte {}: {}", offset_, reply->Problem()), &*reply)) {
         return false;
       }
       relearn = true;
       continue;
     }
-    Stop(kExitFailure, fmt::format("the server refused the chunk at byte {}: HTTP {}: {}", offset_,
-                                   status, reply->Problem()));
+    Stop(kExitFailure,
+         fmt::format("the server refused the chunk at byte {}: {}", offset_, reply->Problem()));
     return false;
   }
   return true;
@@ -558,9 +560,8 @@ void Upload::Wait() {
                                       video_id_, video_url));
       return;
     } else {
-      problem = reply
-                    ? fmt::format("GET {}: HTTP {}: {}", video_url, reply->status, reply->Problem())
-                    : reply.error().message;
+      problem =
+          reply ? fmt::format("GET {}: {}", video_url, reply->Problem()) : reply.error().message;
     }
     if (Clock::now() >= deadline) {
       Stop(kExitFailure,
