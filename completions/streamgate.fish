@@ -204,7 +204,8 @@ function __streamgated_keys
     redis.host redis.port redis.password redis.db redis.poolsize redis.timeout \
     monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level \
     metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size \
-    worker.concurrency worker.max_attempts worker.lease worker.poll_interval worker.backoff_base worker.backoff_max worker.gc_interval
+    worker.concurrency worker.max_attempts worker.lease worker.poll_interval worker.backoff_base worker.backoff_max worker.gc_interval \
+    upload.max_size upload.expiry upload.max_concurrent_per_client upload.sync_every upload.cors_origins
 end
 # END GENERATED configuration keys
 

@@ -221,7 +221,11 @@ int Daemon::Serve(const config::Config& config) {
   int registered = 0;
   for (auto& plugin : plugins::BuiltinPlugins()) {
     const std::string name(plugin->Name());
-    const bool wanted = monolith ? config.PluginEnabled(name) : name == options_.service;
+    // The upload service needs the gateway's router in its process, which a microservice
+    // process of its own does not have yet: it runs in monolith mode only, for now.
+    const bool alone_ok = name != "upload";
+    const bool wanted =
+        monolith ? config.PluginEnabled(name) : name == options_.service && alone_ok;
     if (!wanted) continue;
     if (auto ok = kernel_->Register(std::move(plugin), policy); !ok) {
       logger_->critical(ok.error().message);
@@ -231,7 +235,11 @@ int Daemon::Serve(const config::Config& config) {
   }
   if (!monolith && registered == 0) {
     const std::string message = fmt::format(
-        "service '{}' is not built into this streamgated yet; nothing to run", options_.service);
+        "service '{}' is not built into this streamgated yet as a process of its own; nothing "
+        "to run{}",
+        options_.service,
+        options_.service == "upload" ? " (uploads are served in monolith mode: --mode monolith)"
+                                     : "");
     logger_->critical(message);
     std::cerr << "streamgated: " << message << '\n';
     return kExitNotBuilt;

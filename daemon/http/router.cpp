@@ -208,10 +208,11 @@ RouteTable::Match RouteTable::Find(std::string_view method, std::string_view pat
     if (!fits) continue;
     if (match.cors == nullptr && route.cors) match.cors = route.cors.get();
     const bool method_fits = route.method == method || (method == "HEAD" && route.method == "GET");
-    if (!method_fits) {
+    // A preflight names every method of the path, an OPTIONS route's own (tus) included.
+    if (!method_fits || method == "OPTIONS") {
       allowed.push_back(route.method);
       if (route.method == "GET") allowed.emplace_back("HEAD");
-      continue;
+      if (!method_fits) continue;
     }
     // An exact method wins over GET answering HEAD.
     if (match.route != nullptr && match.route->method == method) continue;
@@ -224,7 +225,7 @@ RouteTable::Match RouteTable::Find(std::string_view method, std::string_view pat
       }
     }
   }
-  if (match.route == nullptr && !allowed.empty()) {
+  if ((match.route == nullptr || method == "OPTIONS") && !allowed.empty()) {
     std::sort(allowed.begin(), allowed.end());
     allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
     for (size_t i = 0; i < allowed.size(); ++i) match.allow += (i ? ", " : "") + allowed[i];

@@ -56,7 +56,7 @@ class RouteTable final : public Router {
   struct Match {
     const Route* route = nullptr;  // null: no route
     std::vector<std::pair<std::string_view, std::string_view>> params;
-    std::string allow;                 // when the path matched but not the method: "GET, HEAD"
+    std::string allow;  // the path's methods ("GET, HEAD") when none matched, or for OPTIONS
     const CorsPolicy* cors = nullptr;  // the path's CORS policy, when it has one
   };
 

@@ -174,9 +174,10 @@ void BasicSession<Stream>::Handle() {
   const auto& req = parser_->get();
   const bool head = head_request_;
   auto& match = match_;
-  if (match.route == nullptr && match.cors != nullptr && req.method() == bhttp::verb::options &&
+  if (match.cors != nullptr && req.method() == bhttp::verb::options &&
       req.find(bhttp::field::access_control_request_method) != req.end()) {
-    // A browser's preflight for a cross-origin call.
+    // A browser's preflight for a cross-origin call, even where a route answers OPTIONS itself
+    // (tus's discovery): the browser asks the server's CORS policy, not the route.
     std::vector<std::pair<std::string, std::string>> headers;
     AddCorsHeaders(*match.cors, headers);
     headers.emplace_back("Access-Control-Allow-Methods", match.allow);
@@ -223,6 +224,7 @@ HttpRequest BasicSession<Stream>::MakeRequest() {
   request.path = path_;
   request.query = query_;
   request.request_id = request_id_;
+  request.remote = remote_;
   request.params = std::move(match_.params);
   request.header_ctx = &parser_->get();
   request.header_fn = [](const void* ctx, std::string_view name) {

@@ -23,6 +23,7 @@ struct HttpRequest {
   std::string_view query;   // "a=1&b=2", without the '?'
   std::string_view body;
   std::string_view request_id;
+  std::string_view remote;  // the client's address ("127.0.0.1", "::1"), or "-" when unknown
   /// Path parameters from the route pattern: {"id": "42"} for /api/v1/videos/{id}.
   std::vector<std::pair<std::string_view, std::string_view>> params;
   /// A request header, or "" when absent.

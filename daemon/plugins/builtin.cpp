@@ -4,18 +4,20 @@
 #include "daemon/plugins/cache/cache_plugin.h"
 #include "daemon/plugins/metadata/metadata_plugin.h"
 #include "daemon/plugins/monitor/monitor.h"
+#include "daemon/plugins/upload/upload_plugin.h"
 #include "daemon/plugins/worker/worker_plugin.h"
 
 namespace sg::plugins {
 
 std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
-  // One line per plugin; the six media services of the schema are to come.
+  // One line per plugin; transcoder, streaming and auth are to come.
   std::vector<std::unique_ptr<Plugin>> plugins;
   plugins.push_back(MakeApiGateway());
   plugins.push_back(MakeCache());
   plugins.push_back(MakeMonitor());
   plugins.push_back(MakeMetadata());
   plugins.push_back(MakeWorkerPlugin());
+  plugins.push_back(MakeUpload());
   return plugins;
 }
 

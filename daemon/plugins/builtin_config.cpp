@@ -4,12 +4,14 @@
 #include "daemon/plugins/cache/cache_config.h"
 #include "daemon/plugins/metadata/metadata_config.h"
 #include "daemon/plugins/monitor/monitor_config.h"
+#include "daemon/plugins/upload/upload_config.h"
 #include "daemon/plugins/worker/worker_config.h"
 
 namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
-  return {ApiGatewayConfig(), CacheConfig(), MonitorConfig(), MetadataConfig(), WorkerConfig()};
+  return {ApiGatewayConfig(), CacheConfig(), MonitorConfig(), MetadataConfig(), WorkerConfig(),
+          UploadConfig()};
 }
 
 const config::Schema& BuiltinSchema() {

@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "common/strings.h"
+#include "common/ulid.h"
 
 namespace sg::plugins {
 namespace {
@@ -690,36 +691,8 @@ std::shared_ptr<Catalogue> MakeSqlCatalogue(std::shared_ptr<SqlDatabase> databas
   return std::make_shared<SqlCatalogue>(std::move(database), std::move(clock));
 }
 
-std::string NewVideoId(int64_t now_ms) {
-  std::array<unsigned char, 16> bytes{};
-  const auto ms = static_cast<uint64_t>(std::max<int64_t>(now_ms, 0)) & 0xFFFFFFFFFFFFull;
-  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
-  if (RAND_bytes(bytes.data() + 6, 10) != 1) {
-    // RAND_bytes fails only when the system has no entropy at all; an id must still be made.
-    std::random_device device;
-    for (size_t i = 6; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>(device());
-  }
-  // 128 bits as 26 characters of 5 bits: the first carries two leading zero bits.
-  auto bit = [&](int k) -> unsigned {
-    if (k < 2) return 0;
-    k -= 2;
-    return (bytes[k / 8] >> (7 - k % 8)) & 1U;
-  };
-  std::string id;
-  for (int c = 0; c < 26; ++c) {
-    unsigned v = 0;
-    for (int k = 0; k < 5; ++k) v = (v << 1) | bit(c * 5 + k);
-    id += kCrockford[v];
-  }
-  return id;
-}
+std::string NewVideoId(int64_t now_ms) { return NewUlid(now_ms); }
 
-bool IsVideoId(std::string_view id) {
-  if (id.size() != kIdLength || id[0] > '7') return false;
-  for (char c : id) {
-    if (kCrockford.find(c) == std::string_view::npos) return false;
-  }
-  return true;
-}
+bool IsVideoId(std::string_view id) { return IsUlid(id); }
 
 }  // namespace sg::plugins

@@ -7,6 +7,8 @@
 #include <random>
 #include <utility>
 
+#include "common/ulid.h"
+
 namespace sg::plugins {
 namespace {
 
@@ -532,53 +534,6 @@ Result<void> ValidateJobSpec(const JobSpec& spec) {
   return {};
 }
 
-std::string NewJobId(int64_t now_ms) {
-  static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  static std::mutex mu;
-  static int64_t last_ms = -1;
-  static std::array<uint8_t, 10> last_random{};
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::array<uint8_t, 10> random{};
-  int64_t ms = now_ms < 0 ? 0 : now_ms;
-  {
-    std::lock_guard lock(mu);
-    if (ms <= last_ms) {
-      // Same (or an earlier) millisecond: the last id's random part plus one, so ids still sort
-      // in the order they were made.
-      ms = last_ms;
-      random = last_random;
-      for (int i = 9; i >= 0; --i) {
-        if (++random[static_cast<size_t>(i)] != 0) break;
-      }
-    } else {
-      for (auto& b : random) b = static_cast<uint8_t>(rng());
-      random[0] &= 0x7f;  // room to count up within a millisecond
-    }
-    last_ms = ms;
-    last_random = random;
-  }
-  // 48 bits of time then 80 of randomness, 5 bits a character: 26 characters.
-  std::array<uint8_t, 16> bytes{};
-  auto t = static_cast<uint64_t>(ms);
-  for (int i = 5; i >= 0; --i) {
-    bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(t & 0xff);
-    t >>= 8;
-  }
-  std::copy(random.begin(), random.end(), bytes.begin() + 6);
-  std::string id(26, '0');
-  // 130 bits of characters for 128 of data: the first character holds the top 3 bits.
-  for (int c = 25; c >= 0; --c) {
-    const int bit = (25 - c) * 5;  // the lowest data bit of character c
-    uint32_t value = 0;
-    for (int k = 0; k < 5; ++k) {
-      const int b = bit + k;
-      if (b >= 128) break;
-      const int byte = 15 - b / 8;
-      if ((bytes[static_cast<size_t>(byte)] >> (b % 8)) & 1) value |= 1U << k;
-    }
-    id[static_cast<size_t>(c)] = kAlphabet[value];
-  }
-  return id;
-}
+std::string NewJobId(int64_t now_ms) { return NewUlid(now_ms); }
 
 }  // namespace sg::plugins
