@@ -58,7 +58,7 @@ std::string RandomFile(const TempDir& dir, const std::string& name, uint64_t siz
 }
 
 std::string Sha256(const std::string& path) {
-  const RunResult r = Run({"sha256sum", path});
+  const RunResult r = Run({"/usr/bin/sha256sum", path});
   REQUIRE(r.exit_code == 0);
   return r.out.substr(0, 64);
 }
@@ -191,6 +191,32 @@ TEST_CASE("upload --no-resume starts afresh after an interrupted upload", "[uplo
   CHECK(events.front()["resumed"] == false);
   CHECK(events.front()["offset"] == 0);
   CHECK(events.front()["video"] != JsonLines(slow.Stdout()).front()["video"]);
+  CHECK(Sha256(d.Source(events.back()["video"])) == Sha256(file));
+}
+
+TEST_CASE("an upload the server no longer has is started afresh, saying so", "[upload-cli]") {
+  UploadDaemon d;
+  const std::string file = RandomFile(d.dir, "clip.mp4", kSize);
+  Process slow({SG_CLI_BIN, "--json", "upload", file, "--chunk-size", "1MiB", "--limit-rate", "4M"},
+               d.dir, d.env);
+  REQUIRE(WaitFor([&] { return Contains(slow.Stdout(), "\"progress\""); }, 60s));
+  slow.Signal(SIGINT);
+  REQUIRE(slow.Wait(30s) == kExitInterrupted);
+  const std::string upload = JsonLines(slow.Stdout()).front()["upload"];
+  // Terminated by someone else (or expired): the server answers 404 for it from now on.
+  const RunResult deleted = Run({"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                                 "-X", "DELETE", "-H", "Tus-Resumable: 1.0.0", upload});
+  REQUIRE(deleted.out == "204");
+
+  const RunResult r = d.Cli({"--json", "upload", file});
+
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(Contains(r.err, "is gone from the server"));
+  CHECK(Contains(r.err, "starting afresh"));
+  const auto events = JsonLines(r.out);
+  CHECK(events.front()["resumed"] == false);
+  CHECK(events.front()["upload"] != upload);
   CHECK(Sha256(d.Source(events.back()["video"])) == Sha256(file));
 }
 
