@@ -1,6 +1,7 @@
 #include "cli/upload_progress.h"
 
 #include <algorithm>
+#include <cmath>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -19,7 +20,7 @@ std::string HumanBytes(uint64_t bytes) {
 
 std::string HumanEta(double seconds) {
   if (seconds < 0) return "-";
-  const auto s = static_cast<int64_t>(seconds + 0.5);
+  const int64_t s = std::llround(seconds);
   if (s < 60) return fmt::format("{}s", s);
   if (s < 3600) return fmt::format("{}m {:02}s", s / 60, s % 60);
   return fmt::format("{}h {:02}m", s / 3600, (s % 3600) / 60);
