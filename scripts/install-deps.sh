@@ -5,7 +5,8 @@
 #   scripts/install-deps.sh            build and run dependencies
 #   scripts/install-deps.sh --test     also what the test suite needs (fuzzing, man lint, shells,
 #                                      systemd, libseccomp and ffmpeg for the service's tests,
-#                                      awscli and s3rver, from npm, for the S3 store's tests)
+#                                      awscli and s3rver, from npm, for the S3 store's tests,
+#                                      @tus/server and tus-js-client, from npm, for the upload tests)
 #   scripts/install-deps.sh --bench    also the benchmarks' references (nginx, supervisor, wrk, hyperfine)
 set -euo pipefail
 
@@ -32,23 +33,27 @@ case "${1:-}" in
   *) echo "usage: install-deps.sh [--test | --bench]" >&2; exit 2 ;;
 esac
 
-# The S3 store's tests run s3rver (no S3 server is packaged in Debian) from npm, pinned by
-# tests/peers/s3rver/package-lock.json. Node and npm come from Debian unless some node is there.
-with_s3rver=false
+# The test peers from npm, each pinned by its committed package-lock.json: s3rver for the S3
+# store's tests (no S3 server is packaged in Debian), and the tus project's own server and client
+# (tests/peers/tus: @tus/server, @tus/file-store, tus-js-client; they need node >= 20.19) for the
+# upload tests and benchmark. Node and npm come from Debian unless some node is there.
+with_node_peers=false
 if [[ ${1:-} == --test || ${1:-} == --bench ]]; then
-  with_s3rver=true
+  with_node_peers=true
   if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 fi
 
-install_s3rver() {
-  local dir
-  dir="$(dirname "$0")/../tests/peers/s3rver"
-  # Once per lock file: a second run finds the lock's copy in node_modules and does nothing.
-  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json" 2>/dev/null; then
-    echo "install-deps: npm ci in tests/peers/s3rver"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error &&
-      cp package-lock.json node_modules/.installed-lock.json)
-  fi
+install_node_peers() {
+  local peer dir
+  for peer in s3rver tus; do
+    dir="$(dirname "$0")/../tests/peers/$peer"
+    # Once per lock file: a second run finds the lock's copy in node_modules and does nothing.
+    if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json" 2>/dev/null; then
+      echo "install-deps: npm ci in tests/peers/$peer"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error &&
+        cp package-lock.json node_modules/.installed-lock.json)
+    fi
+  done
 }
 
 missing=()
@@ -60,7 +65,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#want[@]} packages present"
-  if $with_s3rver; then install_s3rver; fi
+  if $with_node_peers; then install_node_peers; fi
   exit 0
 fi
 
@@ -74,4 +79,4 @@ export DEBIAN_FRONTEND=noninteractive
 # The package lists of a fresh machine are empty or stale: refresh them once per run that installs.
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-if $with_s3rver; then install_s3rver; fi
+if $with_node_peers; then install_node_peers; fi

@@ -95,9 +95,10 @@ class StagedObject {
   virtual Result<void> Sync(std::optional<std::string> meta = std::nullopt) = 0;
   /// Forgets what was appended since the last Sync (a chunk whose checksum did not match).
   virtual Result<void> Rollback() = 0;
-  /// Makes the kept bytes (Sync first) the object under `key`, replacing any, without copying
-  /// them (a rename on disk, the multipart upload's completion on S3); the staging is gone after,
-  /// and this object is spent. The key follows Storage's rules.
+  /// Makes the kept bytes (Sync first) the object under `key`, replacing any, without passing
+  /// them through the process again (a rename on disk; on S3, which cannot rename, the multipart
+  /// upload's completion and a server-side copy); the staging is gone after, and this object is
+  /// spent. The key follows Storage's rules.
   virtual Result<ObjectInfo> Commit(std::string_view key) = 0;
 };
 

@@ -6,12 +6,14 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "daemon/storage/object_key.h"
 #include "daemon/storage/s3_client.h"
@@ -71,6 +73,36 @@ Result<ObjectInfo> HeadObject(S3Client& client, std::string_view key) {
     info.modified = ParseTime(it->second, "%a, %d %b %Y %H:%M:%S");
   }
   return info;
+}
+
+// Every object under `prefix`, hidden ones included, sorted by key.
+Result<std::vector<ObjectInfo>> ListObjects(S3Client& client, std::string_view prefix) {
+  std::vector<ObjectInfo> out;
+  std::string token;
+  const std::string what = fmt::format("list '{}'", PrintableKey(prefix));
+  for (;;) {
+    S3Request request{.method = "GET",
+                      .query = {{"list-type", "2"}, {"prefix", std::string(prefix)}}};
+    if (!token.empty()) request.query["continuation-token"] = token;
+    request.max_answer = 64 * kMiB;
+    auto answer = Call(client, request, what);
+    if (!answer) return answer.error();
+    for (const std::string_view item : s3::XmlElements(answer->body, "Contents")) {
+      ObjectInfo info;
+      info.key = s3::XmlText(item, "Key").value_or("");
+      const std::string size = s3::XmlText(item, "Size").value_or("0");
+      std::from_chars(size.data(), size.data() + size.size(), info.size);
+      info.etag = Quoted(s3::XmlText(item, "ETag").value_or(""));
+      info.modified =
+          ParseTime(s3::XmlText(item, "LastModified").value_or(""), "%Y-%m-%dT%H:%M:%S");
+      if (!info.key.empty()) out.push_back(std::move(info));
+    }
+    token = s3::XmlText(answer->body, "NextContinuationToken").value_or("");
+    if (s3::XmlText(answer->body, "IsTruncated") != "true" || token.empty()) break;
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return out;
 }
 
 class S3Writer final : public ObjectWriter {
@@ -303,32 +335,11 @@ Result<ObjectInfo> S3Storage::Stat(std::string_view key) {
 
 Result<std::vector<ObjectInfo>> S3Storage::List(std::string_view prefix) {
   if (auto valid = ValidatePrefix(prefix); !valid) return valid.error();
-  std::vector<ObjectInfo> out;
-  std::string token;
-  const std::string what = fmt::format("list '{}'", PrintableKey(prefix));
-  for (;;) {
-    S3Request request{.method = "GET",
-                      .query = {{"list-type", "2"}, {"prefix", std::string(prefix)}}};
-    if (!token.empty()) request.query["continuation-token"] = token;
-    request.max_answer = 64 * kMiB;
-    auto answer = Call(*client_, request, what);
-    if (!answer) return answer.error();
-    for (const std::string_view item : s3::XmlElements(answer->body, "Contents")) {
-      ObjectInfo info;
-      info.key = s3::XmlText(item, "Key").value_or("");
-      const std::string size = s3::XmlText(item, "Size").value_or("0");
-      std::from_chars(size.data(), size.data() + size.size(), info.size);
-      info.etag = Quoted(s3::XmlText(item, "ETag").value_or(""));
-      info.modified =
-          ParseTime(s3::XmlText(item, "LastModified").value_or(""), "%Y-%m-%dT%H:%M:%S");
-      if (!info.key.empty()) out.push_back(std::move(info));
-    }
-    token = s3::XmlText(answer->body, "NextContinuationToken").value_or("");
-    if (s3::XmlText(answer->body, "IsTruncated") != "true" || token.empty()) break;
-  }
-  std::sort(out.begin(), out.end(),
-            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
-  return out;
+  auto listed = ListObjects(*client_, prefix);
+  if (!listed) return listed.error();
+  // The staging's hidden objects (".sg-staging/...") are not objects of the callers'.
+  std::erase_if(*listed, [](const ObjectInfo& info) { return info.key.starts_with(".sg-"); });
+  return listed;
 }
 
 Result<void> S3Storage::Delete(std::string_view key) {
@@ -337,6 +348,537 @@ Result<void> S3Storage::Delete(std::string_view key) {
   auto answer = Call(*client_, {.method = "DELETE", .key = std::string(key)},
                      fmt::format("delete '{}'", PrintableKey(key)), {200, 204});
   if (!answer) return answer.error();
+  return {};
+}
+
+// Staging for resumable uploads. Under the hidden prefix ".sg-staging/ID/" live:
+//   manifest  JSON: the multipart upload's id, each uploaded part (number, ETag, size), the tail's
+//             generation and size, the kept size and the caller's meta. What it names is durable.
+//   tail-0, tail-1  the kept bytes after the last full part (less than a part, which S3 cannot
+//             take as a part but the last): Sync writes the one the manifest does not name, then
+//             the manifest, so a kill between the two leaves the old pair whole.
+//   object    the multipart upload's target; it exists only briefly, at Commit.
+// Full parts go to the multipart upload as they fill, never to local disk.
+namespace {
+
+constexpr std::string_view kStagingPrefix = ".sg-staging/";
+// CopyObject takes up to 5 GiB; a larger object is copied by ranges (UploadPartCopy).
+constexpr uint64_t kCopyObjectLimit = uint64_t{5} << 30;
+constexpr uint64_t kCopyPart = uint64_t{1} << 30;
+
+struct StagedPart {
+  int number = 0;
+  std::string etag;
+  uint64_t size = 0;
+};
+
+struct Manifest {
+  std::string upload_id;  // "" until the first full part
+  std::vector<StagedPart> parts;
+  uint64_t tail_gen = 0;  // the tail is tail-(tail_gen % 2)
+  uint64_t tail_size = 0;
+  uint64_t size = 0;  // kept: the parts' sizes plus tail_size
+  std::string meta;
+};
+
+std::string StagingDir(std::string_view id) { return fmt::format("{}{}/", kStagingPrefix, id); }
+
+std::string TailKey(const std::string& dir, uint64_t gen) {
+  return fmt::format("{}tail-{}", dir, gen % 2);
+}
+
+Error NothingStaged(std::string_view id) {
+  return Fail(ErrorCode::kNotFound, fmt::format("s3 storage: nothing is staged under '{}'", id));
+}
+
+Result<std::string> ManifestJson(const Manifest& m) {
+  nlohmann::json parts = nlohmann::json::array();
+  for (const auto& p : m.parts) {
+    parts.push_back({{"number", p.number}, {"etag", p.etag}, {"size", p.size}});
+  }
+  const nlohmann::json json{{"version", 1},           {"upload_id", m.upload_id}, {"parts", parts},
+                            {"tail_gen", m.tail_gen}, {"tail_size", m.tail_size}, {"size", m.size},
+                            {"meta", m.meta}};
+  try {
+    return json.dump();
+  } catch (const nlohmann::json::exception&) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "s3 storage: a staged upload's meta must be UTF-8 text (JSON)");
+  }
+}
+
+Result<Manifest> ParseManifest(const std::string& text, const std::string& key) {
+  const auto bad = [&](std::string_view why) {
+    return Fail(ErrorCode::kIo,
+                fmt::format("s3 storage: staging manifest '{}' {}; the upload cannot be resumed: "
+                            "delete it (DeleteStaged)",
+                            key, why));
+  };
+  Manifest m;
+  try {
+    const auto json = nlohmann::json::parse(text);
+    if (json.at("version").get<int>() != 1) return bad("has an unknown version");
+    m.upload_id = json.at("upload_id").get<std::string>();
+    for (const auto& p : json.at("parts")) {
+      m.parts.push_back({p.at("number").get<int>(), p.at("etag").get<std::string>(),
+                         p.at("size").get<uint64_t>()});
+    }
+    m.tail_gen = json.at("tail_gen").get<uint64_t>();
+    m.tail_size = json.at("tail_size").get<uint64_t>();
+    m.size = json.at("size").get<uint64_t>();
+    m.meta = json.at("meta").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    return bad(fmt::format("is not valid ({})", e.what()));
+  }
+  uint64_t sum = m.tail_size;
+  for (size_t i = 0; i < m.parts.size(); ++i) {
+    if (m.parts[i].number != static_cast<int>(i) + 1) return bad("has parts out of order");
+    sum += m.parts[i].size;
+  }
+  if (sum != m.size) return bad("does not add up (parts and tail against the kept size)");
+  if (!m.parts.empty() && m.upload_id.empty()) return bad("has parts but no upload id");
+  return m;
+}
+
+Result<void> PutObject(S3Client& c, const std::string& key, std::string_view body,
+                       const std::string& what) {
+  auto put = Call(c, {.method = "PUT", .key = key, .body = body}, what);
+  if (!put) return put.error();
+  return {};
+}
+
+Result<void> SaveManifest(S3Client& c, const std::string& dir, const Manifest& m,
+                          std::string_view id) {
+  auto json = ManifestJson(m);
+  if (!json) return json.error();
+  return PutObject(c, dir + "manifest", *json, fmt::format("save the staging of '{}'", id));
+}
+
+Result<Manifest> LoadManifest(S3Client& c, const std::string& dir, std::string_view id) {
+  const std::string key = dir + "manifest";
+  auto got = Call(c, {.method = "GET", .key = key}, fmt::format("read the staging of '{}'", id));
+  if (!got) {
+    if (got.error().code == ErrorCode::kNotFound) return NothingStaged(id);
+    return got.error();
+  }
+  return ParseManifest(got->body, key);
+}
+
+// Completes a multipart upload; S3 may answer 200 and then an error in the body.
+Result<void> CompleteUpload(S3Client& c, const std::string& key, const std::string& upload_id,
+                            const std::vector<StagedPart>& parts, const std::string& what) {
+  std::string xml = "<CompleteMultipartUpload>";
+  for (const auto& p : parts) {
+    xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", p.number,
+                       s3::XmlEscape(p.etag));
+  }
+  xml += "</CompleteMultipartUpload>";
+  auto done = Call(
+      c, {.method = "POST", .key = key, .query = {{"uploadId", upload_id}}, .body = xml}, what);
+  if (done && done->body.find("<Error>") != std::string::npos) {
+    done = c.ErrorFrom({500, done->body, {}}, what, key);
+  }
+  if (!done) return done.error();
+  return {};
+}
+
+Result<std::string> StartUpload(S3Client& c, const std::string& key, const std::string& what) {
+  auto started = Call(c, {.method = "POST", .key = key, .query = {{"uploads", ""}}}, what);
+  if (!started) return started.error();
+  std::string id = s3::XmlText(started->body, "UploadId").value_or("");
+  if (id.empty())
+    return Fail(ErrorCode::kIo, fmt::format("s3 {}: the answer names no UploadId", what));
+  return id;
+}
+
+void AbortUpload(S3Client& c, const std::string& key, const std::string& upload_id) {
+  // Best effort: a store keeps the parts of an upload nobody aborts until its lifecycle rule
+  // removes them (s3rver does not implement the abort at all).
+  (void)c.Send({.method = "DELETE", .key = key, .query = {{"uploadId", upload_id}}},
+               fmt::format("abort the upload of '{}'", PrintableKey(key)));
+}
+
+// Copies `from` to `to` inside the bucket, server-side: no byte passes through us. S3 cannot
+// rename, and the multipart upload's key was fixed before the final key was known.
+Result<void> CopyInside(S3Client& c, const std::string& from, const std::string& to,
+                        uint64_t size) {
+  const std::string what = fmt::format("copy '{}' to '{}'", PrintableKey(from), PrintableKey(to));
+  const std::string source = fmt::format("/{}/{}", c.settings().bucket, s3::UriEncode(from, true));
+  const auto check = [&](Result<S3Response> answer) -> Result<S3Response> {
+    if (answer && answer->body.find("<Error>") != std::string::npos) {
+      return c.ErrorFrom({500, answer->body, {}}, what, to);
+    }
+    return answer;
+  };
+  if (size <= kCopyObjectLimit) {
+    S3Request request{.method = "PUT", .key = to};
+    request.headers["x-amz-copy-source"] = source;
+    auto copied = check(Call(c, request, what));
+    if (!copied) return copied.error();
+    return {};
+  }
+  // Past CopyObject's limit: a multipart upload of ranges of the source (UploadPartCopy).
+  auto upload = StartUpload(c, to, what);
+  if (!upload) return upload.error();
+  const uint64_t part = std::max(kCopyPart, (size + 9999) / 10000);
+  std::vector<StagedPart> parts;
+  for (uint64_t at = 0; at < size; at += part) {
+    const uint64_t last = std::min(size, at + part) - 1;
+    const int number = static_cast<int>(parts.size()) + 1;
+    S3Request request{.method = "PUT",
+                      .key = to,
+                      .query = {{"partNumber", std::to_string(number)}, {"uploadId", *upload}}};
+    request.headers["x-amz-copy-source"] = source;
+    request.headers["x-amz-copy-source-range"] = fmt::format("bytes={}-{}", at, last);
+    auto copied = check(Call(c, request, fmt::format("{} (part {})", what, number)));
+    const auto etag = copied ? s3::XmlText(copied->body, "ETag") : std::nullopt;
+    if (!copied || !etag) {
+      AbortUpload(c, to, *upload);
+      if (!copied) return copied.error();
+      return Fail(ErrorCode::kIo,
+                  fmt::format("s3 {}: part {}: the answer has no ETag", what, number));
+    }
+    parts.push_back({number, *etag, last - at + 1});
+  }
+  if (auto done = CompleteUpload(c, to, *upload, parts, what); !done) {
+    AbortUpload(c, to, *upload);
+    return done;
+  }
+  return {};
+}
+
+// Deletes every object under a staging's folder, the manifest last: until then the staging is
+// still listed, so that a collector comes back for what an interrupted removal left.
+Result<bool> RemoveStaging(S3Client& c, const std::string& dir, std::string_view id) {
+  auto listed = ListObjects(c, dir);
+  if (!listed) return listed.error();
+  bool manifest = false;
+  for (const auto& info : *listed) {
+    if (info.key == dir + "manifest") {
+      manifest = true;
+      continue;
+    }
+    auto gone = Call(c, {.method = "DELETE", .key = info.key},
+                     fmt::format("remove the staging of '{}'", id), {200, 204});
+    if (!gone) return gone.error();
+  }
+  if (manifest) {
+    auto gone = Call(c, {.method = "DELETE", .key = dir + "manifest"},
+                     fmt::format("remove the staging of '{}'", id), {200, 204});
+    if (!gone) return gone.error();
+  }
+  return !listed->empty();
+}
+
+class S3Staged final : public StagedObject {
+ public:
+  // `tail` holds the kept bytes after the last full part, read back from the tail object.
+  S3Staged(S3Client& client, std::string id, Manifest kept, std::string tail)
+      : c_(client),
+        id_(std::move(id)),
+        dir_(StagingDir(id_)),
+        kept_(std::move(kept)),
+        parts_(kept_.parts),
+        buffer_(std::move(tail)),
+        appended_(kept_.size) {}
+  ~S3Staged() override { (void)WaitForPart(); }
+  S3Staged(const S3Staged&) = delete;
+  S3Staged& operator=(const S3Staged&) = delete;
+
+  const std::string& id() const override { return id_; }
+  uint64_t size() const override { return kept_.size; }
+  uint64_t appended() const override { return appended_; }
+  const std::string& meta() const override { return kept_.meta; }
+
+  Result<void> Append(std::string_view bytes) override {
+    if (auto usable = Usable(); !usable) return usable;
+    const size_t part = c_.settings().part_size;
+    while (!bytes.empty()) {
+      const size_t take = std::min(part - buffer_.size(), bytes.size());
+      buffer_.append(bytes.substr(0, take));
+      bytes.remove_prefix(take);
+      appended_ += take;
+      if (buffer_.size() == part) {
+        if (auto sent = SendPart(); !sent) return Broken(sent.error());
+      }
+    }
+    return {};
+  }
+
+  Result<void> Sync(std::optional<std::string> meta) override {
+    if (auto usable = Usable(); !usable) return usable;
+    if (appended_ == kept_.size && !meta) return {};
+    if (auto waited = WaitForPart(); !waited) return Broken(waited.error());
+    Manifest next = kept_;
+    next.parts = parts_;
+    next.size = appended_;
+    if (meta) next.meta = std::move(*meta);
+    if (appended_ != kept_.size) {
+      // The tail changed: write it under the name the kept manifest does not use.
+      next.tail_gen = kept_.tail_gen + 1;
+      next.tail_size = buffer_.size();
+      if (!buffer_.empty()) {
+        auto saved = PutObject(c_, TailKey(dir_, next.tail_gen), buffer_,
+                               fmt::format("save the tail of staged '{}'", id_));
+        if (!saved) return Broken(saved.error());
+      }
+    }
+    if (auto saved = SaveManifest(c_, dir_, next, id_); !saved) {
+      return saved.error().code == ErrorCode::kInvalidArgument ? saved : Broken(saved.error());
+    }
+    kept_ = std::move(next);
+    flushed_ = false;
+    return {};
+  }
+
+  Result<void> Rollback() override {
+    if (spent_) return Spent();
+    (void)WaitForPart();
+    parts_ = kept_.parts;
+    if (flushed_) {
+      // A part went out since the last Sync, taking the kept tail with it: read the tail back.
+      std::string tail;
+      if (kept_.tail_size > 0) {
+        auto got = ReadTail(c_, dir_, kept_, id_);
+        if (!got) return got.error();
+        tail = std::move(got).value();
+      }
+      buffer_ = std::move(tail);
+    } else {
+      buffer_.resize(kept_.tail_size);
+    }
+    appended_ = kept_.size;
+    flushed_ = false;
+    broken_ = false;
+    return {};
+  }
+
+  Result<ObjectInfo> Commit(std::string_view key) override {
+    if (spent_) return Spent();
+    if (auto valid = ValidateKey(key); !valid) return valid.error();
+    // Bytes of a failed Append are past the kept size: not part of the object.
+    if (broken_) {
+      if (auto cut = Rollback(); !cut) return cut.error();
+    }
+    if (auto synced = Sync(std::nullopt); !synced) return synced.error();
+    const std::string target(key);
+    const std::string what = fmt::format("commit staged '{}' to '{}'", id_, PrintableKey(key));
+    if (kept_.parts.empty()) {
+      // Smaller than a part: no multipart upload was started; the tail is the object.
+      if (auto put = PutObject(c_, target, buffer_, what); !put) return put.error();
+      // An upload started for parts a Rollback then dropped.
+      if (!kept_.upload_id.empty()) AbortUpload(c_, dir_ + "object", kept_.upload_id);
+    } else {
+      const std::string hidden = dir_ + "object";
+      auto completed = Complete(hidden, what);
+      if (!completed && completed.error().code == ErrorCode::kNotFound) {
+        // A Commit interrupted after the completion: the upload is gone, its object is there.
+        auto there = HeadObject(c_, hidden);
+        if (there && there->size == kept_.size) completed = {};
+      }
+      if (!completed) return completed.error();
+      if (auto copied = CopyInside(c_, hidden, target, kept_.size); !copied) {
+        return copied.error();
+      }
+    }
+    spent_ = true;
+    buffer_ = std::string();
+    // The object is in place: what is left is cleanup, which a collector (ListStaged,
+    // DeleteStaged) finishes if it fails here.
+    (void)RemoveStaging(c_, dir_, id_);
+    return HeadObject(c_, target);
+  }
+
+  static Result<std::string> ReadTail(S3Client& c, const std::string& dir, const Manifest& m,
+                                      std::string_view id) {
+    const std::string key = TailKey(dir, m.tail_gen);
+    S3Request request{.method = "GET", .key = key};
+    request.max_answer = static_cast<size_t>(m.tail_size) + 1;
+    auto got = Call(c, request, fmt::format("read the tail of staged '{}'", id));
+    if (!got) {
+      if (got.error().code != ErrorCode::kNotFound) return got.error();
+      return Fail(ErrorCode::kIo,
+                  fmt::format("s3 storage: the tail of staged '{}' ({}) is missing; the upload "
+                              "cannot be resumed: delete it (DeleteStaged)",
+                              id, key));
+    }
+    if (got->body.size() != m.tail_size) {
+      return Fail(ErrorCode::kIo,
+                  fmt::format("s3 storage: the tail of staged '{}' ({}) has {} bytes, its "
+                              "manifest says {}; the upload cannot be resumed: delete it",
+                              id, key, got->body.size(), m.tail_size));
+    }
+    return std::move(got->body);
+  }
+
+ private:
+  Result<void> Usable() const {
+    if (spent_) return Spent();
+    if (broken_) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  fmt::format("s3 storage: staged '{}' failed to append or sync; roll back to "
+                              "the kept size (Rollback) or open it again",
+                              id_));
+    }
+    return {};
+  }
+
+  Error Spent() const {
+    return Fail(ErrorCode::kFailedPrecondition,
+                fmt::format("s3 storage: staged '{}' was committed; open it again", id_));
+  }
+
+  Error Broken(const Error& error) {
+    broken_ = true;
+    return error;
+  }
+
+  // Uploads the full buffer as the next part, while the caller fills the next one.
+  Result<void> SendPart() {
+    if (kept_.upload_id.empty()) {
+      auto started = StartUpload(c_, dir_ + "object",
+                                 fmt::format("start the multipart upload of staged '{}'", id_));
+      if (!started) return started.error();
+      // Recorded at once (the kept state otherwise unchanged), so that DeleteStaged can abort an
+      // upload whose process died before its next Sync.
+      Manifest next = kept_;
+      next.upload_id = *started;
+      if (auto saved = SaveManifest(c_, dir_, next, id_); !saved) {
+        AbortUpload(c_, dir_ + "object", *started);
+        return saved;
+      }
+      kept_ = std::move(next);
+    }
+    if (auto waited = WaitForPart(); !waited) return waited;
+    std::swap(buffer_, sending_);
+    buffer_.clear();
+    flushed_ = true;
+    const int number = static_cast<int>(parts_.size()) + 1;
+    parts_.push_back({number, "", sending_.size()});
+    in_flight_ =
+        std::async(std::launch::async, [this, number] { return PutPart(number, sending_); });
+    return {};
+  }
+
+  Result<std::string> PutPart(int number, std::string_view bytes) {
+    const std::string what = fmt::format("put part {} of staged '{}'", number, id_);
+    auto sent =
+        Call(c_,
+             {.method = "PUT",
+              .key = dir_ + "object",
+              .query = {{"partNumber", std::to_string(number)}, {"uploadId", kept_.upload_id}},
+              .body = bytes},
+             what);
+    if (!sent) return sent.error();
+    const auto etag = sent->headers.find("etag");
+    if (etag == sent->headers.end()) {
+      return Fail(ErrorCode::kIo, fmt::format("s3 {}: the answer has no ETag", what));
+    }
+    return etag->second;
+  }
+
+  Result<void> WaitForPart() {
+    if (!in_flight_.valid()) return {};
+    auto etag = in_flight_.get();
+    sending_ = std::string();
+    if (!etag) return etag.error();
+    parts_.back().etag = std::move(etag).value();
+    return {};
+  }
+
+  // Uploads the tail as the last part and completes the upload into the hidden object.
+  Result<void> Complete(const std::string& hidden, const std::string& what) {
+    std::vector<StagedPart> all = kept_.parts;
+    if (!buffer_.empty()) {
+      const int number = static_cast<int>(all.size()) + 1;
+      auto etag = PutPart(number, buffer_);
+      if (!etag) return etag.error();
+      all.push_back({number, *etag, buffer_.size()});
+    }
+    return CompleteUpload(c_, hidden, kept_.upload_id, all, what);
+  }
+
+  S3Client& c_;
+  const std::string id_;
+  const std::string dir_;          // ".sg-staging/ID/"
+  Manifest kept_;                  // as saved: what Sync made durable
+  std::vector<StagedPart> parts_;  // uploaded or in flight: the kept ones, then newer ones
+  std::string buffer_;             // appended after the last full part (starts with the kept tail)
+  std::string sending_;            // the part in flight
+  std::future<Result<std::string>> in_flight_;
+  uint64_t appended_ = 0;
+  bool flushed_ = false;  // a part went out since the last Sync
+  bool broken_ = false;   // an append or sync failed: Rollback before going on
+  bool spent_ = false;    // committed
+};
+
+}  // namespace
+
+Result<std::unique_ptr<StagedObject>> S3Storage::Stage(std::string_view id, std::string meta) {
+  if (auto valid = ValidateStagedId(id); !valid) return valid.error();
+  const std::string dir = StagingDir(id);
+  auto there = HeadObject(*client_, dir + "manifest");
+  if (there) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                fmt::format("s3 storage: '{}' is already staged", id));
+  }
+  if (there.error().code != ErrorCode::kNotFound) return there.error();
+  Manifest m;
+  m.meta = std::move(meta);
+  if (auto saved = SaveManifest(*client_, dir, m, id); !saved) return saved.error();
+  return std::unique_ptr<StagedObject>(new S3Staged(*client_, std::string(id), std::move(m), ""));
+}
+
+Result<std::unique_ptr<StagedObject>> S3Storage::OpenStaged(std::string_view id) {
+  if (auto valid = ValidateStagedId(id); !valid) return valid.error();
+  const std::string dir = StagingDir(id);
+  auto m = LoadManifest(*client_, dir, id);
+  if (!m) return m.error();
+  std::string tail;
+  if (m->tail_size > 0) {
+    auto got = S3Staged::ReadTail(*client_, dir, *m, id);
+    if (!got) return got.error();
+    tail = std::move(got).value();
+  }
+  return std::unique_ptr<StagedObject>(
+      new S3Staged(*client_, std::string(id), std::move(m).value(), std::move(tail)));
+}
+
+Result<std::vector<StagedInfo>> S3Storage::ListStaged() {
+  auto listed = ListObjects(*client_, kStagingPrefix);
+  if (!listed) return listed.error();
+  std::vector<StagedInfo> out;
+  for (const auto& object : *listed) {
+    const std::string_view rest = std::string_view(object.key).substr(kStagingPrefix.size());
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos || rest.substr(slash + 1) != "manifest") continue;
+    const std::string_view id = rest.substr(0, slash);
+    if (!ValidateStagedId(id)) continue;
+    auto m = LoadManifest(*client_, StagingDir(id), id);
+    if (!m) {
+      if (m.error().code == ErrorCode::kNotFound) continue;  // gone meanwhile
+      if (m.error().code != ErrorCode::kIo) return m.error();
+      // An unreadable manifest is listed (size 0), so that a collector deletes it.
+      m = Manifest{};
+    }
+    out.push_back({std::string(id), m->size, std::move(m->meta), object.modified});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const StagedInfo& a, const StagedInfo& b) { return a.id < b.id; });
+  return out;
+}
+
+Result<void> S3Storage::DeleteStaged(std::string_view id) {
+  if (auto valid = ValidateStagedId(id); !valid) return valid.error();
+  const std::string dir = StagingDir(id);
+  auto m = LoadManifest(*client_, dir, id);
+  if (m && !m->upload_id.empty()) AbortUpload(*client_, dir + "object", m->upload_id);
+  if (!m && m.error().code != ErrorCode::kNotFound && m.error().code != ErrorCode::kIo) {
+    return m.error();
+  }
+  auto removed = RemoveStaging(*client_, dir, id);
+  if (!removed) return removed.error();
+  if (!*removed) return NothingStaged(id);
   return {};
 }
 

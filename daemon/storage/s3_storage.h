@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "daemon/plugin_api/storage.h"
 
@@ -49,6 +51,21 @@ class S3Storage final : public Storage {
   Result<ObjectInfo> Stat(std::string_view key) override;
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   Result<void> Delete(std::string_view key) override;
+
+  /// Staged uploads live under the hidden prefix ".sg-staging/ID/" (List never shows it), with no
+  /// local file: full parts (part_size) go to a multipart upload for ".sg-staging/ID/object" as
+  /// they fill, one in flight while the next fills (2 x part_size of memory at most). Sync waits
+  /// for the parts, saves the rest (less than a part) as a tail object and then a JSON manifest
+  /// (upload id, parts with ETags and sizes, tail, kept size, meta); the tail alternates between
+  /// two names so that a kill between the two PUTs leaves the previous pair whole. Opening reads
+  /// the manifest and the tail back. Commit uploads the tail as the last part, completes the
+  /// upload and copies the hidden object to the key server-side (S3 cannot rename; CopyObject up
+  /// to 5 GiB, UploadPartCopy ranges above), then deletes the staging; an object smaller than a
+  /// part is one PUT. DeleteStaged aborts the upload and deletes the staging's objects.
+  Result<std::unique_ptr<StagedObject>> Stage(std::string_view id, std::string meta) override;
+  Result<std::unique_ptr<StagedObject>> OpenStaged(std::string_view id) override;
+  Result<std::vector<StagedInfo>> ListStaged() override;
+  Result<void> DeleteStaged(std::string_view id) override;
 
  private:
   explicit S3Storage(std::unique_ptr<S3Client> client);

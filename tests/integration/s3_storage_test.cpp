@@ -6,19 +6,25 @@
 // tests/unit/daemon/storage/s3_signer_test.cpp.
 #include "daemon/storage/s3_storage.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "daemon/storage/s3_signer.h"
 #include "tests/support/aws_cli.h"
 #include "tests/support/process.h"
+#include "tests/support/s3rver.h"
 
 namespace sg::storage {
 
@@ -28,52 +34,15 @@ using test::Process;
 using test::TempDir;
 constexpr size_t kMiB = size_t{1} << 20;
 
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    const size_t end = std::min(dirs.find(':', start), dirs.size());
-    const std::string candidate = dirs.substr(start, end - start) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
+using test::FindOnPath;
+using test::Require;
 
-// Ends the test as skipped (ctest's SKIP_RETURN_CODE) when a peer program is missing.
-std::string Require(const std::string& program, const std::string& path) {
-  if (path.empty() || access(path.c_str(), R_OK) != 0) {
-    std::cerr << "skipped: " << program
-              << " is missing; run scripts/install-deps.sh --test to install it\n";
-    std::exit(77);
-  }
-  return path;
-}
-
-// s3rver on 127.0.0.1, on the port the kernel picked, with the bucket "streamgate".
+// s3rver with the settings the store tests use against it.
 class S3rver {
  public:
-  explicit S3rver(const TempDir& dir)
-      : process_(
-            {Require("node", FindOnPath("node")), Require("s3rver", SG_S3RVER_BIN), "-d", Data(dir),
-             "-a", "127.0.0.1", "-p", "0", "-s", "--configure-bucket", "streamgate"},
-            dir) {
-    const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
-    const bool up = test::WaitFor(
-        [&] {
-          std::smatch m;
-          const std::string out = process_.Stdout();
-          if (!std::regex_search(out, m, listening)) return false;
-          port_ = std::stoi(m[1]);
-          return true;
-        },
-        std::chrono::seconds(30));
-    INFO("s3rver said: " << process_.Stdout() << process_.Stderr());
-    REQUIRE(up);
-  }
+  explicit S3rver(const TempDir& dir) : server_(dir, SG_S3RVER_BIN) {}
 
-  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const { return server_.endpoint(); }
 
   S3Settings Settings() const {
     S3Settings s;
@@ -90,13 +59,7 @@ class S3rver {
   }
 
  private:
-  static std::string Data(const TempDir& dir) {
-    std::filesystem::create_directories(dir.path() + "/s3");
-    return dir.path() + "/s3";
-  }
-
-  Process process_;
-  int port_ = 0;
+  test::S3rver server_;
 };
 
 std::unique_ptr<S3Storage> Store(const S3Settings& settings) {
@@ -149,6 +112,39 @@ test::RunResult Aws(const S3rver& server, const TempDir& dir, std::vector<std::s
   test::SpawnOptions options;
   options.env = test::AwsCliEnv(dir.path());
   return test::Run(argv, options, std::chrono::seconds(120));
+}
+
+// Runs `body` in a child process; returns its wait status. The child makes its own store (and
+// curl handles): connections shared with the parent would carry a killed child's half request.
+template <typename F>
+int InChild(F body) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return status;
+}
+
+// The keys s3rver holds in the bucket, hidden ones included, read from its data folder (its
+// files are named "<last segment>._S3rver_object"); multipart uploads in progress are not objects.
+std::vector<std::string> StoredKeys(const TempDir& dir) {
+  const std::string root = dir.path() + "/s3/streamgate/";
+  const std::string suffix = "._S3rver_object";
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::end(it); it.increment(ec)) {
+    const std::string path = it->path().string();
+    if (it->is_regular_file() && path.ends_with(suffix)) {
+      out.push_back(path.substr(root.size(), path.size() - root.size() - suffix.size()));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace
@@ -299,6 +295,183 @@ TEST_CASE("what s3 storage writes, aws s3 reads, and the other way round", "[s3]
   CHECK(ReadAll(*store, "videos/theirs/source") == theirs);
   CHECK(ReadAll(*store, "videos/theirs/source", {8 * kMiB - 1, 2}) ==
         theirs.substr(8 * kMiB - 1, 2));
+}
+
+TEST_CASE("s3 staging keeps what Sync made durable, across a kill -9, and commits",
+          "[s3][staging]") {
+  TempDir dir;
+  S3rver server(dir);
+  auto store = Store(server.Settings());
+  {
+    auto staged = store->Stage("up1", "{\"a\":1}").value();
+    REQUIRE(staged->Append("hello "));
+    REQUIRE(staged->Sync());
+    CHECK(staged->size() == 6);
+    REQUIRE(staged->Append("wor"));
+    CHECK(staged->size() == 6);
+    CHECK(staged->appended() == 9);
+  }
+  // A process killed after appending, before Sync: its bytes do not count.
+  const int status = InChild([&] {
+    auto own = Store(server.Settings());
+    auto staged = own->OpenStaged("up1").value();
+    (void)staged->Append("garbage-not-synced");
+    kill(getpid(), SIGKILL);
+  });
+  CHECK(WIFSIGNALED(status));
+  auto staged = store->OpenStaged("up1").value();
+  CHECK(staged->size() == 6);
+  CHECK(staged->appended() == 6);
+  CHECK(staged->meta() == "{\"a\":1}");
+  REQUIRE(staged->Append("bad"));
+  REQUIRE(staged->Rollback());
+  CHECK(staged->appended() == 6);
+  REQUIRE(staged->Append("world"));
+  REQUIRE(staged->Sync(std::string("{\"a\":2}")));
+  CHECK(staged->meta() == "{\"a\":2}");
+  auto listed = store->ListStaged().value();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].id == "up1");
+  CHECK(listed[0].size == 11);
+  CHECK(listed[0].meta == "{\"a\":2}");
+  CHECK(listed[0].modified > std::chrono::system_clock::time_point());
+  CHECK(store->List("").value().empty());  // staging is not an object
+  CHECK(store->List(".sg").value().empty());
+  CHECK_FALSE(StoredKeys(dir).empty());  // but it is there, hidden
+
+  const ObjectInfo info = staged->Commit("videos/v1/source").value();
+  CHECK(info.key == "videos/v1/source");
+  CHECK(info.size == 11);
+  CHECK(ReadAll(*store, "videos/v1/source") == "hello world");
+  CHECK(store->ListStaged().value().empty());
+  CHECK(store->OpenStaged("up1").error().code == ErrorCode::kNotFound);
+  CHECK(staged->Append("x").error().code == ErrorCode::kFailedPrecondition);
+  CHECK(StoredKeys(dir) == std::vector<std::string>{"videos/v1/source"});
+}
+
+TEST_CASE("s3 staging refuses bad ids and a second stage of one id, and deletes", "[s3][staging]") {
+  TempDir dir;
+  S3rver server(dir);
+  auto store = Store(server.Settings());
+  for (const std::string& id :
+       std::vector<std::string>{"../x", "", "a/b", ".sg-x", std::string(65, 'a')}) {
+    CHECK(store->Stage(id, "").error().code == ErrorCode::kInvalidArgument);
+    CHECK(store->OpenStaged(id).error().code == ErrorCode::kInvalidArgument);
+    CHECK(store->DeleteStaged(id).error().code == ErrorCode::kInvalidArgument);
+  }
+  CHECK(store->OpenStaged("nothing").error().code == ErrorCode::kNotFound);
+  CHECK_THAT(store->OpenStaged("nothing").error().message,
+             Catch::Contains("nothing is staged under 'nothing'"));
+  REQUIRE(store->Stage("a-1", "m"));
+  CHECK(store->Stage("a-1", "m").error().code == ErrorCode::kFailedPrecondition);
+  CHECK_THAT(store->Stage("a-1", "m").error().message, Catch::Contains("'a-1' is already staged"));
+  const auto not_text = store->Stage("bin", "\xff\xfe");
+  REQUIRE_FALSE(not_text);
+  CHECK(not_text.error().code == ErrorCode::kInvalidArgument);
+  CHECK_THAT(not_text.error().message, Catch::Contains("must be UTF-8 text"));
+  {
+    // One with a multipart upload under way, the other only a manifest.
+    auto staged = store->Stage("b_2", "n").value();
+    REQUIRE(staged->Append(Pattern(6 * kMiB)));
+    REQUIRE(staged->Sync());
+  }
+  CHECK(store->ListStaged().value().size() == 2);
+  auto committed = store->Stage("c", "").value();
+  CHECK(committed->Commit(".sg-staging/x").error().code == ErrorCode::kInvalidArgument);
+  CHECK(committed->Commit("a//b").error().code == ErrorCode::kInvalidArgument);
+  REQUIRE(store->DeleteStaged("c"));
+
+  REQUIRE(store->DeleteStaged("a-1"));
+  REQUIRE(store->DeleteStaged("b_2"));
+  CHECK(store->DeleteStaged("a-1").error().code == ErrorCode::kNotFound);
+  CHECK(store->OpenStaged("b_2").error().code == ErrorCode::kNotFound);
+  CHECK(store->ListStaged().value().empty());
+  CHECK(StoredKeys(dir).empty());
+}
+
+TEST_CASE("s3 staging streams parts, survives a restart and commits the exact bytes",
+          "[s3][staging]") {
+  TempDir dir;
+  S3rver server(dir);
+  const std::string bytes = Pattern(13 * kMiB + 5);
+  // Odd-sized pieces, so that parts and tails fall mid-piece; Sync after some of them.
+  const std::vector<size_t> pieces = {kMiB + 7,     3 * kMiB + 333, 2 * kMiB - 1, 17,
+                                      4 * kMiB + 1, 2 * kMiB,       kMiB - 357};
+  size_t at = 0;
+  {
+    auto store = Store(server.Settings());
+    auto staged = store->Stage("big", "{}").value();
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      REQUIRE(staged->Append(std::string_view(bytes).substr(at, pieces[i])));
+      at += pieces[i];
+      if (i % 2 == 1) {
+        const auto synced = staged->Sync();
+        INFO((synced ? std::string() : synced.error().message));
+        REQUIRE(synced);
+        CHECK(staged->size() == at);
+      }
+    }
+    REQUIRE(at == 13 * kMiB);
+    CHECK(staged->size() == 12 * kMiB + 357);
+    // A rolled-back piece that filled a part: the tail is read back from its object.
+    REQUIRE(staged->Rollback());
+    at = staged->size();
+    REQUIRE(staged->Append(Pattern(3 * kMiB)));
+    REQUIRE(staged->Rollback());
+    CHECK(staged->appended() == at);
+    REQUIRE(staged->Sync(std::string("{\"n\":1}")));
+    CHECK(store->List("").value().empty());
+  }
+  // Another store, as after a restart.
+  auto store = Store(server.Settings());
+  auto staged = store->OpenStaged("big").value();
+  CHECK(staged->size() == at);
+  CHECK(staged->meta() == "{\"n\":1}");
+  REQUIRE(staged->Append(std::string_view(bytes).substr(at)));
+  const auto info = staged->Commit("videos/big/source");
+  INFO((info ? std::string() : info.error().message));
+  REQUIRE(info);
+  CHECK(info->size == bytes.size());
+  const std::string back = ReadAll(*store, "videos/big/source");
+  CHECK(back.size() == bytes.size());
+  CHECK(s3::Sha256Hex(back) == s3::Sha256Hex(bytes));
+  CHECK(store->ListStaged().value().empty());
+  CHECK(StoredKeys(dir) == std::vector<std::string>{"videos/big/source"});
+}
+
+TEST_CASE("a kill -9 while s3 staging loses only what was not synced", "[s3][staging]") {
+  TempDir dir;
+  S3rver server(dir);
+  const std::string bytes = Pattern(12 * kMiB + 99);
+  const size_t synced = 7 * kMiB + 3;  // one part and a tail
+  REQUIRE(Store(server.Settings())->Stage("k9", "{\"k\":9}"));
+
+  const int status = InChild([&] {
+    auto store = Store(server.Settings());
+    auto staged = store->OpenStaged("k9").value();
+    if (!staged->Append(std::string_view(bytes).substr(0, synced)) || !staged->Sync()) _exit(3);
+    // More than a part past the kept size: a part goes out, then the process dies.
+    (void)staged->Append(Pattern(6 * kMiB));
+    kill(getpid(), SIGKILL);
+  });
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+
+  auto store = Store(server.Settings());
+  auto staged = store->OpenStaged("k9").value();
+  CHECK(staged->size() == synced);
+  CHECK(staged->appended() == synced);
+  CHECK(staged->meta() == "{\"k\":9}");
+  CHECK(store->ListStaged().value().at(0).size == synced);
+  REQUIRE(staged->Append(std::string_view(bytes).substr(synced, 4 * kMiB)));
+  REQUIRE(staged->Sync());
+  REQUIRE(staged->Append(std::string_view(bytes).substr(synced + 4 * kMiB)));
+  const auto info = staged->Commit("videos/k9/source");
+  INFO((info ? std::string() : info.error().message));
+  REQUIRE(info);
+  CHECK(info->size == bytes.size());
+  CHECK(ReadAll(*store, "videos/k9/source") == bytes);
+  CHECK(StoredKeys(dir) == std::vector<std::string>{"videos/k9/source"});
 }
 
 }  // namespace sg::storage

@@ -129,6 +129,10 @@ Result<Metadata> ParseMetadata(std::string_view header) {
     std::string_view pair = header.substr(0, comma);
     header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
     ++index;
+    if (comma != std::string_view::npos && header.empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("Upload-Metadata: pair {} is empty (a trailing comma)", index + 1));
+    }
     while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
     while (!pair.empty() && pair.back() == ' ') pair.remove_suffix(1);
     if (pair.empty()) {

@@ -361,8 +361,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   }
   ~Transfer() {
     s_->transfers.fetch_sub(1);
-    s_->Release(p_.id);
-    s_->LeaveClient(p_.remote);
+    Let();
   }
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
@@ -545,9 +544,19 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
         TusError(400, "interrupted", error.message, "HEAD the upload for its offset and resume"));
   }
 
+  // Lets go of the upload and the client's slot, once: before the answer goes out, so that the
+  // client's next request (the next PATCH) finds them free.
+  void Let() {
+    if (let_) return;
+    let_ = true;
+    s_->Release(p_.id);
+    s_->LeaveClient(p_.remote);
+  }
+
   void Answer(HttpResponse res) {
     if (answered_) return;
     answered_ = true;
+    Let();
     s_->Answered(p_.method, res.status);
     responder_->Send(std::move(res));
   }
@@ -562,6 +571,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   std::string buffer_;       // bytes read, not yet written
   uint64_t since_sync_ = 0;  // bytes appended since the last sync
   bool answered_ = false;
+  bool let_ = false;  // the hold and the slot are released
 };
 
 // ---- The plugin --------------------------------------------------------------------------------
@@ -1106,12 +1116,23 @@ class UploadPlugin final : public Plugin {
       }
       // Not staged: finished, gone, or never made.
       auto state = Lookup(*s, call.id, call.request_id);
+      if (state.status == 200 && offset != state.offset) {
+        return answer(TusError(409, "offset_mismatch",
+                               fmt::format("Upload-Offset {} is not the upload's offset {}: it "
+                                           "is complete",
+                                           offset, state.offset),
+                               "nothing more to send"),
+                      Reason::kOffset);
+      }
       if (state.status == 200) {
-        return answer(
-            TusError(409, "offset_mismatch",
-                     fmt::format("upload '{}' is complete ({} bytes)", call.id, state.offset),
-                     "nothing more to send"),
-            Reason::kOffset);
+        // Whole already (a final upload's PATCH is 403 by the concatenation extension; so is
+        // any write to an upload that is complete).
+        return answer(TusError(403, "complete",
+                               fmt::format("upload '{}' is complete ({} bytes); nothing more can "
+                                           "be written to it",
+                                           call.id, state.offset),
+                               "nothing more to send"),
+                      Reason::kBadRequest);
       }
       return answer(std::move(state.error),
                     state.status == 410 ? Reason::kGone : Reason::kNotFound);
