@@ -162,6 +162,7 @@ void BuildApp(CLI::App& app, Context& context) {
   AddServicesCommand(app, context);
   AddVideoCommands(app, context);
   AddJobCommands(app, context);
+  AddUploadCommand(app, context);
 }
 
 int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {

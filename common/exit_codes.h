@@ -12,8 +12,10 @@ enum ExitCode : int {
   kExitAlreadyRunning = 4,  // `start`: a daemon already answers on the control endpoint
   kExitNotFound = 5,        // `videos`, `jobs`: no video or job has that id
   kExitPluginDown = 6,      // `videos`, `jobs`: the plugin that serves it is not running
+  kExitNoInput = 66,        // `upload`: the file is missing or unreadable (sysexits EX_NOINPUT)
   kExitNotBuilt = 69,  // streamgated --service NAME: that service is not built yet (EX_UNAVAILABLE)
   kExitConfig = 78,    // the configuration is invalid or unreadable (sysexits EX_CONFIG)
+  kExitInterrupted = 130,  // `upload`: stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells say)
 };
 
 }  // namespace sg

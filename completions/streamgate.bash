@@ -94,7 +94,7 @@ _streamgate_plugins() {
 # subcommands, and the options TAB offers there (after a command, its own and --json). Whole
 # lists, checked against the CLI by tests/unit/cli/completions_test.cpp.
 declare -gA _streamgate_subcommands=(
-  [streamgate]="start stop status plugins health config logs log-level keys services videos jobs version"
+  [streamgate]="start stop status plugins health config logs log-level keys services videos jobs upload version"
   ["streamgate plugins"]="list start stop restart"
   ["streamgate config"]="validate show reload"
   ["streamgate keys"]="generate"
@@ -130,6 +130,7 @@ declare -gA _streamgate_options=(
   ["streamgate jobs show"]="--json -h --help"
   ["streamgate jobs retry"]="--json -h --help"
   ["streamgate jobs cancel"]="--json -h --help"
+  ["streamgate upload"]="--title --description --visibility --wait --timeout --chunk-size --limit-rate --url --no-resume --json -h --help"
   ["streamgate version"]="--json -h --help"
 )
 
@@ -146,7 +147,7 @@ _streamgate() {
     case $word in
       -c | --config | --endpoint | --timeout | -n | --lines | --level | --plugin | --exclude-plugin | \
         --grep | --since | --for | --mode | --service | --log-file | --state | --owner | --limit | \
-        --cursor | --kind)
+        --cursor | --kind | --title | --description | --visibility | --chunk-size | --limit-rate | --url)
         local value_at=$((i + 1))
         [[ ${words[value_at]} == = ]] && ((value_at++))
         if ((value_at < cword)); then
@@ -178,7 +179,12 @@ _streamgate() {
       _streamgate_files
       return
       ;;
-    --endpoint | --timeout | -n | --lines | --grep | --since | --for | --owner | --limit | --cursor)
+    --endpoint | --timeout | -n | --lines | --grep | --since | --for | --owner | --limit | --cursor | \
+      --title | --description | --chunk-size | --limit-rate | --url)
+      return
+      ;;
+    --visibility)
+      _streamgate_words "public unlisted private gated"
       return
       ;;
     --state)
@@ -225,6 +231,9 @@ _streamgate() {
       _streamgate_plugins
       ;;
     "streamgate config validate" | "streamgate config show")
+      ((args == 0)) && _streamgate_files
+      ;;
+    "streamgate upload")
       ((args == 0)) && _streamgate_files
       ;;
     "streamgate log-level")

@@ -18,7 +18,7 @@ function __streamgate_positionals
       continue
     end
     switch $token
-      case -c --config --endpoint --timeout -n --lines --level --plugin --exclude-plugin --grep --since --for --mode --service --log-file --state --owner --limit --cursor --kind
+      case -c --config --endpoint --timeout -n --lines --level --plugin --exclude-plugin --grep --since --for --mode --service --log-file --state --owner --limit --cursor --kind --title --description --visibility --chunk-size --limit-rate --url
         set skip 1
       case '-*'
       case '*'
@@ -98,6 +98,7 @@ complete -c streamgate -n __streamgate_needs_command -a keys -d 'Make CURVE keys
 complete -c streamgate -n __streamgate_needs_command -a services -d 'List the live instances of a microservice deployment'
 complete -c streamgate -n __streamgate_needs_command -a videos -d 'List, show and delete videos of the catalogue'
 complete -c streamgate -n __streamgate_needs_command -a jobs -d 'List, show, retry and cancel jobs of the queue'
+complete -c streamgate -n __streamgate_needs_command -a upload -d 'Upload a video file (tus, resumable: run the same command again to resume)'
 complete -c streamgate -n __streamgate_needs_command -a version -d 'Print the version, git commit, build type and library versions'
 
 # streamgate start [--mode MODE] [--service NAME] [--log-file FILE] [--foreground]
@@ -159,6 +160,19 @@ complete -c streamgate -n '__streamgate_in videos list' -l owner -x -d "Only thi
 complete -c streamgate -n '__streamgate_in videos list' -l limit -x -d 'Videos on the page (1 to 200; default 20)'
 complete -c streamgate -n '__streamgate_in videos list' -l cursor -x -d 'Where the page starts: the cursor the previous page ended with'
 complete -c streamgate -n '__streamgate_in videos delete' -s y -l yes -d 'Do not ask for confirmation'
+
+# streamgate upload FILE [--title T] [--description D] [--visibility V] [--wait [--timeout S]]
+#   [--chunk-size SIZE] [--limit-rate RATE] [--url URL] [--no-resume]
+complete -c streamgate -n '__streamgate_at upload' -F
+complete -c streamgate -n '__streamgate_in upload' -l title -x -d "The video's title"
+complete -c streamgate -n '__streamgate_in upload' -l description -x -d "The video's description"
+complete -c streamgate -n '__streamgate_in upload' -l visibility -x -a 'public unlisted private gated' -d 'Who may see it'
+complete -c streamgate -n '__streamgate_in upload' -l wait -d 'Then wait until the video is ready or failed'
+complete -c streamgate -n '__streamgate_in upload' -l timeout -x -d 'With --wait, seconds to wait (default 3600)'
+complete -c streamgate -n '__streamgate_in upload' -l chunk-size -x -d 'Bytes per PATCH request (default 8MiB)'
+complete -c streamgate -n '__streamgate_in upload' -l limit-rate -x -d 'Send at most this many bytes a second (10M)'
+complete -c streamgate -n '__streamgate_in upload' -l url -x -d "The daemon's HTTP base URL (default: the listener its status names)"
+complete -c streamgate -n '__streamgate_in upload' -l no-resume -d 'Start afresh even if an earlier upload of this file can be resumed'
 
 # streamgate jobs list [--state S] [--kind K] [--limit N] | show ID | retry ID | cancel ID
 complete -c streamgate -n '__streamgate_at jobs' -a list -d 'Jobs, newest first'
