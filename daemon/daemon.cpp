@@ -15,6 +15,7 @@
 #include "common/paths.h"
 #include "common/strings.h"
 #include "daemon/bus/memory_bus.h"
+#include "daemon/bus/nats_locks.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/http/plugin_listener.h"
 #include "daemon/pid_file.h"
@@ -196,6 +197,10 @@ int Daemon::Serve(const config::Config& config) {
     services_.Provide<Catalogue>(
         "metadata", MakeRemoteCatalogue(*bus_, config.Duration("nats.request_timeout")));
   }
+  if (!monolith) {
+    // Leases across the deployment's processes (an upload's writer), on JetStream.
+    services_.Provide<Locks>("locks", bus::MakeNatsLocks(config, logs_->Get("locks")));
+  }
   if (!monolith && options_.service != "worker") {
     // And the job queue is one stream on JetStream that every process reaches by itself: here
     // plugins queue jobs, and the kinds they handle (the metadata plugin's delete-video) run
@@ -221,11 +226,10 @@ int Daemon::Serve(const config::Config& config) {
   int registered = 0;
   for (auto& plugin : plugins::BuiltinPlugins()) {
     const std::string name(plugin->Name());
-    // The upload service needs the gateway's router in its process, which a microservice
-    // process of its own does not have yet: it runs in monolith mode only, for now.
-    const bool alone_ok = name != "upload";
-    const bool wanted =
-        monolith ? config.PluginEnabled(name) : name == options_.service && alone_ok;
+    // A service that serves HTTP routes (upload) runs with a gateway of its own in its
+    // process: its instances are reached directly, or behind a load balancer.
+    const bool front = options_.service == "upload" && name == "api-gateway";
+    const bool wanted = monolith ? config.PluginEnabled(name) : name == options_.service || front;
     if (!wanted) continue;
     if (auto ok = kernel_->Register(std::move(plugin), policy); !ok) {
       logger_->critical(ok.error().message);
@@ -235,11 +239,7 @@ int Daemon::Serve(const config::Config& config) {
   }
   if (!monolith && registered == 0) {
     const std::string message = fmt::format(
-        "service '{}' is not built into this streamgated yet as a process of its own; nothing "
-        "to run{}",
-        options_.service,
-        options_.service == "upload" ? " (uploads are served in monolith mode: --mode monolith)"
-                                     : "");
+        "service '{}' is not built into this streamgated yet; nothing to run", options_.service);
     logger_->critical(message);
     std::cerr << "streamgated: " << message << '\n';
     return kExitNotBuilt;

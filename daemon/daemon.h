@@ -84,7 +84,15 @@ class Daemon final : public control::ControlTarget {
     load.path = options_.config_path;
     load.env = config::ProcessEnvironment();
     load.overrides = options_.overrides;
-    return config::Load(plugins::BuiltinSchema(), load);
+    config::LoadResult loaded = config::Load(plugins::BuiltinSchema(), load);
+    // An upload instance serves HTTP itself, with a gateway of its own: unless told otherwise
+    // it listens on 8081, beside the api-gateway service's 8080 on the same host.
+    if (options_.service == "upload" && loaded.Ok() &&
+        loaded.config.Get("server.port").origin.kind == config::Origin::Kind::kDefault) {
+      load.overrides.push_back({"server.port", "8081", "(upload instance default)"});
+      loaded = config::Load(plugins::BuiltinSchema(), load);
+    }
+    return loaded;
   }
 
   std::shared_ptr<const config::Config> Current() {

@@ -96,6 +96,8 @@ std::optional<nlohmann::json> JobOfKind(const JobsDaemon& d, const std::string& 
 TEST_CASE("streamgate jobs lists, shows, cancels and retries the worker's jobs",
           "[integration][cli][worker]") {
   JobsDaemon d;
+  // Without the upload plugin nobody handles expire-uploads: it stays queued to be cancelled.
+  d.env.env["STREAMGATE_PLUGINS_ENABLED"] = "api-gateway,cache,monitor,metadata,worker";
   d.Start();
 
   // The worker queues its periodic jobs as it starts.

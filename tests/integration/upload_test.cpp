@@ -18,6 +18,8 @@
 #include "daemon/storage/s3_storage.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
+#include "tests/support/nats_server.h"
+#include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
 #include "tests/support/s3rver.h"
 
@@ -372,6 +374,101 @@ TEST_CASE("the upload metrics count bytes, uploads and failures by reason", "[up
   CHECK(Contains(metrics->body,
                  "streamgate_upload_responses_total{method=\"PATCH\",status=\"204\"} 1"));
   CHECK(d.Cli({"health"}).exit_code == 0);
+}
+
+// A microservice-mode process with a runtime folder of its own (two instances of one service
+// must not share a control socket), on a shared NATS.
+struct MicroService {
+  MicroService(const std::string& service, const std::string& nats_url,
+               const std::vector<std::string>& sets) {
+    env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+    env.env["XDG_RUNTIME_DIR"] = dir.path();
+    env.env["NOTIFY_SOCKET"] = notify.path();
+    env.cwd = dir.path();
+    std::vector<std::string> argv = {SG_DAEMON_BIN,
+                                     "--mode",
+                                     "microservice",
+                                     "--service",
+                                     service,
+                                     "--set",
+                                     "nats.url=" + nats_url,
+                                     "--set",
+                                     "nats.reconnect_wait=100ms",
+                                     "--set",
+                                     "server.host=127.0.0.1",
+                                     "--set",
+                                     "server.port=0",
+                                     "--set",
+                                     "monitoring.prometheus_port=0"};
+    for (const auto& set : sets) argv.insert(argv.end(), {"--set", set});
+    process = std::make_unique<Process>(argv, dir, env);
+    INFO(process->Stderr());
+    REQUIRE(notify.WaitFor("READY=1", 15s));
+    port =
+        ListenerPort(Run({SG_CLI_BIN, "--service", service, "--json", "status"}, env).out, "http");
+  }
+  ~MicroService() {
+    process->Signal(SIGTERM);
+    process->Wait(30s);
+  }
+  TempDir dir;
+  NotifySocket notify{dir.path() + "/notify"};
+  SpawnOptions env;
+  std::unique_ptr<Process> process;
+  uint16_t port = 0;
+};
+
+TEST_CASE("microservice mode: two upload instances on one store never write one upload at once",
+          "[upload][microservice]") {
+  NatsServer nats(true);
+  Store store;
+  MicroService metadata("metadata", nats.Url(),
+                        {"metadata.sqlite_path=" + store.dir.path() + "/streamgate.db"});
+  const std::vector<std::string> sets = {"storage.path=" + store.media()};
+  MicroService a("upload", nats.Url(), sets);
+  MicroService b("upload", nats.Url(), sets);
+  REQUIRE(a.port != 0);
+  REQUIRE(b.port != 0);
+  REQUIRE(a.port != b.port);
+  const std::string source = RandomBytes(1 << 20, 5);
+  // The instances reach the catalogue over NATS once their buses are up.
+  std::string id;
+  REQUIRE(WaitFor(
+      [&] {
+        auto r = Ask(a.port, "POST", "/api/v1/uploads",
+                     kTus + "Upload-Length: " + std::to_string(source.size()) + "\r\n");
+        if (r.status != 201) return false;
+        id = Header(r, "Location").substr(16);
+        return true;
+      },
+      20s));
+  {
+    OpenPatch writing(a.port, id, 0, source.size(), std::string_view(source).substr(0, 1000));
+    REQUIRE(WaitFor(
+        [&] {
+          auto r = Ask(a.port, "GET", "/api/v1/uploads/" + id);
+          return r.status == 200 && json::parse(r.body).value("receiving", false);
+        },
+        10s));
+    // The other instance sees the hold through NATS: no second writer, no termination.
+    auto second = Patch(b.port, id, 0, source);
+    INFO(second.body);
+    CHECK(second.status == 423);
+    CHECK(Contains(second.body, "another upload instance"));
+    CHECK(Ask(b.port, "DELETE", "/api/v1/uploads/" + id, kTus).status == 423);
+    CHECK(Offset(b.port, id) == 0);
+    writing.conn.Send(source.substr(1000));
+    auto done = writing.conn.Read(20s);
+    REQUIRE(done);
+    CHECK(done->status == 204);
+  }
+  // Complete, as either instance says; the bytes are the source's.
+  CHECK(Offset(b.port, id) == static_cast<int64_t>(source.size()));
+  CHECK(Sha256(ReadFile(store.media() + "/videos/" + id + "/source")) == Sha256(source));
+  // The hold went with the request: B writes an upload of its own at once.
+  const std::string other = Create(b.port, "Upload-Length: 5\r\n");
+  CHECK(Patch(b.port, other, 0, "hello").status == 204);
+  CHECK(Patch(a.port, other, 5, "x").status == 403);
 }
 
 TEST_CASE("tus headers parse strictly", "[upload][tus]") {

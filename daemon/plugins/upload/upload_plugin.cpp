@@ -16,6 +16,7 @@
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/catalogue_json.h"
 #include "daemon/plugin_api/jobs.h"
+#include "daemon/plugin_api/locks.h"
 #include "daemon/plugin_api/registration.h"
 #include "daemon/plugins/upload/tus.h"
 #include "daemon/plugins/upload/upload_config.h"
@@ -266,6 +267,31 @@ void AddOffsetHeaders(HttpResponse& res, uint64_t offset, const std::optional<ui
 std::string SourceKey(const std::string& id) { return "videos/" + id + "/source"; }
 std::string PartKey(const std::string& id) { return "uploads/" + id; }
 
+// ---- Holding an upload across processes -------------------------------------------------------
+
+// In microservice mode the "locks" service makes an upload's hold deployment-wide, so that two
+// upload instances never write one upload at once. Null (and fine) in monolith mode, where the
+// plugin's own map is the whole truth. The error is the answer to send.
+Result<std::unique_ptr<Locks::Lease>> TakeLease(Shared& s, const std::string& id) {
+  auto locks = s.services->Find<Locks>("locks");
+  if (!locks) return std::unique_ptr<Locks::Lease>();
+  auto lease = (*locks)->TryTake("upload." + id);
+  if (!lease) return lease.error();
+  return std::move(*lease);
+}
+
+HttpResponse LeaseRefused(const Error& e, const std::string& id) {
+  if (e.code == ErrorCode::kFailedPrecondition) {
+    return TusError(
+        423, "locked",
+        fmt::format("another upload instance is writing upload '{}' now ({})", id, e.message),
+        "wait for it to end (or cancel it), then HEAD for the offset");
+  }
+  return TusError(503, "unavailable", e.message,
+                  "the deployment's lock store (NATS JetStream) cannot be reached; try again "
+                  "shortly");
+}
+
 // ---- Completion --------------------------------------------------------------------------------
 
 // Moves a video whose source object is in storage to "uploaded" and says so on the bus. Called
@@ -345,6 +371,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
     std::optional<tus::Checksum> checksum;
     unsigned success_status = 204;
     std::vector<std::pair<std::string, std::string>> success_headers;
+    std::unique_ptr<Locks::Lease> lease;  // the deployment-wide hold, in microservice mode
   };
 
   Transfer(std::shared_ptr<Shared> shared, Params params, std::unique_ptr<StagedObject> staged,
@@ -549,6 +576,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   void Let() {
     if (let_) return;
     let_ = true;
+    p_.lease.reset();
     s_->Release(p_.id);
     s_->LeaveClient(p_.remote);
   }
@@ -588,7 +616,8 @@ class UploadPlugin final : public Plugin {
  public:
   std::string_view Name() const override { return "upload"; }
   std::string_view Version() const override { return "1.0.0"; }
-  std::vector<std::string> Dependencies() const override { return {"api-gateway"}; }
+  // No declared dependency on the api-gateway, as with metadata: its router outlives a restart of
+  // the gateway, so the gateway may be stopped alone; Init needs the router to be there.
   std::vector<std::string> ConfigKeys() const override { return UploadConfig().Reads(); }
 
   Result<void> Init(PluginContext& context) override {
@@ -1109,6 +1138,12 @@ class UploadPlugin final : public Plugin {
       s->Answered("PATCH", res.status);
       responder->Send(std::move(res));
     };
+    auto lease = TakeLease(*s, call.id);
+    if (!lease) {
+      return answer(LeaseRefused(lease.error(), call.id),
+                    lease.error().code == ErrorCode::kFailedPrecondition ? Reason::kLocked
+                                                                         : Reason::kOverloaded);
+    }
     auto opened = s->storage->OpenStaged(call.id);
     if (!opened) {
       if (opened.error().code != ErrorCode::kNotFound) {
@@ -1195,6 +1230,7 @@ class UploadPlugin final : public Plugin {
     params.remote = call.remote;
     params.checksum = std::move(checksum);
     params.success_status = 204;
+    params.lease = std::move(*lease);
     std::make_shared<Transfer>(s, std::move(params), std::move(staged), *record, body, responder)
         ->Begin();
   }
@@ -1405,6 +1441,11 @@ class UploadPlugin final : public Plugin {
   }
 
   static HttpResponse TerminateOnPool(Shared& s, const Call& call) {
+    auto lease = TakeLease(s, call.id);
+    if (!lease) {
+      s.Failed(Reason::kLocked);
+      return LeaseRefused(lease.error(), call.id);
+    }
     bool partial = false;
     bool found = false;
     if (auto opened = s.storage->OpenStaged(call.id); opened) {
@@ -1526,6 +1567,12 @@ class UploadPlugin final : public Plugin {
       if (!s.Hold(info.id, false)) {
         ++left;
         continue;  // a request works on it: not abandoned
+      }
+      auto lease = TakeLease(s, info.id);
+      if (!lease) {
+        s.Release(info.id);
+        ++left;
+        continue;  // another instance works on it
       }
       Expire(s, info.id, info.size, *record, "job:" + job.job().id);
       ++removed;
