@@ -56,6 +56,24 @@ Result<S3Response> Call(S3Client& client, const S3Request& request, const std::s
   return Expect(client, client.Send(request, what), what, request.key, ok);
 }
 
+// Uploads one part of a multipart upload; its ETag.
+Result<std::string> UploadPart(S3Client& client, const std::string& key,
+                               const std::string& upload_id, int number, std::string_view bytes,
+                               const std::string& what) {
+  auto sent = Call(client,
+                   {.method = "PUT",
+                    .key = key,
+                    .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}},
+                    .body = bytes},
+                   what);
+  if (!sent) return sent.error();
+  const auto etag = sent->headers.find("etag");
+  if (etag == sent->headers.end()) {
+    return Fail(ErrorCode::kIo, fmt::format("s3 {}: the answer has no ETag", what));
+  }
+  return etag->second;
+}
+
 Result<ObjectInfo> HeadObject(S3Client& client, std::string_view key) {
   const std::string what = fmt::format("stat '{}'", PrintableKey(key));
   auto answer = Call(client, {.method = "HEAD", .key = std::string(key)}, what);
@@ -195,18 +213,7 @@ class S3Writer final : public ObjectWriter {
     etags_.emplace_back();
     in_flight_ = std::async(std::launch::async, [this, number]() -> Result<std::string> {
       const std::string what = fmt::format("put part {} of '{}'", number, PrintableKey(key_));
-      auto sent = Call(c_,
-                       {.method = "PUT",
-                        .key = key_,
-                        .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}},
-                        .body = sending_},
-                       what);
-      if (!sent) return sent.error();
-      const auto etag = sent->headers.find("etag");
-      if (etag == sent->headers.end()) {
-        return Fail(ErrorCode::kIo, fmt::format("s3 {}: the answer has no ETag", what));
-      }
-      return etag->second;
+      return UploadPart(c_, key_, upload_id_, number, sending_, what);
     });
     return {};
   }
@@ -762,19 +769,7 @@ class S3Staged final : public StagedObject {
 
   Result<std::string> PutPart(int number, std::string_view bytes) {
     const std::string what = fmt::format("put part {} of staged '{}'", number, id_);
-    auto sent =
-        Call(c_,
-             {.method = "PUT",
-              .key = dir_ + "object",
-              .query = {{"partNumber", std::to_string(number)}, {"uploadId", kept_.upload_id}},
-              .body = bytes},
-             what);
-    if (!sent) return sent.error();
-    const auto etag = sent->headers.find("etag");
-    if (etag == sent->headers.end()) {
-      return Fail(ErrorCode::kIo, fmt::format("s3 {}: the answer has no ETag", what));
-    }
-    return etag->second;
+    return UploadPart(c_, dir_ + "object", kept_.upload_id, number, bytes, what);
   }
 
   Result<void> WaitForPart() {

@@ -15,21 +15,12 @@
 
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/process.h"
+#include "tests/support/s3rver.h"
 
 namespace sg::test {
 
-inline std::string FindProgram(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  const std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    const size_t end = std::min(dirs.find(':', start), dirs.size());
-    const std::string candidate = dirs.substr(start, end - start) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
+// The program's path on PATH, or "" (shared with the s3rver tests).
+inline std::string FindProgram(const std::string& name) { return FindOnPath(name); }
 
 /// Ends the test binary as skipped (ctest's SKIP_RETURN_CODE 77) when `what` is missing.
 inline void SkipUnless(bool present, const std::string& what) {

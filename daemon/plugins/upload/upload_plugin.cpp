@@ -692,26 +692,26 @@ class UploadPlugin final : public Plugin {
     }
     if (auto r = add(router_->AddStreamingRoute(
             "POST", std::string(kBase), body_limit,
-            [s](const HttpRequest& req, std::shared_ptr<HttpBodyReader> body,
-                std::shared_ptr<HttpResponder> responder) {
-              Create(s, req, std::move(body), std::move(responder));
+            [s](const HttpRequest& req, const std::shared_ptr<HttpBodyReader>& body,
+                const std::shared_ptr<HttpResponder>& responder) {
+              Create(s, req, body, responder);
             }));
         !r) {
       return r;
     }
     if (auto r = add(router_->AddStreamingRoute(
             "PATCH", std::string(kBase) + "/{id}", body_limit,
-            [s](const HttpRequest& req, std::shared_ptr<HttpBodyReader> body,
-                std::shared_ptr<HttpResponder> responder) {
-              Patch(s, req, std::move(body), std::move(responder));
+            [s](const HttpRequest& req, const std::shared_ptr<HttpBodyReader>& body,
+                const std::shared_ptr<HttpResponder>& responder) {
+              Patch(s, req, body, responder);
             }));
         !r) {
       return r;
     }
     if (auto r = add(router_->AddAsyncRoute(
             "GET", std::string(kBase) + "/{id}",
-            [s](const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
-              Head(s, req, std::move(responder));
+            [s](const HttpRequest& req, const std::shared_ptr<HttpResponder>& responder) {
+              Head(s, req, responder);
             }));
         !r) {
       return r;
