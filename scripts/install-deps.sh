@@ -14,7 +14,7 @@ build_pkgs=(
   g++ cmake ninja-build ccache pkg-config git
   libcli11-dev libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libsystemd-dev libhiredis-dev libnats-dev
-  libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev
+  libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev zlib1g-dev
 )
 test_pkgs=(
   catch2 clang-14 libclang-rt-14-dev clang-format clang-tidy mandoc procps util-linux bash-completion zsh fish curl
