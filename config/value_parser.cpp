@@ -296,7 +296,15 @@ ParsedValue ParseListText(const KeySpec& spec, std::string_view text) {
   if (inner.size() >= 2 && inner.front() == '[' && inner.back() == ']') {
     inner = inner.substr(1, inner.size() - 2);
   }
-  return ParseList(spec, SplitList(inner, ','));
+  // Items may be quoted as in YAML ('["*"]', "['a', 'b']"): the quotes are not part of them.
+  std::vector<std::string> items = SplitList(inner, ',');
+  for (auto& item : items) {
+    if (item.size() >= 2 && (item.front() == '"' || item.front() == '\'') &&
+        item.back() == item.front()) {
+      item = item.substr(1, item.size() - 2);
+    }
+  }
+  return ParseList(spec, std::move(items));
 }
 
 }  // namespace sg::config

@@ -359,6 +359,32 @@ TEST_CASE(
   CHECK(Ask(d.port, "HEAD", "/api/v1/uploads/" + pa, kTus).status == 404);
 }
 
+TEST_CASE("browsers may upload: CORS preflight and exposed tus headers; OPTIONS discovery",
+          "[upload]") {
+  Store store;
+  RunningDaemon d(store.Sets());
+  auto preflight = Ask(d.port, "OPTIONS", "/api/v1/uploads/X",
+                       "Origin: https://app.example\r\nAccess-Control-Request-Method: PATCH\r\n"
+                       "Access-Control-Request-Headers: upload-offset, tus-resumable\r\n");
+  CHECK(preflight.status == 204);
+  CHECK(Header(preflight, "Access-Control-Allow-Origin") == "*");
+  CHECK(Contains(Header(preflight, "Access-Control-Allow-Methods"), "PATCH"));
+  CHECK(Contains(Header(preflight, "Access-Control-Allow-Headers"), "Upload-Offset"));
+  // tus discovery, without a preflight's headers.
+  auto options = Ask(d.port, "OPTIONS", "/api/v1/uploads");
+  CHECK(options.status == 204);
+  CHECK(Header(options, "Tus-Version") == "1.0.0");
+  CHECK(Contains(Header(options, "Tus-Extension"), "concatenation"));
+  CHECK(Header(options, "Tus-Max-Size") == std::to_string(uint64_t{16} << 30));
+  CHECK(Header(options, "Tus-Checksum-Algorithm") == "sha1,md5,crc32,sha256");
+  auto created = Ask(d.port, "POST", "/api/v1/uploads",
+                     kTus + "Origin: https://app.example\r\nUpload-Length: 1\r\n");
+  CHECK(created.status == 201);
+  CHECK(Header(created, "Access-Control-Allow-Origin") == "*");
+  CHECK(Contains(Header(created, "Access-Control-Expose-Headers"), "Location"));
+  CHECK(Contains(Header(created, "Access-Control-Expose-Headers"), "Upload-Offset"));
+}
+
 TEST_CASE("the upload metrics count bytes, uploads and failures by reason", "[upload]") {
   Store store;
   RunningDaemon d(store.Sets());
