@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -399,6 +400,22 @@ class RssSampler {
   std::thread thread_;
 };
 
+// A process's CPU time so far (user and system), in seconds: less sensitive to what else runs on
+// the machine than the wall clock, so it shows a change in the server's own cost.
+double CpuSeconds(pid_t pid) {
+  const std::string text = sg::test::ReadFile(fmt::format("/proc/{}/stat", pid));
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos) return 0;
+  // After "pid (comm)": state is field 3; utime and stime are fields 14 and 15.
+  std::istringstream fields(text.substr(paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 double MiBps(uint64_t bytes, double seconds) {
   return seconds > 0 ? static_cast<double>(bytes) / kMiB / seconds : 0;
 }
@@ -460,9 +477,14 @@ int main(int argc, char** argv) {
   std::vector<double> dd_rates;
   std::vector<double> dsync_rates;
   long connections = 0;
-  auto upload = [&](const std::string& name, const std::string& url, uint64_t n) {
+  std::vector<double> sg_cpu;
+  std::vector<double> tus_cpu;
+  auto upload = [&](const std::string& name, const std::string& url, uint64_t n, pid_t pid,
+                    std::vector<double>* cpu) {
     Clean({media, tus_files});
+    const double cpu_before = CpuSeconds(pid);
     auto out = client.Upload(url, fd, n, kChunk);
+    cpu->push_back((CpuSeconds(pid) - cpu_before) / (static_cast<double>(n) / (kMiB * 1024)));
     if (!out.ok) {
       std::fprintf(stderr, "bench_upload: the upload to %s failed: %s\n", name.c_str(),
                    out.error.c_str());
@@ -479,8 +501,8 @@ int main(int argc, char** argv) {
   };
   // Interleaved, so that a slow spell of the disk or of the machine hits every contender.
   for (int i = 0; i < runs; ++i) {
-    sg_rates.push_back(upload("streamgated", sg_url, bytes));
-    tus_rates.push_back(upload("@tus/server", tus_url, bytes));
+    sg_rates.push_back(upload("streamgated", sg_url, bytes, daemon.pid(), &sg_cpu));
+    tus_rates.push_back(upload("@tus/server", tus_url, bytes, tus.pid(), &tus_cpu));
     dd_rates.push_back(dd("conv=fdatasync"));
     dsync_rates.push_back(dd("oflag=dsync"));
   }
@@ -491,14 +513,16 @@ int main(int argc, char** argv) {
   long sg_peak = 0;
   {
     RssSampler sampler(daemon.pid());
-    upload("streamgated", sg_url, rss_bytes);
+    std::vector<double> ignored;
+    upload("streamgated", sg_url, rss_bytes, daemon.pid(), &ignored);
     sg_peak = sampler.Stop();
   }
   const long tus_before = StatusKib(tus.pid(), "VmRSS:");
   long tus_peak = 0;
   {
     RssSampler sampler(tus.pid());
-    upload("@tus/server", tus_url, rss_bytes);
+    std::vector<double> ignored;
+    upload("@tus/server", tus_url, rss_bytes, tus.pid(), &ignored);
     tus_peak = sampler.Stop();
   }
   Clean({media, tus_files});
@@ -513,9 +537,11 @@ int main(int argc, char** argv) {
       "Upload of %llu MiB over loopback in 8 MiB PATCHes, one keep-alive connection (%ld), the "
       "same libcurl client; %d interleaved runs each, MiB/s (median; runs in order)\n",
       static_cast<unsigned long long>(mib), connections, runs);
-  std::printf("  %-34s %10s   %s\n", "", "MiB/s", "runs");
-  std::printf("  %-34s %10.0f   %s\n", "streamgated (release)", sg, Runs(sg_rates).c_str());
-  std::printf("  %-34s %10.0f   %s\n", "@tus/server + FileStore", ref, Runs(tus_rates).c_str());
+  std::printf("  %-34s %10s   %-16s %s\n", "", "MiB/s", "runs", "server CPU s/GiB");
+  std::printf("  %-34s %10.0f   %-16s %.2f\n", "streamgated (release)", sg, Runs(sg_rates).c_str(),
+              Median(sg_cpu));
+  std::printf("  %-34s %10.0f   %-16s %.2f\n", "@tus/server + FileStore", ref,
+              Runs(tus_rates).c_str(), Median(tus_cpu));
   std::printf("  %-34s %10.0f   %s\n", "dd bs=8M conv=fdatasync", ddf, Runs(dd_rates).c_str());
   std::printf("  %-34s %10.0f   %s\n", "dd bs=8M oflag=dsync", dds, Runs(dsync_rates).c_str());
   std::printf("  streamgated / @tus/server        %6.2fx   (aim >= 2)\n", ref > 0 ? sg / ref : 0);
@@ -537,9 +563,9 @@ int main(int argc, char** argv) {
   std::printf("For the note:\n");
   std::printf("| upload %llu MiB, 8 MiB PATCHes | MiB/s | vs |\n|---|---|---|\n",
               static_cast<unsigned long long>(mib));
-  std::printf("| streamgated | %.0f | - |\n", sg);
-  std::printf("| @tus/server + FileStore | %.0f | streamgated %.2fx |\n", ref,
-              ref > 0 ? sg / ref : 0);
+  std::printf("| streamgated | %.0f (CPU %.2f s/GiB) | - |\n", sg, Median(sg_cpu));
+  std::printf("| @tus/server + FileStore | %.0f (CPU %.2f s/GiB) | streamgated %.2fx |\n", ref,
+              Median(tus_cpu), ref > 0 ? sg / ref : 0);
   std::printf("| dd bs=8M conv=fdatasync | %.0f | streamgated %.2fx |\n", ddf,
               ddf > 0 ? sg / ddf : 0);
   std::printf("| dd bs=8M oflag=dsync | %.0f | streamgated %.2fx |\n", dds, dds > 0 ? sg / dds : 0);
