@@ -20,6 +20,7 @@
 #include <optional>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -428,18 +429,29 @@ std::string Runs(const std::vector<double>& v) {
   return out;
 }
 
-}  // namespace
+constexpr const char* kUsage =
+    "usage: bench_upload [MIB] [RUNS] [RSS_MIB]  (sizes in MiB, multiples of 8; runs at least 1)";
 
-int main(int argc, char** argv) {
-  const uint64_t mib = argc > 1 ? std::stoull(argv[1]) : 1024;
-  const int runs = argc > 2 ? std::stoi(argv[2]) : 3;
-  const uint64_t rss_mib = argc > 3 ? std::stoull(argv[3]) : 4096;
+uint64_t Arg(int argc, char** argv, int i, uint64_t fallback) {
+  if (argc <= i) return fallback;
+  const std::string text = argv[i];
+  if (text.empty() || text.size() > 9 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    throw std::runtime_error("'" + text + "' is not a whole number\n" + kUsage);
+  }
+  return std::stoull(text);
+}
+
+// The whole benchmark; a failure throws, so that the servers and the temporary folder go with
+// the stack.
+int Bench(int argc, char** argv) {
+  const uint64_t mib = Arg(argc, argv, 1, 1024);
+  const int runs = static_cast<int>(Arg(argc, argv, 2, 3));
+  const uint64_t rss_mib = Arg(argc, argv, 3, 4096);
   const uint64_t bytes = mib * kMiB;
   const uint64_t rss_bytes = rss_mib * kMiB;
   if (mib == 0 || mib % 8 != 0 || rss_mib % 8 != 0 || runs < 1) {
-    std::fprintf(stderr,
-                 "usage: bench_upload [MIB] [RUNS] [RSS_MIB]  (sizes in MiB, multiples of 8; "
-                 "runs at least 1)\n");
+    std::fprintf(stderr, "%s\n", kUsage);
     return 2;
   }
   const std::string node = "/usr/bin/node";
@@ -485,18 +497,14 @@ int main(int argc, char** argv) {
     const double cpu_before = CpuSeconds(pid);
     auto out = client.Upload(url, fd, n, kChunk);
     cpu->push_back((CpuSeconds(pid) - cpu_before) / (static_cast<double>(n) / (kMiB * 1024)));
-    if (!out.ok) {
-      std::fprintf(stderr, "bench_upload: the upload to %s failed: %s\n", name.c_str(),
-                   out.error.c_str());
-      std::exit(1);
-    }
+    if (!out.ok) throw std::runtime_error("the upload to " + name + " failed: " + out.error);
     connections = std::max(connections, out.connections);
     return MiBps(n, out.seconds);
   };
   auto dd = [&](const std::string& flag) {
     Clean({media, tus_files});
     auto seconds = TimedDd(src, dd_out, bytes, flag);
-    if (!seconds) std::exit(1);
+    if (!seconds) throw std::runtime_error("dd " + flag + " failed");
     return MiBps(bytes, *seconds);
   };
   // Interleaved, so that a slow spell of the disk or of the machine hits every contender.
@@ -572,4 +580,15 @@ int main(int argc, char** argv) {
   std::printf("| streamgated peak VmRSS, %llu MiB upload | %.1f MiB | @tus/server %.1f MiB |\n",
               static_cast<unsigned long long>(rss_mib), sg_peak / 1024.0, tus_peak / 1024.0);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Bench(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_upload: %s\n", e.what());
+    return 1;
+  }
 }
