@@ -45,16 +45,6 @@ std::string Sha256(std::string_view bytes) {
   return std::string(reinterpret_cast<char*>(digest), n);
 }
 
-template <typename F>
-bool WaitFor(F done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
-
 const std::string kTus = "Tus-Resumable: 1.0.0\r\n";
 
 // One request on a fresh connection.
