@@ -162,6 +162,8 @@ TEST_CASE("a worker runs enqueued jobs to success", "[worker]") {
   for (const auto& id : ids) {
     REQUIRE(WaitFor([&] { return StateIs(*worker, id, JobState::kSucceeded); }, kWait));
   }
+  // The worker counts a success just after the store records it.
+  CHECK(WaitFor([&] { return worker->Stats().succeeded == 10; }, kWait));
   std::lock_guard lock(mu);
   CHECK(seen.size() == 10);
   CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 10);
@@ -213,6 +215,8 @@ TEST_CASE("two workers on one database run each job once", "[worker]") {
   for (const auto& id : ids) {
     REQUIRE(WaitFor([&] { return StateIs(*a, id, JobState::kSucceeded); }, kWait));
   }
+  // A worker counts a success just after the store records it: wait for the counters too.
+  CHECK(WaitFor([&] { return a->Stats().succeeded + b->Stats().succeeded == ids.size(); }, kWait));
   std::lock_guard lock(mu);
   CHECK(runs.size() == ids.size());
   for (const auto& [id, n] : runs) CHECK(n == 1);
@@ -417,7 +421,7 @@ TEST_CASE("a cancel reaches a running handler, from this process or through the 
   REQUIRE(store->Cancel(there.id, NowMs()));
   REQUIRE(WaitFor([&] { return StateIs(*worker, there.id, JobState::kCancelled); }, kWait));
   CHECK(saw_cancel == 2);
-  CHECK(worker->Stats().cancelled == 2);
+  CHECK(WaitFor([&] { return worker->Stats().cancelled == 2; }, kWait));
 
   Job queued = MustEnqueue(*worker, Spec("never"));
   auto at_once = worker->Cancel(queued.id);
