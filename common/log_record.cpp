@@ -50,6 +50,10 @@ std::string_view LevelName(spdlog::level::level_enum level) {
 }
 
 std::string With(std::string_view message, std::initializer_list<Field> fields) {
+  return With(message, std::vector<Field>(fields));
+}
+
+std::string With(std::string_view message, const std::vector<Field>& fields) {
   std::string out = Sanitize(message);
   for (const auto& field : fields) {
     out += kFieldSep;

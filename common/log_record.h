@@ -49,6 +49,8 @@ struct Field {
 /// A message with fields, encoded for spdlog: `logger->info(log::With("Plugin started",
 /// {{"name", name}}))`. The formatters and the ring decode it again.
 std::string With(std::string_view message, std::initializer_list<Field> fields);
+/// The same, with fields gathered at run time.
+std::string With(std::string_view message, const std::vector<Field>& fields);
 
 /// A decoded record, as the ring keeps it and `streamgate logs` shows it.
 struct Record {
