@@ -4,6 +4,7 @@
 #include "daemon/plugins/cache/cache_config.h"
 #include "daemon/plugins/metadata/metadata_config.h"
 #include "daemon/plugins/monitor/monitor_config.h"
+#include "daemon/plugins/transcoder/transcoder_config.h"
 #include "daemon/plugins/upload/upload_config.h"
 #include "daemon/plugins/worker/worker_config.h"
 
@@ -11,7 +12,7 @@ namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
   return {ApiGatewayConfig(), CacheConfig(),  MonitorConfig(),
-          MetadataConfig(),   WorkerConfig(), UploadConfig()};
+          MetadataConfig(),   WorkerConfig(), UploadConfig(), TranscoderConfig()};
 }
 
 const config::Schema& BuiltinSchema() {
