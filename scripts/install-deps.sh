@@ -2,9 +2,9 @@
 # Installs, with apt-get, whatever StreamGate needs to build, test and run that this machine lacks.
 # Idempotent: a second run installs nothing and takes about a second. Debian 12 packages only.
 #
-#   scripts/install-deps.sh            build and run dependencies
+#   scripts/install-deps.sh            build and run dependencies (ffmpeg: the transcoder runs it)
 #   scripts/install-deps.sh --test     also what the test suite needs (fuzzing, man lint, shells,
-#                                      systemd, libseccomp and ffmpeg for the service's tests,
+#                                      systemd and libseccomp for the service's tests,
 #                                      awscli and s3rver, from npm, for the S3 store's tests,
 #                                      @tus/server and tus-js-client, from npm, for the upload tests)
 #   scripts/install-deps.sh --bench    also the benchmarks' references (nginx, supervisor, wrk, hyperfine)
@@ -15,11 +15,12 @@ build_pkgs=(
   libcli11-dev libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libsystemd-dev libhiredis-dev libnats-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev zlib1g-dev
+  ffmpeg
 )
 test_pkgs=(
   catch2 clang-14 libclang-rt-14-dev clang-format clang-tidy mandoc procps util-linux bash-completion zsh fish curl
   redis-server prometheus nats-server nginx-light postgresql
-  systemd libseccomp-dev ffmpeg awscli
+  systemd libseccomp-dev awscli
 )
 bench_pkgs=(
   hyperfine supervisor wrk nginx-light python3 redis-tools
