@@ -26,6 +26,7 @@
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/sql.h"
 #include "daemon/plugins/metadata/sql_catalogue.h"
+#include "tests/support/bench_daemon.h"
 #include "tests/support/bench_stats.h"
 #include "tests/support/http_client.h"
 #include "tests/support/notify_socket.h"
@@ -189,16 +190,6 @@ std::optional<std::vector<std::string>> Prepare(const std::shared_ptr<sg::SqlDat
 
 // ---- the daemon --------------------------------------------------------------------------------
 
-// The port of the "http" listener in `streamgate --json status` ("listeners": {"http": URL}).
-uint16_t HttpPort(const std::string& status_json) {
-  const auto status = nlohmann::json::parse(status_json, nullptr, false);
-  if (status.is_discarded() || !status.is_object()) return 0;
-  const std::string url = status.value("listeners", nlohmann::json::object()).value("http", "");
-  std::smatch port;
-  if (!std::regex_search(url, port, std::regex(R"(:(\d+)(/|$))"))) return 0;
-  return static_cast<uint16_t>(std::stoi(port[1]));
-}
-
 std::optional<sg::test::HttpReply> Get(uint16_t port, const std::string& target) {
   try {
     sg::test::HttpConnection c(port);
@@ -210,40 +201,13 @@ std::optional<sg::test::HttpReply> Get(uint16_t port, const std::string& target)
 
 class Daemon {
  public:
-  Daemon(const sg::test::TempDir& dir, const std::vector<std::string>& sets)
-      : notify_(dir.path() + "/notify") {
-    env_.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
-    env_.env["XDG_RUNTIME_DIR"] = dir.path();
-    env_.env["NOTIFY_SOCKET"] = notify_.path();
-    env_.cwd = dir.path();
-    std::vector<std::string> argv = {SG_DAEMON_BIN,
-                                     "--log-level",
-                                     "warn",
-                                     "--set",
-                                     "server.host=127.0.0.1",
-                                     "--set",
-                                     "server.port=0",
-                                     "--set",
-                                     "monitoring.prometheus_port=0",
-                                     "--set",
-                                     "plugins.enabled=[api-gateway,monitor,metadata]"};
-    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
-    process_ = std::make_unique<sg::test::Process>(argv, dir, env_);
-  }
-  ~Daemon() {
-    process_->Signal(SIGTERM);
-    if (!process_->Wait(30s)) process_->Signal(SIGKILL);
-  }
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
+  Daemon(const sg::test::TempDir& dir, std::vector<std::string> sets)
+      : daemon_(dir, WithPlugins(std::move(sets))) {}
 
   /// Waits for READY=1, then for /health to say healthy and the videos API to answer 200; the
   /// HTTP port, or 0 (with the daemon's stderr printed) when that does not happen in time.
   uint16_t WaitServing() {
-    uint16_t port = 0;
-    if (notify_.WaitFor("READY=1", 60s)) {
-      port = HttpPort(sg::test::Run({SG_CLI_BIN, "--json", "status"}, env_, 60s).out);
-    }
+    const uint16_t port = daemon_.WaitReady();
     const bool serving =
         port != 0 && sg::test::WaitFor(
                          [&] {
@@ -256,16 +220,18 @@ class Daemon {
                          60s);
     if (!serving) {
       std::fprintf(stderr, "streamgated did not serve the videos API in time:\n%s\n",
-                   process_->Stderr().c_str());
+                   daemon_.Stderr().c_str());
       return 0;
     }
     return port;
   }
 
  private:
-  sg::test::NotifySocket notify_;
-  sg::test::SpawnOptions env_;
-  std::unique_ptr<sg::test::Process> process_;
+  static std::vector<std::string> WithPlugins(std::vector<std::string> sets) {
+    sets.insert(sets.begin(), "plugins.enabled=[api-gateway,monitor,metadata]");
+    return sets;
+  }
+  sg::test::BenchDaemon daemon_;
 };
 
 // ---- wrk ---------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "tests/support/bench_daemon.h"
 #include "tests/support/bench_stats.h"
 #include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
@@ -232,73 +233,27 @@ class TusClient {
 
 // ---- the servers -------------------------------------------------------------------------------
 
-// The port of the "http" listener in `streamgate --json status` ("listeners": {"http": URL}).
-uint16_t HttpPort(const std::string& status_json) {
-  const auto status = nlohmann::json::parse(status_json, nullptr, false);
-  if (status.is_discarded() || !status.is_object()) return 0;
-  const std::string url = status.value("listeners", nlohmann::json::object()).value("http", "");
-  std::smatch port;
-  if (!std::regex_search(url, port, std::regex(R"(:(\d+)(/|$))"))) return 0;
-  return static_cast<uint16_t>(std::stoi(port[1]));
-}
-
 // The release streamgated with the upload service on local storage under `dir`, port 0.
 class Daemon {
  public:
-  Daemon(const sg::test::TempDir& dir, const std::string& media) : notify_(dir.path() + "/notify") {
-    env_.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
-    env_.env["XDG_RUNTIME_DIR"] = dir.path();
-    env_.env["NOTIFY_SOCKET"] = notify_.path();
-    env_.cwd = dir.path();
-    const std::vector<std::string> argv = {SG_DAEMON_BIN,
-                                           "--log-level",
-                                           "warn",
-                                           "--set",
-                                           "server.host=127.0.0.1",
-                                           "--set",
-                                           "server.port=0",
-                                           "--set",
-                                           "monitoring.prometheus_port=0",
-                                           "--set",
-                                           "plugins.enabled=[api-gateway,monitor,metadata,upload]",
-                                           "--set",
-                                           "storage.path=" + media,
-                                           "--set",
-                                           "metadata.sqlite_path=" + dir.path() + "/streamgate.db",
-                                           "--set",
-                                           "upload.max_size=64GiB"};
-    process_ = std::make_unique<sg::test::Process>(argv, dir, env_);
-  }
-  ~Daemon() {
-    process_->Signal(SIGTERM);
-    if (!process_->Wait(30s)) process_->Signal(SIGKILL);
-  }
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
+  Daemon(const sg::test::TempDir& dir, const std::string& media)
+      : daemon_(
+            dir,
+            {"plugins.enabled=[api-gateway,monitor,metadata,upload]", "storage.path=" + media,
+             "metadata.sqlite_path=" + dir.path() + "/streamgate.db", "upload.max_size=64GiB"}) {}
 
-  pid_t pid() const { return process_->pid(); }
+  pid_t pid() const { return daemon_.pid(); }
 
   /// The endpoint once the daemon is ready, or "" (its stderr printed) when it is not in time.
   std::string WaitServing() {
-    uint16_t port = 0;
-    if (notify_.WaitFor("READY=1", 60s)) {
-      port = HttpPort(sg::test::Run({SG_CLI_BIN, "--json", "status"}, env_, 60s).out);
-    }
-    if (port == 0) {
-      std::fprintf(stderr, "bench_upload: streamgated did not get ready:\n%s\n",
-                   process_->Stderr().c_str());
-      return "";
-    }
-    return fmt::format("http://127.0.0.1:{}/api/v1/uploads", port);
+    const uint16_t port = daemon_.WaitReady();
+    return port == 0 ? "" : fmt::format("http://127.0.0.1:{}/api/v1/uploads", port);
   }
 
  private:
-  sg::test::NotifySocket notify_;
-  sg::test::SpawnOptions env_;
-  std::unique_ptr<sg::test::Process> process_;
+  sg::test::BenchDaemon daemon_;
 };
 
-// @tus/server with its FileStore (tests/peers/tus/tus-server.mjs) on loopback, port 0.
 class TusServer {
  public:
   TusServer(const sg::test::TempDir& dir, const std::string& node, const std::string& files)

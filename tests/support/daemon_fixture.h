@@ -4,7 +4,6 @@
 #pragma once
 
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -12,23 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <signal.h>
 
+#include "tests/support/listener_port.h"
 #include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
 
 namespace sg::test {
-
-/// The port of listener `name` ("http", "metrics") in the output of `streamgate --json status`:
-/// its "listeners" map names each URL with the port the daemon bound. 0 when the output is not
-/// JSON or has no such listener (its plugin is not running).
-inline uint16_t ListenerPort(const std::string& status_json, const std::string& name) {
-  const auto status = nlohmann::json::parse(status_json, nullptr, false);
-  if (status.is_discarded() || !status.is_object()) return 0;
-  const auto listeners = status.value("listeners", nlohmann::json::object());
-  const std::string url = listeners.value(name, "");
-  std::smatch port;
-  if (!std::regex_search(url, port, std::regex(R"(:(\d+)(/|$))"))) return 0;
-  return static_cast<uint16_t>(std::stoi(port[1]));
-}
 
 struct RunningDaemon {
   /// `sets` are --set KEY=VALUE arguments; `config` a file for --config; `wrapper` a command
