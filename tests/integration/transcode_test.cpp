@@ -18,9 +18,11 @@
 #include <sys/stat.h>
 
 #include "common/child_process.h"
+#include "daemon/storage/s3_storage.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/s3rver.h"
 
 namespace sg::test {
 namespace {
@@ -73,21 +75,25 @@ std::string Slurp(const std::string& path) {
   return text.str();
 }
 
+// Quick settings for small test clips.
+std::vector<std::string> QuickLadder() {
+  return {"transcoder.segment_duration=2s", "transcoder.preset=ultrafast",
+          "transcoder.ladder=[240p:300k, 360p:600k, 720p:1500k, 1080p:3M]",
+          "worker.backoff_base=100ms"};
+}
+
 // A daemon whose media, catalogue and work folder live in `root` (so that a second daemon can
-// take over), with a quick ladder for small test clips.
+// take over), with the quick settings.
 struct Transcoding {
   explicit Transcoding(const std::string& root, std::vector<std::string> more = {}) {
-    std::vector<std::string> sets = {
-        "storage.path=" + root + "/media",
-        "metadata.sqlite_path=" + root + "/sg.db",
-        "transcoder.work_dir=" + root + "/work",
-        "transcoder.segment_duration=2s",
-        "transcoder.preset=ultrafast",
-        "transcoder.ladder=[240p:300k, 360p:600k, 720p:1500k, 1080p:3M]",
-        "worker.backoff_base=100ms"};
+    std::vector<std::string> sets = QuickLadder();
+    sets.insert(sets.end(),
+                {"storage.path=" + root + "/media", "metadata.sqlite_path=" + root + "/sg.db",
+                 "transcoder.work_dir=" + root + "/work"});
     sets.insert(sets.end(), more.begin(), more.end());
     daemon = std::make_unique<RunningDaemon>(sets);
   }
+  explicit Transcoding(std::unique_ptr<RunningDaemon> running) : daemon(std::move(running)) {}
   std::string Url() const { return "http://127.0.0.1:" + std::to_string(daemon->port); }
 
   // Uploads a file with the CLI; the video's id.
@@ -495,6 +501,68 @@ TEST_CASE(
   CHECK(job.value("attempts", 0) == 2);
   const fs::path dir = fs::path(root.path()) / "media" / "videos" / id / "stream";
   CHECK(CheckMediaPlaylist(dir / "media_0.m3u8") == Approx(40).margin(2));
+}
+
+TEST_CASE("on S3 (s3rver) the streams land in the bucket, the master playlist last",
+          "[transcoder][s3]") {
+  REQUIRE_FFMPEG();
+  TempDir root;
+  S3rver s3(root, SG_S3RVER_BIN);
+  const std::string clip = root.path() + "/clip.mp4";
+  MakeClip(clip, "640x360", 3, true);
+  std::vector<std::string> sets = QuickLadder();
+  sets.insert(sets.end(),
+              {"storage.type=s3", "storage.endpoint=" + s3.endpoint(), "storage.bucket=streamgate",
+               "storage.region=us-east-1", "storage.accesskey=S3RVER", "storage.secretkey=S3RVER",
+               "metadata.sqlite_path=" + root.path() + "/sg.db",
+               "transcoder.work_dir=" + root.path() + "/work"});
+  Transcoding t(std::make_unique<RunningDaemon>(sets));
+  const std::string id = t.Upload(clip);
+  const json video = t.WaitState(id, {"ready", "failed"});
+  INFO(video.dump(2));
+  REQUIRE(video["state"] == "ready");
+  REQUIRE(video["renditions"].size() == 2);
+
+  storage::S3Settings settings;
+  settings.endpoint = s3.endpoint();
+  settings.bucket = "streamgate";
+  settings.region = "us-east-1";
+  settings.access_key = "S3RVER";
+  settings.secret_key = "S3RVER";
+  auto client = storage::S3Storage::Create(settings).value();
+  auto read = [&](const std::string& key) {
+    auto reader = client->Get(key, {}).value();
+    std::string out;
+    std::string buffer(1 << 16, '\0');
+    for (;;) {
+      const size_t n = reader->Read(buffer.data(), buffer.size()).value();
+      if (n == 0) break;
+      out.append(buffer.data(), n);
+    }
+    return out;
+  };
+  const std::string prefix = "videos/" + id + "/stream/";
+  std::set<std::string> keys;
+  std::map<std::string, std::chrono::system_clock::time_point> written;
+  const auto listed = client->List(prefix);
+  REQUIRE(listed);
+  for (const auto& info : *listed) {
+    keys.insert(info.key);
+    written[info.key] = info.modified;
+  }
+  // Every name a playlist gives is in the bucket.
+  for (const auto& r : video["renditions"]) {
+    const std::string playlist = read(r["playlist"].get<std::string>());
+    std::istringstream lines(playlist);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (!line.empty() && line[0] != '#') CHECK(keys.count(prefix + line) == 1);
+    }
+  }
+  CHECK(Contains(read(prefix + "master.m3u8"), "#EXT-X-STREAM-INF"));
+  CHECK(Contains(read(prefix + "manifest.mpd"), "</MPD>"));
+  for (const auto& [key, when] : written) CHECK(when <= written.at(prefix + "master.m3u8"));
+  CHECK(client->Stat("videos/" + id + "/poster.jpg"));
 }
 
 }  // namespace sg::test
