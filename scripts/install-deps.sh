@@ -6,7 +6,9 @@
 #   scripts/install-deps.sh --test     also what the test suite needs (fuzzing, man lint, shells,
 #                                      systemd and libseccomp for the service's tests,
 #                                      awscli and s3rver, from npm, for the S3 store's tests,
-#                                      @tus/server and tus-js-client, from npm, for the upload tests)
+#                                      @tus/server and tus-js-client, from npm, for the upload tests,
+#                                      chromium, and hls.js, dash.js and playwright-core from npm,
+#                                      for the players' tests)
 #   scripts/install-deps.sh --bench    also the benchmarks' references (nginx, supervisor, wrk, hyperfine)
 set -euo pipefail
 
@@ -20,7 +22,7 @@ build_pkgs=(
 test_pkgs=(
   catch2 clang-14 libclang-rt-14-dev clang-format clang-tidy mandoc procps util-linux bash-completion zsh fish curl
   redis-server prometheus nats-server nginx-light postgresql
-  systemd libseccomp-dev awscli
+  systemd libseccomp-dev awscli chromium
 )
 bench_pkgs=(
   hyperfine supervisor wrk nginx-light python3 redis-tools
@@ -37,7 +39,10 @@ esac
 # The test peers from npm, each pinned by its committed package-lock.json: s3rver for the S3
 # store's tests (no S3 server is packaged in Debian), and the tus project's own server and client
 # (tests/peers/tus: @tus/server, @tus/file-store, tus-js-client; they need node >= 20.19) for the
-# upload tests and benchmark. Node and npm come from Debian unless some node is there.
+# upload tests and benchmark, and the players (tests/peers/player: hls.js, dash.js, and
+# playwright-core to drive Debian's chromium; the browser download that playwright's packages may
+# attempt is skipped: it is not wanted and would fail here). Node and npm come from Debian unless
+# some node is there.
 with_node_peers=false
 if [[ ${1:-} == --test || ${1:-} == --bench ]]; then
   with_node_peers=true
@@ -46,12 +51,12 @@ fi
 
 install_node_peers() {
   local peer dir
-  for peer in s3rver tus; do
+  for peer in s3rver tus player; do
     dir="$(dirname "$0")/../tests/peers/$peer"
     # Once per lock file: a second run finds the lock's copy in node_modules and does nothing.
     if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json" 2>/dev/null; then
       echo "install-deps: npm ci in tests/peers/$peer"
-      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error &&
+      (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error &&
         cp package-lock.json node_modules/.installed-lock.json)
     fi
   done
