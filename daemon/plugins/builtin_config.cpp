@@ -11,8 +11,8 @@
 namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
-  return {ApiGatewayConfig(), CacheConfig(),  MonitorConfig(),
-          MetadataConfig(),   WorkerConfig(), UploadConfig(), TranscoderConfig()};
+  return {ApiGatewayConfig(), CacheConfig(),  MonitorConfig(),   MetadataConfig(),
+          WorkerConfig(),     UploadConfig(), TranscoderConfig()};
 }
 
 const config::Schema& BuiltinSchema() {
