@@ -37,6 +37,7 @@ struct UploadDaemon : MediaDir, RunningDaemon {
   static std::vector<std::string> WithStorage(std::vector<std::string> sets,
                                               const std::string& path) {
     sets.push_back("storage.path=" + path);
+    sets.push_back(kNoTranscoder);
     return sets;
   }
   std::string Source(const std::string& id) const {

@@ -118,6 +118,7 @@ struct Store {
   std::string media() const { return dir.path() + "/media"; }
   std::vector<std::string> Sets(std::vector<std::string> more = {}) const {
     more.push_back("storage.path=" + media());
+    more.push_back(kNoTranscoder);
     more.push_back("metadata.sqlite_path=" + dir.path() + "/streamgate.db");
     return more;
   }
@@ -188,7 +189,8 @@ TEST_CASE(
       "storage.type=s3",           "storage.endpoint=" + s3.endpoint(),
       "storage.bucket=streamgate", "storage.region=us-east-1",
       "storage.accesskey=S3RVER",  "storage.secretkey=S3RVER",
-      "upload.sync_every=1MiB",    "metadata.sqlite_path=" + dir.path() + "/streamgate.db"};
+      "upload.sync_every=1MiB",    "metadata.sqlite_path=" + dir.path() + "/streamgate.db",
+      kNoTranscoder};
   // 20 MiB: two full 8 MiB parts and a tail; the kill comes after the first part went out.
   const std::string source = RandomBytes(20 << 20, 9);
   storage::S3Settings settings;

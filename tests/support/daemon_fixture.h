@@ -17,6 +17,11 @@
 
 namespace sg::test {
 
+/// For tests of the upload itself: every plugin the upload needs, and no transcoder to move a
+/// finished upload's video on from "uploaded".
+inline constexpr const char* kNoTranscoder =
+    "plugins.enabled=[api-gateway,cache,monitor,metadata,worker,upload]";
+
 struct RunningDaemon {
   /// `sets` are --set KEY=VALUE arguments; `config` a file for --config; `wrapper` a command
   /// that runs the daemon (prlimit, setpriv, ...).

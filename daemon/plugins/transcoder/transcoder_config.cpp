@@ -106,12 +106,12 @@ config::ConfigDeclaration TranscoderConfig() {
                         .default_value = "",
                         .doc = "Local folder for a transcode's source copy and outputs before "
                                "they go to storage; it needs room for a video and its "
-                               "renditions. Empty: transcode/ in the state folder (see "
-                               "metadata.sqlite_path)",
+                               "renditions. Empty: transcode/ beside the catalogue's SQLite "
+                               "file (metadata.sqlite_path; the state folder by default)",
                         .reload = Reload::kRestartPlugin},
                    }},
           },
-      .also_reads = {"app.mode"},
+      .also_reads = {"app.mode", "metadata.sqlite_path"},
   };
 }
 

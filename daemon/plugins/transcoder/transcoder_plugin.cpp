@@ -515,7 +515,11 @@ class TranscoderPlugin final : public Plugin {
     settings.timeout = config.Duration("transcoder.timeout");
     settings.max_dimension = static_cast<int>(config.Int("transcoder.max_dimension"));
     const std::string work = config.String("transcoder.work_dir");
-    settings.work_dir = work.empty() ? fs::path(StateDir()) / "transcode" : fs::path(work);
+    // By default beside the catalogue's SQLite file: a folder the daemon's user already owns.
+    settings.work_dir =
+        work.empty() ? fs::path(SqliteFile(config.String("metadata.sqlite_path"))).parent_path() /
+                           "transcode"
+                     : fs::path(work);
     metrics_ = context.metrics;
     if (s.storage == nullptr) {
       return Fail(ErrorCode::kConfig, "transcoder: no media store (storage.*) to read and write");
