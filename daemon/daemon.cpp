@@ -226,9 +226,10 @@ int Daemon::Serve(const config::Config& config) {
   int registered = 0;
   for (auto& plugin : plugins::BuiltinPlugins()) {
     const std::string name(plugin->Name());
-    // A service that serves HTTP routes (upload) runs with a gateway of its own in its
-    // process: its instances are reached directly, or behind a load balancer.
-    const bool front = options_.service == "upload" && name == "api-gateway";
+    // A service that serves HTTP routes (upload, streaming) runs with a gateway of its own in
+    // its process: its instances are reached directly, or behind a load balancer.
+    const bool front =
+        (options_.service == "upload" || options_.service == "streaming") && name == "api-gateway";
     const bool wanted = monolith ? config.PluginEnabled(name) : name == options_.service || front;
     if (!wanted) continue;
     if (auto ok = kernel_->Register(std::move(plugin), policy); !ok) {

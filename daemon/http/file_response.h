@@ -1,6 +1,6 @@
-// What HTTP asks of a response that is a file: validators (a strong ETag, Last-Modified),
-// conditional requests (304) and one byte range (206, 416). Pure functions of the request's
-// headers and the file's metadata, so they are tested without a socket.
+// What HTTP asks of a response that is a file: its strong validator, and the plan of
+// plugin_api/http_conditional.h (conditionals, one byte range) applied to it. Pure functions, so
+// they are tested without a socket.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "daemon/plugin_api/http_conditional.h"
 
 namespace sg::http {
 
@@ -20,10 +22,8 @@ struct FileMeta {
 /// A strong validator that changes whenever the file is replaced or written: inode, size and
 /// modification time.
 std::string StrongETag(const FileMeta& meta);
-/// RFC 9110's IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
-std::string HttpDate(std::time_t t);
-/// Parses an IMF-fixdate; nullopt when it is not one.
-std::optional<std::time_t> ParseHttpDate(std::string_view text);
+using sg::HttpDate;
+using sg::ParseHttpDate;
 
 struct ByteRange {
   uint64_t first = 0;
@@ -36,13 +36,7 @@ struct FilePlan {
   ByteRange range;        // what to send (the whole file for 200)
 };
 
-struct FileRequestHeaders {
-  std::string_view if_none_match = {};
-  std::string_view if_modified_since = {};
-  std::string_view range = {};
-  std::string_view if_range = {};
-  bool get_or_head = true;  // conditionals and ranges apply to GET and HEAD only
-};
+using FileRequestHeaders = ConditionalHeaders;
 
 FilePlan PlanFileResponse(const FileRequestHeaders& request, const FileMeta& meta);
 

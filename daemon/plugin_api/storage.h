@@ -125,6 +125,11 @@ class Storage {
   virtual Result<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;
   /// Removes an object; kNotFound when there is none.
   virtual Result<void> Delete(std::string_view key) = 0;
+  /// Where a valid key's object is (or would be) as a file on this machine, for zero-copy sends;
+  /// nullopt for a store that is not local files, or a key Storage refuses. Does not block.
+  virtual std::optional<std::string> LocalPath(std::string_view /*key*/) const {
+    return std::nullopt;
+  }
 
   /// Staging for resumable uploads, apart from the objects (List never shows it). Ids are 1 to
   /// 64 characters of [0-9A-Za-z_-]; others are kInvalidArgument. Stores that cannot stage (test

@@ -4,6 +4,7 @@
 #include "daemon/plugins/cache/cache_plugin.h"
 #include "daemon/plugins/metadata/metadata_plugin.h"
 #include "daemon/plugins/monitor/monitor.h"
+#include "daemon/plugins/streaming/streaming_plugin.h"
 #include "daemon/plugins/transcoder/transcoder_plugin.h"
 #include "daemon/plugins/upload/upload_plugin.h"
 #include "daemon/plugins/worker/worker_plugin.h"
@@ -11,7 +12,7 @@
 namespace sg::plugins {
 
 std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
-  // One line per plugin; streaming and auth are to come.
+  // One line per plugin; auth is to come.
   std::vector<std::unique_ptr<Plugin>> plugins;
   plugins.push_back(MakeApiGateway());
   plugins.push_back(MakeCache());
@@ -20,6 +21,7 @@ std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
   plugins.push_back(MakeWorkerPlugin());
   plugins.push_back(MakeUpload());
   plugins.push_back(MakeTranscoder());
+  plugins.push_back(MakeStreaming());
   return plugins;
 }
 

@@ -4,6 +4,7 @@
 #include "daemon/plugins/cache/cache_config.h"
 #include "daemon/plugins/metadata/metadata_config.h"
 #include "daemon/plugins/monitor/monitor_config.h"
+#include "daemon/plugins/streaming/streaming_config.h"
 #include "daemon/plugins/transcoder/transcoder_config.h"
 #include "daemon/plugins/upload/upload_config.h"
 #include "daemon/plugins/worker/worker_config.h"
@@ -12,7 +13,7 @@ namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
   return {ApiGatewayConfig(), CacheConfig(),  MonitorConfig(),   MetadataConfig(),
-          WorkerConfig(),     UploadConfig(), TranscoderConfig()};
+          WorkerConfig(),     UploadConfig(), TranscoderConfig(), StreamingConfig()};
 }
 
 const config::Schema& BuiltinSchema() {

@@ -227,6 +227,11 @@ Result<std::unique_ptr<LocalStorage>> LocalStorage::Create(std::string root) {
   return std::unique_ptr<LocalStorage>(new LocalStorage(std::move(root)));
 }
 
+std::optional<std::string> LocalStorage::LocalPath(std::string_view key) const {
+  if (!ValidateKey(key)) return std::nullopt;
+  return PathOf(key);
+}
+
 Result<std::unique_ptr<ObjectWriter>> LocalStorage::Put(std::string_view key) {
   if (auto valid = ValidateKey(key); !valid) return valid.error();
   std::string path = PathOf(key);

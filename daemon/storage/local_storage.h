@@ -22,6 +22,7 @@ class LocalStorage final : public Storage {
   static Result<std::unique_ptr<LocalStorage>> Create(std::string root);
 
   std::string_view Kind() const override { return "local"; }
+  std::optional<std::string> LocalPath(std::string_view key) const override;
   Result<std::unique_ptr<ObjectWriter>> Put(std::string_view key) override;
   Result<std::unique_ptr<ObjectReader>> Get(std::string_view key, ByteRange range) override;
   Result<ObjectInfo> Stat(std::string_view key) override;

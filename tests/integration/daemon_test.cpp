@@ -169,10 +169,10 @@ TEST_CASE("microservice mode names the services and refuses one that is not buil
   CHECK_THAT(missing.err, Catch::Contains("--service NAME"));
 
   const RunResult unbuilt =
-      Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "streaming"}, DaemonEnv(dir));
+      Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "auth"}, DaemonEnv(dir));
   CHECK(unbuilt.exit_code == 69);
   CHECK_THAT(unbuilt.err,
-             Catch::Contains("service 'streaming' is not built into this streamgated yet"));
+             Catch::Contains("service 'auth' is not built into this streamgated yet"));
 }
 
 TEST_CASE("streamgated usage errors exit 2", "[daemon]") {

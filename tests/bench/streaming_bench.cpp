@@ -1,0 +1,228 @@
+// HLS delivery: the real streamgated's streaming plugin beside nginx (`sendfile on`) serving the
+// same files, wrk with the same connections against each in turn (--latency for p99): a 1 MiB
+// segment, a 188 kB one, and the master playlist of a ready video. Then the same requests to a
+// second streamgated whose store is S3 (s3rver) with a warm cache, against the local figure.
+//
+//   bench_streaming [SECONDS] [CONNECTIONS]     (defaults 8 32)
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include "common/child_process.h"
+#include "daemon/storage/s3_storage.h"
+#include "tests/support/bench_daemon.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using sg::test::Run;
+
+struct Figures {
+  double rps = 0;
+  double bytes_per_second = 0;
+  double p99_ms = 0;
+};
+
+double Millis(const std::string& value, const std::string& unit) {
+  const double v = std::stod(value);
+  return unit == "us" ? v / 1000 : unit == "s" ? v * 1000 : v;
+}
+
+Figures Wrk(const std::string& url, int connections, int seconds) {
+  const auto r = Run({"/usr/bin/wrk", "-t", "2", "-c", std::to_string(connections), "-d",
+                      std::to_string(seconds) + "s", "--latency", url},
+                     {}, std::chrono::seconds(seconds + 30));
+  std::smatch m;
+  Figures f;
+  if (std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([\d.]+))"))) {
+    f.rps = std::stod(m[1]);
+  }
+  if (std::regex_search(r.out, m, std::regex(R"(Transfer/sec:\s+([\d.]+)([KMG]?B))"))) {
+    const double unit = m[2] == "GB"   ? 1073741824.0
+                        : m[2] == "MB" ? 1048576.0
+                        : m[2] == "KB" ? 1024.0
+                                       : 1.0;
+    f.bytes_per_second = std::stod(m[1]) * unit;
+  }
+  if (std::regex_search(r.out, m, std::regex(R"(99%\s+([\d.]+)(us|ms|s))"))) {
+    f.p99_ms = Millis(m[1], m[2]);
+  }
+  if (f.rps == 0) std::cerr << "wrk said:\n" << r.out << r.err << '\n';
+  return f;
+}
+
+std::string Tool(const std::string& name) {
+  auto found = sg::FindProgram(name);
+  return found ? *found : name;
+}
+
+int Bench(int argc, char** argv) {
+  const int seconds = argc > 1 ? std::stoi(argv[1]) : 8;
+  const int connections = argc > 2 ? std::stoi(argv[2]) : 32;
+  sg::test::TempDir dir;
+  const std::string media = dir.path() + "/media";
+  const std::string clip = dir.path() + "/clip.mp4";
+  if (Run({Tool("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i",
+           "testsrc2=size=640x360:rate=25:duration=4", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", clip},
+          {}, 120s)
+          .exit_code != 0) {
+    std::cerr << "bench_streaming: ffmpeg could not make the clip\n";
+    return 1;
+  }
+  const std::vector<std::string> common = {
+      "metadata.sqlite_path=" + dir.path() + "/streamgate.db",
+      "transcoder.work_dir=" + dir.path() + "/work",
+      "transcoder.preset=ultrafast",
+      "transcoder.ladder=[360p:600k]",
+      "streaming.state_ttl=1h",
+      "plugins.enabled=[api-gateway,cache,monitor,metadata,worker,upload,transcoder,streaming]"};
+  std::vector<std::string> local = common;
+  local.push_back("storage.path=" + media);
+  sg::test::TempDir run_dir;
+  sg::test::BenchDaemon daemon(run_dir, local);
+  const uint16_t port = daemon.WaitReady();
+  if (port == 0) return 1;
+  auto up = Run({SG_CLI_BIN, "upload", clip, "--url", fmt::format("http://127.0.0.1:{}", port),
+                 "--wait", "--json"},
+                daemon.env(), 300s);
+  std::smatch m;
+  if (up.exit_code != 0 ||
+      !std::regex_search(up.out, m, std::regex(R"re("video":"([0-9A-Z]{26})")re"))) {
+    std::cerr << "bench_streaming: the clip did not become a ready video: " << up.err << '\n';
+    return 1;
+  }
+  const std::string id = m[1];
+  // Two segments of the sizes asked for, beside the real ones, under names the plugin serves.
+  const fs::path stream = fs::path(media) / "videos" / id / "stream";
+  std::ofstream(stream / "seg-9-00001.m4s", std::ios::binary) << std::string(1 << 20, 'v');
+  std::ofstream(stream / "seg-9-00002.m4s", std::ios::binary) << std::string(188 * 1024, 's');
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"1 MiB segment", "seg-9-00001.m4s"},
+      {"188 kB segment", "seg-9-00002.m4s"},
+      {"master playlist", "master.m3u8"}};
+
+  const uint16_t nginx_port = sg::test::FreePort();
+  const std::string conf = dir.Write(
+      "nginx.conf",
+      fmt::format(
+          "user root root;\nworker_processes 2;\npid {0}/nginx.pid;\nerror_log {0}/error.log;\n"
+          "events {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n"
+          "  sendfile on;\n  tcp_nopush on;\n  client_body_temp_path {0}/body;\n"
+          "  server {{\n    listen 127.0.0.1:{1} reuseport;\n"
+          "    location /videos/ {{ alias {2}/videos/; }}\n  }}\n}}\n",
+          dir.path(), nginx_port, media));
+  sg::test::Process nginx({"/usr/sbin/nginx", "-p", dir.path(), "-e", dir.path() + "/error.log",
+                           "-c", conf, "-g", "daemon off;"},
+                          dir);
+  if (!sg::test::WaitForPort(nginx_port, 10s)) {
+    std::cerr << "bench_streaming: nginx did not start: " << nginx.Stderr() << '\n';
+    return 1;
+  }
+  // nginx serves the folder as stored (videos/ID/stream/FILE); StreamGate as /videos/ID/FILE.
+  auto nginx_url = [&](const std::string& file) {
+    return fmt::format("http://127.0.0.1:{}/videos/{}/stream/{}", nginx_port, id, file);
+  };
+  auto our_url = [&](uint16_t p, const std::string& file) {
+    return fmt::format("http://127.0.0.1:{}/videos/{}/{}", p, id, file);
+  };
+
+  std::cout << fmt::format(
+      "HLS delivery, wrk -t2 -c{} -d{}s --latency, nginx 2 workers with sendfile, StreamGate's "
+      "streaming plugin (local store, zero-copy), access logs: nginx off, StreamGate at warn\n",
+      connections, seconds);
+  std::cout << fmt::format("  {:16} {:>11} {:>9} {:>8} {:>11} {:>9} {:>8} {:>7} {:>8}\n", "file",
+                           "nginx req/s", "GB/s", "p99 ms", "ours req/s", "GB/s", "p99 ms", "req x",
+                           "p99 x");
+  std::vector<Figures> ours_local;
+  for (const auto& [label, file] : files) {
+    const Figures n = Wrk(nginx_url(file), connections, seconds);
+    const Figures s = Wrk(our_url(port, file), connections, seconds);
+    ours_local.push_back(s);
+    std::cout << fmt::format(
+        "  {:16} {:11.0f} {:9.2f} {:8.2f} {:11.0f} {:9.2f} {:8.2f} {:7.2f} {:8.2f}\n", label, n.rps,
+        n.bytes_per_second / 1e9, n.p99_ms, s.rps, s.bytes_per_second / 1e9, s.p99_ms,
+        n.rps > 0 ? s.rps / n.rps : 0, n.p99_ms > 0 ? s.p99_ms / n.p99_ms : 0);
+  }
+  nginx.Signal(SIGQUIT);
+  (void)nginx.Wait(10s);
+
+  // The same files from S3 (s3rver): a second daemon on the same catalogue, the objects copied in.
+  const std::string s3rver_js = SG_S3RVER_BIN;
+  const std::string node = Tool("node");
+  if (!fs::exists(s3rver_js) || node == "node") {
+    std::cout << "\n(S3 figures skipped: node or tests/peers/s3rver missing)\n";
+    return 0;
+  }
+  fs::create_directories(dir.path() + "/s3");
+  sg::test::Process s3({node, s3rver_js, "-d", dir.path() + "/s3", "-a", "127.0.0.1", "-p", "0",
+                        "-s", "--configure-bucket", "streamgate"},
+                       dir);
+  int s3_port = 0;
+  sg::test::WaitFor(
+      [&] {
+        std::smatch p;
+        const std::string out = s3.Stdout();
+        if (!std::regex_search(out, p, std::regex(R"(listening on 127\.0\.0\.1:(\d+))"))) {
+          return false;
+        }
+        s3_port = std::stoi(p[1]);
+        return true;
+      },
+      30s);
+  if (s3_port == 0) return 1;
+  sg::storage::S3Settings settings;
+  settings.endpoint = fmt::format("127.0.0.1:{}", s3_port);
+  settings.bucket = "streamgate";
+  settings.region = "us-east-1";
+  settings.access_key = "S3RVER";
+  settings.secret_key = "S3RVER";
+  auto client = sg::storage::S3Storage::Create(settings);
+  if (!client) return 1;
+  for (const auto& entry : fs::directory_iterator(stream)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    auto writer =
+        (*client)->Put("videos/" + id + "/stream/" + entry.path().filename().string()).value();
+    if (!writer->Write(bytes) || !writer->Commit()) return 1;
+  }
+  std::vector<std::string> remote = common;
+  remote.insert(remote.end(), {"storage.type=s3", "storage.endpoint=" + settings.endpoint,
+                               "storage.bucket=streamgate", "storage.region=us-east-1",
+                               "storage.accesskey=S3RVER", "storage.secretkey=S3RVER"});
+  sg::test::TempDir s3_run;
+  sg::test::BenchDaemon from_s3(s3_run, remote);
+  const uint16_t s3_http = from_s3.WaitReady();
+  if (s3_http == 0) return 1;
+  std::cout << "\nFrom S3 (s3rver) with a warm cache, the same wrk:\n";
+  std::cout << fmt::format("  {:16} {:>11} {:>9} {:>8} {:>13}\n", "file", "req/s", "GB/s", "p99 ms",
+                           "x local req/s");
+  for (size_t i = 0; i < files.size(); ++i) {
+    (void)Wrk(our_url(s3_http, files[i].second), 4, 1);  // warm the cache
+    const Figures s = Wrk(our_url(s3_http, files[i].second), connections, seconds);
+    std::cout << fmt::format("  {:16} {:11.0f} {:9.2f} {:8.2f} {:13.2f}\n", files[i].first, s.rps,
+                             s.bytes_per_second / 1e9, s.p99_ms,
+                             ours_local[i].rps > 0 ? s.rps / ours_local[i].rps : 0);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Bench(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_streaming: " << e.what() << '\n';
+    return 1;
+  }
+}

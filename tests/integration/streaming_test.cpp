@@ -1,0 +1,304 @@
+// The streaming plugin through a real streamgated: a clip made by ffmpeg (lavfi), uploaded with the
+// real CLI and transcoded, then read back over HTTP by real clients (ffprobe and ffmpeg on the HLS
+// and DASH URLs, hls.js and dash.js in headless chromium) and by hand for what players and CDNs
+// expect (types, validators, ranges, caching, CORS) and for bad input; and from S3 (s3rver) through
+// the cache, where many viewers cost one fetch.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include "common/child_process.h"
+#include "tests/support/daemon_fixture.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+#include "tests/support/s3rver.h"
+
+namespace sg::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+std::string Tool(const std::string& name) {
+  auto found = FindProgram(name);
+  if (!found) {
+    std::cerr << "skipped: " << name << " is missing; scripts/install-deps.sh installs it\n";
+    std::exit(77);
+  }
+  return *found;
+}
+
+const std::vector<std::string> kQuick = {
+    "transcoder.segment_duration=2s", "transcoder.preset=ultrafast",
+    "transcoder.ladder=[180p:200k, 360p:600k, 720p:1500k]", "streaming.state_ttl=0s"};
+
+// A daemon with a ready video: a 6 s 640x360 25 fps clip with sound, transcoded.
+struct Ready {
+  explicit Ready(std::vector<std::string> more = {}, bool local = true) {
+    const std::string clip = dir.path() + "/clip.mp4";
+    auto made = Run({Tool("ffmpeg"),
+                     "-v",
+                     "error",
+                     "-y",
+                     "-f",
+                     "lavfi",
+                     "-i",
+                     "testsrc2=size=640x360:rate=25:duration=6",
+                     "-f",
+                     "lavfi",
+                     "-i",
+                     "sine=frequency=440:duration=6",
+                     "-c:v",
+                     "libx264",
+                     "-preset",
+                     "ultrafast",
+                     "-pix_fmt",
+                     "yuv420p",
+                     "-c:a",
+                     "aac",
+                     clip},
+                    {}, 120s);
+    REQUIRE(made.exit_code == 0);
+    std::vector<std::string> sets = kQuick;
+    if (local) sets.push_back("storage.path=" + dir.path() + "/media");
+    sets.push_back("transcoder.work_dir=" + dir.path() + "/work");
+    sets.insert(sets.end(), more.begin(), more.end());
+    daemon = std::make_unique<RunningDaemon>(sets);
+    auto up = daemon->Cli({"upload", clip, "--url", Base(), "--wait", "--json"});
+    INFO(up.out << up.err << daemon->daemon->Stderr().substr(0, 10000));
+    REQUIRE(up.exit_code == 0);
+    std::smatch m;
+    REQUIRE(std::regex_search(up.out, m, std::regex(R"re("video":"([0-9A-Z]{26})")re")));
+    id = m[1];
+  }
+  std::string Base() const { return "http://127.0.0.1:" + std::to_string(daemon->port); }
+  std::string Url(const std::string& file) const { return Base() + Path(file); }
+  std::string Path(const std::string& file) const { return "/videos/" + id + "/" + file; }
+  HttpReply Get(const std::string& target, const std::string& headers = "",
+                const std::string& method = "GET") const {
+    HttpConnection c(daemon->port);
+    auto reply = c.Request(method, target, headers);
+    REQUIRE(reply);
+    return *reply;
+  }
+
+  TempDir dir;
+  std::unique_ptr<RunningDaemon> daemon;
+  std::string id;
+};
+
+std::string HeaderOf(const HttpReply& reply, const std::string& name) {
+  return std::string(reply.headers[name]);
+}
+
+// ffprobe's count of decoded video frames and the duration, of a URL's first video stream.
+std::pair<int, double> FramesAndDuration(const std::string& url) {
+  auto probed = Run({Tool("ffprobe"), "-v", "error", "-count_frames", "-select_streams", "v:0",
+                     "-show_entries", "stream=nb_read_frames:format=duration", "-of", "json", url},
+                    {}, 120s);
+  INFO(url << ": " << probed.err);
+  REQUIRE(probed.exit_code == 0);
+  const auto j = json::parse(probed.out);
+  return {std::stoi(j["streams"][0]["nb_read_frames"].get<std::string>()),
+          std::stod(j["format"]["duration"].get<std::string>())};
+}
+
+}  // namespace
+
+TEST_CASE("ffprobe and ffmpeg read the HLS and DASH URLs end to end", "[streaming]") {
+  Ready r;
+  for (const std::string file : {"master.m3u8", "media_0.m3u8", "manifest.mpd"}) {
+    const auto [frames, duration] = FramesAndDuration(r.Url(file));
+    INFO(file);
+    CHECK(frames == 150);  // 6 s at 25 fps, every frame there
+    CHECK(duration == Approx(6).margin(0.1));
+  }
+  // ffmpeg copies the whole HLS presentation's best rendition and its sound.
+  const std::string copy = r.dir.path() + "/copy.mp4";
+  auto copied = Run({Tool("ffmpeg"), "-v", "error", "-y", "-i", r.Url("master.m3u8"), "-map",
+                     "0:v:0", "-map", "0:a:0", "-c", "copy", copy},
+                    {}, 120s);
+  INFO(copied.err);
+  REQUIRE(copied.exit_code == 0);
+  CHECK(FramesAndDuration(copy).first == 150);
+}
+
+TEST_CASE("what players and CDNs expect: types, validators, ranges, caching, CORS, HEAD",
+          "[streaming]") {
+  Ready r;
+  const auto master = r.Get(r.Path("master.m3u8"));
+  CHECK(master.status == 200);
+  CHECK(HeaderOf(master, "Content-Type") == "application/vnd.apple.mpegurl");
+  CHECK(HeaderOf(master, "Cache-Control") == "public, max-age=10");
+  CHECK(HeaderOf(r.Get(r.Path("manifest.mpd")), "Content-Type") == "application/dash+xml");
+  CHECK(HeaderOf(r.Get(r.Path("init-0.m4s")), "Content-Type") == "video/mp4");
+  CHECK(HeaderOf(r.Get(r.Path("poster.jpg")), "Content-Type") == "image/jpeg");
+  const auto segment = r.Get(r.Path("seg-0-00001.m4s"));
+  REQUIRE(segment.status == 200);
+  CHECK(HeaderOf(segment, "Content-Type") == "video/iso.segment");
+  CHECK(HeaderOf(segment, "Cache-Control") == "public, max-age=31536000, immutable");
+  const std::string etag = HeaderOf(segment, "ETag");
+  CHECK(etag.size() > 2);
+  CHECK(etag.front() == '"');  // strong
+  CHECK_FALSE(HeaderOf(segment, "Last-Modified").empty());
+  CHECK(HeaderOf(segment, "Accept-Ranges") == "bytes");
+  // Nothing varies per viewer: no cookie, no Vary on anything a viewer sends.
+  CHECK(HeaderOf(segment, "Set-Cookie").empty());
+  const size_t size = segment.body.size();
+
+  CHECK(r.Get(r.Path("seg-0-00001.m4s"), "If-None-Match: " + etag + "\r\n").status == 304);
+  const auto part = r.Get(r.Path("seg-0-00001.m4s"), "Range: bytes=10-19\r\n");
+  CHECK(part.status == 206);
+  CHECK(part.body == segment.body.substr(10, 10));
+  CHECK(HeaderOf(part, "Content-Range") == "bytes 10-19/" + std::to_string(size));
+  const auto tail = r.Get(r.Path("seg-0-00001.m4s"), "Range: bytes=-5\r\n");
+  CHECK(tail.status == 206);
+  CHECK(tail.body == segment.body.substr(size - 5));
+  // Bad ranges: past the end is 416; inverted, several, huge or negative are ignored (200).
+  const auto past =
+      r.Get(r.Path("seg-0-00001.m4s"), "Range: bytes=" + std::to_string(size) + "-\r\n");
+  CHECK(past.status == 416);
+  CHECK(HeaderOf(past, "Content-Range") == "bytes */" + std::to_string(size));
+  for (const std::string bad :
+       {"bytes=20-10", "bytes=0-1,5-6", "bytes=-", "bytes=--5", "bytes=99999999999999999999999-",
+        "bytes=-99999999999999999999999", "items=0-5", "bytes=abc-def"}) {
+    const auto reply = r.Get(r.Path("seg-0-00001.m4s"), "Range: " + bad + "\r\n");
+    INFO(bad);
+    CHECK((reply.status == 200 || reply.status == 416));
+    if (reply.status == 200) CHECK(reply.body.size() == size);
+  }
+  const auto head = r.Get(r.Path("seg-0-00001.m4s"), "", "HEAD");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(HeaderOf(head, "Content-Length") == std::to_string(size));
+  const auto cors = r.Get(r.Path("master.m3u8"), "Origin: https://player.example\r\n");
+  CHECK(HeaderOf(cors, "Access-Control-Allow-Origin") == "*");
+}
+
+TEST_CASE("bad input: unknown ids, bad paths, traversal, states that do not play, a segment gone",
+          "[streaming]") {
+  Ready r;
+  CHECK(r.Get("/videos/01ARZ3NDEKTSV4RRFFQ69G5FAV/master.m3u8").status == 404);
+  const auto bad_id = r.Get("/videos/not-an-id/master.m3u8");
+  CHECK(bad_id.status == 404);
+  CHECK(Contains(bad_id.body, "\"hint\""));
+  for (const std::string& path : std::vector<std::string>{
+           "/videos/" + r.id + "/source", "/videos/" + r.id + "/..%2F..%2Fsg.db",
+           "/videos/" + r.id + "/%2e%2e/source", "/videos/../etc/passwd",
+           "/videos/" + r.id + "/seg-0-1.m4s/../../source", "/videos/" + r.id + "/media_0.m3u8%00",
+           "/videos/" + r.id + "/init-0.m4s.tmp", "/videos/%2e%2e/" + r.id + "/master.m3u8"}) {
+    INFO(path);
+    CHECK(r.Get(path).status == 404);
+  }
+  // A segment deleted from storage under a viewer: 404, and the daemon keeps serving.
+  fs::remove(fs::path(r.dir.path()) / "media" / "videos" / r.id / "stream" / "seg-0-00002.m4s");
+  CHECK(r.Get(r.Path("seg-0-00002.m4s")).status == 404);
+  CHECK(r.Get(r.Path("seg-0-00001.m4s")).status == 200);
+  // Deleted: 410.
+  HttpConnection c(r.daemon->port);
+  auto deleted = c.Request("DELETE", "/api/v1/videos/" + r.id);
+  REQUIRE(deleted);
+  CHECK(deleted->status < 300);
+  CHECK(WaitFor([&] { return r.Get(r.Path("master.m3u8")).status == 410; }, 10s));
+  HttpConnection metrics(r.daemon->metrics_port);
+  auto m = metrics.Request("GET", "/metrics");
+  REQUIRE(m);
+  CHECK(Contains(m->body, "streamgate_streaming_failures_total{reason=\"gone\"}"));
+  CHECK(Contains(m->body, "streamgate_streaming_responses_total{kind=\"segment\",code=\"2xx\"}"));
+}
+
+TEST_CASE("a video that is not ready yet answers 409 with what to do", "[streaming]") {
+  TempDir dir;
+  const std::string clip = dir.path() + "/clip.mp4";
+  std::ofstream(clip) << "not a video, and no transcoder runs";
+  RunningDaemon d({"storage.path=" + dir.path() + "/media",
+                   "plugins.enabled=[api-gateway,monitor,metadata,worker,upload,streaming]"});
+  auto up =
+      d.Cli({"upload", clip, "--url", "http://127.0.0.1:" + std::to_string(d.port), "--json"});
+  REQUIRE(up.exit_code == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(up.out, m, std::regex(R"re("video":"([0-9A-Z]{26})")re")));
+  HttpConnection c(d.port);
+  auto reply = c.Request("GET", "/videos/" + std::string(m[1]) + "/master.m3u8");
+  REQUIRE(reply);
+  CHECK(reply->status == 409);
+  CHECK(Contains(reply->body, "uploaded, not ready to play"));
+  CHECK(Contains(reply->body, "/events"));
+}
+
+TEST_CASE("hls.js and dash.js play the video in headless chromium", "[streaming][browser]") {
+  const std::string player = std::string(SG_SOURCE_DIR) + "/tests/peers/player/play.mjs";
+  const std::string node = Tool("node");
+  Ready r;
+  const std::string artifacts = std::string(SG_ARTIFACTS_DIR);
+  fs::create_directories(artifacts);
+  for (const auto& [flag, file] : std::vector<std::pair<std::string, std::string>>{
+           {"--hls", "master.m3u8"}, {"--dash", "manifest.mpd"}}) {
+    const std::string shot = artifacts + "/streaming" + flag.substr(1) + ".png";
+    auto played =
+        Run({node, player, flag, r.Url(file), "--seconds", "3", "--screenshot", shot}, {}, 120s);
+    INFO(flag << ": " << played.out << played.err);
+    if (played.exit_code == 77) std::exit(77);
+    REQUIRE(played.exit_code == 0);
+    const auto verdict = json::parse(played.out.substr(played.out.rfind('{')));
+    CHECK(verdict["ok"] == true);
+    CHECK(verdict["currentTime"].get<double>() >= 3);
+    CHECK(verdict["errors"].empty());
+    CHECK(verdict["levels"] == 2);
+    CHECK(fs::file_size(shot) > 1000);
+  }
+}
+
+TEST_CASE("from S3 (s3rver): ffprobe reads it, and a hundred viewers of a segment cost one fetch",
+          "[streaming][s3]") {
+  TempDir s3dir;
+  S3rver s3(s3dir, SG_S3RVER_BIN);
+  Ready r({"storage.type=s3", "storage.endpoint=" + s3.endpoint(), "storage.bucket=streamgate",
+           "storage.region=us-east-1", "storage.accesskey=S3RVER", "storage.secretkey=S3RVER"},
+          false);
+  const auto [frames, duration] = FramesAndDuration(r.Url("master.m3u8"));
+  CHECK(frames == 150);
+  CHECK(duration == Approx(6).margin(0.1));
+  // A hundred requests for one segment at once: one load from the store.
+  std::vector<std::thread> viewers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 100; ++i) {
+    viewers.emplace_back([&] {
+      HttpConnection c(r.daemon->port);
+      auto reply = c.Request("GET", r.Path("seg-1-00002.m4s"));
+      if (reply && reply->status == 200 && reply->body.size() > 100) ++ok;
+    });
+  }
+  for (auto& v : viewers) v.join();
+  CHECK(ok == 100);
+  const auto segment = r.Get(r.Path("seg-1-00002.m4s"));
+  const auto part = r.Get(r.Path("seg-1-00002.m4s"), "Range: bytes=4-11\r\n");
+  CHECK(part.status == 206);
+  CHECK(part.body == segment.body.substr(4, 8));
+  CHECK(HeaderOf(part, "Content-Range") == "bytes 4-11/" + std::to_string(segment.body.size()));
+  CHECK(r.Get(r.Path("seg-1-00002.m4s"), "If-None-Match: " + HeaderOf(segment, "ETag") + "\r\n")
+            .status == 304);
+  HttpConnection metrics(r.daemon->metrics_port);
+  auto m = metrics.Request("GET", "/metrics");
+  REQUIRE(m);
+  std::smatch loads;
+  REQUIRE(std::regex_search(m->body, loads,
+                            std::regex(R"(streamgate_streaming_object_cache_loads_total (\d+))")));
+  // The probe above loaded each file once; the hundred viewers and the ranges added nothing.
+  std::smatch requests;
+  REQUIRE(std::regex_search(
+      m->body, requests, std::regex(R"(streamgate_streaming_object_cache_requests_total (\d+))")));
+  CHECK(std::stoi(requests[1]) - std::stoi(loads[1]) >= 102);
+}
+
+}  // namespace sg::test
