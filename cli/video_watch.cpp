@@ -192,11 +192,12 @@ class Watcher {
         });
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ctx);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION,
-                     +[](void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
-                       auto* c = static_cast<Ctx*>(user);
-                       return c->self->Interrupted() || c->self->PastDeadline() ? 1 : 0;
-                     });
+    curl_easy_setopt(
+        curl, CURLOPT_XFERINFOFUNCTION,
+        +[](void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+          auto* c = static_cast<Ctx*>(user);
+          return c->self->Interrupted() || c->self->PastDeadline() ? 1 : 0;
+        });
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &ctx);
     const CURLcode code = curl_easy_perform(curl);
     if (!ctx.checked) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ex.status);
@@ -221,12 +222,13 @@ class Watcher {
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
-                     +[](char* data, size_t size, size_t count, void* user) -> size_t {
-                       auto* body = static_cast<std::string*>(user);
-                       if (body->size() < kMaxErrorBody) body->append(data, size * count);
-                       return size * count;
-                     });
+    curl_easy_setopt(
+        curl, CURLOPT_WRITEFUNCTION,
+        +[](char* data, size_t size, size_t count, void* user) -> size_t {
+          auto* body = static_cast<std::string*>(user);
+          if (body->size() < kMaxErrorBody) body->append(data, size * count);
+          return size * count;
+        });
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ex.body);
     const CURLcode code = curl_easy_perform(curl);
     if (code == CURLE_OK) {
@@ -249,7 +251,8 @@ class Watcher {
       } else if (ex.status == 404) {
         return Finish(NotFound());
       } else {
-        problem_ = ex.status != 0 ? fmt::format("GET {}: HTTP {}", Url(false), ex.status) : ex.error;
+        problem_ =
+            ex.status != 0 ? fmt::format("GET {}: HTTP {}", Url(false), ex.status) : ex.error;
       }
       if (!Pause()) return Finish(Interrupted() ? InterruptedOutcome() : Timeout());
     }
@@ -289,10 +292,9 @@ class Watcher {
         }
         done_ = WatchOutcome{kExitOk, ""};
       } else if (state == "failed") {
-        done_ = WatchOutcome{
-            kExitFailure,
-            fmt::format("video {} failed{}; 'streamgate videos show {}' says more", o_.video,
-                        reason.empty() ? "" : ": " + reason, o_.video)};
+        done_ = WatchOutcome{kExitFailure,
+                             fmt::format("video {} failed{}; 'streamgate videos show {}' says more",
+                                         o_.video, reason.empty() ? "" : ": " + reason, o_.video)};
       } else if (state == "deleted") {
         done_ = WatchOutcome{kExitFailure, fmt::format("video {} was deleted", o_.video)};
       }

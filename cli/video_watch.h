@@ -34,10 +34,10 @@ struct WatchOptions {
   std::string base_url;  // "http://127.0.0.1:8080", without a trailing slash
   std::string video;
   double timeout_seconds = 3600;
-  bool json = false;                   // one JSON object a line on `out`
-  bool terminal = false;               // a progress bar redrawn on `err`, else lines
-  std::function<bool()> interrupted;   // checked while waiting: Ctrl-C
-  std::string timeout_hint;            // what to do after a timeout ("run ... again")
+  bool json = false;                  // one JSON object a line on `out`
+  bool terminal = false;              // a progress bar redrawn on `err`, else lines
+  std::function<bool()> interrupted;  // checked while waiting: Ctrl-C
+  std::string timeout_hint;           // what to do after a timeout ("run ... again")
 };
 
 /// How the watch ended: the exit code and, unless it is 0, what to say.

@@ -545,10 +545,10 @@ void Upload::Wait() {
   watch.json = context_.json;
   watch.terminal = isatty(STDERR_FILENO) != 0;
   watch.interrupted = &Interrupted;
-  watch.timeout_hint =
-      fmt::format("'streamgate videos show {}' shows its state, 'streamgate videos watch {}' "
-                  "follows it again",
-                  video_id_, video_id_);
+  watch.timeout_hint = fmt::format(
+      "'streamgate videos show {}' shows its state, 'streamgate videos watch {}' "
+      "follows it again",
+      video_id_, video_id_);
   const WatchOutcome outcome = WatchVideo(watch, *context_.out, *context_.err);
   if (outcome.exit_code != kExitOk) Stop(outcome.exit_code, outcome.message);
 }

@@ -170,9 +170,11 @@ void Watch(Context& context, const VideoArgs& args) {
   context.exit_code = outcome.exit_code;
   if (outcome.exit_code == kExitOk) return;
   if (context.json) {
-    context.PrintJson({{"event", "error"},
-                       {"message", outcome.message},
-                       {"exit_code", outcome.exit_code}});
+    // One object a line, as the events before it.
+    const nlohmann::ordered_json error = {
+        {"event", "error"}, {"message", outcome.message}, {"exit_code", outcome.exit_code}};
+    *context.out << error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n'
+                 << std::flush;
   }
   *context.err << "streamgate: " << outcome.message << '\n';
 }

@@ -237,8 +237,7 @@ class CapturingRouter final : public Router {
       answer_ = std::move(response);
       cv_.notify_all();
     }
-    std::shared_ptr<HttpStream> StartStream(HttpResponse head,
-                                            std::chrono::milliseconds) override {
+    std::shared_ptr<HttpStream> StartStream(HttpResponse head, std::chrono::milliseconds) override {
       std::lock_guard lock(mu_);
       if (answer_) return nullptr;
       answer_ = std::move(head);

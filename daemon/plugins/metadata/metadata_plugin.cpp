@@ -739,7 +739,8 @@ class MetadataPlugin final : public Plugin {
       });
       if (!queued) s->logger->debug(log::With("Progress dropped: the blocking pool is full", {}));
     });
-    if (!progress) return progress.error().Wrap("metadata: subscribe to " + std::string(kProgressSubject));
+    if (!progress)
+      return progress.error().Wrap("metadata: subscribe to " + std::string(kProgressSubject));
     event_subscriptions_.push_back(*progress);
     auto state = bus_->Subscribe(kStateSubject, [s, catalogue](const Message& m) {
       const json event = json::parse(m.data, nullptr, false);
@@ -793,25 +794,26 @@ class MetadataPlugin final : public Plugin {
           std::string id(req.Param("id"));
           std::string request_id(req.request_id);
           auto answer = [s, start](const std::shared_ptr<HttpResponder>& r, HttpResponse res) {
-            s->Count(kPattern, "GET", res.status,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                         .count());
+            s->Count(
+                kPattern, "GET", res.status,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
             r->Send(std::move(res));
           };
-          const bool queued = s->blocking->Submit([s, catalogue, id, request_id, responder,
-                                                   answer, start] {
+          const bool queued = s->blocking->Submit([s, catalogue, id, request_id, responder, answer,
+                                                   start] {
             if (responder->ClientGone()) return;
             if (!metadata::PlausibleId(id)) return answer(responder, NotFound(id));
             auto video = catalogue->Get(id);
-            if (!video) return answer(responder, ErrorResponse(video.error(), FieldOf(video.error())));
+            if (!video)
+              return answer(responder, ErrorResponse(video.error(), FieldOf(video.error())));
             HttpResponse head;
             head.content_type = "text/event-stream";
             head.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
             auto stream = responder->StartStream(std::move(head));
             if (!stream) return;
-            s->Count(kPattern, "GET", 200,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                         .count());
+            s->Count(
+                kPattern, "GET", 200,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
             auto w = std::make_shared<Watch>();
             w->video = id;
             w->stream = std::move(stream);

@@ -681,8 +681,7 @@ Result<Video> SqlCatalogue::SetProgress(const std::string& id, const std::string
   if (!parsed.is_object()) {
     return Fail(ErrorCode::kInvalidArgument, "progress: must be a JSON object");
   }
-  const std::string stored =
-      parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string stored = parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   // Only a video that is processing takes it: the state is the condition of the write, so a late
   // event of an attempt that ended (ready, failed, or retried since) changes nothing.
   auto written = db_->Exec(std::string("UPDATE videos SET progress = $1 WHERE id = $2 AND "

@@ -630,8 +630,8 @@ TEST_CASE("progress is kept on a processing video, cleared by a retry and 100 on
   for (const auto& backend : test::SqlBackends()) {
     DYNAMIC_SECTION(backend.name) {
       auto f = Open(backend);
-      const Video v = MustMoveTo(*f.catalogue, MustCreate(*f.catalogue, Sample("p")),
-                                 VideoState::kProcessing);
+      const Video v =
+          MustMoveTo(*f.catalogue, MustCreate(*f.catalogue, Sample("p")), VideoState::kProcessing);
       CHECK(v.progress.empty());
 
       auto set = f.catalogue->SetProgress(
@@ -668,7 +668,8 @@ TEST_CASE("progress is kept on a processing video, cleared by a retry and 100 on
       REQUIRE(again);
       CHECK(again->progress.empty());
 
-      REQUIRE(f.catalogue->SetProgress(v.id, R"({"percent":90,"stage":"storing","eta_seconds":1})"));
+      REQUIRE(
+          f.catalogue->SetProgress(v.id, R"({"percent":90,"stage":"storing","eta_seconds":1})"));
       auto ready = f.catalogue->Transition(v.id, To(VideoState::kReady));
       REQUIRE(ready);
       CHECK(ready->progress == R"({"percent":100,"stage":"storing"})");
@@ -678,8 +679,8 @@ TEST_CASE("progress is kept on a processing video, cleared by a retry and 100 on
       CHECK(f.catalogue->Get(v.id)->progress == ready->progress);
 
       // Ready without any progress event: percent 100 all the same.
-      const Video quick = MustMoveTo(*f.catalogue, MustCreate(*f.catalogue, Sample("q")),
-                                     VideoState::kReady);
+      const Video quick =
+          MustMoveTo(*f.catalogue, MustCreate(*f.catalogue, Sample("q")), VideoState::kReady);
       CHECK(quick.progress == R"({"percent":100})");
     }
   }
