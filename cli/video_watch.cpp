@@ -327,7 +327,8 @@ class Watcher {
   void OnProgress(const json& p) {
     if (!p.contains("percent") || !p["percent"].is_number()) return;
     if (o_.json) {
-      json event = {{"event", "progress"}, {"video", o_.video}};
+      // "transcode", not "progress": upload --json says "progress" of its bytes.
+      json event = {{"event", "transcode"}, {"video", o_.video}};
       for (const auto& [key, value] : p.items()) {
         if (key != "video") event[key] = value;
       }

@@ -497,6 +497,11 @@ TEST_CASE(
   REQUIRE(remote->Transition(made->id, t).has_value());
   t.to = VideoState::kProcessing;
   REQUIRE(remote->Transition(made->id, t).has_value());
+  // The transcoder's progress, recorded and read back across "processes".
+  auto progressed = remote->SetProgress(made->id, R"({"percent":50,"stage":"encoding"})");
+  REQUIRE(progressed.has_value());
+  CHECK(progressed->progress == R"({"percent":50,"stage":"encoding"})");
+  CHECK(remote->Get(made->id)->progress == progressed->progress);
   t.to = VideoState::kReady;
   t.duration = 12.5;
   t.renditions =
