@@ -99,7 +99,7 @@ declare -gA _streamgate_subcommands=(
   ["streamgate plugins"]="list start stop restart"
   ["streamgate config"]="validate show reload"
   ["streamgate keys"]="generate"
-  ["streamgate videos"]="list show delete"
+  ["streamgate videos"]="list show watch delete"
   ["streamgate jobs"]="list show retry cancel"
 )
 declare -gA _streamgate_options=(
@@ -126,6 +126,7 @@ declare -gA _streamgate_options=(
   ["streamgate videos list"]="--state --owner --limit --cursor --json -h --help"
   ["streamgate videos show"]="--json -h --help"
   ["streamgate videos delete"]="-y --yes --json -h --help"
+  ["streamgate videos watch"]="--timeout --url --json -h --help"
   ["streamgate jobs"]="--json -h --help"
   ["streamgate jobs list"]="--state --kind --limit --json -h --help"
   ["streamgate jobs show"]="--json -h --help"

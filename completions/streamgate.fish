@@ -96,7 +96,7 @@ complete -c streamgate -n __streamgate_needs_command -a logs -d "Show the daemon
 complete -c streamgate -n __streamgate_needs_command -a log-level -d "Show or set the daemon's log level"
 complete -c streamgate -n __streamgate_needs_command -a keys -d 'Make CURVE keys for a tcp control endpoint'
 complete -c streamgate -n __streamgate_needs_command -a services -d 'List the live instances of a microservice deployment'
-complete -c streamgate -n __streamgate_needs_command -a videos -d 'List, show and delete videos of the catalogue'
+complete -c streamgate -n __streamgate_needs_command -a videos -d 'List, show, watch and delete videos of the catalogue'
 complete -c streamgate -n __streamgate_needs_command -a jobs -d 'List, show, retry and cancel jobs of the queue'
 complete -c streamgate -n __streamgate_needs_command -a upload -d 'Upload a video file (tus, resumable: run the same command again to resume)'
 complete -c streamgate -n __streamgate_needs_command -a version -d 'Print the version, git commit, build type and library versions'
@@ -151,14 +151,17 @@ complete -c streamgate -n '__streamgate_at keys' -a generate -d 'Write server.ke
 complete -c streamgate -n '__streamgate_at keys generate' -a '(__fish_complete_directories)' -d 'Directory'
 complete -c streamgate -n '__streamgate_in keys generate' -l force -d 'Replace existing files'
 
-# streamgate videos list [--state S] [--owner O] [--limit N] [--cursor C] | show ID | delete [-y] ID
+# streamgate videos list [--state S] [--owner O] [--limit N] [--cursor C] | show ID | watch ID [--timeout S] [--url U] | delete [-y] ID
 complete -c streamgate -n '__streamgate_at videos' -a list -d 'A page of videos, newest first'
 complete -c streamgate -n '__streamgate_at videos' -a show -d "One video's record"
+complete -c streamgate -n '__streamgate_at videos' -a watch -d "Follow a video's state and transcoding progress until it is ready or failed"
 complete -c streamgate -n '__streamgate_at videos' -a delete -d 'Mark a video deleted; a job then deletes its storage objects'
 complete -c streamgate -n '__streamgate_in videos list' -l state -x -a 'uploading uploaded queued processing ready failed deleted' -d 'Only videos in this state'
 complete -c streamgate -n '__streamgate_in videos list' -l owner -x -d "Only this owner's videos"
 complete -c streamgate -n '__streamgate_in videos list' -l limit -x -d 'Videos on the page (1 to 200; default 20)'
 complete -c streamgate -n '__streamgate_in videos list' -l cursor -x -d 'Where the page starts: the cursor the previous page ended with'
+complete -c streamgate -n '__streamgate_in videos watch' -l timeout -x -d 'Seconds to wait (default 3600)'
+complete -c streamgate -n '__streamgate_in videos watch' -l url -x -d "The daemon's HTTP base URL (default: the listener its status names)"
 complete -c streamgate -n '__streamgate_in videos delete' -s y -l yes -d 'Do not ask for confirmation'
 
 # streamgate upload FILE [--title T] [--description D] [--visibility V] [--wait [--timeout S]]

@@ -25,6 +25,7 @@
 #include "cli/upload_options.h"
 #include "cli/upload_progress.h"
 #include "cli/upload_records.h"
+#include "cli/video_watch.h"
 #include "common/exit_codes.h"
 #include "common/paths.h"
 
@@ -535,55 +536,21 @@ bool Upload::Finish() {
 }
 
 void Upload::Wait() {
-  const std::string video_url = base_url_ + "/api/v1/videos/" + video_id_;
-  const auto deadline =
-      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(args_.wait_seconds * 1000));
-  std::string last;
-  std::string problem;
-  for (;;) {
-    auto reply = http_.Send("GET", video_url, {});
-    if (reply && reply->status == 200) {
-      const auto video = nlohmann::json::parse(reply->body, nullptr, false);
-      const std::string state = video.is_object() ? video.value("state", "") : "";
-      if (state != last && !state.empty()) {
-        last = state;
-        if (context_.json) {
-          Event({{"event", "state"}, {"video", video_id_}, {"state", state}});
-        } else {
-          *context_.out << "state: " << state << '\n' << std::flush;
-        }
-      }
-      if (state == "ready") return;
-      if (state == "failed" || state == "deleted") {
-        Stop(kExitFailure, fmt::format("video {} is {}; 'streamgate videos show {}' says more",
-                                       video_id_, state, video_id_));
-        return;
-      }
-    } else if (reply && reply->status == 404) {
-      Stop(kExitNotFound, fmt::format("video {} is not in the catalogue (GET {}: HTTP 404); is "
-                                      "the metadata plugin running?",
-                                      video_id_, video_url));
-      return;
-    } else {
-      problem =
-          reply ? fmt::format("GET {}: {}", video_url, reply->Problem()) : reply.error().message;
-    }
-    if (Clock::now() >= deadline) {
-      Stop(kExitFailure,
-           fmt::format("video {} is still {} after {}s (--timeout); it goes on without us: "
-                       "'streamgate videos show {}' shows its state{}",
-                       video_id_, last.empty() ? "unknown" : "'" + last + "'", args_.wait_seconds,
-                       video_id_, problem.empty() ? "" : " (last error: " + problem + ")"));
-      return;
-    }
-    if (!SleepFor(std::min<Clock::duration>(1s, deadline - Clock::now()))) {
-      Stop(kExitInterrupted,
-           fmt::format("stopped waiting; video {} is uploaded and goes on without us: "
-                       "'streamgate videos show {}' shows its state",
-                       video_id_, video_id_));
-      return;
-    }
-  }
+  // The video's events as they come (progress included), or its record every second from a
+  // daemon without them: the same code as `streamgate videos watch`.
+  WatchOptions watch;
+  watch.base_url = base_url_;
+  watch.video = video_id_;
+  watch.timeout_seconds = args_.wait_seconds;
+  watch.json = context_.json;
+  watch.terminal = isatty(STDERR_FILENO) != 0;
+  watch.interrupted = &Interrupted;
+  watch.timeout_hint = fmt::format(
+      "'streamgate videos show {}' shows its state, 'streamgate videos watch {}' "
+      "follows it again",
+      video_id_, video_id_);
+  const WatchOutcome outcome = WatchVideo(watch, *context_.out, *context_.err);
+  if (outcome.exit_code != kExitOk) Stop(outcome.exit_code, outcome.message);
 }
 
 void Upload::Run() {

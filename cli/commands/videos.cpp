@@ -1,4 +1,5 @@
-// streamgate videos list|show|delete: the video catalogue, which the metadata plugin serves.
+// streamgate videos list|show|watch|delete: the video catalogue, which the metadata plugin serves.
+#include <csignal>
 #include <iostream>
 #include <memory>
 #include <ostream>
@@ -9,6 +10,7 @@
 
 #include "cli/commands/commands.h"
 #include "cli/output.h"
+#include "cli/video_watch.h"
 #include "common/exit_codes.h"
 
 namespace sg::cli {
@@ -21,6 +23,38 @@ struct VideoArgs {
   int limit = 0;  // 0: the daemon's default
   std::string cursor;
   bool yes = false;
+  double wait_seconds = 3600;  // watch --timeout
+  std::string url;             // watch --url
+};
+
+// Set by SIGINT and SIGTERM while `videos watch` runs.
+volatile std::sig_atomic_t g_watch_interrupted = 0;
+
+void OnWatchSignal(int /*signo*/) { g_watch_interrupted = 1; }
+
+bool WatchInterrupted() { return g_watch_interrupted != 0; }
+
+// Catches SIGINT and SIGTERM for its lifetime, so that a watch ends with 130 and a word.
+class WatchSignals {
+ public:
+  WatchSignals() {
+    g_watch_interrupted = 0;
+    struct sigaction action {};
+    action.sa_handler = &OnWatchSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~WatchSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  WatchSignals(const WatchSignals&) = delete;
+  WatchSignals& operator=(const WatchSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
 };
 
 void List(Context& context, const VideoArgs& args) {
@@ -100,10 +134,56 @@ void Delete(Context& context, const VideoArgs& args) {
                                                            : " deleted\n");
 }
 
+void Watch(Context& context, const VideoArgs& args) {
+  WatchOptions watch;
+  watch.base_url = args.url;
+  if (watch.base_url.empty()) {
+    // The daemon's own word on where it listens, as for `streamgate upload`.
+    auto status = context.Call(control::Command::kStatus);
+    if (!status) return;
+    watch.base_url = status->value("listeners", nlohmann::ordered_json::object()).value("http", "");
+    if (watch.base_url.empty()) {
+      *context.err << "streamgate: the daemon has no HTTP listener (is the api-gateway plugin "
+                      "running? 'streamgate plugins list' shows it); start it, or pass --url\n";
+      context.exit_code = kExitFailure;
+      return;
+    }
+  }
+  while (watch.base_url.ends_with("/")) watch.base_url.pop_back();
+  if (!watch.base_url.starts_with("http://") && !watch.base_url.starts_with("https://")) {
+    *context.err << fmt::format(
+        "streamgate: --url '{}' is not an http:// or https:// URL; pass the daemon's base URL, "
+        "such as http://127.0.0.1:8080\n",
+        watch.base_url);
+    context.exit_code = kExitUsage;
+    return;
+  }
+  watch.video = args.id;
+  watch.timeout_seconds = args.wait_seconds;
+  watch.json = context.json;
+  watch.terminal = isatty(STDERR_FILENO) != 0;
+  watch.timeout_hint = fmt::format(
+      "run 'streamgate videos watch {}' again, with a longer --timeout if need be", args.id);
+  WatchSignals signals;
+  watch.interrupted = &WatchInterrupted;
+  const WatchOutcome outcome = WatchVideo(watch, *context.out, *context.err);
+  context.exit_code = outcome.exit_code;
+  if (outcome.exit_code == kExitOk) return;
+  if (context.json) {
+    // One object a line, as the events before it.
+    const nlohmann::ordered_json error = {
+        {"event", "error"}, {"message", outcome.message}, {"exit_code", outcome.exit_code}};
+    *context.out << error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n'
+                 << std::flush;
+  }
+  *context.err << "streamgate: " << outcome.message << '\n';
+}
+
 }  // namespace
 
 void AddVideoCommands(CLI::App& app, Context& context) {
-  auto* group = app.add_subcommand("videos", "List, show and delete videos of the catalogue");
+  auto* group =
+      app.add_subcommand("videos", "List, show, watch and delete videos of the catalogue");
   group->require_subcommand(1);
 
   auto list_args = std::make_shared<VideoArgs>();
@@ -129,6 +209,16 @@ void AddVideoCommands(CLI::App& app, Context& context) {
   del->add_option("ID", delete_args->id, "The video's id")->required();
   del->add_flag("-y,--yes", delete_args->yes, "Do not ask for confirmation");
   del->callback([&context, delete_args] { Delete(context, *delete_args); });
+
+  auto watch_args = std::make_shared<VideoArgs>();
+  auto* watch = group->add_subcommand(
+      "watch", "Follow a video's state and transcoding progress until it is ready or failed");
+  watch->add_option("ID", watch_args->id, "The video's id")->required();
+  watch->add_option("--timeout", watch_args->wait_seconds, "Seconds to wait (default 3600)")
+      ->check(CLI::PositiveNumber);
+  watch->add_option("--url", watch_args->url,
+                    "The daemon's HTTP base URL (default: the listener its status names)");
+  watch->callback([&context, watch_args] { Watch(context, *watch_args); });
 }
 
 }  // namespace sg::cli

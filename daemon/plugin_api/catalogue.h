@@ -55,6 +55,9 @@ struct Video {
   int64_t created_at = 0;      // milliseconds since the Unix epoch
   int64_t updated_at = 0;      // milliseconds since the Unix epoch
   std::string failure_reason;  // why it failed, when state is kFailed
+  /// The transcoder's latest progress, a JSON object ({"percent":42.5,"stage":"encoding",...});
+  /// empty when none. Cleared when the video becomes processing; percent 100 once ready.
+  std::string progress;
   bool operator==(const Video&) const = default;
 };
 
@@ -116,6 +119,15 @@ class Catalogue {
   virtual Result<VideoPage> List(const VideoQuery& query) = 0;
   virtual Result<Video> Edit(const std::string& id, const VideoEdit& edit) = 0;
   virtual Result<Video> Transition(const std::string& id, const VideoTransition& transition) = 0;
+  /// Records the transcoder's latest progress (a JSON object, at most kMaxProgressSize bytes)
+  /// on a video that is processing; kFailedPrecondition when it is in any other state (a late
+  /// event of a finished attempt), kNotFound for an unknown id. Leaves updated_at as it is.
+  virtual Result<Video> SetProgress(const std::string& id, const std::string& progress) {
+    (void)progress;
+    return Fail(ErrorCode::kFailedPrecondition,
+                "video " + id + ": this catalogue does not record progress");
+  }
 };
+inline constexpr size_t kMaxProgressSize = 4096;
 
 }  // namespace sg

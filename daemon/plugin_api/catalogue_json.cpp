@@ -144,6 +144,12 @@ Result<Rendition> RenditionFromJson(const nlohmann::json& json, const std::strin
   return r;
 }
 
+nlohmann::json ProgressToJson(const std::string& progress) {
+  if (progress.empty()) return nullptr;
+  auto parsed = nlohmann::json::parse(progress, nullptr, false);
+  return parsed.is_object() ? parsed : nlohmann::json(nullptr);
+}
+
 nlohmann::json VideoToJson(const Video& v) {
   nlohmann::json renditions = nlohmann::json::array();
   for (const auto& r : v.renditions) renditions.push_back(RenditionToJson(r));
@@ -161,7 +167,8 @@ nlohmann::json VideoToJson(const Video& v) {
           {"poster", v.poster},
           {"created_at", FormatTimeMs(v.created_at)},
           {"updated_at", FormatTimeMs(v.updated_at)},
-          {"failure_reason", v.failure_reason}};
+          {"failure_reason", v.failure_reason},
+          {"progress", ProgressToJson(v.progress)}};
 }
 
 Result<Video> VideoFromJson(const nlohmann::json& json) {
@@ -199,6 +206,10 @@ Result<Video> VideoFromJson(const nlohmann::json& json) {
     auto t = ParseTimeMs(updated, "updated_at");
     if (!t) return t.error();
     v.updated_at = *t;
+  }
+  if (const auto it = json.find("progress"); it != json.end() && !it->is_null()) {
+    if (!it->is_object()) return Fail(ErrorCode::kInvalidArgument, "progress: must be an object");
+    v.progress = it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   if (const auto it = json.find("renditions"); it != json.end() && !it->is_null()) {
     if (!it->is_array()) return Fail(ErrorCode::kInvalidArgument, "renditions: must be an array");

@@ -21,6 +21,8 @@ std::string FormatTimeMs(int64_t ms);
 Result<int64_t> ParseTimeMs(const std::string& text, const std::string& field);
 
 nlohmann::json VideoToJson(const Video& video);
+/// Video::progress as JSON: the object it holds, or null when it is empty (or not an object).
+nlohmann::json ProgressToJson(const std::string& progress);
 /// kInvalidArgument naming the field that is missing or of the wrong type.
 Result<Video> VideoFromJson(const nlohmann::json& json);
 

@@ -98,6 +98,10 @@ class RemoteCatalogue final : public Catalogue {
     return CallForVideo(header);
   }
 
+  Result<Video> SetProgress(const std::string& id, const std::string& progress) override {
+    return CallForVideo({{"op", "progress"}, {"id", id}, {"progress", progress}});
+  }
+
  private:
   Result<Video> CallForVideo(const json& header) {
     auto reply = rpc::Call(bus_, kCatalogueRpcSubject, kService, header, {}, timeout_);
@@ -291,6 +295,11 @@ std::string Answer(Catalogue& catalogue, const std::string& bytes) {
   if (*op == "get") return Reply(catalogue.Get(*id));
   if (*op == "edit") return Reply(DoEdit(catalogue, r, *id));
   if (*op == "transition") return Reply(DoTransition(catalogue, r, *id));
+  if (*op == "progress") {
+    auto progress = r.String("progress");
+    if (!progress) return rpc::Encode(rpc::ErrorHeader(progress.error()));
+    return Reply(catalogue.SetProgress(*id, *progress));
+  }
   return rpc::Encode(rpc::ErrorHeader({ErrorCode::kInvalidArgument, "unknown op '" + *op + "'"}));
 }
 

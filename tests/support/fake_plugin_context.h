@@ -81,6 +81,65 @@ class FakeBus final : public Bus {
   SubscriptionId next_ = 0;
 };
 
+/// A response stream that keeps what was written, for routes that answer with StartStream.
+/// Thread-safe.
+class RecordingStream final : public HttpStream {
+ public:
+  bool Write(std::string data) override {
+    std::lock_guard lock(mu_);
+    if (ended_ || gone_) return false;
+    text_ += data;
+    cv_.notify_all();
+    return true;
+  }
+  void End() override {
+    std::lock_guard lock(mu_);
+    ended_ = true;
+    cv_.notify_all();
+  }
+  bool ClientGone() const override {
+    std::lock_guard lock(mu_);
+    return gone_;
+  }
+  /// The client leaves.
+  void Leave() {
+    std::lock_guard lock(mu_);
+    gone_ = true;
+  }
+  std::string Text() const {
+    std::lock_guard lock(mu_);
+    return text_;
+  }
+  bool Ended() const {
+    std::lock_guard lock(mu_);
+    return ended_;
+  }
+  /// Waits until what was written holds `needle` `count` times; false after `timeout`.
+  bool WaitFor(const std::string& needle, size_t count = 1,
+               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      size_t n = 0;
+      for (size_t at = text_.find(needle); at != std::string::npos;
+           at = text_.find(needle, at + 1)) {
+        ++n;
+      }
+      return n >= count;
+    });
+  }
+  bool WaitEnded(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return ended_; });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string text_;
+  bool ended_ = false;
+  bool gone_ = false;
+};
+
 /// Routes kept as given and called directly: Call("GET", "/api/v1/cache/k") runs the handler of
 /// the first route whose pattern matches, or answers 404. Thread-safe to add; call from the test.
 class CapturingRouter final : public Router {
@@ -134,6 +193,33 @@ class CapturingRouter final : public Router {
     return res;
   }
 
+  /// What an asynchronous route that may stream answered: a stream, or else a response.
+  struct Opened {
+    HttpResponse head;  // the stream's head, or the answer
+    std::shared_ptr<RecordingStream> stream;
+  };
+  /// Calls an asynchronous GET route and waits (up to 10 s) for its answer or its stream.
+  Opened Open(const std::string& path) {
+    for (const auto& r : routes_) {
+      std::vector<std::pair<std::string_view, std::string_view>> params;
+      if (r.method != "GET" || !r.async || !Matches(r.pattern, path, params)) continue;
+      HttpRequest req;
+      req.method = "GET";
+      req.path = path;
+      req.params = params;
+      req.request_id = "test-request";
+      auto responder = std::make_shared<WaitingResponder>();
+      r.async(req, responder);
+      Opened opened;
+      opened.head = responder->Wait();
+      opened.stream = responder->Stream();
+      return opened;
+    }
+    Opened none;
+    none.head.status = 404;
+    return none;
+  }
+
  private:
   struct Route {
     RouteId id;
@@ -151,8 +237,17 @@ class CapturingRouter final : public Router {
       answer_ = std::move(response);
       cv_.notify_all();
     }
-    std::shared_ptr<HttpStream> StartStream(HttpResponse, std::chrono::milliseconds) override {
-      return nullptr;
+    std::shared_ptr<HttpStream> StartStream(HttpResponse head, std::chrono::milliseconds) override {
+      std::lock_guard lock(mu_);
+      if (answer_) return nullptr;
+      answer_ = std::move(head);
+      stream_ = std::make_shared<RecordingStream>();
+      cv_.notify_all();
+      return stream_;
+    }
+    std::shared_ptr<RecordingStream> Stream() {
+      std::lock_guard lock(mu_);
+      return stream_;
     }
     bool ClientGone() const override { return false; }
     void OnClientGone(std::function<void()>) override {}
@@ -170,6 +265,7 @@ class CapturingRouter final : public Router {
     std::mutex mu_;
     std::condition_variable cv_;
     std::optional<HttpResponse> answer_;
+    std::shared_ptr<RecordingStream> stream_;
   };
   static std::vector<std::string_view> Split(std::string_view s) {
     std::vector<std::string_view> out;

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/catalogue_json.h"
 #include "daemon/plugin_api/catalogue_rpc.h"
+#include "daemon/plugin_api/http.h"
 #include "daemon/plugin_api/jobs.h"
 #include "daemon/plugin_api/metrics.h"
 #include "daemon/plugin_api/periodic_timer.h"
@@ -53,6 +55,95 @@ struct RouteStats {
   uint64_t count = 0;
 };
 
+// The subjects of the video events: what the transcoder says of its work, and what the plugin
+// says of every state change made through it.
+constexpr const char* kProgressSubject = "video.transcode.progress";
+constexpr const char* kStateSubject = "video.state";
+
+// The events stream of GET /api/v1/videos/{id}/events: a keepalive comment after this long without
+// an event, and the video read again this often, so that a lost bus message cannot leave a client
+// waiting for ever.
+constexpr auto kKeepalive = std::chrono::seconds(15);
+constexpr auto kReread = std::chrono::seconds(3);
+constexpr auto kWatchTick = std::chrono::milliseconds(500);
+
+bool Terminal(VideoState state) {
+  return state == VideoState::kReady || state == VideoState::kFailed ||
+         state == VideoState::kDeleted;
+}
+
+// One client of GET /api/v1/videos/{id}/events.
+struct Watch {
+  using Clock = std::chrono::steady_clock;
+  std::string video;
+  std::shared_ptr<HttpStream> stream;
+
+  std::mutex mu;
+  uint64_t next_id = 0;          // guarded by mu: the id of the last event sent
+  bool ended = false;            // guarded by mu
+  int64_t updated_at = -1;       // guarded by mu: of the video last sent
+  std::string last_state;        // guarded by mu: its JSON without progress
+  Clock::time_point last_write;  // guarded by mu
+  Clock::time_point last_read;   // guarded by mu
+  bool reading = false;          // guarded by mu: a read of the video is queued
+
+  // Sends one event; false (and the stream ended) when the client is gone or too slow.
+  bool Emit(std::string_view event, const std::string& data) {
+    if (ended) return false;
+    if (!stream->Write(fmt::format("id: {}\nevent: {}\ndata: {}\n\n", ++next_id, event, data))) {
+      EndLocked();
+      return false;
+    }
+    last_write = Clock::now();
+    return true;
+  }
+  void EndLocked() {
+    if (ended) return;
+    ended = true;
+    stream->End();
+  }
+};
+
+// The open event streams, by video.
+class Watches {
+ public:
+  void Add(const std::shared_ptr<Watch>& w) {
+    std::lock_guard lock(mu_);
+    by_video_.emplace(w->video, w);
+  }
+  void Remove(const std::shared_ptr<Watch>& w) {
+    std::lock_guard lock(mu_);
+    auto [first, last] = by_video_.equal_range(w->video);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == w) {
+        by_video_.erase(it);
+        return;
+      }
+    }
+  }
+  std::vector<std::shared_ptr<Watch>> Of(const std::string& video) const {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<Watch>> out;
+    auto [first, last] = by_video_.equal_range(video);
+    for (auto it = first; it != last; ++it) out.push_back(it->second);
+    return out;
+  }
+  std::vector<std::shared_ptr<Watch>> All() const {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<Watch>> out;
+    for (const auto& [video, w] : by_video_) out.push_back(w);
+    return out;
+  }
+  size_t Count() const {
+    std::lock_guard lock(mu_);
+    return by_video_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::multimap<std::string, std::shared_ptr<Watch>> by_video_;
+};
+
 // What the plugin shares with the work it hands to other threads (requests on the blocking
 // pool, the retry timer, bus requests), which may finish after a Stop: they hold it, never the
 // plugin.
@@ -67,6 +158,8 @@ struct Shared {
   BlockingPool* blocking = nullptr;
   ServiceRegistry* services = nullptr;
   Storage* storage = nullptr;
+  Bus* bus = nullptr;
+  Watches watches;
 
   std::atomic<bool> migrated{false};
   std::atomic<bool> reachable{true};
@@ -145,10 +238,28 @@ class GuardedCatalogue final : public Catalogue {
     return Run([&](Catalogue& c) { return c.Edit(id, edit); });
   }
   Result<Video> Transition(const std::string& id, const VideoTransition& transition) override {
-    return Run([&](Catalogue& c) { return c.Transition(id, transition); });
+    auto video = Run([&](Catalogue& c) { return c.Transition(id, transition); });
+    if (video) PublishState(*video);
+    return video;
+  }
+  Result<Video> SetProgress(const std::string& id, const std::string& progress) override {
+    return Run([&](Catalogue& c) { return c.SetProgress(id, progress); });
   }
 
  private:
+  // Every state change made through the plugin (in process or over the bus) is told on the bus.
+  void PublishState(const Video& v) {
+    if (s_->bus == nullptr) return;
+    const json event = {{"video", v.id},
+                        {"state", std::string(VideoStateName(v.state))},
+                        {"failure_reason", v.failure_reason},
+                        {"updated_at", v.updated_at}};
+    if (auto sent = s_->bus->Publish(kStateSubject, Dump(event)); !sent) {
+      s_->logger->warn(log::With("Cannot publish a video's state change",
+                                 {{"video", v.id}, {"error", sent.error().message}}));
+    }
+  }
+
   template <typename F>
   auto Run(F f) -> decltype(f(std::declval<Catalogue&>())) {
     if (!s_->migrated.load()) {
@@ -199,6 +310,78 @@ HttpResponse Ok(const json& body) {
 
 HttpResponse NotFound(const std::string& id) {
   return ErrorResponse({ErrorCode::kNotFound, "no video with id '" + id + "'"}, "id");
+}
+
+// ---- the events stream --------------------------------------------------------------------------
+
+// Sends `v` as a state event unless the stream has it already (or a newer one), and ends the
+// stream after a final state.
+void SendVideo(Shared& s, const std::shared_ptr<Watch>& w, const Video& v) {
+  json body = VideoToJson(v);
+  const std::string data = Dump(body);
+  body.erase("progress");
+  const std::string key = Dump(body);
+  bool done = false;
+  {
+    std::lock_guard lock(w->mu);
+    if (w->ended || v.updated_at < w->updated_at || key == w->last_state) return;
+    w->updated_at = v.updated_at;
+    w->last_state = key;
+    if (w->Emit("state", data) && Terminal(v.state)) w->EndLocked();
+    done = w->ended;
+  }
+  if (done) s.watches.Remove(w);
+}
+
+// Reads the video again on the blocking pool and sends it when it changed. One read at a time
+// per stream.
+void Refresh(const std::shared_ptr<Shared>& self, const std::shared_ptr<Catalogue>& catalogue,
+             const std::shared_ptr<Watch>& w) {
+  {
+    std::lock_guard lock(w->mu);
+    if (w->ended || w->reading) return;
+    w->reading = true;
+    w->last_read = Watch::Clock::now();
+  }
+  const bool queued = self->blocking->Submit([self, catalogue, w] {
+    auto video = catalogue->Get(w->video);
+    {
+      std::lock_guard lock(w->mu);
+      w->reading = false;
+    }
+    if (video) {
+      SendVideo(*self, w, *video);
+    } else if (video.error().code == ErrorCode::kNotFound) {
+      {
+        std::lock_guard lock(w->mu);
+        w->EndLocked();
+      }
+      self->watches.Remove(w);
+    }  // else the database is away: the next read tries again
+  });
+  if (!queued) {
+    std::lock_guard lock(w->mu);
+    w->reading = false;
+  }
+}
+
+// The progress a transcoder published, with the fields we know and of the types we expect, or
+// null when it is not one.
+json CleanProgress(const std::string& data) {
+  const json in = json::parse(data, nullptr, false);
+  if (!in.is_object() || !in.contains("video") || !in["video"].is_string() ||
+      !in.contains("percent") || !in["percent"].is_number()) {
+    return nullptr;
+  }
+  json out = json::object();
+  for (const char* key : {"video", "job", "stage", "rendition"}) {
+    if (in.contains(key) && in[key].is_string()) out[key] = in[key];
+  }
+  out["percent"] = std::clamp(in["percent"].get<double>(), 0.0, 100.0);
+  for (const char* key : {"fps", "speed", "eta_seconds"}) {
+    if (in.contains(key) && in[key].is_number()) out[key] = in[key];
+  }
+  return out;
 }
 
 // The storage keys a deleted video leaves: what its record names, then its folder.
@@ -273,6 +456,7 @@ class MetadataPlugin final : public Plugin {
     s.blocking = context.blocking;
     s.services = context.services;
     s.storage = context.storage;
+    s.bus = context.bus;
     bus_ = context.bus;
     executor_ = context.executor;
     router_ = context.router;
@@ -320,6 +504,9 @@ class MetadataPlugin final : public Plugin {
         }
         routes_.push_back(std::move(*added));
       }
+      auto events = AddEventsRoute();
+      if (!events) return events.error().Wrap("metadata: add the events route");
+      routes_.push_back(std::move(*events));
     } else {
       s.logger->info(
           "No api-gateway router here: the videos API is not served by this "
@@ -344,6 +531,7 @@ class MetadataPlugin final : public Plugin {
       shared_->logger->info(
           log::With("Catalogue served over the bus", {{"subject", kCatalogueRpcSubject}}));
     }
+    if (auto subscribed = SubscribeEvents(); !subscribed) return subscribed;
     // The delete-video handler now if the worker runs already, so that a started plugin is
     // whole at once; otherwise the timer's pass registers it once a worker is there.
     RegisterJobHandler(shared_);
@@ -363,8 +551,19 @@ class MetadataPlugin final : public Plugin {
 
   void Stop(Deadline) override {
     timer_.reset();
+    watch_timer_.reset();
     if (subscription_ != 0) bus_->Unsubscribe(subscription_);
     subscription_ = 0;
+    for (auto& sub : event_subscriptions_) bus_->Unsubscribe(sub);
+    event_subscriptions_.clear();
+    // The streams end: nothing would tell them more. Their clients see the end and may ask again.
+    for (const auto& w : shared_->watches.All()) {
+      {
+        std::lock_guard lock(w->mu);
+        w->EndLocked();
+      }
+      shared_->watches.Remove(w);
+    }
     std::unique_ptr<JobQueue::Registration> handler;
     {
       std::lock_guard lock(shared_->mu);
@@ -511,6 +710,132 @@ class MetadataPlugin final : public Plugin {
     return Registration([router = router_, id = *id] { router->RemoveRoute(id); });
   }
 
+  // The transcoder's progress, recorded on the video and passed to its event streams; every
+  // state change makes the streams of its video read it again.
+  Result<void> SubscribeEvents() {
+    auto s = shared_;
+    auto catalogue = catalogue_;
+    auto progress = bus_->Subscribe(kProgressSubject, [s, catalogue](const Message& m) {
+      json event = CleanProgress(m.data);
+      if (event.is_null()) {
+        s->logger->debug(log::With("Ignored a progress event that is not one",
+                                   {{"subject", m.subject}, {"data", m.data.substr(0, 200)}}));
+        return;
+      }
+      const bool queued = s->blocking->Submit([s, catalogue, event = std::move(event)] {
+        const std::string id = event["video"].get<std::string>();
+        const std::string data = Dump(event);
+        auto stored = catalogue->SetProgress(id, data);
+        if (!stored) {
+          // An unknown video, or a late event of an attempt that ended: nothing to record.
+          s->logger->debug(log::With("Progress not recorded",
+                                     {{"video", id}, {"error", stored.error().message}}));
+          return;
+        }
+        for (const auto& w : s->watches.Of(id)) {
+          std::lock_guard lock(w->mu);
+          w->Emit("progress", data);
+        }
+      });
+      if (!queued) s->logger->debug(log::With("Progress dropped: the blocking pool is full", {}));
+    });
+    if (!progress)
+      return progress.error().Wrap("metadata: subscribe to " + std::string(kProgressSubject));
+    event_subscriptions_.push_back(*progress);
+    auto state = bus_->Subscribe(kStateSubject, [s, catalogue](const Message& m) {
+      const json event = json::parse(m.data, nullptr, false);
+      if (!event.is_object() || !event.contains("video") || !event["video"].is_string()) return;
+      for (const auto& w : s->watches.Of(event["video"].get<std::string>())) {
+        Refresh(s, catalogue, w);
+      }
+    });
+    if (!state) return state.error().Wrap("metadata: subscribe to " + std::string(kStateSubject));
+    event_subscriptions_.push_back(*state);
+    // Keepalives, the periodic read again, and the streams whose client left.
+    watch_timer_ = std::make_unique<PeriodicTimer>(executor_, kWatchTick, [s, catalogue] {
+      const auto now = Watch::Clock::now();
+      for (const auto& w : s->watches.All()) {
+        bool gone = false;
+        bool reread = false;
+        {
+          std::lock_guard lock(w->mu);
+          if (w->stream->ClientGone()) w->EndLocked();
+          gone = w->ended;
+          if (!gone && now - w->last_write >= kKeepalive) {
+            if (w->stream->Write(": keepalive\n\n")) {
+              w->last_write = now;
+            } else {
+              w->EndLocked();
+              gone = true;
+            }
+          }
+          reread = !gone && now - w->last_read >= kReread;
+        }
+        if (gone) {
+          s->watches.Remove(w);
+        } else if (reread) {
+          Refresh(s, catalogue, w);
+        }
+      }
+    });
+    return {};
+  }
+
+  // GET /api/v1/videos/{id}/events: server-sent events of one video, until it is ready, failed or
+  // deleted, or the client leaves.
+  Result<Registration> AddEventsRoute() {
+    static const std::string kPattern = "/api/v1/videos/{id}/events";
+    auto s = shared_;
+    auto catalogue = catalogue_;
+    auto route = router_->AddAsyncRoute(
+        "GET", kPattern,
+        [s, catalogue](const HttpRequest& req, const std::shared_ptr<HttpResponder>& responder) {
+          const auto start = std::chrono::steady_clock::now();
+          std::string id(req.Param("id"));
+          std::string request_id(req.request_id);
+          auto answer = [s, start](const std::shared_ptr<HttpResponder>& r, HttpResponse res) {
+            s->Count(
+                kPattern, "GET", res.status,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            r->Send(std::move(res));
+          };
+          const bool queued = s->blocking->Submit([s, catalogue, id, request_id, responder, answer,
+                                                   start] {
+            if (responder->ClientGone()) return;
+            if (!metadata::PlausibleId(id)) return answer(responder, NotFound(id));
+            auto video = catalogue->Get(id);
+            if (!video)
+              return answer(responder, ErrorResponse(video.error(), FieldOf(video.error())));
+            HttpResponse head;
+            head.content_type = "text/event-stream";
+            head.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+            auto stream = responder->StartStream(std::move(head));
+            if (!stream) return;
+            s->Count(
+                kPattern, "GET", 200,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            auto w = std::make_shared<Watch>();
+            w->video = id;
+            w->stream = std::move(stream);
+            w->last_write = w->last_read = Watch::Clock::now();
+            // Watched before the first event, so that no change falls between the two.
+            s->watches.Add(w);
+            s->logger->debug(log::With("Video events stream opened",
+                                       {{"video", id}, {"request_id", request_id}}));
+            SendVideo(*s, w, *video);
+            // A change between the read above and the Add: the periodic read catches it.
+          });
+          if (!queued) {
+            answer(responder, FieldError(503, "unavailable", "",
+                                         "the daemon is overloaded: its queue of blocking work "
+                                         "is full (daemon.blocking_queue)",
+                                         "try again shortly"));
+          }
+        });
+    if (!route) return route.error();
+    return Registration([router = router_, route = *route] { router->RemoveRoute(route); });
+  }
+
   static HttpResponse ListVideos(Shared&, Catalogue& catalogue, const Call& call) {
     auto parsed = metadata::ParseListQuery(call.query);
     if (parsed.error) return std::move(*parsed.error);
@@ -633,6 +958,9 @@ class MetadataPlugin final : public Plugin {
     auto one = [&](const char* name, const char* help, const char* type, double v) {
       out.push_back({name, help, type, {{"", engine, v}}});
     };
+    one("streamgate_metadata_event_streams",
+        "Open event streams of videos (GET /api/v1/videos/{id}/events)", "gauge",
+        static_cast<double>(s.watches.Count()));
     one("streamgate_metadata_up", "1 while the catalogue's database answers, else 0", "gauge",
         s.migrated.load() && s.reachable.load() ? 1 : 0);
     one("streamgate_metadata_schema_version", "The metadata schema's version in the database",
@@ -658,6 +986,8 @@ class MetadataPlugin final : public Plugin {
   Router* router_ = nullptr;
   bool serve_ = false;
   Bus::SubscriptionId subscription_ = 0;
+  std::vector<Bus::SubscriptionId> event_subscriptions_;
+  std::unique_ptr<PeriodicTimer> watch_timer_;
   std::vector<Registration> routes_;
   std::unique_ptr<PeriodicTimer> timer_;
   Registration collector_;

@@ -45,7 +45,7 @@ constexpr size_t kCursorLength = 1 + 8 + kIdLength + kCursorMacLength;
 
 constexpr const char* kColumns =
     "id, title, description, owner, visibility, state, source_size, source_type, source_key, "
-    "duration, renditions, poster, created_at, updated_at, failure_reason";
+    "duration, renditions, poster, created_at, updated_at, failure_reason, progress";
 
 int64_t SystemNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -222,6 +222,15 @@ Result<void> CheckRenditions(const std::vector<Rendition>& renditions) {
   return {};
 }
 
+// The progress of a video that became ready: percent 100 and no time left, the rest as it was.
+std::string Finished(const std::string& progress) {
+  auto json = nlohmann::json::parse(progress.empty() ? "{}" : progress, nullptr, false);
+  if (!json.is_object()) json = nlohmann::json::object();
+  json["percent"] = 100;
+  json.erase("eta_seconds");
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // ---- rows ---------------------------------------------------------------------------------------
 
 Result<Video> VideoFromRow(const SqlRow& row) {
@@ -250,6 +259,7 @@ Result<Video> VideoFromRow(const SqlRow& row) {
   v.created_at = row.Int(12);
   v.updated_at = row.Int(13);
   v.failure_reason = row.Text(14);
+  v.progress = row.Text(15);
   return v;
 }
 
@@ -326,6 +336,7 @@ class SqlCatalogue : public Catalogue {
   Result<VideoPage> List(const VideoQuery& query) override;
   Result<Video> Edit(const std::string& id, const VideoEdit& edit) override;
   Result<Video> Transition(const std::string& id, const VideoTransition& transition) override;
+  Result<Video> SetProgress(const std::string& id, const std::string& progress) override;
 
  private:
   Result<std::string> Secret();
@@ -442,10 +453,11 @@ Result<Video> SqlCatalogue::Create(const NewVideo& video) {
   v.updated_at = now;
   auto inserted = db_->Exec(
       std::string("INSERT INTO videos (") + kColumns +
-          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
       {v.id, v.title, v.description, v.owner, std::string(VisibilityName(v.visibility)),
        std::string(VideoStateName(v.state)), v.source_size, v.source_type, v.source_key, v.duration,
-       RenditionsJson(v.renditions), v.poster, v.created_at, v.updated_at, v.failure_reason});
+       RenditionsJson(v.renditions), v.poster, v.created_at, v.updated_at, v.failure_reason,
+       v.progress});
   if (!inserted) {
     if (inserted.error().code == ErrorCode::kFailedPrecondition) {
       return Fail(ErrorCode::kFailedPrecondition,
@@ -608,6 +620,11 @@ Result<Video> SqlCatalogue::Transition(const std::string& id, const VideoTransit
     } else if (t.to != VideoState::kDeleted) {
       reason.clear();  // the reason of an earlier failure no longer holds
     }
+    // A new attempt starts without the last one's progress; a ready video is done, whatever the
+    // transcoder said last.
+    std::string progress = v.progress;
+    if (t.to == VideoState::kProcessing) progress.clear();
+    if (t.to == VideoState::kReady) progress = Finished(progress);
     auto text = [](const std::optional<std::string>& value) -> SqlValue {
       if (!value) return std::monostate{};
       return *value;
@@ -626,12 +643,12 @@ Result<Video> SqlCatalogue::Transition(const std::string& id, const VideoTransit
                     "duration = COALESCE($3, duration), renditions = COALESCE($4, renditions), "
                     "poster = COALESCE($5, poster), source_size = COALESCE($6, source_size), "
                     "source_type = COALESCE($7, source_type), "
-                    "source_key = COALESCE($8, source_key), updated_at = $9 "
+                    "source_key = COALESCE($8, source_key), updated_at = $9, progress = $12 "
                     "WHERE id = $10 AND state = $11 RETURNING ") +
             kColumns,
         {std::string(VideoStateName(t.to)), reason, duration, renditions, text(t.poster), size,
          text(t.source_type), text(t.source_key), std::max(clock_(), v.updated_at), id,
-         std::string(VideoStateName(from))});
+         std::string(VideoStateName(from)), progress});
     if (!written) return written.error();
     if (written->rows.empty()) {
       return Fail(ErrorCode::kFailedPrecondition,
@@ -652,6 +669,34 @@ Result<Video> SqlCatalogue::Transition(const std::string& id, const VideoTransit
     return done.error().Wrap("transition video " + Printable(id, 40));
   }
   return result;
+}
+
+Result<Video> SqlCatalogue::SetProgress(const std::string& id, const std::string& progress) {
+  if (progress.size() > kMaxProgressSize) {
+    return Fail(ErrorCode::kInvalidArgument, "progress: at most " +
+                                                 std::to_string(kMaxProgressSize) + " bytes, not " +
+                                                 std::to_string(progress.size()));
+  }
+  const auto parsed = nlohmann::json::parse(progress, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) {
+    return Fail(ErrorCode::kInvalidArgument, "progress: must be a JSON object");
+  }
+  const std::string stored = parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Only a video that is processing takes it: the state is the condition of the write, so a late
+  // event of an attempt that ended (ready, failed, or retried since) changes nothing.
+  auto written = db_->Exec(std::string("UPDATE videos SET progress = $1 WHERE id = $2 AND "
+                                       "state = $3 RETURNING ") +
+                               kColumns,
+                           {stored, id, std::string(VideoStateName(VideoState::kProcessing))});
+  if (!written) return written.error().Wrap("record the progress of video " + Printable(id, 40));
+  if (written->rows.empty()) {
+    auto current = Get(id);
+    if (!current) return current.error();
+    return Fail(ErrorCode::kFailedPrecondition,
+                "video " + id + " is " + std::string(VideoStateName(current->state)) +
+                    ", not processing: its progress is not recorded");
+  }
+  return VideoFromRow(written->rows[0]);
 }
 
 }  // namespace
@@ -681,6 +726,11 @@ const std::vector<SqlMigration>& MetadataMigrations() {
            "CREATE INDEX videos_by_owner ON videos (owner, created_at, id)",
            "CREATE INDEX videos_by_state ON videos (state, created_at, id)",
            "CREATE TABLE metadata_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+       }},
+      {2,
+       "the transcoder's latest progress on each video",
+       {
+           "ALTER TABLE videos ADD COLUMN progress TEXT NOT NULL DEFAULT ''",
        }},
   };
   return kMigrations;

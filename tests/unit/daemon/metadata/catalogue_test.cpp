@@ -615,5 +615,113 @@ TEST_CASE("cursors stay good across a reopen of the same database", "[catalogue]
   CHECK(page->videos.size() == 2);
 }
 
+Video MustMoveTo(Catalogue& c, const Video& v, VideoState state) {
+  Video out = v;
+  for (VideoState s : PathTo(state)) {
+    auto moved = c.Transition(v.id, To(s));
+    if (!moved) FAIL(moved.error().message);
+    out = *moved;
+  }
+  return out;
+}
+
+TEST_CASE("progress is kept on a processing video, cleared by a retry and 100 once ready",
+          "[catalogue]") {
+  for (const auto& backend : test::SqlBackends()) {
+    DYNAMIC_SECTION(backend.name) {
+      auto f = Open(backend);
+      const Video v =
+          MustMoveTo(*f.catalogue, MustCreate(*f.catalogue, Sample("p")), VideoState::kProcessing);
+      CHECK(v.progress.empty());
+
+      auto set = f.catalogue->SetProgress(
+          v.id, R"({"percent":42.5,"stage":"encoding","eta_seconds":12.3})");
+      REQUIRE(set);
+      CHECK(set->progress == R"({"eta_seconds":12.3,"percent":42.5,"stage":"encoding"})");
+      CHECK(set->updated_at == v.updated_at);
+      auto got = f.catalogue->Get(v.id);
+      REQUIRE(got);
+      CHECK(got->progress == set->progress);
+
+      auto not_object = f.catalogue->SetProgress(v.id, "[1,2]");
+      REQUIRE_FALSE(not_object);
+      CHECK(not_object.error().code == ErrorCode::kInvalidArgument);
+      auto too_big = f.catalogue->SetProgress(
+          v.id, R"({"x":")" + std::string(kMaxProgressSize, 'a') + R"("})");
+      REQUIRE_FALSE(too_big);
+      CHECK(too_big.error().code == ErrorCode::kInvalidArgument);
+      auto unknown = f.catalogue->SetProgress(plugins::NewVideoId(1), R"({"percent":1})");
+      REQUIRE_FALSE(unknown);
+      CHECK(unknown.error().code == ErrorCode::kNotFound);
+
+      // Failed keeps the last progress; a late event is refused; the retry starts clean.
+      VideoTransition fail = To(VideoState::kFailed);
+      fail.failure_reason = "boom";
+      auto failed = f.catalogue->Transition(v.id, fail);
+      REQUIRE(failed);
+      CHECK(failed->progress == set->progress);
+      auto late = f.catalogue->SetProgress(v.id, R"({"percent":50})");
+      REQUIRE_FALSE(late);
+      CHECK(late.error().code == ErrorCode::kFailedPrecondition);
+      REQUIRE(f.catalogue->Transition(v.id, To(VideoState::kQueued)));
+      auto again = f.catalogue->Transition(v.id, To(VideoState::kProcessing));
+      REQUIRE(again);
+      CHECK(again->progress.empty());
+
+      REQUIRE(
+          f.catalogue->SetProgress(v.id, R"({"percent":90,"stage":"storing","eta_seconds":1})"));
+      auto ready = f.catalogue->Transition(v.id, To(VideoState::kReady));
+      REQUIRE(ready);
+      CHECK(ready->progress == R"({"percent":100,"stage":"storing"})");
+      auto stale = f.catalogue->SetProgress(v.id, R"({"percent":10})");
+      REQUIRE_FALSE(stale);
+      CHECK(stale.error().code == ErrorCode::kFailedPrecondition);
+      CHECK(f.catalogue->Get(v.id)->progress == ready->progress);
+
+      // Ready without any progress event: percent 100 all the same.
+      const Video quick =
+          MustMoveTo(*f.catalogue, MustCreate(*f.catalogue, Sample("q")), VideoState::kReady);
+      CHECK(quick.progress == R"({"percent":100})");
+    }
+  }
+}
+
+TEST_CASE("migration 2 adds progress to the videos of a version 1 database", "[catalogue]") {
+  for (const auto& backend : test::SqlBackends()) {
+    DYNAMIC_SECTION(backend.name) {
+      auto db = backend.open_fresh();
+      REQUIRE(db);
+      const std::vector<SqlMigration> v1 = {MetadataMigrations().front()};
+      REQUIRE(v1.front().version == 1);
+      auto first = db->Migrate("metadata", v1);
+      REQUIRE(first);
+      CHECK(*first == 1);
+      const std::string id = plugins::NewVideoId(1000);
+      REQUIRE(db->Exec(
+          "INSERT INTO videos (id, title, description, owner, visibility, state, source_size, "
+          "source_type, source_key, duration, renditions, poster, created_at, updated_at, "
+          "failure_reason) VALUES ($1, 'old', '', 'ann', 'public', 'processing', 1, "
+          "'video/mp4', 'k', 0, '[]', '', 1000, 1000, '')",
+          {id}));
+
+      auto second = db->Migrate("metadata", MetadataMigrations());
+      REQUIRE(second);
+      CHECK(*second == MetadataMigrations().back().version);
+      auto catalogue = MakeSqlCatalogue(db);
+      auto old = catalogue->Get(id);
+      REQUIRE(old);
+      CHECK(old->title == "old");
+      CHECK(old->progress.empty());
+      auto set = catalogue->SetProgress(id, R"({"percent":5})");
+      REQUIRE(set);
+      CHECK(set->progress == R"({"percent":5})");
+      // Once more changes nothing.
+      auto third = db->Migrate("metadata", MetadataMigrations());
+      REQUIRE(third);
+      CHECK(*third == *second);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sg

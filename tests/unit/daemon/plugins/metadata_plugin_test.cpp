@@ -218,7 +218,7 @@ TEST_CASE("the metadata plugin opens SQLite, offers the catalogue, its routes an
   auto plugin = MakeMetadata();
   REQUIRE(plugin->Init(f.ctx.context).has_value());
   REQUIRE(plugin->Start().has_value());
-  CHECK(f.ctx.router.size() == 4);
+  CHECK(f.ctx.router.size() == 5);
   CHECK(plugin->CheckHealth().status == HealthStatus::kHealthy);
   CHECK_THAT(plugin->CheckHealth().message,
              Catch::Contains("SQLite file") && Catch::Contains("schema version"));
@@ -236,14 +236,14 @@ TEST_CASE("the metadata plugin opens SQLite, offers the catalogue, its routes an
   for (const char* name :
        {"streamgate_metadata_requests_total", "streamgate_metadata_request_duration_seconds",
         "streamgate_metadata_db_pool_connections", "streamgate_metadata_schema_version",
-        "streamgate_metadata_up"}) {
+        "streamgate_metadata_up", "streamgate_metadata_event_streams"}) {
     INFO(name);
     CHECK(std::find(families.begin(), families.end(), name) != families.end());
   }
 
   // The routes stay while stopped: the kernel's view of the router answers 503 naming the plugin.
   plugin->Stop(Clock::now());
-  CHECK(f.ctx.router.size() == 4);
+  CHECK(f.ctx.router.size() == 5);
   plugin.reset();
   CHECK(f.ctx.router.size() == 0);
 }
@@ -497,6 +497,11 @@ TEST_CASE(
   REQUIRE(remote->Transition(made->id, t).has_value());
   t.to = VideoState::kProcessing;
   REQUIRE(remote->Transition(made->id, t).has_value());
+  // The transcoder's progress, recorded and read back across "processes".
+  auto progressed = remote->SetProgress(made->id, R"({"percent":50,"stage":"encoding"})");
+  REQUIRE(progressed.has_value());
+  CHECK(progressed->progress == R"({"percent":50,"stage":"encoding"})");
+  CHECK(remote->Get(made->id)->progress == progressed->progress);
   t.to = VideoState::kReady;
   t.duration = 12.5;
   t.renditions =
@@ -538,6 +543,142 @@ TEST_CASE("times are RFC 3339 with milliseconds and read back", "[plugins][metad
   CHECK(*ParseTimeMs("2026-12-01T01:13:07.042+01:00", "t") == 1796083987042);
   CHECK(!ParseTimeMs("2026-12-01 00:13:07", "t").has_value());
   CHECK(!ParseTimeMs("yesterday", "t").has_value());
+}
+
+namespace {
+
+// The data of each event of `name` in an SSE text, in order.
+std::vector<json> EventsNamed(const std::string& text, const std::string& name) {
+  std::vector<json> out;
+  const std::string marker = "event: " + name + "\ndata: ";
+  for (size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + 1)) {
+    const size_t start = at + marker.size();
+    out.push_back(json::parse(text.substr(start, text.find('\n', start) - start)));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("progress events are recorded and streamed; state changes are published and streamed",
+          "[plugins][metadata]") {
+  Fixture f;
+  auto plugin = MakeMetadata();
+  REQUIRE(plugin->Init(f.ctx.context).has_value());
+  REQUIRE(plugin->Start().has_value());
+  auto catalogue = f.Service();
+  const Video v = f.Make("watched");
+  for (VideoState s : {VideoState::kUploaded, VideoState::kQueued, VideoState::kProcessing}) {
+    VideoTransition t;
+    t.to = s;
+    REQUIRE(catalogue->Transition(v.id, t));
+  }
+  // Every state change is told on the bus.
+  std::vector<std::string> told;
+  for (const auto& m : f.ctx.bus.Published()) {
+    if (m.subject != "video.state") continue;
+    const json event = json::parse(m.data);
+    CHECK(event["video"] == v.id);
+    CHECK(event["updated_at"].is_number_integer());
+    CHECK(event["failure_reason"] == "");
+    told.push_back(event["state"]);
+  }
+  CHECK(told == std::vector<std::string>{"uploaded", "queued", "processing"});
+
+  auto opened = f.ctx.router.Open("/api/v1/videos/" + v.id + "/events");
+  REQUIRE(opened.stream);
+  CHECK(opened.head.status == 200);
+  CHECK(opened.head.content_type == "text/event-stream");
+  REQUIRE(opened.stream->WaitFor("event: state"));
+  CHECK_THAT(opened.stream->Text(), Catch::StartsWith("id: 1\nevent: state\ndata: {"));
+  CHECK(EventsNamed(opened.stream->Text(), "state").at(0)["state"] == "processing");
+  CHECK(EventsNamed(opened.stream->Text(), "state").at(0)["progress"].is_null());
+
+  // The transcoder's progress: recorded on the video and passed to the stream.
+  REQUIRE(f.ctx.bus.Publish("video.transcode.progress",
+                            json{{"video", v.id},
+                                 {"job", "job-1"},
+                                 {"percent", 42.5},
+                                 {"stage", "encoding"},
+                                 {"rendition", "240p,360p"},
+                                 {"fps", 120.3},
+                                 {"speed", 4.1},
+                                 {"eta_seconds", 12.3},
+                                 {"extra", "dropped"}}
+                                .dump(),
+                            ""));
+  REQUIRE(opened.stream->WaitFor("event: progress"));
+  const json progress = EventsNamed(opened.stream->Text(), "progress").at(0);
+  CHECK(progress["percent"] == 42.5);
+  CHECK(progress["stage"] == "encoding");
+  CHECK(progress["fps"] == 120.3);
+  CHECK_FALSE(progress.contains("extra"));
+  auto got = f.ctx.router.Call("GET", "/api/v1/videos/" + v.id);
+  REQUIRE(got.status == 200);
+  CHECK(f.Body(got)["progress"]["percent"] == 42.5);
+  CHECK(f.Body(got)["progress"]["eta_seconds"] == 12.3);
+  CHECK(f.Body(got)["progress"]["rendition"] == "240p,360p");
+
+  // An unknown video, and something that is not progress: ignored.
+  REQUIRE(f.ctx.bus.Publish("video.transcode.progress",
+                            json{{"video", NewVideoId(1)}, {"percent", 3}}.dump(), ""));
+  REQUIRE(f.ctx.bus.Publish("video.transcode.progress", "not json", ""));
+
+  // The video becomes ready: the stream sends that state last and ends.
+  VideoTransition ready;
+  ready.to = VideoState::kReady;
+  REQUIRE(catalogue->Transition(v.id, ready));
+  REQUIRE(opened.stream->WaitEnded());
+  const auto states = EventsNamed(opened.stream->Text(), "state");
+  REQUIRE(states.size() == 2);
+  CHECK(states.back()["state"] == "ready");
+  CHECK(states.back()["progress"]["percent"] == 100);
+  CHECK_FALSE(states.back()["progress"].contains("eta_seconds"));
+  // Each event has its own id.
+  CHECK(opened.stream->WaitFor("id: 3\n"));
+
+  // A late event of the finished attempt changes nothing.
+  REQUIRE(f.ctx.bus.Publish("video.transcode.progress",
+                            json{{"video", v.id}, {"percent", 7}}.dump(), ""));
+  CHECK_FALSE(test::WaitFor(
+      [&] {
+        auto after = catalogue->Get(v.id);
+        return !after || json::parse(after->progress)["percent"] != 100;
+      },
+      300ms));
+
+  // A stream of a video that is ready already: its state, then the end.
+  auto done = f.ctx.router.Open("/api/v1/videos/" + v.id + "/events");
+  REQUIRE(done.stream);
+  REQUIRE(done.stream->WaitEnded());
+  CHECK(EventsNamed(done.stream->Text(), "state").size() == 1);
+
+  // Unknown and malformed ids: 404 in the API's error shape.
+  for (const std::string& id : {NewVideoId(1), std::string("nope")}) {
+    auto missing = f.ctx.router.Open("/api/v1/videos/" + id + "/events");
+    CHECK_FALSE(missing.stream);
+    CHECK(missing.head.status == 404);
+    CHECK(f.Body(missing.head)["code"] == "not_found");
+  }
+
+  // A client that leaves is forgotten; Stop ends the streams still open.
+  const Video other = f.Make("other");
+  auto leaving = f.ctx.router.Open("/api/v1/videos/" + other.id + "/events");
+  REQUIRE(leaving.stream);
+  auto staying = f.ctx.router.Open("/api/v1/videos/" + other.id + "/events");
+  REQUIRE(staying.stream);
+  auto streams = [&] {
+    for (const auto& family : f.ctx.metrics->Collect()) {
+      if (family.name == "streamgate_metadata_event_streams") return family.samples.at(0).value;
+    }
+    return -1.0;
+  };
+  CHECK(test::WaitFor([&] { return streams() == 2; }, 5s));
+  leaving.stream->Leave();
+  CHECK(test::WaitFor([&] { return streams() == 1; }, 5s));
+  plugin->Stop(Clock::now());
+  CHECK(staying.stream->Ended());
+  CHECK(streams() == 0);
 }
 
 }  // namespace sg::plugins
