@@ -62,7 +62,7 @@ std::optional<HttpReply> HttpConnection::Request(const std::string& method,
                                                  const std::string& target,
                                                  const std::string& extra_headers) {
   Send(method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers + "\r\n");
-  return Read();
+  return Read(std::chrono::seconds(5), method == "HEAD");
 }
 
 bool WaitForPort(uint16_t port, std::chrono::milliseconds timeout) {
