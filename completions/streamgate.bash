@@ -23,7 +23,8 @@ monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level
 metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size
 worker.concurrency worker.max_attempts worker.lease worker.poll_interval worker.backoff_base worker.backoff_max worker.gc_interval
 upload.max_size upload.expiry upload.max_concurrent_per_client upload.sync_every upload.cors_origins
-transcoder.concurrency transcoder.ladder transcoder.encoder transcoder.preset transcoder.audio_bitrate transcoder.segment_duration transcoder.nice transcoder.timeout transcoder.max_dimension transcoder.ffmpeg transcoder.ffprobe transcoder.work_dir"
+transcoder.concurrency transcoder.ladder transcoder.encoder transcoder.preset transcoder.audio_bitrate transcoder.segment_duration transcoder.nice transcoder.timeout transcoder.max_dimension transcoder.ffmpeg transcoder.ffprobe transcoder.work_dir
+streaming.playlist_max_age streaming.state_ttl streaming.cache_max_object streaming.cache_ttl streaming.cors_origins"
 # END GENERATED configuration keys
 
 # Sets cur, prev, words and cword, with "--opt=value" split into prev=--opt, cur=value.

@@ -566,3 +566,34 @@ TEST_CASE("on S3 (s3rver) the streams land in the bucket, the master playlist la
 }
 
 }  // namespace sg::test
+
+namespace sg::test {
+
+TEST_CASE("a real SSE client (curl -N) sees the transcode's progress, then the video ready",
+          "[transcoder][sse]") {
+  REQUIRE_FFMPEG();
+  TempDir root;
+  const std::string clip = root.path() + "/clip.mp4";
+  MakeClip(clip, "640x360", 30, true);
+  // Slow enough that the encoding lasts a few seconds: several progress events, two a second.
+  Transcoding t(root.path(), {"transcoder.preset=medium"});
+  const std::string id = t.Upload(clip);
+  Process curl({Tool("curl"), "-sS", "-N", t.Url() + "/api/v1/videos/" + id + "/events"}, root);
+  const bool ended = curl.Wait(180s).has_value();
+  const std::string events = curl.Stdout();
+  INFO(events.substr(0, 4000));
+  REQUIRE(ended);  // the stream ends once the video is ready
+  CHECK(Contains(events, "event: progress"));
+  CHECK(Contains(events, "\"stage\":\"encoding\""));
+  CHECK(Contains(events, "\"rendition\":\"240p,360p\""));
+  CHECK(Contains(events, "\"eta_seconds\""));
+  CHECK(Contains(events, "\"state\":\"processing\""));
+  const auto last_state = events.rfind("event: state");
+  REQUIRE(last_state != std::string::npos);
+  CHECK(Contains(events.substr(last_state), "\"state\":\"ready\""));
+  // The record keeps the last progress: 100% once ready.
+  const json video = t.Video(id);
+  CHECK(video["progress"]["percent"] == 100);
+}
+
+}  // namespace sg::test

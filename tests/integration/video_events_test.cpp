@@ -31,7 +31,8 @@ struct MediaDir {
 
 // A daemon with its media in a folder of the test's.
 struct EventsDaemon : MediaDir, RunningDaemon {
-  EventsDaemon() : RunningDaemon({"storage.path=" + media.path()}) {}
+  // No transcoder: the tests move the video through its states themselves.
+  EventsDaemon() : RunningDaemon({"storage.path=" + media.path(), kNoTranscoder}) {}
   std::string Url(const std::string& path = "") const {
     return "http://127.0.0.1:" + std::to_string(port) + path;
   }
