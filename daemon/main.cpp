@@ -1,4 +1,5 @@
 // streamgated: the StreamGate daemon.
+#include <csignal>
 #include <exception>
 #include <iostream>
 
@@ -7,6 +8,9 @@
 #include "daemon/options.h"
 
 int main(int argc, char** argv) {
+  // A client that goes while a file is sent with sendfile(2) (which has no MSG_NOSIGNAL) must
+  // not kill the daemon: the write fails with EPIPE instead. Children get the default back.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     sg::daemon::Options options;
     if (auto rc = sg::daemon::ParseOptions(argc, argv, options)) return *rc;

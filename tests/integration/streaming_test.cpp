@@ -12,9 +12,13 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <catch2/catch.hpp>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/child_process.h"
 #include "tests/support/daemon_fixture.h"
@@ -204,6 +208,31 @@ TEST_CASE("bad input: unknown ids, bad paths, traversal, states that do not play
   fs::remove(fs::path(r.dir.path()) / "media" / "videos" / r.id / "stream" / "seg-0-00002.m4s");
   CHECK(r.Get(r.Path("seg-0-00002.m4s")).status == 404);
   CHECK(r.Get(r.Path("seg-0-00001.m4s")).status == 200);
+  // Viewers that leave in the middle of a large file (the daemon's sendfile meets a reset
+  // connection: EPIPE, never a SIGPIPE that kills it).
+  const fs::path big =
+      fs::path(r.dir.path()) / "media" / "videos" / r.id / "stream" / "seg-9-00001.m4s";
+  std::ofstream(big, std::ios::binary) << std::string(16 << 20, 'x');
+  for (int i = 0; i < 20; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(r.daemon->port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    const std::string request = "GET " + r.Path("seg-9-00001.m4s") + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size()));
+    char head[256];
+    CHECK(::recv(fd, head, sizeof head, 0) > 0);
+    linger reset{1, 0};  // close with a reset, unread bytes and all
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::close(fd);
+  }
+  CHECK(r.daemon->daemon->Running());
+  CHECK(r.Get(r.Path("seg-0-00001.m4s")).status == 200);
+
   // Deleted: 410.
   HttpConnection c(r.daemon->port);
   auto deleted = c.Request("DELETE", "/api/v1/videos/" + r.id);
