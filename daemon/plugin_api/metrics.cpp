@@ -148,4 +148,9 @@ void AddHistogram(MetricFamily& family, const Labels& labels, const std::vector<
   family.samples.push_back({"_count", labels, static_cast<double>(count)});
 }
 
+void AddValue(std::vector<MetricFamily>& out, std::string name, std::string help, std::string type,
+              double value) {
+  out.push_back({std::move(name), std::move(help), std::move(type), {{"", {}, value}}});
+}
+
 }  // namespace sg

@@ -78,6 +78,10 @@ class MetricsRegistry {
 /// The Prometheus text exposition format, version 0.0.4.
 std::string RenderPrometheus(const std::vector<MetricFamily>& families);
 
+/// Appends a family of one unlabelled sample: a plain counter or gauge.
+void AddValue(std::vector<MetricFamily>& out, std::string name, std::string help, std::string type,
+              double value);
+
 /// Appends a histogram's samples (cumulative buckets with "le", then _sum and _count).
 void AddHistogram(MetricFamily& family, const Labels& labels, const std::vector<double>& bounds,
                   const std::vector<uint64_t>& cumulative_buckets, double sum, uint64_t count);

@@ -171,8 +171,7 @@ TEST_CASE("microservice mode names the services and refuses one that is not buil
   const RunResult unbuilt =
       Run({SG_DAEMON_BIN, "--mode", "microservice", "--service", "auth"}, DaemonEnv(dir));
   CHECK(unbuilt.exit_code == 69);
-  CHECK_THAT(unbuilt.err,
-             Catch::Contains("service 'auth' is not built into this streamgated yet"));
+  CHECK_THAT(unbuilt.err, Catch::Contains("service 'auth' is not built into this streamgated yet"));
 }
 
 TEST_CASE("streamgated usage errors exit 2", "[daemon]") {

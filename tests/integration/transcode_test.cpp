@@ -18,11 +18,10 @@
 #include <sys/stat.h>
 
 #include "common/child_process.h"
-#include "daemon/storage/s3_storage.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
-#include "tests/support/s3rver.h"
+#include "tests/support/s3_client.h"
 
 namespace sg::test {
 namespace {
@@ -511,11 +510,9 @@ TEST_CASE("on S3 (s3rver) the streams land in the bucket, the master playlist la
   const std::string clip = root.path() + "/clip.mp4";
   MakeClip(clip, "640x360", 3, true);
   std::vector<std::string> sets = QuickLadder();
-  sets.insert(sets.end(),
-              {"storage.type=s3", "storage.endpoint=" + s3.endpoint(), "storage.bucket=streamgate",
-               "storage.region=us-east-1", "storage.accesskey=S3RVER", "storage.secretkey=S3RVER",
-               "metadata.sqlite_path=" + root.path() + "/sg.db",
-               "transcoder.work_dir=" + root.path() + "/work"});
+  for (auto& set : S3Sets(s3)) sets.push_back(set);
+  sets.insert(sets.end(), {"metadata.sqlite_path=" + root.path() + "/sg.db",
+                           "transcoder.work_dir=" + root.path() + "/work"});
   Transcoding t(std::make_unique<RunningDaemon>(sets));
   const std::string id = t.Upload(clip);
   const json video = t.WaitState(id, {"ready", "failed"});
@@ -523,24 +520,8 @@ TEST_CASE("on S3 (s3rver) the streams land in the bucket, the master playlist la
   REQUIRE(video["state"] == "ready");
   REQUIRE(video["renditions"].size() == 2);
 
-  storage::S3Settings settings;
-  settings.endpoint = s3.endpoint();
-  settings.bucket = "streamgate";
-  settings.region = "us-east-1";
-  settings.access_key = "S3RVER";
-  settings.secret_key = "S3RVER";
-  auto client = storage::S3Storage::Create(settings).value();
-  auto read = [&](const std::string& key) {
-    auto reader = client->Get(key, {}).value();
-    std::string out;
-    std::string buffer(1 << 16, '\0');
-    for (;;) {
-      const size_t n = reader->Read(buffer.data(), buffer.size()).value();
-      if (n == 0) break;
-      out.append(buffer.data(), n);
-    }
-    return out;
-  };
+  auto client = S3Client(s3);
+  auto read = [&](const std::string& key) { return ReadObject(*client, key); };
   const std::string prefix = "videos/" + id + "/stream/";
   std::set<std::string> keys;
   std::map<std::string, std::chrono::system_clock::time_point> written;

@@ -21,7 +21,7 @@
 #include "tests/support/nats_server.h"
 #include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
-#include "tests/support/s3rver.h"
+#include "tests/support/s3_client.h"
 
 namespace sg::test {
 namespace {
@@ -185,32 +185,14 @@ TEST_CASE(
     "[upload][s3]") {
   TempDir dir;
   S3rver s3(dir, SG_S3RVER_BIN);
-  const std::vector<std::string> sets = {
-      "storage.type=s3",           "storage.endpoint=" + s3.endpoint(),
-      "storage.bucket=streamgate", "storage.region=us-east-1",
-      "storage.accesskey=S3RVER",  "storage.secretkey=S3RVER",
-      "upload.sync_every=1MiB",    "metadata.sqlite_path=" + dir.path() + "/streamgate.db",
-      kNoTranscoder};
+  std::vector<std::string> sets = S3Sets(s3);
+  sets.insert(sets.end(), {"upload.sync_every=1MiB",
+                           "metadata.sqlite_path=" + dir.path() + "/streamgate.db", kNoTranscoder});
   // 20 MiB: two full 8 MiB parts and a tail; the kill comes after the first part went out.
   const std::string source = RandomBytes(20 << 20, 9);
-  storage::S3Settings settings;
-  settings.endpoint = s3.endpoint();
-  settings.bucket = "streamgate";
-  settings.region = "us-east-1";
-  settings.access_key = "S3RVER";
-  settings.secret_key = "S3RVER";
-  auto client = storage::S3Storage::Create(settings).value();
-  KillNineAndResume(sets, source, 12 << 20, 9 << 20, [&](const std::string& key) {
-    auto reader = client->Get(key, {}).value();
-    std::string out;
-    std::string buffer(1 << 20, '\0');
-    for (;;) {
-      const size_t n = reader->Read(buffer.data(), buffer.size()).value();
-      if (n == 0) break;
-      out.append(buffer.data(), n);
-    }
-    return out;
-  });
+  auto client = S3Client(s3);
+  KillNineAndResume(sets, source, 12 << 20, 9 << 20,
+                    [&](const std::string& key) { return ReadObject(*client, key); });
   CHECK(client->ListStaged().value().empty());
 }
 

@@ -569,24 +569,22 @@ class StreamingPlugin final : public Plugin {
     }
     out.push_back(std::move(answers));
     out.push_back(std::move(failures));
-    auto one = [&](const char* name, const char* help, const char* type, double v) {
-      out.push_back({name, help, type, {{"", {}, v}}});
-    };
-    one("streamgate_streaming_state_cache_hits_total",
-        "Requests answered with a video state already known", "counter",
-        static_cast<double>(s.state_hits.load()));
-    one("streamgate_streaming_state_reads_total", "Video states read from the catalogue", "counter",
-        static_cast<double>(s.state_reads.load()));
-    one("streamgate_streaming_object_cache_requests_total",
-        "Remote objects asked of the cache plugin", "counter",
-        static_cast<double>(s.cache_requests.load()));
-    one("streamgate_streaming_object_cache_loads_total",
-        "Remote objects fetched from the store on a cache miss (one per key at a time)", "counter",
-        static_cast<double>(s.cache_loads.load()));
-    one("streamgate_streaming_store_bytes_total", "Bytes read from a remote store", "counter",
-        static_cast<double>(s.bytes_from_store.load()));
-    one("streamgate_streaming_ranges_total", "Range requests answered from a remote store",
-        "counter", static_cast<double>(s.ranged.load()));
+    AddValue(out, "streamgate_streaming_state_cache_hits_total",
+             "Requests answered with a video state already known", "counter",
+             static_cast<double>(s.state_hits.load()));
+    AddValue(out, "streamgate_streaming_state_reads_total", "Video states read from the catalogue",
+             "counter", static_cast<double>(s.state_reads.load()));
+    AddValue(out, "streamgate_streaming_object_cache_requests_total",
+             "Remote objects asked of the cache plugin", "counter",
+             static_cast<double>(s.cache_requests.load()));
+    AddValue(out, "streamgate_streaming_object_cache_loads_total",
+             "Remote objects fetched from the store on a cache miss (one per key at a time)",
+             "counter", static_cast<double>(s.cache_loads.load()));
+    AddValue(out, "streamgate_streaming_store_bytes_total", "Bytes read from a remote store",
+             "counter", static_cast<double>(s.bytes_from_store.load()));
+    AddValue(out, "streamgate_streaming_ranges_total",
+             "Range requests answered from a remote store", "counter",
+             static_cast<double>(s.ranged.load()));
   }
 
   std::shared_ptr<Shared> shared_;

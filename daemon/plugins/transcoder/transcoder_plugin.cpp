@@ -749,25 +749,22 @@ class TranscoderPlugin final : public Plugin {
     }
     out.push_back(std::move(failures));
     out.push_back(std::move(duration));
-    auto one = [&](const char* name, const char* help, const char* type, double v) {
-      out.push_back({name, help, type, {{"", {}, v}}});
-    };
-    one("streamgate_transcoder_started_total", "Transcode attempts started", "counter",
-        static_cast<double>(s.started.load()));
-    one("streamgate_transcoder_succeeded_total", "Transcodes that made their video ready",
-        "counter", static_cast<double>(s.succeeded.load()));
-    one("streamgate_transcoder_attempts_failed_total", "Transcode attempts that failed", "counter",
-        static_cast<double>(s.failed.load()));
-    one("streamgate_transcoder_enqueued_total", "Transcode jobs this process queued", "counter",
-        static_cast<double>(s.enqueued.load()));
-    one("streamgate_transcoder_running", "Transcodes running now", "gauge",
-        static_cast<double>(s.running.load()));
-    one("streamgate_transcoder_media_seconds_total", "Seconds of video transcoded", "counter",
-        static_cast<double>(s.media_ms.load()) / 1000);
-    one("streamgate_transcoder_renditions_total", "Renditions made", "counter",
-        static_cast<double>(s.renditions.load()));
-    one("streamgate_transcoder_output_bytes_total", "Bytes of streams written to storage",
-        "counter", static_cast<double>(s.bytes_out.load()));
+    AddValue(out, "streamgate_transcoder_started_total", "Transcode attempts started", "counter",
+             static_cast<double>(s.started.load()));
+    AddValue(out, "streamgate_transcoder_succeeded_total", "Transcodes that made their video ready",
+             "counter", static_cast<double>(s.succeeded.load()));
+    AddValue(out, "streamgate_transcoder_attempts_failed_total", "Transcode attempts that failed",
+             "counter", static_cast<double>(s.failed.load()));
+    AddValue(out, "streamgate_transcoder_enqueued_total", "Transcode jobs this process queued",
+             "counter", static_cast<double>(s.enqueued.load()));
+    AddValue(out, "streamgate_transcoder_running", "Transcodes running now", "gauge",
+             static_cast<double>(s.running.load()));
+    AddValue(out, "streamgate_transcoder_media_seconds_total", "Seconds of video transcoded",
+             "counter", static_cast<double>(s.media_ms.load()) / 1000);
+    AddValue(out, "streamgate_transcoder_renditions_total", "Renditions made", "counter",
+             static_cast<double>(s.renditions.load()));
+    AddValue(out, "streamgate_transcoder_output_bytes_total", "Bytes of streams written to storage",
+             "counter", static_cast<double>(s.bytes_out.load()));
   }
 
   std::shared_ptr<Shared> shared_;

@@ -1610,25 +1610,23 @@ class UploadPlugin final : public Plugin {
     }
     out.push_back(std::move(answers));
     out.push_back(std::move(failures));
-    auto one = [&](const char* name, const char* help, const char* type, double v) {
-      out.push_back({name, help, type, {{"", {}, v}}});
-    };
-    one("streamgate_upload_bytes_total", "Upload bytes received and kept (synced)", "counter",
-        static_cast<double>(s.bytes.load()));
-    one("streamgate_upload_created_total", "Uploads created", "counter",
-        static_cast<double>(s.created.load()));
-    one("streamgate_upload_completed_total", "Uploads finished and committed to storage", "counter",
-        static_cast<double>(s.completed.load()));
-    one("streamgate_upload_terminated_total", "Uploads deleted by their client", "counter",
-        static_cast<double>(s.terminated.load()));
-    one("streamgate_upload_expired_total", "Unfinished uploads removed after upload.expiry",
-        "counter", static_cast<double>(s.expired.load()));
-    one("streamgate_upload_syncs_total", "fsyncs that made received bytes count", "counter",
-        static_cast<double>(s.syncs.load()));
-    one("streamgate_upload_transfers", "Request bodies being received now", "gauge",
-        static_cast<double>(s.transfers.load()));
-    one("streamgate_upload_unfinished", "Unfinished uploads, as last counted", "gauge",
-        static_cast<double>(s.staged.load()));
+    AddValue(out, "streamgate_upload_bytes_total", "Upload bytes received and kept (synced)",
+             "counter", static_cast<double>(s.bytes.load()));
+    AddValue(out, "streamgate_upload_created_total", "Uploads created", "counter",
+             static_cast<double>(s.created.load()));
+    AddValue(out, "streamgate_upload_completed_total", "Uploads finished and committed to storage",
+             "counter", static_cast<double>(s.completed.load()));
+    AddValue(out, "streamgate_upload_terminated_total", "Uploads deleted by their client",
+             "counter", static_cast<double>(s.terminated.load()));
+    AddValue(out, "streamgate_upload_expired_total",
+             "Unfinished uploads removed after upload.expiry", "counter",
+             static_cast<double>(s.expired.load()));
+    AddValue(out, "streamgate_upload_syncs_total", "fsyncs that made received bytes count",
+             "counter", static_cast<double>(s.syncs.load()));
+    AddValue(out, "streamgate_upload_transfers", "Request bodies being received now", "gauge",
+             static_cast<double>(s.transfers.load()));
+    AddValue(out, "streamgate_upload_unfinished", "Unfinished uploads, as last counted", "gauge",
+             static_cast<double>(s.staged.load()));
   }
 
   std::shared_ptr<Shared> shared_;
