@@ -12,7 +12,7 @@
 namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
-  return {ApiGatewayConfig(), CacheConfig(),  MonitorConfig(),   MetadataConfig(),
+  return {ApiGatewayConfig(), CacheConfig(),  MonitorConfig(),    MetadataConfig(),
           WorkerConfig(),     UploadConfig(), TranscoderConfig(), StreamingConfig()};
 }
 

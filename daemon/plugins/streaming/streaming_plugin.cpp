@@ -153,10 +153,10 @@ struct Shared {
     std::lock_guard lock(mu);
     known.erase(id);
   }
-  void Remember(const std::string& id, Known k) {
+  void Remember(const std::string& id, const Known& k) {
     std::lock_guard lock(mu);
     if (known.size() >= 100000) known.clear();  // bounded: a scan of ids costs a re-read
-    known[id] = std::move(k);
+    known[id] = k;
   }
 };
 
@@ -176,12 +176,12 @@ struct Cached {
   std::string bytes;
 };
 
-std::string EncodeCached(const ObjectInfo& info, std::string bytes) {
+std::string EncodeCached(const ObjectInfo& info, const std::string& bytes) {
   const auto modified = std::chrono::system_clock::to_time_t(info.modified);
   return fmt::format("sg1\n{}\n{}\n", info.etag, static_cast<int64_t>(modified)) + bytes;
 }
 
-std::optional<Cached> DecodeCached(std::string text) {
+std::optional<Cached> DecodeCached(const std::string& text) {
   if (text.rfind("sg1\n", 0) != 0) return std::nullopt;
   const size_t a = text.find('\n', 4);
   if (a == std::string::npos) return std::nullopt;
@@ -519,11 +519,11 @@ class StreamingPlugin final : public Plugin {
               bytes.append(piece.data(), *got);
             }
             s.bytes_from_store.fetch_add(bytes.size());
-            return EncodeCached(*info, std::move(bytes));
+            return EncodeCached(*info, bytes);
           },
           s.settings.cache_ttl);
       if (!loaded) return missing(loaded.error());
-      auto cached = DecodeCached(std::move(*loaded));
+      auto cached = DecodeCached(*loaded);
       if (!cached || cached->bytes.size() != what.size) {
         return missing({ErrorCode::kIo, "the cached copy of " + key + " is damaged"});
       }

@@ -320,6 +320,7 @@ class Transcode {
     duration_ = probe->duration;
     const std::vector<Output> outputs = transcoder::PlanLadder(s_->settings.ladder, *probe);
     std::vector<std::string> names;
+    names.reserve(outputs.size());
     for (const auto& o : outputs) names.push_back(o.name);
     rendition_names_ = Join(names, ",");
     s_->logger->info(log::With(
