@@ -468,10 +468,54 @@ class StreamingPlugin final : public Plugin {
       s.Answered(kind, res.status);
       return res;
     };
-    auto info = s.storage->Stat(key);
-    if (!info) return missing(info.error());
-    Representation what{info->size, info->etag,
-                        std::chrono::system_clock::to_time_t(info->modified)};
+    // A cached copy answers without asking the store anything; else the object's info, and for
+    // a small object one load for everybody who asks meanwhile.
+    auto found = s.services->Find<Cache>("cache");
+    const std::shared_ptr<Cache> cache = found ? *found : nullptr;
+    const std::string cache_key = "streaming:" + key;
+    const bool changes =
+        kind == Kind::kMaster || kind == Kind::kPlaylist || kind == Kind::kManifest;
+    const auto ttl = changes ? std::max<std::chrono::milliseconds>(s.settings.playlist_max_age,
+                                                                   std::chrono::seconds(1))
+                             : s.settings.cache_ttl;
+    std::optional<Cached> cached;
+    if (cache != nullptr) {
+      s.cache_requests.fetch_add(1);
+      if (auto hit = cache->Get(cache_key); hit && *hit) cached = DecodeCached(**hit);
+    }
+    Representation what;
+    if (cached) {
+      what = {cached->bytes.size(), cached->etag, cached->modified};
+    } else {
+      auto info = s.storage->Stat(key);
+      if (!info) return missing(info.error());
+      what = {info->size, info->etag, std::chrono::system_clock::to_time_t(info->modified)};
+      if (cache != nullptr && what.size <= s.settings.cache_max_object) {
+        auto loaded = cache->GetOrLoad(
+            cache_key,
+            [&]() -> Result<std::string> {
+              s.cache_loads.fetch_add(1);
+              auto reader = s.storage->Get(key, {});
+              if (!reader) return reader.error();
+              std::string bytes;
+              bytes.reserve(what.size);
+              std::string piece(size_t{1} << 20, '\0');
+              for (;;) {
+                auto got = (*reader)->Read(piece.data(), piece.size());
+                if (!got) return got.error();
+                if (*got == 0) break;
+                bytes.append(piece.data(), *got);
+              }
+              s.bytes_from_store.fetch_add(bytes.size());
+              return EncodeCached((*reader)->info(), bytes);  // the version read
+            },
+            ttl);
+        if (!loaded) return missing(loaded.error());
+        cached = DecodeCached(*loaded);
+        if (!cached) return missing({ErrorCode::kIo, "the cached copy of " + key + " is damaged"});
+        what = {cached->bytes.size(), cached->etag, cached->modified};
+      }
+    }
     const RangePlan plan = PlanConditional(headers, what);
     HttpResponse res;
     res.content_type = ContentType(kind);
@@ -500,33 +544,7 @@ class StreamingPlugin final : public Plugin {
           "Content-Range",
           fmt::format("bytes {}-{}/{}", plan.first, plan.first + plan.count - 1, what.size));
     }
-    auto cache = s.services->Find<Cache>("cache");
-    if (what.size <= s.settings.cache_max_object && cache) {
-      s.cache_requests.fetch_add(1);
-      auto loaded = (*cache)->GetOrLoad(
-          "streaming:" + key + ":" + what.etag,
-          [&]() -> Result<std::string> {
-            s.cache_loads.fetch_add(1);
-            auto reader = s.storage->Get(key, {});
-            if (!reader) return reader.error();
-            std::string bytes;
-            bytes.reserve(what.size);
-            std::string piece(size_t{1} << 20, '\0');
-            for (;;) {
-              auto got = (*reader)->Read(piece.data(), piece.size());
-              if (!got) return got.error();
-              if (*got == 0) break;
-              bytes.append(piece.data(), *got);
-            }
-            s.bytes_from_store.fetch_add(bytes.size());
-            return EncodeCached(*info, bytes);
-          },
-          s.settings.cache_ttl);
-      if (!loaded) return missing(loaded.error());
-      auto cached = DecodeCached(*loaded);
-      if (!cached || cached->bytes.size() != what.size) {
-        return missing({ErrorCode::kIo, "the cached copy of " + key + " is damaged"});
-      }
+    if (cached) {
       res.body = plan.status == 206 ? cached->bytes.substr(plan.first, plan.count)
                                     : std::move(cached->bytes);
       s.Answered(kind, res.status);
