@@ -143,8 +143,17 @@ void KillNineAndResume(const std::vector<std::string>& sets, const std::string& 
     REQUIRE(d.daemon->Wait(10s));
   }
   RunningDaemon d(sets);
-  const int64_t offset = Offset(d.port, id);
-  INFO("offset after the restart: " << offset);
+  // The new daemon answers HEAD once it reads the store again (s3rver under load may be slow to
+  // answer its first request): poll, with a deadline.
+  int64_t offset = -1;
+  const auto head = [&] { return Ask(d.port, "HEAD", "/api/v1/uploads/" + id, kTus); };
+  CHECK(WaitFor(
+      [&] {
+        offset = Offset(d.port, id);
+        return offset >= 0;
+      },
+      30s));
+  INFO("offset after the restart: " << offset << "; HEAD answers " << head().status);
   REQUIRE(offset >= static_cast<int64_t>(synced));
   REQUIRE(offset <= static_cast<int64_t>(sent));
   const auto kept = static_cast<uint64_t>(offset);
