@@ -12,6 +12,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "tests/support/process.h"
+
 namespace sg {
 namespace {
 
@@ -69,8 +71,7 @@ TEST_CASE("the time limit and a stop end the child and everything in its group",
   REQUIRE_FALSE(grandchild.empty());
   const pid_t orphan = std::stoi(grandchild);
   // Killed: at most a zombie of init's for a moment, never a running sleep.
-  for (int i = 0; i < 100 && Alive(orphan); ++i) ::usleep(20000);
-  CHECK_FALSE(Alive(orphan));
+  CHECK(test::WaitFor([&] { return !Alive(orphan); }, std::chrono::seconds(2)));
 
   std::atomic<int> polls{0};
   ChildOptions stopping;
