@@ -25,6 +25,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/s3rver.h"
+#include "tests/support/tools.h"
 
 namespace sg::test {
 namespace {
@@ -32,15 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-std::string Tool(const std::string& name) {
-  auto found = FindProgram(name);
-  if (!found) {
-    std::cerr << "skipped: " << name << " is missing; scripts/install-deps.sh installs it\n";
-    std::exit(77);
-  }
-  return *found;
-}
 
 const std::vector<std::string> kQuick = {
     "transcoder.segment_duration=2s", "transcoder.preset=ultrafast",

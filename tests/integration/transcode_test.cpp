@@ -22,6 +22,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/s3_client.h"
+#include "tests/support/tools.h"
 
 namespace sg::test {
 namespace {
@@ -29,12 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-// A program's path on PATH (Run takes paths); the name itself when it is not there.
-std::string Tool(const std::string& name) {
-  auto found = FindProgram(name);
-  return found ? *found : name;
-}
 
 bool HaveFfmpeg() { return FindProgram("ffmpeg") && FindProgram("ffprobe"); }
 
