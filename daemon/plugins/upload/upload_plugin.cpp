@@ -138,13 +138,12 @@ struct Shared {
   std::atomic<int64_t> transfers{0};    // bodies being received now
   std::atomic<uint64_t> staged{0};      // unfinished uploads, as last counted
 
-  // Takes an upload for a request; false when another holds it.
-  bool Hold(const std::string& id, bool writing) {
+  // Takes an upload for a request; false when another holds it. It counts as being written
+  // (HEAD answers from it, GET says "receiving") from the first Publish, once the request holds
+  // the deployment-wide lease and has opened the staged bytes.
+  bool Hold(const std::string& id) {
     std::lock_guard lock(mu);
-    auto [it, inserted] = held.try_emplace(id);
-    if (!inserted) return false;
-    it->second.writing = writing;
-    return true;
+    return held.try_emplace(id).second;
   }
   void Release(const std::string& id) {
     std::lock_guard lock(mu);
@@ -160,6 +159,7 @@ struct Shared {
     std::lock_guard lock(mu);
     auto it = held.find(id);
     if (it == held.end()) return;
+    it->second.writing = true;
     it->second.kept = kept;
     it->second.length = record.length;
     it->second.expires = record.expires;
@@ -1015,7 +1015,7 @@ class UploadPlugin final : public Plugin {
           {{"id", id}, {"video", record.partial ? json(nullptr) : json("/api/v1/videos/" + id)}});
       return answer(std::move(created));
     }
-    if (!s->Hold(id, true)) {  // nobody knows the id yet: cannot be held
+    if (!s->Hold(id)) {  // nobody knows the id yet: cannot be held
       return answer(TusError(500, "internal", "a new upload is already held", "try again"));
     }
     Transfer::Params params;
@@ -1100,7 +1100,7 @@ class UploadPlugin final : public Plugin {
       }
       checksum = std::move(*parsed);
     }
-    if (!s->Hold(id, true)) {
+    if (!s->Hold(id)) {
       return answer(
           TusError(423, "locked", fmt::format("another request is writing upload '{}' now", id),
                    "wait for it to end (or cancel it), then HEAD for the offset"),
@@ -1423,7 +1423,7 @@ class UploadPlugin final : public Plugin {
     if (auto bad = CheckVersion(req)) return answer(std::move(*bad), Reason::kVersion);
     const std::string id(req.Param("id"));
     if (!ValidateStagedId(id)) return answer(Missing(id), Reason::kNotFound);
-    if (!s->Hold(id, false)) {
+    if (!s->Hold(id)) {
       return answer(TusError(423, "locked", fmt::format("a request is writing upload '{}' now", id),
                              "wait for it to end, then DELETE again"),
                     Reason::kLocked);
@@ -1564,7 +1564,7 @@ class UploadPlugin final : public Plugin {
         ++left;
         continue;
       }
-      if (!s.Hold(info.id, false)) {
+      if (!s.Hold(info.id)) {
         ++left;
         continue;  // a request works on it: not abandoned
       }
