@@ -8,7 +8,9 @@
 #                                      awscli and s3rver, from npm, for the S3 store's tests,
 #                                      @tus/server and tus-js-client, from npm, for the upload tests,
 #                                      chromium, and hls.js, dash.js and playwright-core from npm,
-#                                      for the players' tests)
+#                                      for the players' tests, and ganache, solc, OpenZeppelin's
+#                                      contracts, ethers and siwe, from npm, for the auth tests'
+#                                      local chain)
 #   scripts/install-deps.sh --bench    also the benchmarks' references (nginx, supervisor, wrk, hyperfine)
 set -euo pipefail
 
@@ -41,8 +43,10 @@ esac
 # (tests/peers/tus: @tus/server, @tus/file-store, tus-js-client; they need node >= 20.19) for the
 # upload tests and benchmark, and the players (tests/peers/player: hls.js, dash.js, and
 # playwright-core to drive Debian's chromium; the browser download that playwright's packages may
-# attempt is skipped: it is not wanted and would fail here). Node and npm come from Debian unless
-# some node is there.
+# attempt is skipped: it is not wanted and would fail here), and the local chain for the auth tests
+# (tests/peers/chain: ganache, solc-js, @openzeppelin/contracts, ethers and siwe; no Ethereum node
+# or Solidity compiler is packaged in Debian). Node and npm come from Debian unless some node is
+# there.
 with_node_peers=false
 if [[ ${1:-} == --test || ${1:-} == --bench ]]; then
   with_node_peers=true
@@ -51,7 +55,7 @@ fi
 
 install_node_peers() {
   local peer dir
-  for peer in s3rver tus player; do
+  for peer in s3rver tus player chain; do
     dir="$(dirname "$0")/../tests/peers/$peer"
     # Once per lock file: a second run finds the lock's copy in node_modules and does nothing.
     if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json" 2>/dev/null; then
