@@ -51,13 +51,17 @@ struct Claims {
   bool HasScope(std::string_view s) const;
 };
 
-/// Signs claims as a compact JWS: header {"alg":"HS256","typ":"JWT","kid":...}.
+/// Signs claims as a compact JWS: header {"alg":"HS256","typ":"JWT","kid":...}. Empty strings
+/// and zero times are left out; `expires` is required (kInvalidArgument without it).
 Result<std::string> SignJwt(const KeyRing& keys, const Claims& claims);
 
 /// Checks a compact JWT: exactly three base64url parts, the header's alg exactly "HS256" (never
 /// "none" or anything else), a known kid (or, without a kid, any key), a good signature compared
-/// in constant time, "exp" in the future and "nbf" not ahead of `now` beyond `leeway`.
-/// kPermissionDenied with a message a client can act on ("the token expired at ...").
+/// in constant time, "exp" in the future and "nbf" not ahead of `now` beyond `leeway`. Refused
+/// besides: a token over 8 KiB, a header that is not a JSON object or has "crit" or a "typ" other
+/// than JWT, a claim of the wrong JSON type, a missing or non-integer "exp".
+/// kPermissionDenied with a message a client can act on ("the token expired at ...; get a new
+/// token: POST /api/v1/auth/token").
 Result<Claims> VerifyJwt(const KeyRing& keys, std::string_view token, int64_t now_seconds,
                          std::chrono::seconds leeway = std::chrono::seconds(30));
 
@@ -66,14 +70,20 @@ struct Capability {
   std::string video;    // the video id
   std::string scope;    // "play" (room for "download")
   int64_t expires = 0;  // seconds since the epoch
-  std::string subject;  // who it was issued to, for the log (may be empty); [A-Za-z0-9:._-]*
+  std::string subject;  // who it was issued to, for the log (may be empty); [A-Za-z0-9:_-]{0,128}
 };
 
-/// The path-safe token: base64url("v1.<video>.<scope>.<expires>.<subject>") "." base64url(tag),
-/// tag = HMAC-SHA256(kid-selected key, payload) truncated to 16 bytes, key id inside the payload.
+/// The path-safe token ([A-Za-z0-9_-] and one '.'):
+///   base64url(payload) "." base64url(tag)
+///   payload = "v1.<kid>.<video>.<scope>.<expires>.<subject>"
+///   tag     = HMAC-SHA256(key <kid>, payload) truncated to 16 bytes
+/// with kid [A-Za-z0-9_-]{1,32}, video [A-Za-z0-9_-]{1,64}, scope [a-z]{1,16}, expires decimal
+/// seconds > 0, subject as above: no field can hold the '.' that separates them.
+/// kInvalidArgument for a field outside its set; kFailedPrecondition without a key.
 Result<std::string> SignCapability(const KeyRing& keys, const Capability& cap);
 
-/// Checks a capability for `video` now: format, key, tag (constant time), video, expiry.
+/// Checks a capability for `video` now: format, key, tag (constant time), video, expiry; the
+/// caller checks the scope. No JSON, no heap beyond the returned strings (well under 2 µs).
 /// kPermissionDenied saying which ("the capability is for another video").
 Result<Capability> VerifyCapability(const KeyRing& keys, std::string_view token,
                                     std::string_view video, int64_t now_seconds);

@@ -35,7 +35,7 @@ std::string ChecksumAddress(const Address& address);
 /// correct EIP-55 checksum.
 Result<Address> ParseAddress(std::string_view text);
 
-/// Hex without and with "0x"; strict decoding of "0x"-prefixed hex.
+/// Lower-case hex without "0x"; strict decoding of "0x"-prefixed hex (either case, whole bytes).
 std::string ToHex(std::string_view bytes);
 Result<std::string> FromHex(std::string_view text);
 

@@ -31,8 +31,15 @@ struct Message {
   std::vector<std::string> resources;
 };
 
-/// Parses the exact text the wallet signed. kInvalidArgument saying which line is wrong.
+/// Parses the exact text the wallet signed. kInvalidArgument saying which line is wrong. Lines
+/// end with \n alone (a \r is refused) and the last has no line break; without a statement the
+/// address is followed by two empty lines, as the ABNF has it. The address must be in its EIP-55
+/// form.
 Result<Message> Parse(std::string_view text);
+
+/// An RFC 3339 date-time ("2021-09-30T16:25:24.5+02:00") as milliseconds since the epoch:
+/// fractional seconds past the third digit are cut, T/Z may be lower case, no locale.
+Result<int64_t> ParseRfc3339(std::string_view text);
 
 /// What the server expects of a message.
 struct Expect {
@@ -44,8 +51,11 @@ struct Expect {
                                         // beyond a minute of skew
 };
 
-/// Checks domain, URI, version, chain id, issued-at, expiration and not-before (not the nonce's
-/// single use: the caller holds the nonce store). kPermissionDenied naming the failed field.
+/// Checks domain (ASCII case-insensitive), URI, version, chain id, issued-at, expiration and
+/// not-before (with the same minute of skew) but not the nonce's single use: the caller holds the
+/// nonce store. A URI prefix matches at a boundary: "https://a.example" takes
+/// "https://a.example/login" but not "https://a.example.evil". kPermissionDenied naming the failed
+/// field first ("chain id: ...").
 Result<void> Check(const Message& m, const Expect& expect);
 
 }  // namespace sg::plugins::siwe
