@@ -112,6 +112,16 @@ std::optional<nlohmann::ordered_json> Context::Call(
   return std::move(result).value();
 }
 
+Result<nlohmann::ordered_json> Context::TryCall(control::Command cmd, nlohmann::ordered_json args) {
+  const int before = exit_code;
+  auto client = Connect();
+  if (!client) {
+    exit_code = before;
+    return Fail(ErrorCode::kUnavailable, "no daemon");
+  }
+  return client->Call(cmd, std::move(args));
+}
+
 std::optional<nlohmann::ordered_json> Context::CallPlugin(control::Command cmd,
                                                           nlohmann::ordered_json args) {
   auto client = Connect();
@@ -162,6 +172,7 @@ void BuildApp(CLI::App& app, Context& context) {
   AddServicesCommand(app, context);
   AddVideoCommands(app, context);
   AddJobCommands(app, context);
+  AddAuthCommands(app, context);
   AddUploadCommand(app, context);
 }
 

@@ -46,6 +46,9 @@ struct Context {
   /// for no daemon at all).
   std::optional<nlohmann::ordered_json> CallPlugin(
       control::Command cmd, nlohmann::ordered_json args = nlohmann::ordered_json::object());
+  /// As Call, but a failure is only returned, not reported (for what a command may do without).
+  Result<nlohmann::ordered_json> TryCall(
+      control::Command cmd, nlohmann::ordered_json args = nlohmann::ordered_json::object());
   /// Prints "streamgate: message" on stderr and sets the exit code for the error.
   void Report(const Error& error);
   void PrintJson(const nlohmann::ordered_json& j) const;

@@ -61,6 +61,11 @@ enum class Command {
   kJobsShow,
   kJobsRetry,
   kJobsCancel,
+  kAuthKeysCreate,
+  kAuthKeysList,
+  kAuthKeysRevoke,
+  kAuthToken,
+  kAuthRotate,
   kShutdown,
 };
 inline constexpr size_t kCommandCount = static_cast<size_t>(Command::kShutdown) + 1;
@@ -126,6 +131,16 @@ inline constexpr std::array<CommandSpec, kCommandCount> kCommands = {{
      "id (string)"},
     {Command::kJobsCancel, "jobs.cancel",
      "Cancel a queued job, or tell a running job's handler to stop", true, "id (string)"},
+    {Command::kAuthKeysCreate, "auth.keys.create",
+     "Make an API key (shown once, stored hashed) for POST /api/v1/auth/token", true,
+     "name (string), owner (string, optional), scope (string, optional)"},
+    {Command::kAuthKeysList, "auth.keys.list", "API keys, without their secrets", false, "none"},
+    {Command::kAuthKeysRevoke, "auth.keys.revoke",
+     "Revoke an API key: it gets no new tokens (those it got run out)", true, "id (string)"},
+    {Command::kAuthToken, "auth.token", "A token for the local operator, who may do anything", true,
+     "scope (string, optional), ttl_seconds (integer, optional)"},
+    {Command::kAuthRotate, "auth.rotate",
+     "Make a new signing key; the previous one verifies for auth.key_overlap", true, "none"},
     {Command::kShutdown, "shutdown", "Stop the daemon gracefully", true, "none"},
 }};
 

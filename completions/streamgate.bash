@@ -24,7 +24,8 @@ metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_s
 worker.concurrency worker.max_attempts worker.lease worker.poll_interval worker.backoff_base worker.backoff_max worker.gc_interval
 upload.max_size upload.expiry upload.max_concurrent_per_client upload.sync_every upload.cors_origins
 transcoder.concurrency transcoder.ladder transcoder.encoder transcoder.preset transcoder.audio_bitrate transcoder.segment_duration transcoder.nice transcoder.timeout transcoder.max_dimension transcoder.ffmpeg transcoder.ffprobe transcoder.work_dir
-streaming.playlist_max_age streaming.state_ttl streaming.cache_max_object streaming.cache_ttl streaming.cors_origins"
+streaming.playlist_max_age streaming.state_ttl streaming.cache_max_object streaming.cache_ttl streaming.cors_origins
+auth.required auth.keys_file auth.token_ttl auth.capability_ttl auth.key_overlap"
 # END GENERATED configuration keys
 
 # Sets cur, prev, words and cword, with "--opt=value" split into prev=--opt, cur=value.
@@ -96,12 +97,14 @@ _streamgate_plugins() {
 # subcommands, and the options TAB offers there (after a command, its own and --json). Whole
 # lists, checked against the CLI by tests/unit/cli/completions_test.cpp.
 declare -gA _streamgate_subcommands=(
-  [streamgate]="start stop status plugins health config logs log-level keys services videos jobs upload version"
+  [streamgate]="start stop status plugins health config logs log-level keys services videos jobs auth upload version"
   ["streamgate plugins"]="list start stop restart"
   ["streamgate config"]="validate show reload"
   ["streamgate keys"]="generate"
   ["streamgate videos"]="list show watch delete"
   ["streamgate jobs"]="list show retry cancel"
+  ["streamgate auth"]="keys token rotate"
+  ["streamgate auth keys"]="create list revoke"
 )
 declare -gA _streamgate_options=(
   [streamgate]="-c --config --endpoint --service --timeout --json -h --help"
@@ -133,7 +136,14 @@ declare -gA _streamgate_options=(
   ["streamgate jobs show"]="--json -h --help"
   ["streamgate jobs retry"]="--json -h --help"
   ["streamgate jobs cancel"]="--json -h --help"
-  ["streamgate upload"]="--title --description --visibility --wait --timeout --chunk-size --limit-rate --url --no-resume --json -h --help"
+  ["streamgate auth"]="--json -h --help"
+  ["streamgate auth keys"]="--json -h --help"
+  ["streamgate auth keys create"]="--name --owner --scope --json -h --help"
+  ["streamgate auth keys list"]="--json -h --help"
+  ["streamgate auth keys revoke"]="--json -h --help"
+  ["streamgate auth token"]="--scope --ttl --json -h --help"
+  ["streamgate auth rotate"]="--json -h --help"
+  ["streamgate upload"]="--title --description --visibility --wait --timeout --chunk-size --limit-rate --token --url --no-resume --json -h --help"
   ["streamgate version"]="--json -h --help"
 )
 
@@ -150,7 +160,8 @@ _streamgate() {
     case $word in
       -c | --config | --endpoint | --timeout | -n | --lines | --level | --plugin | --exclude-plugin | \
         --grep | --since | --for | --mode | --service | --log-file | --state | --owner | --limit | \
-        --cursor | --kind | --title | --description | --visibility | --chunk-size | --limit-rate | --url)
+        --cursor | --kind | --title | --description | --visibility | --chunk-size | --limit-rate | --url | \
+        --name | --scope | --ttl | --token)
         local value_at=$((i + 1))
         [[ ${words[value_at]} == = ]] && ((value_at++))
         if ((value_at < cword)); then
@@ -183,7 +194,11 @@ _streamgate() {
       return
       ;;
     --endpoint | --timeout | -n | --lines | --grep | --since | --for | --owner | --limit | --cursor | \
-      --title | --description | --chunk-size | --limit-rate | --url)
+      --title | --description | --chunk-size | --limit-rate | --url | --name | --ttl | --token)
+      return
+      ;;
+    --scope)
+      _streamgate_words "videos:write videos:read"
       return
       ;;
     --visibility)

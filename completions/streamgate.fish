@@ -98,6 +98,7 @@ complete -c streamgate -n __streamgate_needs_command -a keys -d 'Make CURVE keys
 complete -c streamgate -n __streamgate_needs_command -a services -d 'List the live instances of a microservice deployment'
 complete -c streamgate -n __streamgate_needs_command -a videos -d 'List, show, watch and delete videos of the catalogue'
 complete -c streamgate -n __streamgate_needs_command -a jobs -d 'List, show, retry and cancel jobs of the queue'
+complete -c streamgate -n __streamgate_needs_command -a auth -d 'API keys, tokens and signing keys (the auth plugin)'
 complete -c streamgate -n __streamgate_needs_command -a upload -d 'Upload a video file (tus, resumable: run the same command again to resume)'
 complete -c streamgate -n __streamgate_needs_command -a version -d 'Print the version, git commit, build type and library versions'
 
@@ -174,6 +175,7 @@ complete -c streamgate -n '__streamgate_in upload' -l wait -d 'Then wait until t
 complete -c streamgate -n '__streamgate_in upload' -l timeout -x -d 'With --wait, seconds to wait (default 3600)'
 complete -c streamgate -n '__streamgate_in upload' -l chunk-size -x -d 'Bytes per PATCH request (default 8MiB)'
 complete -c streamgate -n '__streamgate_in upload' -l limit-rate -x -d 'Send at most this many bytes a second (10M)'
+complete -c streamgate -n '__streamgate_in upload' -l token -x -d "Bearer token for the upload (default: \$STREAMGATE_TOKEN, else the local operator's)"
 complete -c streamgate -n '__streamgate_in upload' -l url -x -d "The daemon's HTTP base URL (default: the listener its status names)"
 complete -c streamgate -n '__streamgate_in upload' -l no-resume -d 'Start afresh even if an earlier upload of this file can be resumed'
 
@@ -185,6 +187,18 @@ complete -c streamgate -n '__streamgate_at jobs' -a cancel -d 'Cancel a queued o
 complete -c streamgate -n '__streamgate_in jobs list' -l state -x -a 'queued running succeeded dead cancelled' -d 'Only jobs in this state'
 complete -c streamgate -n '__streamgate_in jobs list' -l kind -x -a 'transcode delete-video gc-orphans expire-uploads' -d 'Only jobs of this kind'
 complete -c streamgate -n '__streamgate_in jobs list' -l limit -x -d 'Most jobs to list (1 to 1000; default 100)'
+
+# streamgate auth keys create --name N [--owner O] [--scope S] | keys list | keys revoke ID | token [--scope S] [--ttl N] | rotate
+complete -c streamgate -n '__streamgate_at auth' -a keys -d 'Make, list and revoke API keys'
+complete -c streamgate -n '__streamgate_at auth' -a token -d 'Print a token for the local operator'
+complete -c streamgate -n '__streamgate_at auth' -a rotate -d 'Make a new signing key for tokens and URLs'
+complete -c streamgate -n '__streamgate_at auth keys' -a create -d 'Make an API key; it is printed once'
+complete -c streamgate -n '__streamgate_at auth keys' -a list -d 'API keys, without their secrets'
+complete -c streamgate -n '__streamgate_at auth keys' -a revoke -d 'Revoke an API key'
+complete -c streamgate -n '__streamgate_in auth keys create' -l name -x -d 'What uses the key (ci-uploader)'
+complete -c streamgate -n '__streamgate_in auth keys create' -l owner -x -d 'Whose videos its uploads are (default: key:ID)'
+complete -c streamgate -n '__streamgate_in auth keys create; or __streamgate_in auth token' -l scope -x -a 'videos:write videos:read' -d 'Scopes, space-separated'
+complete -c streamgate -n '__streamgate_in auth token' -l ttl -x -d 'Seconds it is good for (60 to 86400)'
 
 # The keys of streamgate.yaml(5), each followed by '=', for `streamgated --set KEY=VALUE`, from
 # the schema.
@@ -210,7 +224,8 @@ function __streamgated_keys
     worker.concurrency worker.max_attempts worker.lease worker.poll_interval worker.backoff_base worker.backoff_max worker.gc_interval \
     upload.max_size upload.expiry upload.max_concurrent_per_client upload.sync_every upload.cors_origins \
     transcoder.concurrency transcoder.ladder transcoder.encoder transcoder.preset transcoder.audio_bitrate transcoder.segment_duration transcoder.nice transcoder.timeout transcoder.max_dimension transcoder.ffmpeg transcoder.ffprobe transcoder.work_dir \
-    streaming.playlist_max_age streaming.state_ttl streaming.cache_max_object streaming.cache_ttl streaming.cors_origins
+    streaming.playlist_max_age streaming.state_ttl streaming.cache_max_object streaming.cache_ttl streaming.cors_origins \
+    auth.required auth.keys_file auth.token_ttl auth.capability_ttl auth.key_overlap
 end
 # END GENERATED configuration keys
 

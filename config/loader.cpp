@@ -18,7 +18,8 @@ namespace {
 
 // Names the loader reads besides the schema keys, so that they draw no "unknown variable" warning.
 const std::set<std::string>& ReservedEnvironment() {
-  static const std::set<std::string> names = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+  static const std::set<std::string> names = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT",
+                                              "STREAMGATE_TOKEN"};
   return names;
 }
 

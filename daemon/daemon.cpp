@@ -176,6 +176,15 @@ int Daemon::Serve(const config::Config& config) {
   }
   storage_ = std::move(storage).value();
   kernel_options.storage = storage_.get();
+  // Every process checks tokens and playback capabilities by itself, with the keys of
+  // auth.keys_file (made at the first start): the plugins find the check as "access".
+  auto access = AccessGuard::Open(config);
+  if (!access) {
+    logger_->critical(log::With("Cannot read the auth keys", {{"error", access.error().message}}));
+    std::cerr << "streamgated: " << access.error().message << '\n';
+    return kExitConfig;
+  }
+  access_ = std::move(access).value();
   // A write past the file size limit (RLIMIT_FSIZE) then fails with EFBIG, which the store
   // reports as no space, rather than killing the daemon.
   signal(SIGXFSZ, SIG_IGN);
@@ -185,6 +194,7 @@ int Daemon::Serve(const config::Config& config) {
   services_.Provide<DaemonView>("daemon", status_);
   services_.Provide<MetricsRegistry>("metrics", metrics_);
   services_.Provide<Listeners>("listeners", listeners_);
+  services_.Provide<AccessGuard>("access", access_);
   services_.Provide<HttpListenerFactory>("http.listeners",
                                          std::make_shared<http::ListenerFactory>(listeners_));
   if (!monolith && options_.service != "cache") {
@@ -226,10 +236,11 @@ int Daemon::Serve(const config::Config& config) {
   int registered = 0;
   for (auto& plugin : plugins::BuiltinPlugins()) {
     const std::string name(plugin->Name());
-    // A service that serves HTTP routes (upload, streaming) runs with a gateway of its own in
+    // A service that serves HTTP routes (upload, streaming, auth) runs with a gateway of its own in
     // its process: its instances are reached directly, or behind a load balancer.
-    const bool front =
-        (options_.service == "upload" || options_.service == "streaming") && name == "api-gateway";
+    const bool front = (options_.service == "upload" || options_.service == "streaming" ||
+                        options_.service == "auth") &&
+                       name == "api-gateway";
     const bool wanted = monolith ? config.PluginEnabled(name) : name == options_.service || front;
     if (!wanted) continue;
     if (auto ok = kernel_->Register(std::move(plugin), policy); !ok) {

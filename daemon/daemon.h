@@ -26,6 +26,7 @@
 #include "daemon/kernel/kernel.h"
 #include "daemon/log_level_timers.h"
 #include "daemon/options.h"
+#include "daemon/plugin_api/access_guard.h"
 #include "daemon/plugin_api/blocking_pool.h"
 #include "daemon/plugin_api/listeners.h"
 #include "daemon/plugin_api/metrics.h"
@@ -135,6 +136,7 @@ class Daemon final : public control::ControlTarget {
   // Microservice mode, in every process but the worker's: the "worker" service on the shared
   // JetStream queue. Goes before bus_ (and is shut down explicitly after the plugins stop).
   std::unique_ptr<plugins::JobQueueClient> jobs_;
+  std::shared_ptr<AccessGuard> access_;
   // How often the health cache is refreshed: each second, or in microservice mode each half
   // heartbeat, so that a lost service shows within two heartbeats.
   std::chrono::milliseconds status_period_{1000};

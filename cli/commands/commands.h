@@ -37,6 +37,9 @@ void AddVideoCommands(CLI::App& app, Context& context);
 /// `streamgate jobs list|show|retry|cancel`: the job queue (the worker plugin).
 void AddJobCommands(CLI::App& app, Context& context);
 
+/// `streamgate auth keys create|list|revoke`, `auth token`, `auth rotate` (the auth plugin).
+void AddAuthCommands(CLI::App& app, Context& context);
+
 /// `streamgate upload FILE`: a resumable tus upload to the daemon's HTTP listener.
 void AddUploadCommand(CLI::App& app, Context& context);
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -49,6 +50,7 @@ struct UploadArgs {
   std::string chunk_size = "8MiB";
   std::string limit_rate;
   std::string url;
+  std::string token;  // --token, else $STREAMGATE_TOKEN, else the local operator's
   bool no_resume = false;
 };
 
@@ -136,7 +138,11 @@ class Upload {
 
   bool OpenFile();
   bool FindBaseUrl();
-  std::vector<std::string> TusHeaders() const { return {"Tus-Resumable: 1.0.0"}; }
+  std::vector<std::string> TusHeaders() const {
+    if (token_.empty()) return {"Tus-Resumable: 1.0.0"};
+    return {"Tus-Resumable: 1.0.0", "Authorization: Bearer " + token_};
+  }
+  void FindToken();
   // The offset the server has for the remembered upload, or nullopt when it is gone (start
   // afresh). Sets `failed` when the run must end (already reported).
   std::optional<uint64_t> Resume(const std::string& upload_url, bool& failed);
@@ -155,6 +161,7 @@ class Upload {
   uint64_t size_ = 0;
   uint64_t chunk_ = 0;
   std::string base_url_;
+  std::string token_;
   std::string upload_url_;
   std::string video_id_;
   uint64_t offset_ = 0;
@@ -186,6 +193,19 @@ bool Upload::OpenFile() {
   print_.size = size_;
   print_.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   return true;
+}
+
+// The token that lets the upload write: --token, else $STREAMGATE_TOKEN, else, when the daemon
+// is on this machine (no --url), the local operator's from the control socket. Without one the
+// server says 401 and what to do, which is then reported as is.
+void Upload::FindToken() {
+  token_ = args_.token;
+  if (token_.empty()) {
+    if (const char* env = std::getenv("STREAMGATE_TOKEN"); env != nullptr) token_ = env;
+  }
+  if (!token_.empty() || !args_.url.empty()) return;
+  auto issued = context_.TryCall(control::Command::kAuthToken, {{"scope", "videos:write"}});
+  if (issued) token_ = issued->value("token", "");
 }
 
 bool Upload::FindBaseUrl() {
@@ -572,6 +592,7 @@ void Upload::Run() {
     http_.LimitRate(*rate);
   }
   if (!OpenFile() || !FindBaseUrl()) return;
+  FindToken();
   records_ = std::make_unique<UploadRecords>(StateDir() + "/uploads.json");
 
   bool resumed = false;
@@ -658,6 +679,9 @@ void AddUploadCommand(CLI::App& app, Context& context) {
   cmd->add_option("--chunk-size", args->chunk_size, "Bytes per PATCH request (default 8MiB)");
   cmd->add_option("--limit-rate", args->limit_rate,
                   "Send at most this many bytes a second (10M); default no limit");
+  cmd->add_option("--token", args->token,
+                  "Bearer token for the upload (default: $STREAMGATE_TOKEN, else the local "
+                  "operator's from the daemon)");
   cmd->add_option("--url", args->url,
                   "The daemon's HTTP base URL (default: the listener its status names)");
   cmd->add_flag("--no-resume", args->no_resume,

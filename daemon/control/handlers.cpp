@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/strings.h"
+#include "daemon/plugin_api/auth.h"
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/catalogue_json.h"
 #include "daemon/plugin_api/jobs.h"
@@ -411,6 +412,66 @@ nlohmann::ordered_json JobsCancel(ControlTarget& target, const Request& r) {
            JobJson(Must(PluginService<JobQueue>(target, "worker")->Cancel(id), "job", id), false)}};
 }
 
+// --- auth.*: API keys and tokens, from the auth plugin. Only who can reach this socket (the
+// local operator) gets here.
+
+nlohmann::ordered_json KeyJson(const ApiKeyInfo& k) {
+  return {{"id", k.id},
+          {"name", k.name},
+          {"owner", k.owner},
+          {"scope", k.scope},
+          {"created_at", IsoMs(k.created_ms)},
+          {"last_used_at", OrNull(IsoMs(k.last_used_ms))},
+          {"revoked_at", OrNull(IsoMs(k.revoked_ms))}};
+}
+
+nlohmann::ordered_json AuthKeysCreate(ControlTarget& target, const Request& r) {
+  const std::string name = StringArg(r, "name", true);
+  const std::string owner = BoundedStringArg(r, "owner", 128);
+  const std::string scope = BoundedStringArg(r, "scope", 256);
+  auto made =
+      Must(PluginService<AuthService>(target, "auth")->CreateKey(name, owner, scope), "key", "");
+  nlohmann::ordered_json out = KeyJson(made.info);
+  out["key"] = made.secret;
+  return {{"key", out}};
+}
+
+nlohmann::ordered_json AuthKeysList(ControlTarget& target, const Request& /*r*/) {
+  auto keys = Must(PluginService<AuthService>(target, "auth")->ListKeys(), "key", "");
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& k : keys) out.push_back(KeyJson(k));
+  return {{"keys", out}};
+}
+
+nlohmann::ordered_json AuthKeysRevoke(ControlTarget& target, const Request& r) {
+  const std::string id = IdArg(r);
+  auto key = PluginService<AuthService>(target, "auth")->RevokeKey(id);
+  if (!key && key.error().code == ErrorCode::kNotFound) {
+    throw Error{ErrorCode::kNotFound,
+                fmt::format("no API key with id '{}'; 'streamgate auth keys list' shows them",
+                            Printable(id))};
+  }
+  return {{"key", KeyJson(Must(std::move(key), "key", ""))}};
+}
+
+nlohmann::ordered_json AuthToken(ControlTarget& target, const Request& r) {
+  const std::string scope = BoundedStringArg(r, "scope", 256);
+  const auto ttl = IntArg(r, "ttl_seconds", 60, 86400);
+  auto token = Must(PluginService<AuthService>(target, "auth")
+                        ->IssueToken("operator", scope, std::chrono::seconds(ttl.value_or(0))),
+                    "token", "");
+  return {{"token", token.token},
+          {"token_type", "Bearer"},
+          {"expires_at", IsoMs(token.expires * 1000)},
+          {"subject", token.subject},
+          {"scope", token.scope}};
+}
+
+nlohmann::ordered_json AuthRotate(ControlTarget& target, const Request& /*r*/) {
+  auto id = Must(PluginService<AuthService>(target, "auth")->RotateSigningKey(), "key", "");
+  return {{"signing_key", id}};
+}
+
 nlohmann::ordered_json Shutdown(ControlTarget& target, const Request& /*r*/) {
   target.Shutdown();
   return {{"stopping", true}};
@@ -445,6 +506,11 @@ constexpr std::array<Binding, kCommandCount> kHandlers = {{
     {Command::kJobsShow, &JobsShow},
     {Command::kJobsRetry, &JobsRetry},
     {Command::kJobsCancel, &JobsCancel},
+    {Command::kAuthKeysCreate, &AuthKeysCreate},
+    {Command::kAuthKeysList, &AuthKeysList},
+    {Command::kAuthKeysRevoke, &AuthKeysRevoke},
+    {Command::kAuthToken, &AuthToken},
+    {Command::kAuthRotate, &AuthRotate},
     {Command::kShutdown, &Shutdown},
 }};
 

@@ -1,6 +1,7 @@
 #include "daemon/plugins/builtin.h"
 
 #include "daemon/plugins/api_gateway/api_gateway.h"
+#include "daemon/plugins/auth/auth_plugin.h"
 #include "daemon/plugins/cache/cache_plugin.h"
 #include "daemon/plugins/metadata/metadata_plugin.h"
 #include "daemon/plugins/monitor/monitor.h"
@@ -12,7 +13,7 @@
 namespace sg::plugins {
 
 std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
-  // One line per plugin; auth is to come.
+  // One line per plugin.
   std::vector<std::unique_ptr<Plugin>> plugins;
   plugins.push_back(MakeApiGateway());
   plugins.push_back(MakeCache());
@@ -22,6 +23,7 @@ std::vector<std::unique_ptr<Plugin>> BuiltinPlugins() {
   plugins.push_back(MakeUpload());
   plugins.push_back(MakeTranscoder());
   plugins.push_back(MakeStreaming());
+  plugins.push_back(MakeAuth());
   return plugins;
 }
 

@@ -1,6 +1,7 @@
 #include "daemon/plugins/builtin_config.h"
 
 #include "daemon/plugins/api_gateway/api_gateway_config.h"
+#include "daemon/plugins/auth/auth_config.h"
 #include "daemon/plugins/cache/cache_config.h"
 #include "daemon/plugins/metadata/metadata_config.h"
 #include "daemon/plugins/monitor/monitor_config.h"
@@ -12,8 +13,9 @@
 namespace sg::plugins {
 
 std::vector<config::ConfigDeclaration> BuiltinConfigs() {
-  return {ApiGatewayConfig(), CacheConfig(),  MonitorConfig(),    MetadataConfig(),
-          WorkerConfig(),     UploadConfig(), TranscoderConfig(), StreamingConfig()};
+  return {ApiGatewayConfig(), CacheConfig(),     MonitorConfig(),
+          MetadataConfig(),   WorkerConfig(),    UploadConfig(),
+          TranscoderConfig(), StreamingConfig(), AuthConfig()};
 }
 
 const config::Schema& BuiltinSchema() {

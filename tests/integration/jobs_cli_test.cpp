@@ -23,6 +23,7 @@ constexpr int kExitPluginDown = 6;
 struct JobsDaemon {
   JobsDaemon() {
     env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT", "NOTIFY_SOCKET"};
+    env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
     env.env["XDG_RUNTIME_DIR"] = dir.path();
     env.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
     env.env["STREAMGATE_SERVER_HOST"] = "127.0.0.1";
@@ -266,6 +267,7 @@ TEST_CASE("streamgate --service worker jobs: the worker service on a real nats-s
   TempDir dir;
   SpawnOptions env;
   env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT", "NOTIFY_SOCKET"};
+  env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
   env.env["XDG_RUNTIME_DIR"] = runtime.path();
   env.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
   env.env["STREAMGATE_STORAGE_PATH"] = dir.path() + "/media";
@@ -309,6 +311,7 @@ TEST_CASE(
   const auto seeded = Seed(database);
   SpawnOptions env;
   env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT", "NOTIFY_SOCKET"};
+  env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
   env.env["XDG_RUNTIME_DIR"] = runtime.path();
   env.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
   env.env["STREAMGATE_STORAGE_PATH"] = dir.path() + "/media";
@@ -379,6 +382,7 @@ TEST_CASE(
   TempDir dir;
   SpawnOptions env;
   env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT", "NOTIFY_SOCKET"};
+  env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
   env.env["XDG_RUNTIME_DIR"] = runtime.path();
   env.env["XDG_CONFIG_HOME"] = dir.path() + "/xdg";
   env.cwd = dir.path();

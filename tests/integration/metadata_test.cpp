@@ -175,6 +175,7 @@ TEST_CASE("a catalogue file that is not SQLite: streamgated does not start, and 
   const std::string file = dir.Write("streamgate.db", std::string(8192, 'z'));
   SpawnOptions env;
   env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT", "NOTIFY_SOCKET"};
+  env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
   env.env["XDG_RUNTIME_DIR"] = dir.path();
   env.cwd = dir.path();
   Process daemon({SG_DAEMON_BIN, "--set", "server.host=127.0.0.1", "--set", "server.port=0",
@@ -284,6 +285,7 @@ TEST_CASE(
   NotifySocket notify(runtime.path() + "/notify");
   SpawnOptions env;
   env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+  env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
   env.env["XDG_RUNTIME_DIR"] = runtime.path();
   env.env["NOTIFY_SOCKET"] = notify.path();
   env.cwd = runtime.path();

@@ -20,6 +20,7 @@ struct Service {
           uint16_t http_port = 0)
       : name(service) {
     env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+    env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
     env.env["XDG_RUNTIME_DIR"] = runtime.path();
     env.env["NOTIFY_SOCKET"] = notify.path();
     env.cwd = dir.path();
@@ -215,6 +216,7 @@ TEST_CASE("the CLI lists the deployment's services and talks to one of them", "[
   Service gateway("api-gateway", nats, runtime);
   SpawnOptions env;
   env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+  env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
   env.env["XDG_RUNTIME_DIR"] = runtime.path();
 
   REQUIRE(WaitFor(

@@ -391,6 +391,7 @@ struct MicroService {
   MicroService(const std::string& service, const std::string& nats_url,
                const std::vector<std::string>& sets) {
     env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+    env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
     env.env["XDG_RUNTIME_DIR"] = dir.path();
     env.env["NOTIFY_SOCKET"] = notify.path();
     env.cwd = dir.path();

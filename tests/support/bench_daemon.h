@@ -22,6 +22,7 @@ class BenchDaemon {
       : notify_(dir.path() + "/notify") {
     using namespace std::chrono_literals;
     env_.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+    env_.env["STREAMGATE_AUTH_REQUIRED"] = "false";
     env_.env["XDG_RUNTIME_DIR"] = dir.path();
     env_.env["NOTIFY_SOCKET"] = notify_.path();
     env_.cwd = dir.path();

@@ -28,6 +28,9 @@ struct RunningDaemon {
   explicit RunningDaemon(std::vector<std::string> sets = {}, const std::string& config = "",
                          const std::vector<std::string>& wrapper = {}) {
     env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+    // Writes without a token, as most tests make them; the auth tests --set
+    // auth.required=true, which wins over the environment.
+    env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
     env.env["XDG_RUNTIME_DIR"] = dir.path();
     env.env["NOTIFY_SOCKET"] = notify.path();
     // The catalogue's SQLite file of this daemon alone, in the folder the sandbox hands over to

@@ -13,6 +13,7 @@
 
 #include "common/logging.h"
 #include "common/paths.h"
+#include "daemon/plugin_api/access_guard.h"
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/catalogue_json.h"
 #include "daemon/plugin_api/catalogue_rpc.h"
@@ -159,6 +160,7 @@ struct Shared {
   ServiceRegistry* services = nullptr;
   Storage* storage = nullptr;
   Bus* bus = nullptr;
+  std::shared_ptr<AccessGuard> access;  // null (everything open) only without a daemon: tests
   Watches watches;
 
   std::atomic<bool> migrated{false};
@@ -288,7 +290,22 @@ struct Call {
   std::string query;
   std::string body;
   std::string request_id;
+  Principal who;  // from the request's token; anonymous without one
 };
+
+// Who may see a video's record: anyone for public, unlisted (by its id) and gated ones (the
+// record is the way to the gate); its owner and the operator for a private one.
+bool MaySee(const Principal& who, const Video& v) {
+  if (v.visibility != Visibility::kPrivate) return true;
+  return !who.anonymous && (who.subject == v.owner || who.subject == "operator");
+}
+
+// Who may change or delete it: its owner or the operator; anyone when writes are open
+// (auth.required=false) and the caller sent no token.
+bool MayChange(const Principal& who, const Video& v, bool required) {
+  if (who.anonymous) return !required;
+  return v.owner.empty() || who.subject == v.owner || who.subject == "operator";
+}
 
 // The field an error message names ("cursor: not made by this catalogue" names cursor); an
 // unknown video is its id's fault.
@@ -455,6 +472,7 @@ class MetadataPlugin final : public Plugin {
     s.max_body = static_cast<size_t>(config.Int("metadata.max_body_size"));
     s.blocking = context.blocking;
     s.services = context.services;
+    if (auto access = context.services->Find<AccessGuard>("access")) s.access = *access;
     s.storage = context.storage;
     s.bus = context.bus;
     bus_ = context.bus;
@@ -686,7 +704,7 @@ class MetadataPlugin final : public Plugin {
             const HttpRequest& req, const std::shared_ptr<HttpResponder>& responder) {
           const auto start = std::chrono::steady_clock::now();
           Call call{std::string(req.Param("id")), std::string(req.query), std::string(req.body),
-                    std::string(req.request_id)};
+                    std::string(req.request_id), Principal{}};
           auto finish = [s, method, pattern, start](const std::shared_ptr<HttpResponder>& r,
                                                     HttpResponse res) {
             const double seconds =
@@ -694,6 +712,19 @@ class MetadataPlugin final : public Plugin {
             s->Count(pattern, method, res.status, seconds);
             r->Send(std::move(res));
           };
+          // Writes need a token with videos:write; reads show what the caller's token (if any)
+          // lets it see.
+          if (s->access != nullptr) {
+            if (method == "GET") {
+              call.who = s->access->Identify(req);
+            } else {
+              auto who = s->access->Require(req, kScopeWrite);
+              if (auto* denied = std::get_if<HttpResponse>(&who)) {
+                return finish(responder, std::move(*denied));
+              }
+              call.who = std::get<Principal>(who);
+            }
+          }
           const bool queued =
               s->blocking->Submit([s, catalogue, fn, call = std::move(call), responder, finish] {
                 if (responder->ClientGone()) return;
@@ -842,7 +873,15 @@ class MetadataPlugin final : public Plugin {
     auto page = catalogue.List(parsed.query);
     if (!page) return ErrorResponse(page.error(), FieldOf(page.error()));
     json videos = json::array();
-    for (const auto& v : page->videos) videos.push_back(VideoToJson(v));
+    for (const auto& v : page->videos) {
+      // A listing shows public and gated videos; unlisted and private ones only to their owner
+      // (a page may then hold fewer than its limit; the cursor still goes on).
+      const bool own =
+          !call.who.anonymous && (call.who.subject == v.owner || call.who.subject == "operator");
+      if (own || v.visibility == Visibility::kPublic || v.visibility == Visibility::kGated) {
+        videos.push_back(VideoToJson(v));
+      }
+    }
     return Ok(
         {{"videos", std::move(videos)},
          {"next_cursor", page->next_cursor.empty() ? json(nullptr) : json(page->next_cursor)}});
@@ -852,13 +891,31 @@ class MetadataPlugin final : public Plugin {
     if (!metadata::PlausibleId(call.id)) return NotFound(call.id);
     auto video = catalogue.Get(call.id);
     if (!video) return ErrorResponse(video.error(), FieldOf(video.error()));
+    if (!MaySee(call.who, *video)) return NotFound(call.id);  // not even that it exists
     return Ok(VideoToJson(*video));
+  }
+
+  // The 403 (or 404 for a private video the caller may not see) when the caller may not change
+  // the video; nothing when it may, or when the video is not there (the change then says so).
+  static std::optional<HttpResponse> CheckOwner(const Shared& s, Catalogue& catalogue,
+                                                const Call& call) {
+    auto video = catalogue.Get(call.id);
+    if (!video) return std::nullopt;
+    if (!MaySee(call.who, *video)) return NotFound(call.id);
+    if (MayChange(call.who, *video, s.access != nullptr && s.access->Required())) {
+      return std::nullopt;
+    }
+    return AccessProblem(403, "forbidden",
+                         fmt::format("video '{}' is {}'s; this token is {}'s", call.id,
+                                     video->owner, call.who.subject),
+                         "use a token of the video's owner, or the operator's");
   }
 
   static HttpResponse EditVideo(Shared& s, Catalogue& catalogue, const Call& call) {
     if (!metadata::PlausibleId(call.id)) return NotFound(call.id);
     auto parsed = metadata::ParseEdit(call.body, s.max_body);
     if (parsed.error) return std::move(*parsed.error);
+    if (auto denied = CheckOwner(s, catalogue, call)) return std::move(*denied);
     auto video = catalogue.Edit(call.id, parsed.edit);
     if (!video) return ErrorResponse(video.error(), FieldOf(video.error()));
     std::string fields;
@@ -874,6 +931,7 @@ class MetadataPlugin final : public Plugin {
 
   static HttpResponse DeleteVideo(Shared& s, Catalogue& catalogue, const Call& call) {
     if (!metadata::PlausibleId(call.id)) return NotFound(call.id);
+    if (auto denied = CheckOwner(s, catalogue, call)) return std::move(*denied);
     VideoTransition to_deleted;
     to_deleted.to = VideoState::kDeleted;
     auto video = catalogue.Transition(call.id, to_deleted);

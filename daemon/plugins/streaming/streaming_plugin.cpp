@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log_record.h"
+#include "daemon/plugin_api/access_guard.h"
 #include "daemon/plugin_api/cache.h"
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/http_conditional.h"
@@ -25,6 +27,9 @@ using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::string_view kPattern = "/videos/{id}/{file}";
+// The same files behind a playback capability (private and gated videos): relative URIs in the
+// playlists keep the prefix, so every segment request carries it.
+constexpr std::string_view kCapabilityPattern = "/p/{cap}/videos/{id}/{file}";
 constexpr const char* kImmutable = "public, max-age=31536000, immutable";
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -45,10 +50,12 @@ enum class Reason {
   kStorage,
   kCatalogue,
   kOverloaded,
+  kCapability,
   kCount
 };
-constexpr const char* kReasonNames[] = {"bad_path", "not_found", "gone",      "not_ready",
-                                        "private",  "storage",   "catalogue", "overloaded"};
+constexpr const char* kReasonNames[] = {"bad_path",  "not_found",  "gone",
+                                        "not_ready", "private",    "storage",
+                                        "catalogue", "overloaded", "capability"};
 static_assert(std::size(kReasonNames) == static_cast<size_t>(Reason::kCount));
 
 // The file names the transcoder writes, and nothing else: no traversal can get through.
@@ -122,7 +129,8 @@ struct Shared {
   Storage* storage = nullptr;
   BlockingPool* blocking = nullptr;
   ServiceRegistry* services = nullptr;
-  bool local = false;  // the store is local files: zero-copy sends
+  std::shared_ptr<AccessGuard> access;  // checks playback capabilities; null: none are good
+  bool local = false;                   // the store is local files: zero-copy sends
 
   mutable std::mutex mu;
   std::map<std::string, Known> known;  // guarded by mu
@@ -239,6 +247,7 @@ class StreamingPlugin final : public Plugin {
     s.storage = context.storage;
     s.blocking = context.blocking;
     s.services = context.services;
+    if (auto access = context.services->Find<AccessGuard>("access")) s.access = *access;
     s.settings.playlist_max_age = config.Duration("streaming.playlist_max_age");
     s.settings.state_ttl = config.Duration("streaming.state_ttl");
     s.settings.cache_max_object = static_cast<uint64_t>(config.Int("streaming.cache_max_object"));
@@ -267,14 +276,16 @@ class StreamingPlugin final : public Plugin {
     cors.expose_headers = {"Content-Length", "Content-Range", "Accept-Ranges", "ETag",
                            "Last-Modified"};
     cors.max_age_seconds = 86400;
-    router_->SetCors(std::string(kPattern), cors);
-    auto route = router_->AddAsyncRoute(
-        "GET", std::string(kPattern),
-        [s](const HttpRequest& req, const std::shared_ptr<HttpResponder>& responder) {
-          Serve(s, req, responder);
-        });
-    if (!route) return route.error().Wrap("streaming: add the route");
-    routes_.emplace_back([router = router_, id = *route] { router->RemoveRoute(id); });
+    for (const auto pattern : {kPattern, kCapabilityPattern}) {
+      router_->SetCors(std::string(pattern), cors);
+      auto route = router_->AddAsyncRoute(
+          "GET", std::string(pattern),
+          [s](const HttpRequest& req, const std::shared_ptr<HttpResponder>& responder) {
+            Serve(s, req, responder);
+          });
+      if (!route) return route.error().Wrap("streaming: add the route " + std::string(pattern));
+      routes_.emplace_back([router = router_, id = *route] { router->RemoveRoute(id); });
+    }
     // A state change ends what is known of the video at once.
     if (bus_ != nullptr) {
       auto subscribed = Subscribe(*bus_, "video.state", [s](const Message& message) {
@@ -332,15 +343,33 @@ class StreamingPlugin final : public Plugin {
                                      "streams are /videos/ID/master.m3u8 (HLS) and "
                                      "/videos/ID/manifest.mpd (DASH)"));
     }
+    // A capability is checked here, on the I/O thread: an HMAC over a few bytes, no I/O.
+    bool granted = false;
+    if (const std::string_view cap = req.Param("cap"); !cap.empty()) {
+      auto checked = s->access == nullptr
+                         ? Result<Capability>(Fail(ErrorCode::kPermissionDenied,
+                                                   "this process cannot check capabilities"))
+                         : VerifyCapability(*s->access->Keys(), cap, id,
+                                            static_cast<int64_t>(std::time(nullptr)));
+      if (!checked) {
+        s->Failed(Reason::kCapability);
+        s->Answered(*kind, 403);
+        return responder->Send(
+            Problem(403, "bad_capability", checked.error().message,
+                    "get a new playback URL: GET /api/v1/videos/" + id + "/playback"));
+      }
+      granted = true;
+    }
     if (s->local) {
       if (auto known = s->Fresh(id)) {
         s->state_hits.fetch_add(1);
-        return responder->Send(Answer(s, id, file, *kind, *known, nullptr));
+        return responder->Send(Answer(s, id, file, *kind, *known, granted, nullptr));
       }
     }
     struct Call {
       std::string id, file, if_none_match, if_modified_since, range, if_range;
       bool head = false;
+      bool granted = false;
     };
     Call call{id,
               file,
@@ -348,7 +377,8 @@ class StreamingPlugin final : public Plugin {
               std::string(req.Header("If-Modified-Since")),
               std::string(req.Header("Range")),
               std::string(req.Header("If-Range")),
-              req.method == "HEAD"};
+              req.method == "HEAD",
+              granted};
     const Kind k = *kind;
     if (!s->blocking->Submit([s, call, k, responder] {
           Known known;
@@ -368,7 +398,7 @@ class StreamingPlugin final : public Plugin {
           }
           const ConditionalHeaders headers{call.if_none_match, call.if_modified_since, call.range,
                                            call.if_range, true};
-          responder->Send(Answer(s, call.id, call.file, k, known, &headers));
+          responder->Send(Answer(s, call.id, call.file, k, known, call.granted, &headers));
         })) {
       s->Failed(Reason::kOverloaded);
       s->Answered(*kind, 503);
@@ -401,7 +431,7 @@ class StreamingPlugin final : public Plugin {
   // The answer for a video whose state is known: the media, or why not. `headers` is null on
   // the I/O thread (local store: the server applies validators and ranges to the file).
   static HttpResponse Answer(const std::shared_ptr<Shared>& shared, const std::string& id,
-                             const std::string& file, Kind kind, const Known& known,
+                             const std::string& file, Kind kind, const Known& known, bool granted,
                              const ConditionalHeaders* headers) {
     Shared& s = *shared;
     auto refuse = [&](Reason reason, HttpResponse res) {
@@ -426,12 +456,15 @@ class StreamingPlugin final : public Plugin {
       res.headers.emplace_back("Retry-After", "5");
       return refuse(Reason::kNotReady, std::move(res));
     }
-    if (known.visibility == Visibility::kPrivate || known.visibility == Visibility::kGated) {
+    if (!granted &&
+        (known.visibility == Visibility::kPrivate || known.visibility == Visibility::kGated)) {
       return refuse(Reason::kPrivate,
                     Problem(403, "forbidden",
-                            fmt::format("video {} is {}: only its owner may play it", id,
+                            fmt::format("video {} is {}: it plays only from a playback URL", id,
                                         VisibilityName(known.visibility)),
-                            "make it public or unlisted (PATCH /api/v1/videos/" + id + ")"));
+                            "get one: GET /api/v1/videos/" + id +
+                                "/playback (with the owner's token, or a wallet's for a "
+                                "gated video)"));
     }
     const std::string key = KeyOf(id, file, kind);
     const bool changes =

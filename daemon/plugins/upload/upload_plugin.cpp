@@ -13,6 +13,7 @@
 
 #include "common/logging.h"
 #include "common/ulid.h"
+#include "daemon/plugin_api/access_guard.h"
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/catalogue_json.h"
 #include "daemon/plugin_api/jobs.h"
@@ -55,12 +56,13 @@ enum class Reason {
   kStorage,
   kCatalogue,
   kOverloaded,
+  kUnauthorized,
   kCount
 };
 constexpr const char* kReasonNames[] = {"bad_request", "version",   "content_type", "offset",
                                         "too_large",   "not_found", "gone",         "locked",
                                         "too_many",    "checksum",  "stalled",      "client_gone",
-                                        "storage",     "catalogue", "overloaded"};
+                                        "storage",     "catalogue", "overloaded",   "unauthorized"};
 static_assert(std::size(kReasonNames) == static_cast<size_t>(Reason::kCount));
 
 // The upload's record, kept with its bytes (StagedObject::meta) as JSON.
@@ -120,6 +122,7 @@ struct Shared {
   BlockingPool* blocking = nullptr;
   ServiceRegistry* services = nullptr;
   Bus* bus = nullptr;
+  std::shared_ptr<AccessGuard> access;  // null (everything open) only without a daemon: tests
 
   mutable std::mutex mu;
   std::map<std::string, Held> held;       // guarded by mu: uploads a request works on
@@ -290,6 +293,15 @@ HttpResponse LeaseRefused(const Error& e, const std::string& id) {
   return TusError(503, "unavailable", e.message,
                   "the deployment's lock store (NATS JetStream) cannot be reached; try again "
                   "shortly");
+}
+
+// ---- Who may write ----------------------------------------------------------------------------
+
+// Every upload route writes (HEAD too tells the offset of someone's upload): the caller's token
+// must carry videos:write. The principal, or the 401/403 to send.
+std::variant<Principal, HttpResponse> Authorize(const Shared& s, const HttpRequest& req) {
+  if (s.access == nullptr) return Principal{};
+  return s.access->Require(req, kScopeWrite);
 }
 
 // ---- Completion --------------------------------------------------------------------------------
@@ -610,6 +622,7 @@ struct Call {
   std::string method;
   std::string request_id;
   std::string remote;
+  std::string owner = {};  // the token's subject: who a new video belongs to
 };
 
 class UploadPlugin final : public Plugin {
@@ -633,6 +646,7 @@ class UploadPlugin final : public Plugin {
     s.storage = context.storage;
     s.blocking = context.blocking;
     s.services = context.services;
+    if (auto access = context.services->Find<AccessGuard>("access")) s.access = *access;
     s.bus = context.bus;
     router_ = context.router;
     metrics_ = context.metrics;
@@ -655,10 +669,10 @@ class UploadPlugin final : public Plugin {
     auto s = shared_;
     CorsPolicy cors;
     cors.allow_origins = s->settings.cors_origins;
-    cors.allow_headers = {"Tus-Resumable",         "Upload-Length",       "Upload-Offset",
-                          "Upload-Metadata",       "Upload-Defer-Length", "Upload-Checksum",
-                          "Upload-Concat",         "Content-Type",        "X-Request-ID",
-                          "X-HTTP-Method-Override"};
+    cors.allow_headers = {"Authorization",   "Tus-Resumable",         "Upload-Length",
+                          "Upload-Offset",   "Upload-Metadata",       "Upload-Defer-Length",
+                          "Upload-Checksum", "Upload-Concat",         "Content-Type",
+                          "X-Request-ID",    "X-HTTP-Method-Override"};
     cors.expose_headers = {"Tus-Resumable",
                            "Tus-Version",
                            "Tus-Extension",
@@ -792,6 +806,10 @@ class UploadPlugin final : public Plugin {
       responder->Send(std::move(res));
     };
     if (auto bad = CheckVersion(req)) return answer(std::move(*bad), Reason::kVersion);
+    auto who = Authorize(*s, req);
+    if (auto* denied = std::get_if<HttpResponse>(&who)) {
+      return answer(std::move(*denied), Reason::kUnauthorized);
+    }
     const std::string_view length_text = req.Header("Upload-Length");
     const std::string_view defer = req.Header("Upload-Defer-Length");
     auto concat = tus::ParseConcat(req.Header("Upload-Concat"));
@@ -880,7 +898,7 @@ class UploadPlugin final : public Plugin {
     if (has_body && !s->EnterClient(remote)) {
       return answer(TooMany(*s), Reason::kTooMany);
     }
-    Call call{{}, "POST", std::string(req.request_id), remote};
+    Call call{{}, "POST", std::string(req.request_id), remote, std::get<Principal>(who).subject};
     auto work =
         [s, call, record, concat = std::move(*concat), metadata = std::move(*metadata), has_body,
          body, responder,
@@ -944,6 +962,7 @@ class UploadPlugin final : public Plugin {
                       Reason::kCatalogue);
       }
       NewVideo video;
+      video.owner = call.owner;
       const auto filename = tus::Find(metadata, "filename");
       video.title = tus::Find(metadata, "title").value_or(filename.value_or("untitled"));
       video.description = tus::Find(metadata, "description").value_or("");
@@ -1061,6 +1080,10 @@ class UploadPlugin final : public Plugin {
       responder->Send(std::move(res));
     };
     if (auto bad = CheckVersion(req)) return answer(std::move(*bad), Reason::kVersion);
+    auto who = Authorize(*s, req);
+    if (auto* denied = std::get_if<HttpResponse>(&who)) {
+      return answer(std::move(*denied), Reason::kUnauthorized);
+    }
     const std::string id(req.Param("id"));
     if (!ValidateStagedId(id)) return answer(Missing(id), Reason::kNotFound);
     const std::string_view type = req.Header("Content-Type");
@@ -1343,6 +1366,12 @@ class UploadPlugin final : public Plugin {
         return responder->Send(std::move(*bad));
       }
     }
+    auto who = Authorize(*s, req);
+    if (auto* denied = std::get_if<HttpResponse>(&who)) {
+      s->Failed(Reason::kUnauthorized);
+      s->Answered(head ? "HEAD" : "GET", denied->status);
+      return responder->Send(std::move(*denied));
+    }
     Call call{std::string(req.Param("id")), head ? "HEAD" : "GET", std::string(req.request_id),
               std::string(req.remote)};
     if (!s->blocking->Submit([s, call, responder] {
@@ -1421,6 +1450,10 @@ class UploadPlugin final : public Plugin {
       responder->Send(std::move(res));
     };
     if (auto bad = CheckVersion(req)) return answer(std::move(*bad), Reason::kVersion);
+    auto who = Authorize(*s, req);
+    if (auto* denied = std::get_if<HttpResponse>(&who)) {
+      return answer(std::move(*denied), Reason::kUnauthorized);
+    }
     const std::string id(req.Param("id"));
     if (!ValidateStagedId(id)) return answer(Missing(id), Reason::kNotFound);
     if (!s->Hold(id)) {
