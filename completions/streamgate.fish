@@ -18,7 +18,7 @@ function __streamgate_positionals
       continue
     end
     switch $token
-      case -c --config --endpoint --timeout -n --lines --level --plugin --exclude-plugin --grep --since --for --mode --service --log-file --state --owner --limit --cursor --kind --title --description --visibility --chunk-size --limit-rate --url
+      case -c --config --endpoint --timeout -n --lines --level --plugin --exclude-plugin --grep --since --for --mode --service --log-file --state --owner --limit --cursor --kind --title --description --visibility --chunk-size --limit-rate --url --name --scope --ttl --token
         set skip 1
       case '-*'
       case '*'

@@ -70,9 +70,9 @@ TEST_CASE("GET /ready and /api/v1/health tell the truth about the plugins", "[ga
   CHECK(j["mode"] == "monolith");
   CHECK(j["service"] == "streamgate-monolith");
   CHECK(j["uptime_seconds"].is_number());
-  // api-gateway, cache, monitor, metadata, worker, upload, transcoder, streaming: every plugin
-  // of the build
-  REQUIRE(j["plugins"].size() == 8);
+  // api-gateway, cache, monitor, metadata, worker, upload, transcoder, streaming, auth: every
+  // plugin of the build
+  REQUIRE(j["plugins"].size() == 9);
   nlohmann::json gateway;
   for (const auto& p : j["plugins"]) {
     if (p["name"] == "api-gateway") gateway = p;

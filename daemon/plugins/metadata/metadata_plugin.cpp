@@ -901,10 +901,10 @@ class MetadataPlugin final : public Plugin {
                                                 const Call& call) {
     auto video = catalogue.Get(call.id);
     if (!video) return std::nullopt;
-    if (!MaySee(call.who, *video)) return NotFound(call.id);
     if (MayChange(call.who, *video, s.access != nullptr && s.access->Required())) {
       return std::nullopt;
     }
+    if (!MaySee(call.who, *video)) return NotFound(call.id);
     return AccessProblem(403, "forbidden",
                          fmt::format("video '{}' is {}'s; this token is {}'s", call.id,
                                      video->owner, call.who.subject),
