@@ -238,6 +238,55 @@ TEST_CASE("bad input: unknown ids, bad paths, traversal, states that do not play
   CHECK(Contains(m->body, "streamgate_streaming_responses_total{kind=\"segment\",code=\"2xx\"}"));
 }
 
+TEST_CASE("a private video plays only from its capability URL, which players follow",
+          "[streaming][auth]") {
+  Ready r;
+  {
+    HttpConnection c(r.daemon->port);
+    const std::string body = R"({"visibility":"private"})";
+    c.Send("PATCH /api/v1/videos/" + r.id +
+           " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto patched = c.Read(10s);
+    REQUIRE(patched);
+    REQUIRE(patched->status == 200);
+  }
+  const auto refused = r.Get(r.Path("master.m3u8"));
+  CHECK(refused.status == 403);
+  CHECK(Contains(refused.body, "/playback"));
+  // Anyone else: the video does not exist. Its owner (the operator here): the URLs to play.
+  CHECK(r.Get("/api/v1/videos/" + r.id + "/playback").status == 404);
+  auto token = r.daemon->Cli({"auth", "token"});
+  REQUIRE(token.exit_code == 0);
+  const std::string bearer =
+      "Authorization: Bearer " + token.out.substr(0, token.out.find('\n')) + "\r\n";
+  const auto playback = r.Get("/api/v1/videos/" + r.id + "/playback", bearer);
+  INFO(playback.body);
+  REQUIRE(playback.status == 200);
+  const json urls = json::parse(playback.body);
+  const std::string hls = urls.at("hls");
+  REQUIRE(hls.starts_with("/p/"));
+  CHECK(urls.at("expires_at").is_string());
+  // The playlists' relative URIs keep the capability: ffprobe reads every frame through it.
+  const auto [frames, duration] = FramesAndDuration(r.Base() + hls);
+  CHECK(frames >= 140);
+  CHECK(duration > 5.5);
+  const std::string dash = urls.at("dash");
+  CHECK(r.Get(dash).status == 200);
+  // Tampered, or for another video: 403 saying what to do.
+  std::string tampered = hls;
+  tampered[5] = tampered[5] == 'A' ? 'B' : 'A';
+  const auto bad = r.Get(tampered);
+  CHECK(bad.status == 403);
+  CHECK(Contains(bad.body, "bad_capability"));
+  const std::string cap = hls.substr(3, hls.find("/videos/") - 3);
+  CHECK(r.Get("/p/" + cap + "/videos/01ARZ3NDEKTSV4RRFFQ69G5FAV/master.m3u8").status == 403);
+  HttpConnection metrics(r.daemon->metrics_port);
+  auto m = metrics.Request("GET", "/metrics");
+  REQUIRE(m);
+  CHECK(Contains(m->body, "streamgate_streaming_failures_total{reason=\"capability\"} 2"));
+}
+
 TEST_CASE("a video that is not ready yet answers 409 with what to do", "[streaming]") {
   TempDir dir;
   const std::string clip = dir.path() + "/clip.mp4";
