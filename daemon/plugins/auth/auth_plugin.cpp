@@ -29,10 +29,10 @@ namespace {
 
 using json = nlohmann::json;
 using auth::Json;
+using auth::kReasonNames;
 using auth::Random;
 using auth::Reason;
 using auth::Shared;
-using auth::kReasonNames;
 
 constexpr std::string_view kKeyPrefix = "sgk_";
 constexpr size_t kMaxBody = 4096;
