@@ -211,7 +211,7 @@ function __streamgated_keys
     database.host database.port database.user database.password database.database database.sslmode database.maxconns \
     storage.type storage.path storage.endpoint storage.accesskey storage.secretkey storage.bucket storage.region \
     nats.url nats.urls nats.user nats.password nats.token nats.tls_ca nats.tls_cert nats.tls_key nats.subject_prefix nats.reconnect_wait nats.max_reconnects nats.reconnect_buffer nats.request_timeout nats.heartbeat_interval \
-    web3.ethereum_rpc web3.solana_rpc web3.chain_id \
+    web3.ethereum_rpc web3.rpc_fallbacks web3.rpc_timeout web3.solana_rpc web3.chain_id web3.gate_contract web3.gate_standard web3.gate_token_id web3.ownership_ttl \
     plugins.enabled plugins.restart plugins.restart_limit plugins.restart_backoff plugins.restart_backoff_max \
     logging.level logging.format logging.file logging.max_size logging.max_files logging.ring_size \
     control.endpoint control.curve_server_key control.curve_authorized_keys control.curve_client_key \
@@ -225,7 +225,7 @@ function __streamgated_keys
     upload.max_size upload.expiry upload.max_concurrent_per_client upload.sync_every upload.cors_origins \
     transcoder.concurrency transcoder.ladder transcoder.encoder transcoder.preset transcoder.audio_bitrate transcoder.segment_duration transcoder.nice transcoder.timeout transcoder.max_dimension transcoder.ffmpeg transcoder.ffprobe transcoder.work_dir \
     streaming.playlist_max_age streaming.state_ttl streaming.cache_max_object streaming.cache_ttl streaming.cors_origins \
-    auth.required auth.keys_file auth.token_ttl auth.capability_ttl auth.key_overlap
+    auth.required auth.keys_file auth.token_ttl auth.capability_ttl auth.key_overlap auth.siwe_domain auth.siwe_uris auth.nonce_ttl auth.siwe_max_age
 end
 # END GENERATED configuration keys
 

@@ -1,5 +1,6 @@
 // The configuration sections of the outside services the daemon talks to: storage, NATS, the
-// database, and the keys kept for services this release does not use yet (gRPC, Consul, web3).
+// database, the chain the auth plugin asks (web3), and the keys kept for services this release does
+// not use yet (gRPC, Consul).
 #include "config/core_config_sections.h"
 
 namespace sg::config {
@@ -263,26 +264,85 @@ SectionSpec NatsSection() {
 SectionSpec Web3Section() {
   return {.name = "web3",
           .title = "chain access for the auth plugin",
+          .doc =
+              "The auth plugin asks an Ethereum JSON-RPC node (eth_call only: it never sends "
+              "a transaction) whether a signed-in wallet holds the gate's token before it "
+              "hands out a gated video's playback URL, and whether a contract wallet "
+              "(EIP-1271) accepts a Sign-In with Ethereum signature. With no RPC URL, gated "
+              "videos play for their owner and the operator only. Read when the auth plugin "
+              "starts",
           .keys = {
               {.path = "web3.ethereum_rpc",
                .type = Type::kUrl,
                .default_value = "",
-               .doc = "Ethereum JSON-RPC URL. Its path often holds an API key, so the whole "
-                      "value is a secret",
+               .doc = "Ethereum JSON-RPC URL (http or https; the auth plugin cannot use ws or "
+                      "wss). Its path often holds an API key, so the whole value is a secret: "
+                      "logs and errors name its host only",
                .choices = {"http", "https", "ws", "wss"},
-               .secret = true},
+               .secret = true,
+               .reload = Reload::kRestartPlugin},
+              {.path = "web3.rpc_fallbacks",
+               .type = Type::kStringList,
+               .default_value = "[]",
+               .doc = "More JSON-RPC URLs of the same chain, tried in turn after "
+                      "web3.ethereum_rpc when it cannot be reached, answers with an HTTP status "
+                      "other than 200, or with a JSON-RPC error. Each item is checked as "
+                      "web3.ethereum_rpc is. These URLs are not masked by 'streamgate config "
+                      "show'",
+               .reload = Reload::kRestartPlugin},
+              {.path = "web3.rpc_timeout",
+               .type = Type::kDuration,
+               .default_value = "3s",
+               .doc = "How long one JSON-RPC call to one URL may take, connection included, "
+                      "before the next URL is tried",
+               .min = 100,
+               .max = 60 * kSecond,
+               .reload = Reload::kRestartPlugin},
               {.path = "web3.solana_rpc",
                .type = Type::kUrl,
                .default_value = "",
-               .doc = "Solana JSON-RPC URL",
+               .doc = "Solana JSON-RPC URL. Not used in this release",
                .choices = {"http", "https", "ws", "wss"},
                .secret = true},
               {.path = "web3.chain_id",
                .type = Type::kInt,
                .default_value = "1",
-               .doc = "EVM chain id: 1 for mainnet, 11155111 for Sepolia",
+               .doc = "EVM chain id: 1 for mainnet, 11155111 for Sepolia. A Sign-In with "
+                      "Ethereum message for another chain is refused",
                .min = 1,
-               .max = 4294967295LL},
+               .max = 4294967295LL,
+               .reload = Reload::kRestartPlugin},
+              {.path = "web3.gate_contract",
+               .type = Type::kString,
+               .default_value = "",
+               .doc = "The gate of gated videos: the address (0x and 40 hex digits) of an "
+                      "ERC-721 or ERC-1155 contract on web3.chain_id. A signed-in wallet whose "
+                      "balance there is above zero may play them. Empty: no gate, and gated "
+                      "videos play for their owner and the operator only",
+               .reload = Reload::kRestartPlugin},
+              {.path = "web3.gate_standard",
+               .type = Type::kEnum,
+               .default_value = "erc721",
+               .doc = "The standard of web3.gate_contract: 'erc721' asks balanceOf(owner), "
+                      "'erc1155' balanceOf(owner, web3.gate_token_id)",
+               .choices = {"erc721", "erc1155"},
+               .reload = Reload::kRestartPlugin},
+              {.path = "web3.gate_token_id",
+               .type = Type::kString,
+               .default_value = "0",
+               .doc = "For an ERC-1155 gate, the token id (decimal) a wallet must hold",
+               .min = 1,
+               .reload = Reload::kRestartPlugin},
+              {.path = "web3.ownership_ttl",
+               .type = Type::kDuration,
+               .default_value = "60s",
+               .doc = "How long the chain's answer to whether a wallet holds the gate's token "
+                      "is kept, per contract and wallet: a token sold goes on playing for its "
+                      "old holder this long at most. Errors are never kept: a chain that cannot "
+                      "be reached refuses playback (503), it never allows it",
+               .min = 0,
+               .max = 24 * 3600 * kSecond,
+               .reload = Reload::kRestartPlugin},
           }};
 }
 

@@ -1,6 +1,7 @@
 #include "config/validator.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include <fmt/format.h>
@@ -93,6 +94,28 @@ void CheckPlaceholders(LoadState& state) {
   }
 }
 
+// web3.gate_contract is an address, web3.gate_token_id a decimal uint256.
+void CheckGate(LoadState& state) {
+  const Config& config = state.config();
+  const std::string& contract = config.String("web3.gate_contract");
+  const bool address = contract.size() == 42 && contract.starts_with("0x") &&
+                       std::all_of(contract.begin() + 2, contract.end(), [](char c) {
+                         return std::isxdigit(static_cast<unsigned char>(c));
+                       });
+  if (!contract.empty() && !address) {
+    state.Error(config.Get("web3.gate_contract").origin, "web3.gate_contract",
+                "is not a contract address", "write 0x and the contract's 40 hex digits, or \"\"");
+  }
+  const std::string& id = config.String("web3.gate_token_id");
+  const bool decimal =
+      !id.empty() && id.size() <= 78 &&
+      std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!decimal) {
+    state.Error(config.Get("web3.gate_token_id").origin, "web3.gate_token_id",
+                "is not a decimal token id", "write the ERC-1155 token id in decimal, such as 7");
+  }
+}
+
 }  // namespace
 
 void ResolveAliases(LoadState& state) {
@@ -145,6 +168,14 @@ void CheckCrossKeys(LoadState& state) {
     if (!parsed.value)
       state.Error(config.Get("nats.urls").origin, "nats.urls", parsed.message, parsed.hint);
   }
+  for (const auto& url : config.List("web3.rpc_fallbacks")) {
+    ParsedValue parsed = ParseScalar(*state.schema().Find("web3.ethereum_rpc"), url);
+    if (!parsed.value) {
+      state.Error(config.Get("web3.rpc_fallbacks").origin, "web3.rpc_fallbacks", parsed.message,
+                  parsed.hint);
+    }
+  }
+  CheckGate(state);
   pair_needed("nats.user", "nats.password", "set nats.password too, or use nats.token");
   pair_needed("nats.tls_cert", "nats.tls_key",
               "a client certificate needs its key: set nats.tls_key");

@@ -13,7 +13,8 @@ config::ConfigDeclaration AuthConfig() {
       .sections =
           {
               {.name = "auth",
-               .title = "the auth plugin: API keys, tokens and playback capabilities",
+               .title = "the auth plugin: API keys, tokens, playback capabilities and Sign-In with "
+                        "Ethereum",
                .keys =
                    {
                        {.path = "auth.required",
@@ -58,11 +59,45 @@ config::ConfigDeclaration AuthConfig() {
                         .min = 0,
                         .max = 30 * 24 * kHour,
                         .reload = Reload::kRestartPlugin},
+                       {.path = "auth.siwe_domain",
+                        .type = Type::kString,
+                        .default_value = "",
+                        .doc = "The domain (host[:port]) a Sign-In with Ethereum message must be "
+                               "for, as the site's visitors reach it: 'video.example.com'. Empty: "
+                               "the request's Host header, which is right only when no proxy "
+                               "rewrites it",
+                        .reload = Reload::kRestartPlugin},
+                       {.path = "auth.siwe_uris",
+                        .type = Type::kStringList,
+                        .default_value = "[]",
+                        .doc = "The URIs a Sign-In with Ethereum message may name, as prefixes "
+                               "matched at a boundary: '[https://video.example.com]' takes "
+                               "'https://video.example.com/login'. Empty: any URI",
+                        .reload = Reload::kRestartPlugin},
+                       {.path = "auth.nonce_ttl",
+                        .type = Type::kDuration,
+                        .default_value = "5m",
+                        .doc = "How long a nonce from GET /api/v1/auth/siwe/nonce may be signed "
+                               "and sent back; each is good once. Nonces live in the cache "
+                               "service: with several processes, use cache.type redis",
+                        .min = 10 * kSecond,
+                        .max = kHour,
+                        .reload = Reload::kRestartPlugin},
+                       {.path = "auth.siwe_max_age",
+                        .type = Type::kDuration,
+                        .default_value = "10m",
+                        .doc = "The oldest Issued At a Sign-In with Ethereum message may carry",
+                        .min = 10 * kSecond,
+                        .max = 24 * kHour,
+                        .reload = Reload::kRestartPlugin},
                    }},
           },
       .also_reads = {"app.mode", "metadata.engine", "metadata.sqlite_path", "database.host",
                      "database.port", "database.user", "database.password", "database.database",
-                     "database.sslmode", "database.maxconns"},
+                     "database.sslmode", "database.maxconns", "web3.ethereum_rpc",
+                     "web3.rpc_fallbacks", "web3.rpc_timeout", "web3.chain_id",
+                     "web3.gate_contract", "web3.gate_standard", "web3.gate_token_id",
+                     "web3.ownership_ttl"},
   };
 }
 

@@ -22,11 +22,17 @@
 #include "daemon/plugin_api/registration.h"
 #include "daemon/plugin_api/sql.h"
 #include "daemon/plugins/auth/auth_config.h"
+#include "daemon/plugins/auth/auth_shared.h"
 
 namespace sg::plugins {
 namespace {
 
 using json = nlohmann::json;
+using auth::Json;
+using auth::kReasonNames;
+using auth::Random;
+using auth::Reason;
+using auth::Shared;
 
 constexpr std::string_view kKeyPrefix = "sgk_";
 constexpr size_t kMaxBody = 4096;
@@ -54,14 +60,6 @@ std::string HashKey(std::string_view key) {
   unsigned int n = 0;
   EVP_Digest(key.data(), key.size(), digest.data(), &n, EVP_sha256(), nullptr);
   return Hex(digest.data(), n);
-}
-
-Result<std::string> Random(size_t n) {
-  std::string out(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
-    return Fail(ErrorCode::kInternal, "the system's random source (OpenSSL RAND_bytes) failed");
-  }
-  return out;
 }
 
 // The scopes a key or a token may carry: a fixed set, so that a typo is an error.
@@ -99,22 +97,6 @@ bool Printable(const std::string& s, size_t max) {
   return true;
 }
 
-// Why a token was refused, as metric labels: a fixed set.
-enum class Reason {
-  kNoKey,
-  kMalformed,
-  kUnknownKey,
-  kRevoked,
-  kBadScope,
-  kUnavailable,
-  kNotOwner,
-  kNotHolder,
-  kCount
-};
-constexpr std::array<const char*, static_cast<size_t>(Reason::kCount)> kReasonNames = {
-    "no_key",    "malformed",   "unknown_key", "revoked",
-    "bad_scope", "unavailable", "not_owner",   "not_holder"};
-
 std::vector<SqlMigration> AuthMigrations() {
   return {{1,
            "API keys, stored as SHA-256 hashes",
@@ -136,46 +118,6 @@ ApiKeyInfo KeyFromRow(const SqlRow& r) {
 }
 
 constexpr const char* kKeyColumns = "id, name, owner, scope, created_at, last_used_at, revoked_at";
-
-struct Shared {
-  std::shared_ptr<spdlog::logger> logger;
-  std::shared_ptr<SqlDatabase> db;
-  std::shared_ptr<AccessGuard> access;
-  BlockingPool* blocking = nullptr;
-  ServiceRegistry* services = nullptr;
-  std::string where;
-  std::chrono::seconds token_ttl{900};
-  std::chrono::seconds key_overlap{86400};
-
-  std::atomic<uint64_t> keys_created{0};
-  std::atomic<uint64_t> keys_revoked{0};
-  std::mutex mu;
-  std::map<std::string, uint64_t> issued;  // guarded by mu: tokens by how they were got
-  std::array<std::atomic<uint64_t>, static_cast<size_t>(Reason::kCount)> refused{};
-
-  void Issued(const std::string& how) {
-    std::lock_guard lock(mu);
-    ++issued[how];
-  }
-  void Refused(Reason r) { refused[static_cast<size_t>(r)].fetch_add(1); }
-
-  Result<IssuedToken> Sign(const std::string& subject, const std::string& scope,
-                           std::chrono::seconds ttl) const {
-    Claims c;
-    c.subject = subject;
-    c.scope = scope;
-    c.issuer = "streamgate";
-    c.issued_at = static_cast<int64_t>(std::time(nullptr));
-    c.not_before = c.issued_at;
-    c.expires = c.issued_at + ttl.count();
-    auto id = Random(12);
-    if (!id) return id.error();
-    c.id = Base64UrlEncode(*id);
-    auto token = SignJwt(*access->Keys(), c);
-    if (!token) return token.error();
-    return IssuedToken{std::move(*token), c.expires, subject, scope};
-  }
-};
 
 class AuthServiceImpl final : public AuthService {
  public:
@@ -273,14 +215,6 @@ class AuthServiceImpl final : public AuthService {
   std::shared_ptr<Shared> s_;
 };
 
-HttpResponse Json(unsigned status, const json& body) {
-  HttpResponse res;
-  res.status = status;
-  res.body = body.dump();
-  res.headers.emplace_back("Cache-Control", "no-store");
-  return res;
-}
-
 class AuthPlugin final : public Plugin {
  public:
   std::string_view Name() const override { return "auth"; }
@@ -319,6 +253,7 @@ class AuthPlugin final : public Plugin {
     if (auto migrated = s.db->Migrate("auth", AuthMigrations()); !migrated) {
       return migrated.error().Wrap("auth: " + s.where);
     }
+    if (auto web3 = auth::ConfigureWeb3(s, config); !web3) return web3.error();
     router_ = context.router;
     metrics_ = context.metrics;
     context.services->Provide<AuthService>("auth", std::make_shared<AuthServiceImpl>(shared_));
@@ -350,6 +285,7 @@ class AuthPlugin final : public Plugin {
           });
       if (!playback) return playback.error().Wrap("auth: add GET /api/v1/videos/{id}/playback");
       routes_.emplace_back([router = router_, id = *playback] { router->RemoveRoute(id); });
+      if (auto siwe = auth::AddSiweRoutes(s, *router_, routes_); !siwe) return siwe.error();
     }
     if (metrics_ != nullptr) {
       collector_ =
@@ -371,6 +307,13 @@ class AuthPlugin final : public Plugin {
     const Shared& s = *shared_;
     if (auto ping = s.db->Ping(); !ping) {
       return {HealthStatus::kDegraded, "keys database unreachable: " + ping.error().message};
+    }
+    if (s.web3.rpc) {
+      const auto rpc = s.web3.rpc->Snapshot();
+      if (rpc.last_failed) {
+        return {HealthStatus::kDegraded,
+                "the chain's JSON-RPC cannot be reached: " + rpc.last_error};
+      }
     }
     return {HealthStatus::kHealthy,
             fmt::format("{} signing key(s); writes {}", s.access->Keys()->keys().size(),
@@ -553,13 +496,15 @@ class AuthPlugin final : public Plugin {
         }
         break;
       case Visibility::kGated:
-        if (!own) {
+        if (own) break;
+        if (who.anonymous || !who.subject.starts_with("0x")) {
           s.Refused(Reason::kNotHolder);
           return AccessProblem(403, "gated",
                                "video " + id + " plays only for holders of its gate's token",
                                "sign in with a wallet that holds it: GET "
                                "/api/v1/auth/siwe/nonce, then POST /api/v1/auth/siwe/verify");
         }
+        if (auto refused = auth::CheckHolder(s, id, who.subject, request_id)) return *refused;
         break;
     }
     if (video->visibility == Visibility::kPrivate || video->visibility == Visibility::kGated) {
@@ -606,6 +551,7 @@ class AuthPlugin final : public Plugin {
              static_cast<double>(s.keys_created.load()));
     AddValue(out, "streamgate_auth_keys_revoked_total", "API keys revoked", "counter",
              static_cast<double>(s.keys_revoked.load()));
+    auth::CollectWeb3(s, out);
     AddValue(out, "streamgate_auth_signing_keys", "Signing keys that verify now", "gauge",
              static_cast<double>(s.access->Keys()->keys().size()));
   }
