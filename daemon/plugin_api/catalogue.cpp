@@ -1,6 +1,7 @@
 #include "daemon/plugin_api/catalogue.h"
 
 #include <array>
+#include <cctype>
 #include <utility>
 
 namespace sg {
@@ -51,6 +52,43 @@ std::optional<VideoState> ParseVideoState(std::string_view name) {
 }
 std::optional<Visibility> ParseVisibility(std::string_view name) {
   return Parse(kVisibilityNames, name);
+}
+
+Result<std::string> NormalizeGate(std::string_view gate) {
+  if (gate.empty()) return std::string();
+  auto bad = [&] {
+    return Fail(ErrorCode::kInvalidArgument,
+                "gate: '" + std::string(gate.substr(0, 100)) +
+                    "' is not erc721:0xCONTRACT or erc1155:0xCONTRACT:TOKEN_ID");
+  };
+  std::string_view rest = gate;
+  std::string out;
+  bool erc1155 = false;
+  if (rest.starts_with("erc721:")) {
+    rest.remove_prefix(7);
+    out = "erc721:";
+  } else if (rest.starts_with("erc1155:")) {
+    rest.remove_prefix(8);
+    out = "erc1155:";
+    erc1155 = true;
+  } else {
+    return bad();
+  }
+  if (rest.size() < 42 || !(rest.starts_with("0x") || rest.starts_with("0X"))) return bad();
+  out += "0x";
+  for (size_t i = 2; i < 42; ++i) {
+    const char c = rest[i];
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return bad();
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  rest.remove_prefix(42);
+  if (!erc1155) return rest.empty() ? Result<std::string>(out) : bad();
+  if (!rest.starts_with(":") || rest.size() < 2 || rest.size() > 79) return bad();
+  rest.remove_prefix(1);
+  for (const char c : rest) {
+    if (c < '0' || c > '9') return bad();
+  }
+  return out + ":" + std::string(rest);
 }
 
 Result<void> CheckTransition(VideoState from, VideoState to) {

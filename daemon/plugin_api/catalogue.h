@@ -24,6 +24,11 @@ std::string_view VisibilityName(Visibility visibility);
 std::optional<VideoState> ParseVideoState(std::string_view name);
 std::optional<Visibility> ParseVisibility(std::string_view name);
 
+/// A video's gate as the catalogue keeps it: "" (none), "erc721:0x" + 40 hex digits, or
+/// "erc1155:0x" + 40 hex digits + ":" + a decimal token id; the address in lower case.
+/// kInvalidArgument saying what is wrong.
+Result<std::string> NormalizeGate(std::string_view gate);
+
 /// The state machine, in one place: ok when `from` may become `to`, else kFailedPrecondition
 /// naming both ("video state processing cannot become uploading").
 Result<void> CheckTransition(VideoState from, VideoState to);
@@ -58,6 +63,9 @@ struct Video {
   /// The transcoder's latest progress, a JSON object ({"percent":42.5,"stage":"encoding",...});
   /// empty when none. Cleared when the video becomes processing; percent 100 once ready.
   std::string progress;
+  /// Who may play it when gated: "erc721:0xCONTRACT" or "erc1155:0xCONTRACT:ID" (a holder of
+  /// that token); empty for the server's default gate (web3.gate_contract).
+  std::string gate;
   bool operator==(const Video&) const = default;
 };
 
@@ -78,6 +86,7 @@ struct VideoEdit {
   std::optional<std::string> title;
   std::optional<std::string> description;
   std::optional<Visibility> visibility;
+  std::optional<std::string> gate = std::nullopt;  // "" clears it
 };
 
 /// A state change, with what comes with it. Unset fields stay as they are.

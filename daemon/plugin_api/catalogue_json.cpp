@@ -168,7 +168,8 @@ nlohmann::json VideoToJson(const Video& v) {
           {"created_at", FormatTimeMs(v.created_at)},
           {"updated_at", FormatTimeMs(v.updated_at)},
           {"failure_reason", v.failure_reason},
-          {"progress", ProgressToJson(v.progress)}};
+          {"progress", ProgressToJson(v.progress)},
+          {"gate", v.gate.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.gate)}};
 }
 
 Result<Video> VideoFromJson(const nlohmann::json& json) {
@@ -206,6 +207,10 @@ Result<Video> VideoFromJson(const nlohmann::json& json) {
     auto t = ParseTimeMs(updated, "updated_at");
     if (!t) return t.error();
     v.updated_at = *t;
+  }
+  if (const auto it = json.find("gate"); it != json.end() && !it->is_null()) {
+    if (!it->is_string()) return Fail(ErrorCode::kInvalidArgument, "gate: must be a string");
+    v.gate = it->get<std::string>();
   }
   if (const auto it = json.find("progress"); it != json.end() && !it->is_null()) {
     if (!it->is_object()) return Fail(ErrorCode::kInvalidArgument, "progress: must be an object");

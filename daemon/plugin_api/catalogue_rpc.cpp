@@ -79,6 +79,7 @@ class RemoteCatalogue final : public Catalogue {
     if (e.title) header["title"] = *e.title;
     if (e.description) header["description"] = *e.description;
     if (e.visibility) header["visibility"] = std::string(VisibilityName(*e.visibility));
+    if (e.gate) header["gate"] = *e.gate;
     return CallForVideo(header);
   }
 
@@ -197,6 +198,11 @@ Result<Video> DoEdit(Catalogue& catalogue, const Request& r, const std::string& 
     auto vis = r.VisibilityField();
     if (!vis) return vis.error();
     e.visibility = *vis;
+  }
+  if (r.Has("gate")) {
+    auto s = r.String("gate");
+    if (!s) return s.error();
+    e.gate = std::move(*s);
   }
   return catalogue.Edit(id, e);
 }

@@ -237,6 +237,34 @@ TEST_CASE("Sign-In with Ethereum and gated playback against a local chain", "[au
     CHECK(big->status == 413);
   }
 
+  SECTION("a video with a gate of its own: holders of that token play, the default's do not") {
+    const std::string erc1155 = deployed.at("erc1155");
+    const std::string body = R"({"gate": "erc1155:)" + erc1155 + R"(:7"})";
+    auto patched = Http(d.port, "PATCH", "/api/v1/videos/" + video,
+                        Bearer(op_token) + "Content-Type: application/json\r\n", body);
+    REQUIRE(patched);
+    INFO(patched->body);
+    REQUIRE(patched->status == 200);
+    CHECK(json::parse(patched->body).at("gate") == "erc1155:" + Lower(erc1155) + ":7");
+    // Account 2 holds ERC-1155 id 7; account 1 holds the default gate's ERC-721 token only.
+    CHECK(PlaybackStatus(d.port, video, SignIn(d.port, chain.Key(2))) == 200);
+    CHECK(PlaybackStatus(d.port, video, SignIn(d.port, chain.Key(1))) == 403);
+    // A bad gate is refused naming the field; null gives the default gate back.
+    auto bad =
+        Http(d.port, "PATCH", "/api/v1/videos/" + video,
+             Bearer(op_token) + "Content-Type: application/json\r\n", R"({"gate": "erc20:0x12"})");
+    REQUIRE(bad);
+    CHECK(bad->status == 400);
+    CHECK(Contains(bad->body, "\"field\":\"gate\""));
+    auto cleared =
+        Http(d.port, "PATCH", "/api/v1/videos/" + video,
+             Bearer(op_token) + "Content-Type: application/json\r\n", R"({"gate": null})");
+    REQUIRE(cleared);
+    CHECK(cleared->status == 200);
+    CHECK(WaitFor(
+        [&] { return PlaybackStatus(d.port, video, SignIn(d.port, chain.Key(1))) == 200; }, 10s));
+  }
+
   SECTION("a contract wallet signs in through EIP-1271") {
     const json s = Signed(d.port, chain.Key(3), {"--address", wallet});
     const HttpReply r = Verify(d.port, s.at("message"), s.at("signature"));

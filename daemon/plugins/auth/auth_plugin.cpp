@@ -504,7 +504,8 @@ class AuthPlugin final : public Plugin {
                                "sign in with a wallet that holds it: GET "
                                "/api/v1/auth/siwe/nonce, then POST /api/v1/auth/siwe/verify");
         }
-        if (auto refused = auth::CheckHolder(s, id, who.subject, request_id)) return *refused;
+        if (auto refused = auth::CheckHolder(s, id, video->gate, who.subject, request_id))
+          return *refused;
         break;
     }
     if (video->visibility == Visibility::kPrivate || video->visibility == Visibility::kGated) {

@@ -138,7 +138,8 @@ Result<void> AddSiweRoutes(const std::shared_ptr<Shared>& s, Router& router,
 /// Whether a wallet (a token's 0x subject) may play a gated video: nullopt when it may, else the
 /// response to send (403 not a holder or no gate configured, 503 when the chain cannot answer).
 std::optional<HttpResponse> CheckHolder(Shared& s, const std::string& video,
-                                        const std::string& subject, const std::string& request_id);
+                                        const std::string& video_gate, const std::string& subject,
+                                        const std::string& request_id);
 
 /// The chain's metrics and the ownership cache's.
 void CollectWeb3(Shared& s, std::vector<MetricFamily>& out);

@@ -269,13 +269,32 @@ Result<void> AddSiweRoutes(const std::shared_ptr<Shared>& s, Router& router,
 }
 
 std::optional<HttpResponse> CheckHolder(Shared& s, const std::string& video,
-                                        const std::string& subject, const std::string& request_id) {
+                                        const std::string& video_gate, const std::string& subject,
+                                        const std::string& request_id) {
   Web3& w = s.web3;
-  if (w.gate_contract.empty()) {
+  // The video's own gate ("erc721:0x..." or "erc1155:0x...:ID", checked by the catalogue), else
+  // the server's.
+  std::string gate_contract = w.gate_contract;
+  bool erc1155 = w.erc1155;
+  std::string gate_token_id = w.gate_token_id;
+  if (!video_gate.empty()) {
+    const size_t colon = video_gate.find(':');
+    erc1155 = video_gate.starts_with("erc1155:");
+    const std::string rest = video_gate.substr(colon + 1);
+    auto address = eth::ParseAddress(rest.substr(0, 42));
+    if (!address) {
+      return AccessProblem(500, "internal", "video " + video + " has a bad gate: " + video_gate,
+                           "set it again: PATCH /api/v1/videos/" + video + " {\"gate\": ...}");
+    }
+    gate_contract = eth::ChecksumAddress(*address);
+    gate_token_id = erc1155 && rest.size() > 43 ? rest.substr(43) : "0";
+  }
+  if (gate_contract.empty()) {
     s.Refused(Reason::kNotHolder);
     return AccessProblem(403, "no_gate",
                          "video " + video + " is gated, but this server has no gate contract",
-                         "the operator must set web3.gate_contract (and web3.ethereum_rpc)");
+                         "the operator must set web3.gate_contract (and web3.ethereum_rpc), or "
+                         "give the video a gate: PATCH /api/v1/videos/ID {\"gate\": ...}");
   }
   if (!w.rpc) {
     s.Refused(Reason::kUnavailable);
@@ -291,18 +310,17 @@ std::optional<HttpResponse> CheckHolder(Shared& s, const std::string& video,
                          "/api/v1/auth/siwe/verify");
   }
   const std::string address = eth::ChecksumAddress(*wallet);
-  const std::string key =
-      fmt::format("{}|{}|{}|{}", w.gate_contract, w.erc1155 ? "erc1155" : "erc721", w.gate_token_id,
-                  Lower(address));
+  const std::string key = fmt::format("{}|{}|{}|{}", gate_contract, erc1155 ? "erc1155" : "erc721",
+                                      gate_token_id, Lower(address));
   std::optional<bool> holds = w.owners->Get(key);
   if (holds) {
     w.owner_hits.fetch_add(1);
   } else {
     w.owner_misses.fetch_add(1);
-    auto data = w.erc1155 ? chain::Erc1155BalanceOf(*wallet, w.gate_token_id)
-                          : Result<std::string>(chain::Erc721BalanceOf(*wallet));
+    auto data = erc1155 ? chain::Erc1155BalanceOf(*wallet, gate_token_id)
+                        : Result<std::string>(chain::Erc721BalanceOf(*wallet));
     if (!data) return AccessProblem(500, "internal", data.error().message, "see the daemon's log");
-    auto answer = w.rpc->EthCall(w.gate_contract, *data);
+    auto answer = w.rpc->EthCall(gate_contract, *data);
     Result<bool> balance = answer ? chain::NonZeroWord(*answer) : Result<bool>(answer.error());
     if (!balance) {
       // Never allowed on an error, and an error is never cached.
@@ -310,7 +328,7 @@ std::optional<HttpResponse> CheckHolder(Shared& s, const std::string& video,
       s.logger->warn(log::With("Gated playback refused: the chain cannot say who holds the gate",
                                {{"video", video},
                                 {"address", address},
-                                {"gate", w.gate_contract},
+                                {"gate", gate_contract},
                                 {"error", balance.error().message},
                                 {"request_id", request_id}}));
       return AccessProblem(503, "chain_unavailable",
@@ -327,7 +345,7 @@ std::optional<HttpResponse> CheckHolder(Shared& s, const std::string& video,
     return AccessProblem(
         403, "not_holder",
         fmt::format("{} is not a holder of the gate's token ({} at {})", address,
-                    w.erc1155 ? "ERC-1155 id " + w.gate_token_id : "ERC-721", w.gate_contract),
+                    erc1155 ? "ERC-1155 id " + gate_token_id : "ERC-721", gate_contract),
         "get the token into this wallet, then ask again");
   }
   return std::nullopt;

@@ -169,7 +169,8 @@ ParsedEdit ParseEdit(std::string_view body, size_t max_body_bytes) {
                            fmt::format("the body has {} bytes, more than the {} that "
                                        "metadata.max_body_size allows",
                                        body.size(), max_body_bytes),
-                           "send only the fields to change: title, description, visibility");
+                           "send only the fields to change: title, description, visibility, "
+                           "gate");
     return out;
   }
   nlohmann::json json;
@@ -207,9 +208,24 @@ ParsedEdit ParseEdit(std::string_view body, size_t max_body_bytes) {
         return out;
       }
       out.edit.visibility = *v;
+    } else if (key == "gate") {
+      // null or "" clears it: the server's default gate applies again.
+      auto gate =
+          value.is_null() ? Result<std::string>(std::string())
+          : value.is_string()
+              ? NormalizeGate(value.get<std::string>())
+              : Result<std::string>(Fail(ErrorCode::kInvalidArgument, std::string("gate: must be a "
+                                                                                  "string, not ") +
+                                                                          value.type_name()));
+      if (!gate) {
+        out.error = BadParam(key, gate.error().message,
+                             "send erc721:0xCONTRACT or erc1155:0xCONTRACT:TOKEN_ID, or null");
+        return out;
+      }
+      out.edit.gate = std::move(*gate);
     } else {
       out.error = BadParam(key, "unknown field '" + key + "'",
-                           "a PATCH may change title, description and visibility only");
+                           "a PATCH may change title, description, visibility and gate only");
       return out;
     }
   }

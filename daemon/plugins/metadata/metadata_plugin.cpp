@@ -921,7 +921,7 @@ class MetadataPlugin final : public Plugin {
     std::string fields;
     for (const char* f :
          {parsed.edit.title ? "title" : nullptr, parsed.edit.description ? "description" : nullptr,
-          parsed.edit.visibility ? "visibility" : nullptr}) {
+          parsed.edit.visibility ? "visibility" : nullptr, parsed.edit.gate ? "gate" : nullptr}) {
       if (f != nullptr) fields += fields.empty() ? f : std::string(",") + f;
     }
     s.logger->info(log::With(

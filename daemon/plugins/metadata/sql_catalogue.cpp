@@ -45,7 +45,7 @@ constexpr size_t kCursorLength = 1 + 8 + kIdLength + kCursorMacLength;
 
 constexpr const char* kColumns =
     "id, title, description, owner, visibility, state, source_size, source_type, source_key, "
-    "duration, renditions, poster, created_at, updated_at, failure_reason, progress";
+    "duration, renditions, poster, created_at, updated_at, failure_reason, progress, gate";
 
 int64_t SystemNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -260,6 +260,7 @@ Result<Video> VideoFromRow(const SqlRow& row) {
   v.updated_at = row.Int(13);
   v.failure_reason = row.Text(14);
   v.progress = row.Text(15);
+  v.gate = row.Text(16);
   return v;
 }
 
@@ -453,11 +454,11 @@ Result<Video> SqlCatalogue::Create(const NewVideo& video) {
   v.updated_at = now;
   auto inserted = db_->Exec(
       std::string("INSERT INTO videos (") + kColumns +
-          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
       {v.id, v.title, v.description, v.owner, std::string(VisibilityName(v.visibility)),
        std::string(VideoStateName(v.state)), v.source_size, v.source_type, v.source_key, v.duration,
        RenditionsJson(v.renditions), v.poster, v.created_at, v.updated_at, v.failure_reason,
-       v.progress});
+       v.progress, v.gate});
   if (!inserted) {
     if (inserted.error().code == ErrorCode::kFailedPrecondition) {
       return Fail(ErrorCode::kFailedPrecondition,
@@ -538,6 +539,12 @@ Result<Video> SqlCatalogue::Edit(const std::string& id, const VideoEdit& edit) {
   if (edit.visibility) {
     if (auto ok = CheckVisibility(*edit.visibility); !ok) return ok.error();
   }
+  std::optional<std::string> gate;
+  if (edit.gate) {
+    auto normal = NormalizeGate(*edit.gate);
+    if (!normal) return normal.error();
+    gate = std::move(*normal);
+  }
   Video result;
   auto done = db_->Transaction([&](SqlSession& session) -> Result<void> {
     auto current = ReadVideo(session, id);
@@ -557,12 +564,13 @@ Result<Video> SqlCatalogue::Edit(const std::string& id, const VideoEdit& edit) {
     auto written =
         session.Exec(std::string("UPDATE videos SET title = COALESCE($1, title), "
                                  "description = COALESCE($2, description), "
-                                 "visibility = COALESCE($3, visibility), updated_at = $4 "
+                                 "visibility = COALESCE($3, visibility), updated_at = $4, "
+                                 "gate = COALESCE($7, gate) "
                                  "WHERE id = $5 AND state <> $6 RETURNING ") +
                          kColumns,
                      {optional(edit.title), optional(edit.description), optional(visibility),
                       std::max(clock_(), current->updated_at), id,
-                      std::string(VideoStateName(VideoState::kDeleted))});
+                      std::string(VideoStateName(VideoState::kDeleted)), optional(gate)});
     if (!written) return written.error();
     if (written->rows.empty()) {
       return Fail(ErrorCode::kFailedPrecondition,
@@ -731,6 +739,11 @@ const std::vector<SqlMigration>& MetadataMigrations() {
        "the transcoder's latest progress on each video",
        {
            "ALTER TABLE videos ADD COLUMN progress TEXT NOT NULL DEFAULT ''",
+       }},
+      {3,
+       "a gate of its own for a gated video (a token contract, and an id for ERC-1155)",
+       {
+           "ALTER TABLE videos ADD COLUMN gate TEXT NOT NULL DEFAULT ''",
        }},
   };
   return kMigrations;

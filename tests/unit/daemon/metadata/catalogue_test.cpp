@@ -482,6 +482,9 @@ TEST_CASE("edits are validated field by field", "[catalogue]") {
       cases.push_back({VideoEdit{{}, std::string(5001, 'd'), {}}, "description:"});
       cases.push_back({VideoEdit{{}, {}, static_cast<Visibility>(42)}, "visibility:"});
       cases.push_back({VideoEdit{{}, std::string("\xed\xa0\x80 surrogate"), {}}, "description:"});
+      cases.push_back({VideoEdit{{}, {}, {}, std::string("erc20:0x12")}, "gate:"});
+      cases.push_back(
+          {VideoEdit{{}, {}, {}, "erc1155:0x" + std::string(40, 'a') + ":-1"}, "gate:"});
 
       for (const Case& c : cases) {
         auto r = f.catalogue->Edit(v.id, c.edit);
