@@ -129,4 +129,16 @@ Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options
 /// which the catalogue and, in monolith mode, the job queue share.
 PostgresOptions PostgresOptionsFrom(const config::Config& config);
 
+/// The database that holds a deployment's state, as metadata.engine says: the PostgreSQL
+/// database of database.* (its pool made at once, connecting when first used, within 3 s: Init
+/// tries once), or the SQLite file metadata.sqlite_path. The catalogue, the job queue of a
+/// monolith and the API keys all live there.
+struct StateDatabase {
+  std::shared_ptr<SqlDatabase> db;
+  std::string where;  // "SQLite file /x/streamgate.db", "PostgreSQL at host:5432/db"
+  bool postgres = false;
+};
+/// The error names `where` for PostgreSQL; SQLite's names its file.
+Result<StateDatabase> OpenStateDatabase(const config::Config& config);
+
 }  // namespace sg

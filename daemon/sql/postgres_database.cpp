@@ -12,9 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include "common/paths.h"
 #include "daemon/plugin_api/sql.h"
 #include "daemon/sql/migrate.h"
 
@@ -557,6 +559,27 @@ PostgresOptions PostgresOptionsFrom(const config::Config& config) {
   pg.sslmode = config.String("database.sslmode");
   pg.max_connections = static_cast<int>(config.Int("database.maxconns"));
   return pg;
+}
+
+Result<StateDatabase> OpenStateDatabase(const config::Config& config) {
+  StateDatabase out;
+  if (config.String("metadata.engine") == "postgres") {
+    PostgresOptions pg = PostgresOptionsFrom(config);
+    pg.connect_timeout = std::chrono::milliseconds(3000);
+    out.where = fmt::format("PostgreSQL at {}:{}/{}", pg.host, pg.port, pg.database);
+    out.postgres = true;
+    auto opened = OpenPostgres(pg);
+    if (!opened) return opened.error().Wrap(out.where);
+    out.db = std::move(opened).value();
+    return out;
+  }
+  SqliteOptions lite;
+  lite.path = SqliteFile(config.String("metadata.sqlite_path"));
+  out.where = "SQLite file " + lite.path;
+  auto opened = OpenSqlite(lite);
+  if (!opened) return opened.error();
+  out.db = std::move(opened).value();
+  return out;
 }
 
 Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options) {

@@ -23,6 +23,7 @@
 #include "daemon/plugin_api/sql.h"
 #include "daemon/plugins/auth/auth_config.h"
 #include "daemon/plugins/auth/auth_shared.h"
+#include "daemon/plugins/auth/ethereum.h"
 
 namespace sg::plugins {
 namespace {
@@ -43,23 +44,13 @@ int64_t NowMs() {
       .count();
 }
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[p[i] >> 4];
-    out[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return out;
-}
-
 // A key is 256 random bits: one SHA-256 is enough to store it (nothing to guess, nothing to
 // stretch), and what is stored cannot be used as a key.
 std::string HashKey(std::string_view key) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int n = 0;
   EVP_Digest(key.data(), key.size(), digest.data(), &n, EVP_sha256(), nullptr);
-  return Hex(digest.data(), n);
+  return eth::ToHex(std::string_view(reinterpret_cast<const char*>(digest.data()), n));
 }
 
 // The scopes a key or a token may carry: a fixed set, so that a typo is an error.
@@ -141,7 +132,7 @@ class AuthServiceImpl final : public AuthService {
     if (!id_bytes) return id_bytes.error();
     if (!secret) return secret.error();
     NewApiKey out;
-    out.info.id = Hex(reinterpret_cast<const unsigned char*>(id_bytes->data()), 5);
+    out.info.id = eth::ToHex(*id_bytes);
     out.info.name = name;
     out.info.owner = owner.empty() ? "key:" + out.info.id : owner;
     out.info.scope = *scopes;
@@ -235,21 +226,11 @@ class AuthPlugin final : public Plugin {
     auto access = context.services->Find<AccessGuard>("access");
     if (!access) return access.error().Wrap("auth: the daemon's token check");
     s.access = *access;
-    if (config.String("metadata.engine") == "postgres") {
-      PostgresOptions pg = PostgresOptionsFrom(config);
-      pg.connect_timeout = std::chrono::milliseconds(3000);
-      s.where = fmt::format("PostgreSQL at {}:{}/{}", pg.host, pg.port, pg.database);
-      auto opened = OpenPostgres(pg);
-      if (!opened) return opened.error().Wrap("auth: " + s.where);
-      s.db = std::move(opened).value();
-    } else {
-      SqliteOptions lite;
-      lite.path = SqliteFile(config.String("metadata.sqlite_path"));
-      s.where = "SQLite file " + lite.path;
-      auto opened = OpenSqlite(lite);
-      if (!opened) return opened.error().Wrap("auth: metadata.sqlite_path");
-      s.db = std::move(opened).value();
-    }
+    // The API keys live with the catalogue: one database for the deployment's state.
+    auto opened = OpenStateDatabase(config);
+    if (!opened) return opened.error().Wrap("auth: the keys' database");
+    s.db = opened->db;
+    s.where = opened->where;
     if (auto migrated = s.db->Migrate("auth", AuthMigrations()); !migrated) {
       return migrated.error().Wrap("auth: " + s.where);
     }

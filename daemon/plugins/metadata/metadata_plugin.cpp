@@ -479,22 +479,14 @@ class MetadataPlugin final : public Plugin {
     executor_ = context.executor;
     router_ = context.router;
     serve_ = config.String("app.mode") == "microservice";
-    if (s.engine == "postgres") {
-      PostgresOptions pg = PostgresOptionsFrom(config);
-      // Well within daemon.plugin_timeout, since Init tries once.
-      pg.connect_timeout = std::chrono::milliseconds(3000);
-      s.where = fmt::format("PostgreSQL at {}:{}/{}", pg.host, pg.port, pg.database);
-      auto opened = OpenPostgres(pg);
-      if (!opened) return opened.error().Wrap("metadata: " + s.where);
-      s.db = std::move(opened).value();
-    } else {
-      SqliteOptions lite;
-      lite.path = SqliteFile(config.String("metadata.sqlite_path"));
-      s.where = "SQLite file " + lite.path;
-      auto opened = OpenSqlite(lite);
-      if (!opened) return Refused(opened.error(), "metadata.sqlite_path");
-      s.db = std::move(opened).value();
+    // Well within daemon.plugin_timeout for PostgreSQL, since Init tries once.
+    auto opened = OpenStateDatabase(config);
+    if (!opened) {
+      return s.engine == "postgres" ? opened.error().Wrap("metadata")
+                                    : Refused(opened.error(), "metadata.sqlite_path");
     }
+    s.db = opened->db;
+    s.where = opened->where;
     s.inner = MakeSqlCatalogue(s.db);
     if (auto migrated = Migrate(s); !migrated) {
       // PostgreSQL down at start is waited for; anything else (a database newer than this

@@ -26,10 +26,8 @@
 namespace sg::plugins {
 namespace {
 
-// The metadata plugin's key: the queue lives in the catalogue's database file, so that one file
-// holds the whole state of a monolith (one backup, one place).
-constexpr const char* kSqlitePathKey = "metadata.sqlite_path";
-// ... and its engine: with "postgres" the queue lives in the catalogue's PostgreSQL database.
+// The metadata plugin's engine: the queue lives in the catalogue's database (its SQLite file or
+// its PostgreSQL database), so that one database holds the whole state (one backup, one place).
 constexpr const char* kEngineKey = "metadata.engine";
 // How often the counts behind /metrics and health are read from the store: a scrape must not
 // wait on the database.
@@ -235,11 +233,10 @@ class WorkerPlugin final : public Plugin {
       // The catalogue's PostgreSQL database holds the queue too, as the SQLite file does: one
       // database for the whole state. Several streamgated on it share the queue safely (leases
       // are taken with FOR UPDATE SKIP LOCKED).
-      PostgresOptions pg = PostgresOptionsFrom(config);
-      pg.connect_timeout = std::chrono::milliseconds(3000);  // Init tries once
-      where_ = fmt::format("PostgreSQL at {}:{}/{}", pg.host, pg.port, pg.database);
-      auto database = OpenPostgres(pg);
-      if (!database) return database.error().Wrap("worker: open the job database, " + where_);
+      auto opened = OpenStateDatabase(config);
+      if (!opened) return opened.error().Wrap("worker: open the job database");
+      where_ = opened->where;
+      auto database = Result<std::shared_ptr<SqlDatabase>>(opened->db);
       auto version = (*database)->Migrate("jobs", JobMigrations());
       if (!version) {
         if (version.error().code != ErrorCode::kUnavailable &&
@@ -256,15 +253,13 @@ class WorkerPlugin final : public Plugin {
       shared_->database = *database;
       store_ = MakeSqlJobStore(*database);
     } else {
-      SqliteOptions sqlite;
-      sqlite.path = SqliteFile(config.String(kSqlitePathKey));
-      auto database = OpenSqlite(sqlite);
-      if (!database) return database.error().Wrap("worker: open the job database");
-      auto version = (*database)->Migrate("jobs", JobMigrations());
+      auto opened = OpenStateDatabase(config);
+      if (!opened) return opened.error().Wrap("worker: open the job database");
+      auto version = opened->db->Migrate("jobs", JobMigrations());
       if (!version) return version.error().Wrap("worker: bring the job tables up to date");
-      shared_->database = *database;
-      store_ = MakeSqlJobStore(*database);
-      where_ = "SQLite file " + sqlite.path;
+      shared_->database = opened->db;
+      store_ = MakeSqlJobStore(opened->db);
+      where_ = opened->where;
     }
     shared_->where = where_;
     queue_ = std::make_shared<QueueProxy>();
