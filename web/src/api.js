@@ -1,5 +1,7 @@
 // The HTTP API as the page uses it: the token kept in localStorage, JSON requests that send it,
 // the sign-in dialog a 401 opens, and small formatters.
+import { checksumAddress } from './keccak.js';
+
 const TOKEN_KEY = 'streamgate.token';
 
 export function token() {
@@ -135,15 +137,17 @@ function closeSignIn(saved) {
 // a nonce from the daemon, a message the wallet signs, and a token for the signature.
 async function walletSignIn() {
   const eth = window.ethereum;
-  const [address] = await eth.request({ method: 'eth_requestAccounts' });
+  const [account] = await eth.request({ method: 'eth_requestAccounts' });
+  if (!account) throw new Error('the wallet gave no account');
+  const address = checksumAddress(account); // EIP-4361 names the account in its EIP-55 form
   const chainHex = await eth.request({ method: 'eth_chainId' });
   const nonce = await api('/api/v1/auth/siwe/nonce', { signIn: false });
   const message =
     `${location.host} wants you to sign in with your Ethereum account:\n${address}\n\n` +
     'Sign in to StreamGate.\n\n' +
-    `URI: ${location.origin}\nVersion: 1\nChain ID: ${parseInt(chainHex, 16)}\n` +
+    `URI: ${location.origin}/\nVersion: 1\nChain ID: ${parseInt(chainHex, 16)}\n` +
     `Nonce: ${nonce.nonce}\nIssued At: ${new Date().toISOString()}`;
-  const signature = await eth.request({ method: 'personal_sign', params: [message, address] });
+  const signature = await eth.request({ method: 'personal_sign', params: [message, account] });
   const answer = await api('/api/v1/auth/siwe/verify', { method: 'POST', body: { message, signature }, signIn: false });
   return answer.token;
 }
