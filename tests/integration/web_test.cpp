@@ -2,8 +2,9 @@
 // by hand over HTTP (types, caching, validators, no way out of the folder), and end to end in
 // headless chromium (tests/peers/player/web.mjs: upload through the page, progress to ready in
 // the library, three seconds played, a reload mid-upload resumed, every page at 360 and 1280 px,
-// no console error). Screenshots go to build/<preset>/test-artifacts/web. 77, skipped, when
-// ffmpeg, node, chromium or the node modules are missing.
+// Sign-In with Ethereum through a stand-in wallet, no console error). Screenshots go to
+// build/<preset>/test-artifacts/web. 77, skipped, when ffmpeg, node, chromium or the node modules
+// are missing.
 #include <filesystem>
 #include <regex>
 #include <string>
@@ -157,6 +158,14 @@ TEST_CASE("in headless chromium: upload, progress to ready, play, resume after a
   CHECK(verdict["resume"]["resumed_at"].get<int64_t>() >=
         verdict["resume"]["first_offset"].get<int64_t>());
   CHECK(verdict["resume"]["source_size"] == verdict["resume"]["size"]);
+  // Sign-In with Ethereum through a stand-in wallet (ethers, tests/peers/chain) when it is there.
+  const std::string wallet =
+      verdict["wallet"].is_string() ? verdict["wallet"].get<std::string>() : "";
+  CHECK((wallet == "signed in" || wallet == "skipped"));
+  if (wallet == "signed in") {
+    CHECK(std::regex_match(verdict["wallet_subject"].get<std::string>(),
+                           std::regex("0x[0-9a-fA-F]{40}")));
+  }
   for (const char* name : {"library", "upload", "watch", "status"}) {
     for (const char* width : {"360", "1280"}) {
       const fs::path shot = fs::path(artifacts) / (std::string(name) + "-" + width + ".png");

@@ -12,14 +12,17 @@
 // first PATCH after the reload starts at or past the offset the first PATCH reached, and the
 // video's source has the file's size. At 360 px: every page again, none wider than the screen.
 // A PNG of every page at both widths goes to DIR (library-1280.png, upload-360.png, ...).
-// Every console message of type error and every page error fails the run, as does a control
-// without a label.
+// Then Sign-In with Ethereum through a stand-in wallet: window.ethereum answered by ethers
+// (tests/peers/chain) with a fixed key, as an extension would, and the token the daemon gives
+// kept by the page ("wallet": "signed in"; "skipped" without ethers). Every console message of
+// type error and every page error fails the run, as does a control without a label.
 //
 // Prints one JSON line: {"ok":true,"video":"ID","states":[...],"progress_seen":true,
 // "currentTime":3.1,"resume":{"first_offset":N,"resumed_at":N,"size":N},"screenshots":[...],
 // "console":[],"unlabelled":[]} ("reason" when not ok). Exit status: 0 ok, 1 not, 2 usage,
 // 77 skipped (no chromium or no node modules: scripts/install-deps.sh --test).
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,6 +70,7 @@ const result = {
   screenshots: [],
   console: [],
   unlabelled: [],
+  wallet: null,
 };
 const deadline = Date.now() + opts.timeout * 1000;
 const left = () => Math.max(1000, deadline - Date.now());
@@ -248,6 +252,41 @@ try {
     await shot(small, `${view.split('/')[0]}-360`);
   }
   await phone.close();
+
+  // A wallet: EIP-1193 requests answered here, in node, by ethers with a throwaway key. The
+  // account goes out in lower case, as wallets give it; the page must write it in EIP-55 form.
+  let ethers = null;
+  try {
+    ethers = createRequire(path.join(here, '../chain/package.json'))('ethers');
+  } catch {
+    result.wallet = 'skipped';
+  }
+  if (ethers) {
+    const wallet = new ethers.Wallet(`0x${'5a'.repeat(32)}`);
+    const signer = await desktop.newPage();
+    watchConsole(signer, 1280);
+    await signer.exposeFunction('sgWalletRequest', async (method, params) => {
+      if (method === 'eth_requestAccounts') return [wallet.address.toLowerCase()];
+      if (method === 'eth_chainId') return '0x1';
+      if (method === 'personal_sign') return wallet.signMessage(params[0]);
+      throw new Error(`the stand-in wallet does not do ${method}`);
+    });
+    await signer.addInitScript(() => {
+      window.ethereum = { request: ({ method, params }) => window.sgWalletRequest(method, params || []) };
+    });
+    await signer.goto(`${base}/#/library`, { timeout: left() });
+    await signer.click('#signin-open');
+    await signer.click('#signin-wallet');
+    await signer.waitForFunction(() => document.querySelector('#signin-open').textContent === 'Signed in', null, {
+      timeout: left(),
+    });
+    const token = await signer.evaluate(() => localStorage.getItem('streamgate.token'));
+    if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token || '')) throw new Error(`the wallet sign-in kept no token: ${token}`);
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+    result.wallet = 'signed in';
+    result.wallet_subject = claims.sub;
+    await signer.close();
+  }
   await desktop.close();
 
   if (result.console.length) throw new Error(`console errors: ${result.console.map((c) => c.text).join(' | ')}`);
