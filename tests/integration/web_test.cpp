@@ -108,7 +108,7 @@ TEST_CASE("without a page, / says where it would be and the daemon runs on", "[w
   CHECK(d.LogSays("No web page to serve at /"));
 }
 
-TEST_CASE("in headless chromium: upload, progress to ready, play, resume after a reload",
+TEST_CASE("the web page in headless chromium: upload, progress to ready, play, resume, wallet",
           "[web][browser]") {
   const std::string node = Tool("node");
   const std::string ffmpeg = Tool("ffmpeg");
