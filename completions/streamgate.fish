@@ -216,7 +216,7 @@ function __streamgated_keys
     logging.level logging.format logging.file logging.max_size logging.max_files logging.ring_size \
     control.endpoint control.curve_server_key control.curve_authorized_keys control.curve_client_key \
     daemon.shutdown_timeout daemon.plugin_timeout daemon.blocking_threads daemon.blocking_queue daemon.health_timeout \
-    server.host server.port server.read_timeout server.write_timeout server.idle_timeout server.io_threads server.max_header_bytes server.max_header_fields server.max_body_bytes server.max_connections server.access_log \
+    server.host server.port server.read_timeout server.write_timeout server.idle_timeout server.io_threads server.max_header_bytes server.max_header_fields server.max_body_bytes server.max_connections server.access_log server.web_root \
     cache.backend cache.max_bytes cache.default_ttl cache.shards cache.local_fallback \
     redis.host redis.port redis.password redis.db redis.poolsize redis.timeout \
     monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level \

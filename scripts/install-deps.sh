@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, whatever StreamGate needs to build, test and run that this machine lacks.
-# Idempotent: a second run installs nothing and takes about a second. Debian 12 packages only.
+# Idempotent: a second run installs nothing and takes about a second. Debian 12 packages only,
+# and npm packages pinned by committed lock files.
 #
-#   scripts/install-deps.sh            build and run dependencies (ffmpeg: the transcoder runs it)
+#   scripts/install-deps.sh            build and run dependencies (ffmpeg: the transcoder runs it;
+#                                      node and npm unless some node is there, and `npm ci` in web/
+#                                      for the web page's tus-js-client and hls.js, which the
+#                                      build copies into share/streamgate/web)
 #   scripts/install-deps.sh --test     also what the test suite needs (fuzzing, man lint, shells,
 #                                      systemd and libseccomp for the service's tests,
 #                                      awscli and s3rver, from npm, for the S3 store's tests,
@@ -50,19 +54,25 @@ esac
 with_node_peers=false
 if [[ ${1:-} == --test || ${1:-} == --bench ]]; then
   with_node_peers=true
-  if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 fi
+# The web page's libraries (web/package-lock.json) are needed by every build: node and npm too.
+if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+
+# npm ci in one folder, once per lock file: a second run finds the lock's copy in node_modules and
+# does nothing.
+npm_ci() {
+  local dir=$1 name=$2
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json" 2>/dev/null; then
+    echo "install-deps: npm ci in $name"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error &&
+      cp package-lock.json node_modules/.installed-lock.json)
+  fi
+}
 
 install_node_peers() {
-  local peer dir
+  local peer
   for peer in s3rver tus player chain; do
-    dir="$(dirname "$0")/../tests/peers/$peer"
-    # Once per lock file: a second run finds the lock's copy in node_modules and does nothing.
-    if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json" 2>/dev/null; then
-      echo "install-deps: npm ci in tests/peers/$peer"
-      (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error &&
-        cp package-lock.json node_modules/.installed-lock.json)
-    fi
+    npm_ci "$(dirname "$0")/../tests/peers/$peer" "tests/peers/$peer"
   done
 }
 
@@ -75,6 +85,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#want[@]} packages present"
+  npm_ci "$(dirname "$0")/../web" web
   if $with_node_peers; then install_node_peers; fi
   exit 0
 fi
@@ -89,4 +100,5 @@ export DEBIAN_FRONTEND=noninteractive
 # The package lists of a fresh machine are empty or stale: refresh them once per run that installs.
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_ci "$(dirname "$0")/../web" web
 if $with_node_peers; then install_node_peers; fi

@@ -14,10 +14,10 @@ export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 # folder (as CI makes) hits what an earlier build put in the cache.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
-# A release build of the daemon and the CLI only: no test or benchmark targets, so no test
-# dependencies and the shortest cold build.
+# A release build of the daemon, the CLI and the web page only: no test or benchmark targets, so
+# no test dependencies and the shortest cold build.
 cmake --preset release -DSG_BUILD_TESTS=OFF >/dev/null
-cmake --build --preset release --target streamgated streamgate
+cmake --build --preset release --target streamgated streamgate web_assets
 
 bin=$PWD/build/release/bin
 # The CLI must look for the daemon where it listens: the same configuration file, and the control

@@ -12,7 +12,7 @@ foreach(f bin/streamgate bin/streamgated share/man/man1/streamgate.1 share/man/m
           share/bash-completion/completions/streamgated share/zsh/vendor-completions/_streamgate
           share/fish/vendor_completions.d/streamgate.fish share/fish/vendor_completions.d/streamgated.fish
           etc/streamgate/streamgate.yaml lib/systemd/system/streamgated.service
-          lib/sysusers.d/streamgate.conf)
+          lib/sysusers.d/streamgate.conf share/streamgate/web/index.html)
   if(NOT EXISTS "${prefix}/${f}")
     message(FATAL_ERROR "missing after install: ${f}")
   endif()

@@ -1,6 +1,7 @@
 #include "daemon/plugins/api_gateway/api_gateway.h"
 
 #include <atomic>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "daemon/plugin_api/metrics.h"
 #include "daemon/plugin_api/registration.h"
 #include "daemon/plugins/api_gateway/api_gateway_config.h"
+#include "daemon/plugins/api_gateway/web_site.h"
 
 namespace sg::plugins {
 namespace {
@@ -47,6 +49,7 @@ class ApiGateway final : public Plugin {
 
   Result<void> Init(PluginContext& context) override {
     services_ = context.services;
+    web_root_ = context.config->String("server.web_root");
     logger_ = context.logger;
     logger_->info("Initializing API Gateway plugin");
     auto view = context.services->Find<DaemonView>("daemon");
@@ -78,6 +81,7 @@ class ApiGateway final : public Plugin {
     logger_->info(log::With("Starting API Gateway",
                             {{"port", static_cast<int64_t>(listener_->settings().port)}}));
     draining_ = false;
+    LoadSite(web_root_);
     if (auto started = listener_->Start(); !started) return started.error();
     logger_->info(log::With(
         "API Gateway started successfully",
@@ -114,6 +118,10 @@ class ApiGateway final : public Plugin {
   Result<bool> Reconfigure(std::shared_ptr<const config::Config> config) override {
     if (auto updated = listener_->Reconfigure(SettingsFrom(*config)); !updated) {
       return updated.error();
+    }
+    if (const std::string root = config->String("server.web_root"); root != web_root_) {
+      web_root_ = root;
+      LoadSite(web_root_);
     }
     logger_->info(
         log::With("API Gateway reconfigured", {{"port", static_cast<int64_t>(listener_->port())}}));
@@ -215,12 +223,83 @@ class ApiGateway final : public Plugin {
         res.body = std::move(**got);
       }
     };
-    return {{"GET", "/health", health},
+    // The web page: index.html revalidated on every load (it names the assets), the assets
+    // cached for a year since their names change with their content. Only names the folder held
+    // when it was read are answered: no path can reach anything else.
+    auto page = [this](const HttpRequest&, HttpResponse& res) {
+      const auto site = CurrentSite();
+      if (site->root.empty()) {
+        res.status = 404;
+        res.body = Dump({{"error", "the web page is not installed here"},
+                         {"code", "no_web_page"},
+                         {"hint",
+                          "build the web_assets target (scripts/install-deps.sh, then cmake "
+                          "--build) or set server.web_root; the HTTP API is at /api/v1/ (see "
+                          "README.md, HTTP)"}});
+        return;
+      }
+      res.file = site->index;
+      res.content_type = "text/html; charset=utf-8";
+      res.headers.emplace_back("Cache-Control", "no-cache");
+      res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      res.headers.emplace_back("Referrer-Policy", "same-origin");
+      res.headers.emplace_back(
+          "Content-Security-Policy",
+          "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+          "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+          "frame-ancestors 'none'");
+    };
+    auto asset = [this](const HttpRequest& req, HttpResponse& res) {
+      const auto site = CurrentSite();
+      const std::string_view name = req.Param("file");
+      const auto type = web::ContentType(name);
+      if (!web::IsAssetName(name) || !type || !site->assets.contains(std::string(name))) {
+        res.status = 404;
+        res.body = Dump({{"error", "no such asset"},
+                         {"code", "not_found"},
+                         {"hint", "the page names its assets; load / again for the current ones"}});
+        return;
+      }
+      res.file = site->root + "/assets/" + std::string(name);
+      res.content_type = std::string(*type);
+      res.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+      res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    };
+    return {{"GET", "/", page},
+            {"GET", "/assets/{file}", asset},
+            {"GET", "/health", health},
             {"GET", "/ready", ready},
             {"GET", "/api/v1/health", details},
             {"GET", "/api/v1/cache/{key}", cache_call},
             {"PUT", "/api/v1/cache/{key}", cache_call},
             {"DELETE", "/api/v1/cache/{key}", cache_call}};
+  }
+
+  // Reads the web root's listing; warns once when there is no page to serve.
+  void LoadSite(const std::string& configured) {
+    auto site = std::make_shared<const web::Site>(web::Find(configured));
+    if (site->root.empty()) {
+      if (!warned_no_site_) {
+        std::string tried;
+        for (const auto& t : site->tried) tried += (tried.empty() ? "" : ", ") + t;
+        logger_->warn(
+            log::With("No web page to serve at /: build the web_assets target or set "
+                      "server.web_root",
+                      {{"tried", tried}}));
+        warned_no_site_ = true;
+      }
+    } else {
+      logger_->info(
+          log::With("Serving the web page",
+                    {{"root", site->root}, {"assets", static_cast<int64_t>(site->assets.size())}}));
+    }
+    std::lock_guard lock(site_mu_);
+    site_ = std::move(site);
+  }
+
+  std::shared_ptr<const web::Site> CurrentSite() const {
+    std::lock_guard lock(site_mu_);
+    return site_;
   }
 
   // Requests by route template and status class, never by raw path: bounded cardinality.
@@ -276,6 +355,10 @@ class ApiGateway final : public Plugin {
   std::shared_ptr<HttpListener> listener_;
   Registration collector_;
   std::atomic<bool> draining_{false};
+  std::string web_root_;  // server.web_root as configured
+  bool warned_no_site_ = false;
+  mutable std::mutex site_mu_;
+  std::shared_ptr<const web::Site> site_ = std::make_shared<const web::Site>();  // guarded
 };
 
 }  // namespace

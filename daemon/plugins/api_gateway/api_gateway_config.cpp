@@ -111,6 +111,18 @@ config::ConfigDeclaration ApiGatewayConfig() {
                             "Log every request as component access: method, path, status, bytes, "
                             "duration and request id. The records are written by a background "
                             "thread, so a slow log output does not slow requests down"},
+                       {.path = "server.web_root",
+                        .type = Type::kString,
+                        .default_value = "",
+                        .doc =
+                            "Folder of the web page served at '/' (index.html, not cached) and "
+                            "'/assets/NAME' (content-hashed files, cached for a year): what the "
+                            "build lays out in share/streamgate/web. Empty: share/streamgate/web "
+                            "beside the folder of the streamgated binary (a build tree or an "
+                            "installed prefix), then the one 'cmake --install' wrote. The folder "
+                            "is read when the plugin starts or this key changes; only the files "
+                            "it held then are served. Without a page, '/' answers 404 saying so "
+                            "and the daemon logs one warning"},
                    }},
           },
   };
