@@ -89,7 +89,7 @@ TEST_CASE("an unknown key is reported at its position with a suggestion", "[conf
   CHECK(d.Format() ==
         "f.yaml:2:3: error: server.prot: unknown key (did you mean 'port'?); valid keys in server: "
         "host, port, read_timeout, write_timeout, idle_timeout, io_threads, max_header_bytes, "
-        "max_header_fields, max_body_bytes, max_connections, access_log");
+        "max_header_fields, max_body_bytes, max_connections, access_log, web_root");
   CHECK(d.key == "server.prot");
 }
 
