@@ -236,8 +236,8 @@ class WorkerPlugin final : public Plugin {
       auto opened = OpenStateDatabase(config);
       if (!opened) return opened.error().Wrap("worker: open the job database");
       where_ = opened->where;
-      auto database = Result<std::shared_ptr<SqlDatabase>>(opened->db);
-      auto version = (*database)->Migrate("jobs", JobMigrations());
+      const std::shared_ptr<SqlDatabase> database = opened->db;
+      auto version = database->Migrate("jobs", JobMigrations());
       if (!version) {
         if (version.error().code != ErrorCode::kUnavailable &&
             version.error().code != ErrorCode::kTimeout) {
@@ -250,8 +250,8 @@ class WorkerPlugin final : public Plugin {
             log::With("The job database is not reachable; starting degraded and trying again",
                       {{"store", where_}, {"error", version.error().message}}));
       }
-      shared_->database = *database;
-      store_ = MakeSqlJobStore(*database);
+      shared_->database = database;
+      store_ = MakeSqlJobStore(database);
     } else {
       auto opened = OpenStateDatabase(config);
       if (!opened) return opened.error().Wrap("worker: open the job database");
