@@ -184,7 +184,9 @@ KeyRing Ring(const std::vector<StoredKey>& keys, int64_t now_ms) {
   return KeyRing(std::move(out));
 }
 
-std::string BearerOf(const HttpRequest& req) {
+}  // namespace
+
+std::string BearerToken(const HttpRequest& req) {
   std::string_view h = req.Header("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (h.size() <= kBearer.size()) return {};
@@ -199,8 +201,6 @@ std::string BearerOf(const HttpRequest& req) {
   while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
   return std::string(h);
 }
-
-}  // namespace
 
 HttpResponse AccessProblem(unsigned status, std::string_view code, std::string_view message,
                            std::string_view hint) {
@@ -275,7 +275,7 @@ std::shared_ptr<const KeyRing> AccessGuard::Keys() const {
 
 std::variant<Principal, HttpResponse> AccessGuard::Require(const HttpRequest& req,
                                                            std::string_view scope) const {
-  const std::string token = BearerOf(req);
+  const std::string token = BearerToken(req);
   if (token.empty()) {
     if (!required_) return Principal{};
     return AccessProblem(401, "unauthenticated", "this needs a token (Authorization: Bearer TOKEN)",
@@ -298,7 +298,7 @@ std::variant<Principal, HttpResponse> AccessGuard::Require(const HttpRequest& re
 }
 
 Principal AccessGuard::Identify(const HttpRequest& req) const {
-  const std::string token = BearerOf(req);
+  const std::string token = BearerToken(req);
   if (token.empty()) return {};
   auto claims = VerifyJwt(*Keys(), token, NowSeconds());
   if (!claims) return {};

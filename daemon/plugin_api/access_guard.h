@@ -79,6 +79,10 @@ class AccessGuard {
   mutable int64_t mtime_ns_ = 0;                              // guarded by mu_
 };
 
+/// The credential of `Authorization: Bearer CREDENTIAL` (the scheme in any case, spaces
+/// trimmed), or "" when there is none.
+std::string BearerToken(const HttpRequest& req);
+
 /// The JSON error the gateway's routes share, for a 401 or 403 (exposed for the auth plugin).
 HttpResponse AccessProblem(unsigned status, std::string_view code, std::string_view message,
                            std::string_view hint);

@@ -306,13 +306,8 @@ class AuthPlugin final : public Plugin {
   // for a token; {"scope": "..."} may narrow what the key allows.
   static void Exchange(const std::shared_ptr<Shared>& s, const HttpRequest& req,
                        const std::shared_ptr<HttpResponder>& responder) {
-    std::string key;
+    std::string key = BearerToken(req);
     std::string want_scope;
-    std::string_view bearer = req.Header("Authorization");
-    if (bearer.size() > 7 &&
-        (bearer.substr(0, 7) == "Bearer " || bearer.substr(0, 7) == "bearer ")) {
-      key = std::string(bearer.substr(7));
-    }
     if (!req.body.empty()) {
       if (req.body.size() > kMaxBody) {
         s->Refused(Reason::kMalformed);

@@ -33,6 +33,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchChromium } from './browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -189,20 +190,7 @@ const result = {
 };
 let browser;
 try {
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--no-sandbox',
-      '--headless=new',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-dev-shm-usage',
-      '--disable-gpu',
-      '--mute-audio',
-      '--no-first-run',
-      '--no-default-browser-check',
-    ],
-    timeout: opts.timeout * 1000,
-  });
+  browser = await launchChromium(chromium, chromiumPath, opts.timeout * 1000);
   const tab = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   tab.on('pageerror', (e) => result.errors.push({ source: 'page', fatal: true, message: e.message }));
   const deadline = Date.now() + opts.timeout * 1000;

@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchChromium } from './browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -107,20 +108,7 @@ async function show(page, view, ready) {
 
 let browser;
 try {
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--no-sandbox',
-      '--headless=new',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-dev-shm-usage',
-      '--disable-gpu',
-      '--mute-audio',
-      '--no-first-run',
-      '--no-default-browser-check',
-    ],
-    timeout: left(),
-  });
+  browser = await launchChromium(chromium, chromiumPath, left());
   const desktop = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await desktop.newPage();
   watchConsole(page, 1280);
