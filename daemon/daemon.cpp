@@ -236,12 +236,17 @@ int Daemon::Serve(const config::Config& config) {
   int registered = 0;
   for (auto& plugin : plugins::BuiltinPlugins()) {
     const std::string name(plugin->Name());
-    // A service that serves HTTP routes (upload, streaming, auth) runs with a gateway of its own in
-    // its process: its instances are reached directly, or behind a load balancer.
+    // A service that serves HTTP routes (upload, streaming, auth, metadata) runs with a listener of
+    // its own in its process, on a free port unless server.port is set: it announces the address
+    // and its routes in its heartbeats, and the api-gateway service proxies them.
     const bool front = (options_.service == "upload" || options_.service == "streaming" ||
-                        options_.service == "auth") &&
+                        options_.service == "auth" || options_.service == "metadata") &&
                        name == "api-gateway";
-    const bool wanted = monolith ? config.PluginEnabled(name) : name == options_.service || front;
+    // And every process serves its own /metrics (on a free port, unless
+    // monitoring.prometheus_port is set), announced in its heartbeats too.
+    const bool metrics = name == "monitor" && config.PluginEnabled("monitor");
+    const bool wanted =
+        monolith ? config.PluginEnabled(name) : name == options_.service || front || metrics;
     if (!wanted) continue;
     if (auto ok = kernel_->Register(std::move(plugin), policy); !ok) {
       logger_->critical(ok.error().message);
@@ -269,11 +274,18 @@ int Daemon::Serve(const config::Config& config) {
   if (nats_ != nullptr) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    Instance self{options_.service, NewInstanceId(host), SG_VERSION, host, getpid(),
-                  endpoint_,        "healthy",           {},         true};
+    Instance self;
+    self.service = options_.service;
+    self.id = NewInstanceId(host);
+    self.version = SG_VERSION;
+    self.host = host;
+    self.pid = getpid();
+    self.endpoint = endpoint_;
+    self.health = "healthy";
     discovery_ = std::make_unique<Discovery>(
         *bus_, io_.get_executor(), config.Duration("nats.heartbeat_interval"), self,
-        [this] { return status_->Local(); }, logs_->Get("discovery"));
+        [this] { return status_->Local(); }, [this] { return HttpPresenceNow(); },
+        logs_->Get("discovery"));
     if (auto started_discovery = discovery_->Start(); !started_discovery) {
       logger_->error(
           log::With("Discovery did not start", {{"error", started_discovery.error().message}}));
@@ -361,6 +373,26 @@ void Daemon::RequestStop(const std::string& why) {
   stop_requested_ = true;
   logger_->info(log::With("Shutting down", {{"cause", why}}));
   cv_.notify_all();
+}
+
+HttpPresence Daemon::HttpPresenceNow() const {
+  HttpPresence presence;
+  const auto urls = listeners_->All();
+  if (const auto metrics = urls.find("metrics"); metrics != urls.end())
+    presence.metrics_url = metrics->second;
+  // The front door announces no routes: gateways never proxy to each other.
+  if (options_.service == "api-gateway") return presence;
+  auto stats = services_.Find<HttpStats>("http.stats");
+  if (!stats) return presence;
+  const auto url = urls.find("http");
+  if (url == urls.end()) return presence;
+  presence.url = url->second;
+  presence.load = (*stats)->OpenConnections();
+  for (auto& route : (*stats)->Snapshot()) {
+    if (route.route.starts_with('/'))
+      presence.routes.emplace_back(std::move(route.method), std::move(route.route));
+  }
+  return presence;
 }
 
 void Daemon::RefreshStatus() {

@@ -116,6 +116,8 @@ class Daemon final : public control::ControlTarget {
   void RequestStop(const std::string& why);
   void LogShutdownProgress();
   void RefreshStatus();
+  // What this process serves over HTTP, for its heartbeats.
+  HttpPresence HttpPresenceNow() const;
   /// Tells the service manager (sd_notify); a no-op when none listens.
   static void Notify(const std::string& state);
 

@@ -10,6 +10,17 @@ namespace sg::daemon {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// ["GET /api/v1/videos", ...]: how an operator reads a route.
+nlohmann::ordered_json RouteList(const std::vector<std::pair<std::string, std::string>>& routes) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& [method, pattern] : routes) out.push_back(method + " " + pattern);
+  return out;
+}
+
+}  // namespace
+
 std::string NewInstanceId(const std::string& host) {
   std::random_device rd;
   return fmt::format("{}-{}-{:06x}", host, getpid(), rd() & 0xffffff);
@@ -17,12 +28,14 @@ std::string NewInstanceId(const std::string& host) {
 
 Discovery::Discovery(Bus& bus, const boost::asio::any_io_executor& executor,
                      std::chrono::milliseconds interval, Instance self,
-                     std::function<HealthStatus()> health, std::shared_ptr<spdlog::logger> logger)
+                     std::function<HealthStatus()> health, std::function<HttpPresence()> http,
+                     std::shared_ptr<spdlog::logger> logger)
     : bus_(bus),
       timer_(executor),
       interval_(interval),
       self_(std::move(self)),
       health_(std::move(health)),
+      http_(std::move(http)),
       logger_(std::move(logger)) {}
 
 Discovery::~Discovery() { Stop(); }
@@ -49,13 +62,22 @@ void Discovery::Stop() {
 }
 
 void Discovery::Beat() {
-  const nlohmann::json beat = {{"service", self_.service},
-                               {"id", self_.id},
-                               {"version", self_.version},
-                               {"host", self_.host},
-                               {"pid", self_.pid},
-                               {"endpoint", self_.endpoint},
-                               {"health", HealthStatusName(health_())}};
+  nlohmann::json beat = {{"service", self_.service},
+                         {"id", self_.id},
+                         {"version", self_.version},
+                         {"host", self_.host},
+                         {"pid", self_.pid},
+                         {"endpoint", self_.endpoint},
+                         {"health", HealthStatusName(health_())}};
+  if (http_) {
+    HttpPresence presence = http_();
+    if (!presence.url.empty()) {
+      nlohmann::json routes = nlohmann::json::array();
+      for (auto& [method, pattern] : presence.routes) routes.push_back({method, pattern});
+      beat["http"] = {{"url", presence.url}, {"routes", routes}, {"load", presence.load}};
+    }
+    if (!presence.metrics_url.empty()) beat["metrics"] = presence.metrics_url;
+  }
   // While NATS is away the publish is buffered or fails; either way the next beat tries again.
   (void)bus_.Publish("heartbeat." + self_.service, beat.dump());
   std::lock_guard lock(mu_);
@@ -77,6 +99,21 @@ void Discovery::OnHeartbeat(const Message& m) {
   in.pid = j.value("pid", int64_t{0});
   in.endpoint = j.value("endpoint", "");
   in.health = j.value("health", "unhealthy");
+  if (const auto metrics = j.find("metrics"); metrics != j.end() && metrics->is_string())
+    in.metrics_url = metrics->get<std::string>();
+  if (const auto http = j.find("http"); http != j.end() && http->is_object()) {
+    const auto url = http->find("url");
+    if (url != http->end() && url->is_string()) in.http_url = url->get<std::string>();
+    const auto load = http->find("load");
+    if (load != http->end() && load->is_number_unsigned()) in.load = load->get<uint64_t>();
+    const auto routes = http->find("routes");
+    if (routes != http->end() && routes->is_array()) {
+      for (const auto& r : *routes) {
+        if (r.is_array() && r.size() == 2 && r[0].is_string() && r[1].is_string())
+          in.routes.emplace_back(r[0].get<std::string>(), r[1].get<std::string>());
+      }
+    }
+  }
   in.last_seen = Clock::now();
   std::lock_guard lock(mu_);
   // Forget instances silent for ten minutes: each restart brings a new id.
@@ -114,6 +151,10 @@ nlohmann::ordered_json Discovery::ToJson() const {
          {"host", in.host},
          {"pid", in.pid},
          {"endpoint", in.endpoint},
+         {"http", in.http_url},
+         {"routes", RouteList(in.routes)},
+         {"load", in.load},
+         {"metrics", in.metrics_url},
          {"health", in.alive ? in.health : "unhealthy"},
          {"alive", in.alive},
          {"last_seen_ms",

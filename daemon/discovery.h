@@ -28,6 +28,21 @@ struct Instance {
   std::string health;    // "healthy", "degraded", "unhealthy"
   std::chrono::steady_clock::time_point last_seen;
   bool alive = true;  // false once silent for two intervals
+  // Where it serves HTTP, when it does: "http://127.0.0.1:41234", its routes as method and
+  // pattern, and its open connections (its load). The gateway proxies those routes to it.
+  std::string http_url;
+  std::vector<std::pair<std::string, std::string>> routes;
+  uint64_t load = 0;
+  std::string metrics_url;  // its /metrics, when it serves one
+};
+
+/// What a process says of its HTTP side in each heartbeat; an empty url when it serves no
+/// routes, an empty metrics_url when it serves no /metrics.
+struct HttpPresence {
+  std::string url;
+  std::string metrics_url;
+  std::vector<std::pair<std::string, std::string>> routes;
+  uint64_t load = 0;
 };
 
 /// Thread-safe.
@@ -36,7 +51,7 @@ class Discovery {
   /// `self` describes this process; `health` is asked at each heartbeat.
   Discovery(Bus& bus, const boost::asio::any_io_executor& executor,
             std::chrono::milliseconds interval, Instance self, std::function<HealthStatus()> health,
-            std::shared_ptr<spdlog::logger> logger);
+            std::function<HttpPresence()> http, std::shared_ptr<spdlog::logger> logger);
   ~Discovery();
 
   Result<void> Start();
@@ -56,6 +71,7 @@ class Discovery {
   const std::chrono::milliseconds interval_;
   Instance self_;
   std::function<HealthStatus()> health_;
+  std::function<HttpPresence()> http_;
   std::shared_ptr<spdlog::logger> logger_;
   Bus::SubscriptionId subscription_ = 0;
   mutable std::mutex mu_;

@@ -66,7 +66,8 @@ DaemonStatus StatusCache::Status() const {
       HealthStatus h = HealthStatus::kUnhealthy;
       if (in.alive && in.health == "healthy") h = HealthStatus::kHealthy;
       if (in.alive && in.health == "degraded") h = HealthStatus::kDegraded;
-      status.services.push_back({in.service, in.id, in.host, in.pid, h, in.alive});
+      status.services.push_back(
+          {in.service, in.id, in.host, in.pid, h, in.alive, in.http_url, in.routes, in.load});
     }
   }
   return status;

@@ -232,6 +232,14 @@ HttpRequest BasicSession<Stream>::MakeRequest() {
     const auto v = r[boost::beast::string_view(name.data(), name.size())];
     return std::string_view(v.data(), v.size());
   };
+  request.each_header_fn = [](const void* ctx, const HttpRequest::HeaderVisitor& visit) {
+    for (const auto& field : *static_cast<const bhttp::request<bhttp::string_body>*>(ctx)) {
+      const auto name = field.name_string();
+      const auto value = field.value();
+      visit(std::string_view(name.data(), name.size()),
+            std::string_view(value.data(), value.size()));
+    }
+  };
   return request;
 }
 

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon/plugin_api/health.h"
@@ -27,6 +29,11 @@ struct ServiceStatus {
   int64_t pid = 0;
   HealthStatus health = HealthStatus::kHealthy;
   bool alive = true;  // heard from within two heartbeat intervals
+  /// Where it serves HTTP ("http://10.0.0.5:41234"), or "" when it does not; the routes it
+  /// serves there (method, pattern), and its open HTTP connections.
+  std::string http_url;
+  std::vector<std::pair<std::string, std::string>> routes;
+  uint64_t load = 0;
 };
 
 struct DaemonStatus {

@@ -30,8 +30,15 @@ struct HttpRequest {
   std::string_view Header(std::string_view name) const {
     return header_fn != nullptr ? header_fn(header_ctx, name) : std::string_view();
   }
-  // Set by the server: how Header() reads the request it came from.
+  /// Every request header in the order received, names as the client spelled them (a proxy
+  /// passes them on).
+  using HeaderVisitor = std::function<void(std::string_view name, std::string_view value)>;
+  void ForEachHeader(const HeaderVisitor& visit) const {
+    if (each_header_fn != nullptr) each_header_fn(header_ctx, visit);
+  }
+  // Set by the server: how Header() and ForEachHeader() read the request it came from.
   std::string_view (*header_fn)(const void* ctx, std::string_view name) = nullptr;
+  void (*each_header_fn)(const void* ctx, const HeaderVisitor& visit) = nullptr;
   const void* header_ctx = nullptr;
 
   std::string_view Param(std::string_view name) const {

@@ -15,6 +15,8 @@
 #include <spdlog/logger.h>
 
 #include "common/result.h"
+#include "config/config.h"
+#include "daemon/plugin_api/daemon_view.h"
 #include "daemon/plugin_api/http.h"
 
 namespace sg {
@@ -79,5 +81,24 @@ class HttpListenerFactory {
   /// A listener that is not yet listening: add its routes, then Start it.
   virtual std::shared_ptr<HttpListener> Open(ListenerSpec spec, ListenerSettings settings) = 0;
 };
+
+/// Whether this process is one service of a microservice deployment other than `home` (the one
+/// whose listener the key belongs to: "api-gateway" for server.port, "monitor" for
+/// monitoring.prometheus_port). Such a process listens on a free port unless the key was set:
+/// many services and instances share one machine, and the gateway and operators find each one's
+/// address in its heartbeats (`streamgate services`).
+inline bool ListensAside(const config::Config& config, const DaemonStatus& status,
+                         std::string_view home) {
+  // The status names a process APP-SERVICE ("streamgate-upload").
+  return status.mode == "microservice" &&
+         status.service != config.String("app.name") + "-" + std::string(home);
+}
+
+/// The port a listener binds: `key`'s value, or 0 (a free port) when `aside` and the key was
+/// left at its default.
+inline uint16_t ListenerPortFor(const config::Config& config, const std::string& key, bool aside) {
+  if (aside && config.Get(key).origin.kind == config::Origin::Kind::kDefault) return 0;
+  return static_cast<uint16_t>(config.Int(key));
+}
 
 }  // namespace sg

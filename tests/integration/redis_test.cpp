@@ -6,29 +6,10 @@
 #include "daemon/plugins/cache/redis_cache.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/redis_server.h"
 
 namespace sg::test {
 namespace {
-
-// A private redis-server: loopback only, no persistence, its own port.
-struct RedisServer {
-  RedisServer() : port(FreePort()) { Start(); }
-  void Start() {
-    server = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port), "--bind",
-                                 "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                                 dir.path()},
-        dir);
-    REQUIRE(WaitForPort(port, std::chrono::seconds(10)));
-  }
-  void Stop() {
-    server->Signal(SIGKILL);
-    server->Wait(10s);
-  }
-  TempDir dir;
-  uint16_t port;
-  std::unique_ptr<Process> server;
-};
 
 plugins::RedisCacheOptions Options(uint16_t port) {
   plugins::RedisCacheOptions o;

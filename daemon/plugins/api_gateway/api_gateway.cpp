@@ -1,5 +1,6 @@
 #include "daemon/plugins/api_gateway/api_gateway.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -12,17 +13,20 @@
 #include "daemon/plugin_api/http.h"
 #include "daemon/plugin_api/http_listener.h"
 #include "daemon/plugin_api/metrics.h"
+#include "daemon/plugin_api/periodic_timer.h"
 #include "daemon/plugin_api/registration.h"
 #include "daemon/plugins/api_gateway/api_gateway_config.h"
+#include "daemon/plugins/api_gateway/service_proxy.h"
 #include "daemon/plugins/api_gateway/web_site.h"
 
 namespace sg::plugins {
 namespace {
 
-ListenerSettings SettingsFrom(const config::Config& config) {
+// `behind_front`: this process is a service of a microservice deployment, not its gateway.
+ListenerSettings SettingsFrom(const config::Config& config, bool behind_front) {
   ListenerSettings s;
   s.host = config.String("server.host");
-  s.port = static_cast<uint16_t>(config.Int("server.port"));
+  s.port = ListenerPortFor(config, "server.port", behind_front);
   s.io_threads = static_cast<int>(config.Int("server.io_threads"));
   s.read_timeout = config.Duration("server.read_timeout");
   s.write_timeout = config.Duration("server.write_timeout");
@@ -55,12 +59,15 @@ class ApiGateway final : public Plugin {
     auto view = context.services->Find<DaemonView>("daemon");
     if (!view) return view.error().Wrap("api-gateway needs the daemon's status");
     view_ = *view;
+    const DaemonStatus status = view_->Status();
+    const bool microservice = status.mode == "microservice";
+    behind_front_ = ListensAside(*context.config, status, "api-gateway");
     auto listeners = context.services->Find<HttpListenerFactory>("http.listeners");
     if (!listeners) return listeners.error().Wrap("api-gateway needs an HTTP listener");
     listener_ =
         (*listeners)
             ->Open({"http", "", "server.port", logger_, context.make_logger("access", true)},
-                   SettingsFrom(*context.config));
+                   SettingsFrom(*context.config, behind_front_));
     for (auto& [method, pattern, handler] : BuiltinRoutes()) {
       if (auto added = listener_->router().AddRoute(method, pattern, std::move(handler)); !added)
         return added.error();
@@ -69,10 +76,20 @@ class ApiGateway final : public Plugin {
     context.services->Provide<Router>("http.router",
                                       std::shared_ptr<Router>(listener_, &listener_->router()));
     context.services->Provide<HttpStats>("http.stats", listener_);
+    if (microservice && !behind_front_) {
+      // The deployment's front door: the other services' routes are proxied from here.
+      const auto beat = context.config->Duration("nats.heartbeat_interval");
+      proxy_settings_ = ProxySettingsFrom(*context.config);
+      proxy_settings_.eject_for = std::max(proxy_settings_.eject_for, beat);
+      proxy_refresh_ =
+          std::clamp(beat / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
+      executor_ = context.executor;
+    }
     if (context.metrics != nullptr) {
-      collector_ = AddCollector(
-          *context.metrics,
-          [listener = listener_](std::vector<MetricFamily>& out) { Collect(*listener, out); });
+      collector_ = AddCollector(*context.metrics, [this](std::vector<MetricFamily>& out) {
+        Collect(*listener_, out);
+        if (auto proxy = Proxy()) proxy->Collect(out);
+      });
     }
     return {};
   }
@@ -83,6 +100,17 @@ class ApiGateway final : public Plugin {
     draining_ = false;
     LoadSite(web_root_);
     if (auto started = listener_->Start(); !started) return started.error();
+    if (executor_) {
+      auto proxy =
+          std::make_shared<ServiceProxy>(listener_->router(), executor_, proxy_settings_, logger_);
+      {
+        std::lock_guard lock(proxy_mu_);
+        proxy_ = proxy;
+      }
+      proxy->Update(view_->Status().services);
+      proxy_timer_ = std::make_unique<PeriodicTimer>(
+          executor_, proxy_refresh_, [this, proxy] { proxy->Update(view_->Status().services); });
+    }
     logger_->info(log::With(
         "API Gateway started successfully",
         {{"host", listener_->settings().host}, {"port", static_cast<int64_t>(listener_->port())}}));
@@ -102,6 +130,12 @@ class ApiGateway final : public Plugin {
         log::With("Draining API Gateway",
                   {{"open_connections", static_cast<int64_t>(listener_->OpenConnections())}}));
     listener_->Stop(deadline);
+    proxy_timer_.reset();
+    if (auto proxy = Proxy()) proxy->Stop();
+    {
+      std::lock_guard lock(proxy_mu_);
+      proxy_.reset();
+    }
     logger_->info("API Gateway stopped");
   }
 
@@ -112,11 +146,11 @@ class ApiGateway final : public Plugin {
 
   // A new address must be free before the reload goes ahead: all or nothing.
   Result<void> CheckConfig(const config::Config& config) const override {
-    return listener_->Check(SettingsFrom(config));
+    return listener_->Check(SettingsFrom(config, behind_front_));
   }
 
   Result<bool> Reconfigure(std::shared_ptr<const config::Config> config) override {
-    if (auto updated = listener_->Reconfigure(SettingsFrom(*config)); !updated) {
+    if (auto updated = listener_->Reconfigure(SettingsFrom(*config, behind_front_)); !updated) {
       return updated.error();
     }
     if (const std::string root = config->String("server.web_root"); root != web_root_) {
@@ -349,7 +383,27 @@ class ApiGateway final : public Plugin {
     out.push_back(std::move(open));
   }
 
+  std::shared_ptr<ServiceProxy> Proxy() const {
+    std::lock_guard lock(proxy_mu_);
+    return proxy_;
+  }
+
+  static ProxySettings ProxySettingsFrom(const config::Config& config) {
+    ProxySettings p;
+    p.response_timeout = config.Duration("server.write_timeout");
+    p.read_timeout = config.Duration("server.read_timeout");
+    return p;
+  }
+
   ServiceRegistry* services_ = nullptr;
+  bool behind_front_ = false;  // a microservice deployment's service, reached through a gateway
+  // The front door of a microservice deployment: the proxy to the other services.
+  boost::asio::any_io_executor executor_;  // set in the gateway service only
+  ProxySettings proxy_settings_;
+  std::chrono::milliseconds proxy_refresh_{1000};
+  mutable std::mutex proxy_mu_;
+  std::shared_ptr<ServiceProxy> proxy_;  // guarded by proxy_mu_; while started
+  std::unique_ptr<PeriodicTimer> proxy_timer_;
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<DaemonView> view_;
   std::shared_ptr<HttpListener> listener_;

@@ -26,7 +26,11 @@ config::ConfigDeclaration ApiGatewayConfig() {
                         .doc = "TCP port of the HTTP listener; 0 picks a free port, which "
                                "'streamgate status' shows. A port that another process already "
                                "listens on is refused: the api-gateway plugin fails to start with "
-                               "'Address already in use' instead of sharing the port",
+                               "'Address already in use' instead of sharing the port. In "
+                               "microservice mode the services behind the gateway (upload, "
+                               "streaming, metadata, auth) listen on a free port unless this key "
+                               "is set: they announce their address in their heartbeats and the "
+                               "api-gateway service proxies their routes",
                         .min = 0,
                         .max = 65535,
                         .listener = true},

@@ -17,10 +17,11 @@ namespace {
 
 constexpr auto kWatchInterval = std::chrono::seconds(1);
 
-ListenerSettings SettingsFrom(const config::Config& config) {
+// `aside`: a process of a microservice deployment other than its monitor service.
+ListenerSettings SettingsFrom(const config::Config& config, bool aside) {
   ListenerSettings s;
   s.host = config.String("server.host");
-  s.port = static_cast<uint16_t>(config.Int("monitoring.prometheus_port"));
+  s.port = ListenerPortFor(config, "monitoring.prometheus_port", aside);
   s.io_threads = 1;  // a scrape every few seconds needs no more
   s.read_timeout = std::chrono::seconds(10);
   s.write_timeout = std::chrono::seconds(10);
@@ -48,11 +49,12 @@ class Monitor final : public Plugin {
     auto view = context.services->Find<DaemonView>("daemon");
     if (!view) return view.error().Wrap("monitor needs the daemon's status");
     view_ = *view;
+    aside_ = ListensAside(*context.config, view_->Status(), "monitor");
     auto listeners = context.services->Find<HttpListenerFactory>("http.listeners");
     if (!listeners) return listeners.error().Wrap("monitor needs an HTTP listener");
     listener_ = (*listeners)
                     ->Open({"metrics", "/metrics", "monitoring.prometheus_port", logger_, logger_},
-                           SettingsFrom(*context.config));
+                           SettingsFrom(*context.config, aside_));
     auto added = listener_->router().AddRoute(
         "GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
           res.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -85,11 +87,11 @@ class Monitor final : public Plugin {
 
   // A new address must be free before the reload goes ahead: all or nothing.
   Result<void> CheckConfig(const config::Config& config) const override {
-    return listener_->Check(SettingsFrom(config));
+    return listener_->Check(SettingsFrom(config, aside_));
   }
 
   Result<bool> Reconfigure(std::shared_ptr<const config::Config> config) override {
-    if (auto updated = listener_->Reconfigure(SettingsFrom(*config)); !updated) {
+    if (auto updated = listener_->Reconfigure(SettingsFrom(*config, aside_)); !updated) {
       return updated.error();
     }
     return true;
@@ -131,6 +133,7 @@ class Monitor final : public Plugin {
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<MetricsRegistry> metrics_;
   std::shared_ptr<DaemonView> view_;
+  bool aside_ = false;  // a microservice process other than the monitor service: any free port
   std::shared_ptr<HttpListener> listener_;
   std::unique_ptr<PeriodicTimer> timer_;
   // Touched only by the timer's handler, which never runs twice at once.

@@ -37,11 +37,13 @@ try {
   process.exit(2);
 }
 
-const usage = 'usage: node client-scenarios.mjs --endpoint URL --out DIR [--only NAME[,NAME...]]';
+const usage = 'usage: node client-scenarios.mjs --endpoint URL --out DIR [--only NAME[,NAME...]] ' +
+              '[--file PATH]';
 let args;
 try {
   args = parseArgs({
-    options: { endpoint: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' } },
+    options: { endpoint: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' },
+               file: { type: 'string' } },
   }).values;
 } catch (e) {
   console.error(`client-scenarios: ${e.message}\n${usage}`);
@@ -127,7 +129,9 @@ function Metadata(name, bytes) {
 const IdOf = (url) => new URL(url, endpoint).pathname.split('/').pop();
 
 async function Plain() {
-  const bytes = Bytes('plain', 3 * MiB + 17);
+  // --file: a real video (a pipeline test transcodes it), else bytes of our own.
+  const bytes = args.file ? fs.readFileSync(args.file) : Bytes('plain', 3 * MiB + 17);
+  if (args.file) fs.writeFileSync(path.join(args.out, 'plain.bin'), bytes);
   const rec = Recorder();
   const url = await Run(new tus.Upload(bytes, {
     endpoint, chunkSize: MiB, retryDelays, metadata: Metadata('plain', bytes),

@@ -1,0 +1,408 @@
+// The media pipeline in microservice mode, end to end: one process per service on a real
+// nats-server (JetStream), PostgreSQL, Redis and s3rver, each started here on loopback and
+// stopped afterwards, with the api-gateway service as the one front door. tus-js-client uploads
+// through the gateway, a transcoder process makes HLS and DASH, ffmpeg plays through the gateway;
+// instances come and go, and the gateway answers for them as it should.
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include "tests/support/daemon_fixture.h"
+#include "tests/support/http_client.h"
+#include "tests/support/listener_port.h"
+#include "tests/support/nats_server.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/s3_client.h"
+#include "tests/support/s3rver.h"
+#include "tests/support/tools.h"
+#include "tests/support/tus_peers.h"
+
+namespace sg::test {
+namespace {
+
+using nlohmann::json;
+
+// The daemon's log is long; its end says what went wrong.
+std::string Tail(const std::string& text, size_t n = 3000) {
+  return text.size() <= n ? text : text.substr(text.size() - n);
+}
+
+// One process of the deployment, with a runtime folder of its own (instances of one service
+// must not share a control socket).
+struct Instance {
+  Instance(const std::string& service, const std::vector<std::string>& sets) : name(service) {
+    env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+    env.env["STREAMGATE_AUTH_REQUIRED"] = "false";
+    env.env["XDG_RUNTIME_DIR"] = dir.path();
+    env.env["NOTIFY_SOCKET"] = notify.path();
+    env.cwd = dir.path();
+    std::vector<std::string> argv = {SG_DAEMON_BIN, "--mode", "microservice", "--service", service};
+    for (const auto& set : sets) argv.insert(argv.end(), {"--set", set});
+    process = std::make_unique<Process>(argv, dir, env);
+    INFO(service << " said: " << Tail(process->Stderr()));
+    REQUIRE(notify.WaitFor("READY=1", 20s));
+  }
+  ~Instance() {
+    if (process->Running()) {
+      process->Signal(SIGTERM);
+      process->Wait(30s);
+    }
+  }
+  uint16_t HttpPort() const {
+    return ListenerPort(Run({SG_CLI_BIN, "--service", name, "--json", "status"}, env).out, "http");
+  }
+  std::string name;
+  TempDir dir;
+  NotifySocket notify{dir.path() + "/notify"};
+  SpawnOptions env;
+  std::unique_ptr<Process> process;
+};
+
+// The shared engines, and the settings that point every service at them.
+struct Engines {
+  Engines() : nats(true), s3(root, SG_S3RVER_BIN), pg(PostgresServer::StartOrSkip()) {}
+  std::vector<std::string> Sets() const {
+    std::vector<std::string> sets = {"nats.url=" + nats.Url(),
+                                     "nats.heartbeat_interval=300ms",
+                                     "nats.request_timeout=2s",
+                                     "nats.reconnect_wait=100ms",
+                                     "server.host=127.0.0.1",
+                                     "monitoring.prometheus_port=0",
+                                     "metadata.engine=postgres",
+                                     "metadata.retry_interval=200ms",
+                                     "database.host=" + pg->host(),
+                                     "database.port=" + std::to_string(pg->port()),
+                                     "database.user=" + pg->user(),
+                                     "database.password=" + pg->password(),
+                                     "database.database=" + pg->database(),
+                                     "database.sslmode=disable",
+                                     "cache.backend=redis",
+                                     "redis.host=127.0.0.1",
+                                     "redis.port=" + std::to_string(redis.port),
+                                     "transcoder.segment_duration=2s",
+                                     "transcoder.preset=ultrafast",
+                                     "transcoder.ladder=[240p:300k, 360p:600k]",
+                                     "worker.backoff_base=100ms",
+                                     "transcoder.work_dir=" + root.path() + "/work"};
+    for (auto& set : S3Sets(s3)) sets.push_back(set);
+    return sets;
+  }
+  TempDir root;
+  NatsServer nats;
+  S3rver s3;
+  std::unique_ptr<PostgresServer> pg;
+  RedisServer redis;
+};
+
+std::optional<HttpReply> Ask(uint16_t port, const std::string& method, const std::string& target,
+                             const std::string& headers = "") {
+  HttpConnection c(port);
+  return c.Request(method, target, headers);
+}
+
+json Video(uint16_t port, const std::string& id) {
+  const auto r = Ask(port, "GET", "/api/v1/videos/" + id);
+  if (!r || r->status != 200) return json();
+  return json::parse(r->body, nullptr, false);
+}
+
+// A clip made by ffmpeg (lavfi testsrc2 and a sine), `seconds` long.
+std::string MakeClip(const TempDir& dir, double seconds) {
+  const std::string path = dir.path() + "/clip.mp4";
+  const auto made = Run({Tool("ffmpeg"),
+                         "-v",
+                         "error",
+                         "-y",
+                         "-f",
+                         "lavfi",
+                         "-i",
+                         "testsrc2=size=640x360:rate=25:duration=" + std::to_string(seconds),
+                         "-f",
+                         "lavfi",
+                         "-i",
+                         "sine=frequency=440:duration=" + std::to_string(seconds),
+                         "-c:v",
+                         "libx264",
+                         "-preset",
+                         "ultrafast",
+                         "-pix_fmt",
+                         "yuv420p",
+                         "-c:a",
+                         "aac",
+                         path},
+                        {}, 120s);
+  REQUIRE(made.exit_code == 0);
+  return path;
+}
+
+void RequireFfmpeg() {
+  if (FindOnPath("ffmpeg").empty() || FindOnPath("ffprobe").empty()) {
+    std::cerr << "skipped: ffmpeg is missing; run scripts/install-deps.sh --test\n";
+    std::exit(77);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("microservice mode: upload through the gateway with tus-js-client, transcode, play",
+          "[microservice][pipeline]") {
+  RequireFfmpeg();
+  Node();  // 77 without node and tus-js-client
+  Engines engines;
+  const auto sets = engines.Sets();
+  std::vector<std::string> gateway_sets = sets;
+  gateway_sets.push_back("server.port=0");
+  Instance gateway("api-gateway", gateway_sets);
+  const uint16_t gw = gateway.HttpPort();
+  REQUIRE(gw != 0);
+  // The services behind it pick free ports of their own: the gateway learns them from their
+  // heartbeats.
+  std::vector<std::unique_ptr<Instance>> services;
+  for (const std::string name :
+       {"metadata", "worker", "cache", "auth", "upload", "transcoder", "streaming"}) {
+    services.push_back(std::make_unique<Instance>(name, sets));
+  }
+  auto service = [&](const std::string& name) -> Instance& {
+    for (auto& s : services) {
+      if (s->name == name) return *s;
+    }
+    FAIL("no service " << name);
+    throw std::logic_error("unreachable");
+  };
+  const uint16_t upload_port = service("upload").HttpPort();
+  CHECK(upload_port != 0);
+  CHECK(upload_port != gw);
+
+  // Every service shows up in `streamgate services` with its address and routes.
+  json listed;
+  REQUIRE(WaitFor(
+      [&] {
+        auto out = Run({SG_CLI_BIN, "--service", "api-gateway", "--json", "services"}, gateway.env);
+        listed = json::parse(out.out, nullptr, false);
+        if (!listed.is_object()) return false;
+        std::set<std::string> with_routes;
+        for (const auto& s : listed["services"]) {
+          if (s.value("alive", false) && !s.value("http", "").empty() && !s["routes"].empty())
+            with_routes.insert(s.value("service", ""));
+        }
+        return with_routes == std::set<std::string>{"metadata", "auth", "upload", "streaming"};
+      },
+      20s));
+  INFO(listed.dump(1));
+  for (const auto& s : listed["services"]) {
+    if (s["service"] == "upload") {
+      CHECK(s["http"] == "http://127.0.0.1:" + std::to_string(upload_port));
+      CHECK(std::count(s["routes"].begin(), s["routes"].end(), "PATCH /api/v1/uploads/{id}") == 1);
+    }
+  }
+  const auto table = Run({SG_CLI_BIN, "--service", "api-gateway", "services"}, gateway.env);
+  CHECK(Contains(table.out, "http://127.0.0.1:" + std::to_string(upload_port)));
+
+  // The tus routes answer through the gateway once its table has them.
+  REQUIRE(WaitFor(
+      [&] {
+        auto r = Ask(gw, "OPTIONS", "/api/v1/uploads");
+        return r && r->status == 204 && r->headers["Tus-Version"] == "1.0.0";
+      },
+      20s));
+
+  TempDir work;
+  const std::string clip = MakeClip(work, 4);
+  const RunResult run =
+      RunTusScript("client-scenarios.mjs",
+                   {"--endpoint", "http://127.0.0.1:" + std::to_string(gw) + "/api/v1/uploads",
+                    "--out", work.path() + "/tus", "--only", "plain", "--file", clip},
+                   std::chrono::minutes(2));
+  INFO("client-scenarios.mjs said:\n" << run.out << run.err);
+  INFO("upload said:\n" << Tail(service("upload").process->Stderr()));
+  INFO("gateway said:\n" << Tail(gateway.process->Stderr()));
+  REQUIRE(run.exit_code == 0);
+  const json report = json::parse(run.out);
+  const std::string id = report["scenarios"][0]["id"];
+  REQUIRE(id.size() == 26);
+  // tus-js-client's requests all went through the gateway, to the upload process.
+  for (const auto& r : report["scenarios"][0]["requests"]) CHECK(r.value("status", 0) < 300);
+
+  // The transcoder process takes the job from JetStream; the catalogue (PostgreSQL) says ready.
+  json video;
+  const bool ready = WaitFor(
+      [&] {
+        video = Video(gw, id);
+        return video.value("state", "") == "ready" || video.value("state", "") == "failed";
+      },
+      180s);
+  INFO(video.dump(1));
+  INFO("transcoder said:\n" << Tail(service("transcoder").process->Stderr()));
+  REQUIRE(ready);
+  REQUIRE(video["state"] == "ready");
+  CHECK(video["renditions"].size() == 2);
+  // The outputs are in the bucket (s3rver).
+  auto bucket = S3Client(engines.s3);
+  CHECK(bucket->Stat("videos/" + id + "/stream/master.m3u8"));
+
+  // ffmpeg plays the HLS presentation through the gateway, from the streaming process.
+  const std::string base = "http://127.0.0.1:" + std::to_string(gw) + "/videos/" + id + "/";
+  const auto played = Run(
+      {Tool("ffmpeg"), "-v", "error", "-i", base + "master.m3u8", "-map", "0", "-f", "null", "-"},
+      {}, 120s);
+  INFO(played.err);
+  CHECK(played.exit_code == 0);
+  const auto probed = Run({Tool("ffprobe"), "-v", "error", "-show_entries", "format=duration",
+                           "-of", "csv=p=0", base + "manifest.mpd"},
+                          {}, 60s);
+  INFO(probed.err);
+  CHECK(probed.exit_code == 0);
+  CHECK(std::stod(probed.out.empty() ? "0" : probed.out) > 3.0);
+
+  // A byte range and a conditional request pass through untouched; the request id goes along.
+  const auto master = Ask(gw, "GET", "/videos/" + id + "/master.m3u8",
+                          "X-Request-ID: pipeline-range-1\r\nRange: bytes=0-6\r\n");
+  REQUIRE(master);
+  CHECK(master->status == 206);
+  CHECK(master->body == "#EXTM3U");
+  CHECK(master->headers["X-Request-ID"] == "pipeline-range-1");
+  CHECK(WaitFor(
+      [&] { return Contains(service("streaming").process->Stderr(), "pipeline-range-1"); }, 5s));
+  const std::string etag(master->headers["ETag"]);
+  CHECK_FALSE(etag.empty());
+  const auto again =
+      Ask(gw, "GET", "/videos/" + id + "/master.m3u8", "If-None-Match: " + etag + "\r\n");
+  REQUIRE(again);
+  CHECK(again->status == 304);
+
+  // The service behind the route gone: 502 while the gateway still counts it, then 503 with a
+  // JSON reason that says what to start.
+  service("streaming").process->Signal(SIGKILL);
+  service("streaming").process->Wait(10s);
+  json gone;
+  REQUIRE(WaitFor(
+      [&] {
+        auto r = Ask(gw, "GET", "/videos/" + id + "/master.m3u8");
+        if (!r || r->status != 503) return false;
+        gone = json::parse(r->body, nullptr, false);
+        return true;
+      },
+      10s));
+  INFO(gone.dump());
+  CHECK(gone["code"] == "no_instance");
+  CHECK(gone["service"] == "streaming");
+  CHECK(Contains(gone.value("hint", ""), "streamgate start --service streaming"));
+  // The gateway counts what it proxied, by service and outcome, on its own /metrics.
+  const uint16_t metrics_port = ListenerPort(
+      Run({SG_CLI_BIN, "--service", "api-gateway", "--json", "status"}, gateway.env).out,
+      "metrics");
+  REQUIRE(metrics_port != 0);
+  const auto metrics = Ask(metrics_port, "GET", "/metrics");
+  REQUIRE(metrics);
+  CHECK(Contains(metrics->body,
+                 "streamgate_proxy_requests_total{service=\"upload\",outcome=\"ok\"}"));
+  CHECK(Contains(metrics->body,
+                 "streamgate_proxy_requests_total{service=\"streaming\",outcome=\"no_instance\"}"));
+}
+
+TEST_CASE("microservice mode: the gateway spreads requests over instances and retries GETs",
+          "[microservice][proxy]") {
+  NatsServer nats(true);
+  auto pg = PostgresServer::StartOrSkip();
+  std::vector<std::string> sets = {"nats.url=" + nats.Url(),
+                                   "nats.heartbeat_interval=300ms",
+                                   "nats.reconnect_wait=100ms",
+                                   "server.host=127.0.0.1",
+                                   "monitoring.prometheus_port=0",
+                                   "metadata.engine=postgres",
+                                   "database.host=" + pg->host(),
+                                   "database.port=" + std::to_string(pg->port()),
+                                   "database.user=" + pg->user(),
+                                   "database.password=" + pg->password(),
+                                   "database.database=" + pg->database(),
+                                   "database.sslmode=disable"};
+  std::vector<std::string> gateway_sets = sets;
+  gateway_sets.push_back("server.port=0");
+  Instance gateway("api-gateway", gateway_sets);
+  const uint16_t gw = gateway.HttpPort();
+  // Before any metadata instance: the route is unknown (404); the gateway's own routes work.
+  CHECK(Ask(gw, "GET", "/health")->status == 200);
+  auto a = std::make_unique<Instance>("metadata", sets);
+  auto b = std::make_unique<Instance>("metadata", sets);
+  REQUIRE(WaitFor(
+      [&] {
+        auto r = Ask(gw, "GET", "/api/v1/videos");
+        return r && r->status == 200;
+      },
+      20s));
+  // Both instances answer: the catalogue is one (PostgreSQL), the load is spread.
+  const auto served = [](const Instance& in) {
+    const std::string log = in.process->Stderr();
+    size_t n = 0;
+    for (size_t at = log.find("path=/api/v1/videos "); at != std::string::npos;
+         at = log.find("path=/api/v1/videos ", at + 1))
+      ++n;
+    return n;
+  };
+  REQUIRE(WaitFor(
+      [&] {
+        // Until the gateway has heard both (one heartbeat apart).
+        for (int i = 0; i < 20; ++i) {
+          auto r = Ask(gw, "GET", "/api/v1/videos");
+          if (!r || r->status != 200) return false;
+        }
+        return served(*a) >= 5 && served(*b) >= 5;
+      },
+      20s));
+  // X-Forwarded-For names the client; a PATCH with a bad body gets the service's own 400.
+  auto bad = Ask(gw, "PATCH", "/api/v1/videos/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                 "Content-Type: application/json\r\nContent-Length: 9\r\n\r\n{\"title\":");
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+
+  // One instance killed: every GET still succeeds, sent again to the other when the first try
+  // found the dead one.
+  a->process->Signal(SIGKILL);
+  a->process->Wait(10s);
+  std::vector<std::string> failures;
+  for (int i = 0; i < 40; ++i) {
+    auto r = Ask(gw, "GET", "/api/v1/videos");
+    if (!r || r->status != 200)
+      failures.push_back(r ? std::to_string(r->status) + " " + r->body : "no answer");
+  }
+  INFO("gateway said:\n" << Tail(gateway.process->Stderr()));
+  CHECK(failures == std::vector<std::string>{});
+  // Both gone: 503 naming the service, once the heartbeats have stopped.
+  b->process->Signal(SIGKILL);
+  b->process->Wait(10s);
+  json gone;
+  REQUIRE(WaitFor(
+      [&] {
+        auto r = Ask(gw, "GET", "/api/v1/videos");
+        if (!r || (r->status != 503 && r->status != 502)) return false;
+        gone = json::parse(r->body, nullptr, false);
+        return r->status == 503;
+      },
+      10s));
+  CHECK(gone["code"] == "no_instance");
+  CHECK(gone["service"] == "metadata");
+  // A new instance (a restart) is found again.
+  auto c = std::make_unique<Instance>("metadata", sets);
+  CHECK(WaitFor(
+      [&] {
+        auto r = Ask(gw, "GET", "/api/v1/videos");
+        return r && r->status == 200;
+      },
+      10s));
+  const auto status =
+      Run({SG_CLI_BIN, "--service", "api-gateway", "--json", "status"}, gateway.env);
+  const uint16_t metrics_port = ListenerPort(status.out, "metrics");
+  REQUIRE(metrics_port != 0);
+  const auto metrics = Ask(metrics_port, "GET", "/metrics");
+  REQUIRE(metrics);
+  CHECK(Contains(metrics->body,
+                 "streamgate_proxy_requests_total{service=\"metadata\",outcome=\"ok\"}"));
+  CHECK(Contains(metrics->body, "streamgate_proxy_retries_total{service=\"metadata\"}"));
+}
+
+}  // namespace sg::test
