@@ -85,20 +85,7 @@ class Daemon final : public control::ControlTarget {
     load.path = options_.config_path;
     load.env = config::ProcessEnvironment();
     load.overrides = options_.overrides;
-    config::LoadResult loaded = config::Load(plugins::BuiltinSchema(), load);
-    // An upload or streaming instance serves HTTP itself, with a gateway of its own: unless
-    // told otherwise it listens on 8081 (upload) or 8082 (streaming), beside the api-gateway
-    // service's 8080 on the same host.
-    const char* port = options_.service == "upload"      ? "8081"
-                       : options_.service == "streaming" ? "8082"
-                                                         : nullptr;
-    if (port != nullptr && loaded.Ok() &&
-        loaded.config.Get("server.port").origin.kind == config::Origin::Kind::kDefault) {
-      load.overrides.push_back(
-          {"server.port", port, "(" + options_.service + " instance default)"});
-      loaded = config::Load(plugins::BuiltinSchema(), load);
-    }
-    return loaded;
+    return config::Load(plugins::BuiltinSchema(), load);
   }
 
   std::shared_ptr<const config::Config> Current() {

@@ -47,15 +47,18 @@ class AsyncExchange final : public HttpResponder {
   using DeliverStream = std::function<void(HttpResponse, std::shared_ptr<StreamChannel>,
                                            std::chrono::milliseconds heartbeat)>;
   AsyncExchange(Deliver deliver, DeliverStream deliver_stream,
-                std::function<std::shared_ptr<StreamChannel>()> make_channel)
+                std::function<std::shared_ptr<StreamChannel>()> make_channel,
+                boost::asio::any_io_executor executor = {})
       : deliver_(std::move(deliver)),
         deliver_stream_(std::move(deliver_stream)),
-        make_channel_(std::move(make_channel)) {}
+        make_channel_(std::move(make_channel)),
+        executor_(std::move(executor)) {}
   void Send(HttpResponse response) override;
   std::shared_ptr<HttpStream> StartStream(HttpResponse head,
                                           std::chrono::milliseconds heartbeat) override;
   bool ClientGone() const override { return gone_.load(); }
   void OnClientGone(std::function<void()> fn) override;
+  boost::asio::any_io_executor executor() const override { return executor_; }
   /// The session's side, on its I/O thread: the answer can no longer be delivered.
   void MarkGone();
 
@@ -66,7 +69,8 @@ class AsyncExchange final : public HttpResponder {
   Deliver deliver_;               // guarded by mu_
   DeliverStream deliver_stream_;  // guarded by mu_
   std::function<std::shared_ptr<StreamChannel>()> make_channel_;
-  std::vector<std::function<void()>> on_gone_;  // guarded by mu_
+  std::vector<std::function<void()>> on_gone_;   // guarded by mu_
+  const boost::asio::any_io_executor executor_;  // the session's I/O thread
 };
 
 /// The body reader a session hands a streaming handler: Read from any thread asks the session's

@@ -60,7 +60,8 @@ std::shared_ptr<AsyncExchange> BasicSession<Stream>::BeginExchange(
             if (auto session = weak.lock()) session->PumpStream();
           });
         });
-      });
+      },
+      boost::asio::any_io_executor(executor));
   exchange_ = exchange;
   async_stats_ = std::move(stats);
   async_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());

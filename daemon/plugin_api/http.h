@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include "common/result.h"
 
 namespace sg {
@@ -126,6 +128,10 @@ class HttpResponder {
   /// `fn` runs once, on an I/O thread, when the client goes away or the deadline passes before
   /// Send; at once if that already happened. It must not block.
   virtual void OnClientGone(std::function<void()> fn) = 0;
+  /// The executor of the I/O thread the request came in on (one thread), or an empty one when
+  /// there is none: quick non-blocking work that belongs with the request, such as a proxy's
+  /// upstream socket, runs there without a hop to another thread. Never block on it.
+  virtual boost::asio::any_io_executor executor() const { return {}; }
 };
 
 /// Runs on an I/O thread and returns at once; the answer goes through the responder, from a

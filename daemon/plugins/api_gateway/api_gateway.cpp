@@ -129,9 +129,10 @@ class ApiGateway final : public Plugin {
     logger_->info(
         log::With("Draining API Gateway",
                   {{"open_connections", static_cast<int64_t>(listener_->OpenConnections())}}));
-    listener_->Stop(deadline);
+    // Parked upstream connections live on the listener's I/O threads: closed while they run.
     proxy_timer_.reset();
     if (auto proxy = Proxy()) proxy->Stop();
+    listener_->Stop(deadline);
     {
       std::lock_guard lock(proxy_mu_);
       proxy_.reset();
@@ -150,6 +151,7 @@ class ApiGateway final : public Plugin {
   }
 
   Result<bool> Reconfigure(std::shared_ptr<const config::Config> config) override {
+    if (auto proxy = Proxy()) proxy->CloseIdle();  // the listener may change its I/O threads
     if (auto updated = listener_->Reconfigure(SettingsFrom(*config, behind_front_)); !updated) {
       return updated.error();
     }

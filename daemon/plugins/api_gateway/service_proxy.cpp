@@ -37,7 +37,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr size_t kPiece = 64 * 1024;  // a response body is passed on in pieces of at most this
+constexpr size_t kPiece = 256 * 1024;     // a response body is passed on in pieces of at most this
+constexpr size_t kSmallBody = 64 * 1024;  // smaller answers are read whole, then sent
 
 // Header names compare without regard to case.
 bool SameName(std::string_view a, std::string_view b) {
@@ -148,6 +149,7 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
   std::map<std::string, std::shared_ptr<ServiceCounters>> counters;  // by service; guarded
   std::map<std::string, std::vector<std::unique_ptr<Stream>>> idle;  // by host:port; guarded
   uint64_t turn = 0;                                                 // guarded by mu
+  uint64_t pool_epoch = 0;                                           // guarded by mu
 
   std::shared_ptr<ServiceCounters> CountersFor(const std::string& service) {
     std::lock_guard lock(mu);
@@ -190,11 +192,38 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     return nullptr;
   }
 
-  void Park(const std::string& key, std::unique_ptr<Stream> stream) {
+  // `epoch`: the pool's epoch when the connection's call began; a connection of an older one
+  // (its I/O thread may be retiring) is closed instead.
+  void Park(const std::string& key, std::unique_ptr<Stream> stream, uint64_t epoch) {
     std::lock_guard lock(mu);
-    if (stopped) return;
+    if (stopped || epoch != pool_epoch) return;
     auto& list = idle[key];
     if (list.size() < settings.idle_per_instance) list.push_back(std::move(stream));
+  }
+
+  /// Closes every parked connection, each on its own I/O thread; those in use are not parked
+  /// again.
+  void CloseIdle() {
+    std::map<std::string, std::vector<std::unique_ptr<Stream>>> closing;
+    {
+      std::lock_guard lock(mu);
+      ++pool_epoch;
+      closing.swap(idle);
+    }
+    for (auto& [key, list] : closing) {
+      for (auto& stream : list) {
+        auto* raw = stream.release();
+        asio::post(raw->get_executor(), [raw] {
+          boost::system::error_code ignored;
+          raw->socket().close(ignored);
+          delete raw;
+        });
+      }
+    }
+  }
+  uint64_t PoolEpoch() const {
+    std::lock_guard lock(mu);
+    return pool_epoch;
   }
 
   /// True when the route is proxied to `service` (added now or before).
@@ -240,6 +269,15 @@ class Call : public std::enable_shared_from_this<Call> {
     if (req.Header("X-Forwarded-Host").empty() && !req.Header("Host").empty())
       headers_.emplace_back("X-Forwarded-Host", std::string(req.Header("Host")));
     headers_.emplace_back("X-Request-ID", request_id_);
+    // The call runs on the I/O thread its request came in on, beside the client's session:
+    // no hop to another thread on the way. Parked connections are kept per thread for that.
+    strand_ = responder_->executor();
+    if (strand_) {
+      pool_key_suffix_ = fmt::format("@{}", static_cast<const void*>(&strand_.context()));
+    } else {
+      strand_ = asio::make_strand(proxy_->executor);  // no pool: a socket stays on its strand
+    }
+    epoch_ = proxy_->PoolEpoch();
     length_ = body_->ContentLength();
     chunked_ = chunked && !length_;
     has_body_ = chunked_ || (length_ && *length_ > 0);
@@ -295,21 +333,19 @@ class Call : public std::enable_shared_from_this<Call> {
     // may have closed meanwhile: such a failure could not be told apart from one after the
     // request took effect, and it is never sent twice.
     std::unique_ptr<beast::tcp_stream> parked;
-    if (Idempotent(method_) && !stale_) parked = proxy_->TakeIdle(instance_->key);
+    if (Idempotent(method_) && !stale_ && !pool_key_suffix_.empty())
+      parked = proxy_->TakeIdle(instance_->key + pool_key_suffix_);
     if (parked != nullptr) {
       reused_ = true;
       Use(std::move(parked));
       return asio::dispatch(strand_, [self = shared_from_this()] { self->WriteHead(); });
     }
     reused_ = false;
-    Use(std::make_unique<beast::tcp_stream>(asio::make_strand(proxy_->executor)));
+    Use(std::make_unique<beast::tcp_stream>(strand_));
     asio::dispatch(strand_, [self = shared_from_this()] { self->Connect(); });
   }
 
-  void Use(std::unique_ptr<beast::tcp_stream> stream) {
-    stream_ = std::move(stream);
-    strand_ = stream_->get_executor();
-  }
+  void Use(std::unique_ptr<beast::tcp_stream> stream) { stream_ = std::move(stream); }
 
   void Connect() {
     boost::system::error_code ec;
@@ -345,6 +381,9 @@ class Call : public std::enable_shared_from_this<Call> {
                                                                       {"error", ec.message()}}));
       return Retry(ec, /*sent=*/false);
     }
+    // The request's head goes out in one write, and nothing waits for an ACK behind it.
+    boost::system::error_code ignored;
+    stream_->socket().set_option(tcp::no_delay(true), ignored);
     WriteHead();
   }
 
@@ -402,10 +441,10 @@ class Call : public std::enable_shared_from_this<Call> {
       counters_->outcomes[kAborted].fetch_add(1);
       return Close();
     }
-    piece_ = std::move(chunk->data);
+    upload_piece_ = std::move(chunk->data);
     const bool last = chunk->last;
-    request_.body().data = piece_.empty() ? nullptr : piece_.data();
-    request_.body().size = piece_.size();
+    request_.body().data = upload_piece_.empty() ? nullptr : upload_piece_.data();
+    request_.body().size = upload_piece_.size();
     request_.body().more = !last;
     auto self = shared_from_this();
     stream_->expires_after(proxy_->settings.response_timeout);
@@ -418,6 +457,9 @@ class Call : public std::enable_shared_from_this<Call> {
   }
 
   void ReadHead() {
+    // Beast reads as much as the buffer has room for, and at least 512 bytes: room for a whole
+    // piece makes one read a piece instead of 128.
+    buffer_.reserve(kPiece);
     parser_.emplace();
     parser_->body_limit(std::numeric_limits<uint64_t>::max());
     if (method_ == "HEAD") parser_->skip(true);
@@ -496,9 +538,9 @@ class Call : public std::enable_shared_from_this<Call> {
       return fn(Fail(ErrorCode::kUnavailable, "the connection to the instance was closed"));
     }
     if (parser_->is_done()) return fn(HttpBodyChunk{"", true});
-    piece_.resize(kPiece);
-    parser_->get().body().data = piece_.data();
-    parser_->get().body().size = piece_.size();
+    if (read_buf_ == nullptr) read_buf_ = std::make_unique_for_overwrite<char[]>(kPiece);
+    parser_->get().body().data = read_buf_.get();
+    parser_->get().body().size = kPiece;
     auto self = shared_from_this();
     stream_->expires_after(proxy_->settings.read_timeout);
     bhttp::async_read_some(
@@ -509,10 +551,10 @@ class Call : public std::enable_shared_from_this<Call> {
             return fn(Fail(ErrorCode::kIo, fmt::format("the {} service broke off its answer: {}",
                                                        self->service_, ec.message())));
           }
-          const size_t got = self->piece_.size() - self->parser_->get().body().size;
+          const size_t got = kPiece - self->parser_->get().body().size;
           const bool last = self->parser_->is_done();
           if (got == 0 && !last) return self->ReadBody(std::move(fn));
-          std::string data(self->piece_.data(), got);
+          std::string data(self->read_buf_.get(), got);
           if (last) self->Release();
           fn(HttpBodyChunk{std::move(data), last});
         });
@@ -524,7 +566,8 @@ class Call : public std::enable_shared_from_this<Call> {
     if (parser_ && parser_->is_done() && parser_->keep_alive() && buffer_.size() == 0 &&
         !proxy_->stopped) {
       stream_->expires_never();
-      proxy_->Park(instance_->key, std::move(stream_));
+      if (!pool_key_suffix_.empty())
+        proxy_->Park(instance_->key + pool_key_suffix_, std::move(stream_), epoch_);
     }
     stream_.reset();
   }
@@ -577,14 +620,19 @@ class Call : public std::enable_shared_from_this<Call> {
   bool stale_ = false;  // a parked connection failed: new ones only from then on
   int attempts_ = 0;
   bool body_started_ = false;
+  // The session's I/O thread (one thread per io_context), or a strand of the daemon's pool.
   asio::any_io_executor strand_;
+  std::string pool_key_suffix_;  // "@CONTEXT": parked connections of this thread; "" for none
+  uint64_t epoch_ = 0;           // the pool's epoch when the call began
   std::unique_ptr<beast::tcp_stream> stream_;
   std::unique_ptr<tcp::resolver> resolver_;
   bhttp::request<bhttp::buffer_body> request_;
   std::optional<bhttp::request_serializer<bhttp::buffer_body>> serializer_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
   beast::flat_buffer buffer_;
-  std::string piece_;
+  std::string upload_piece_;           // the client's body piece on its way
+  std::unique_ptr<char[]> read_buf_;   // a response body piece, as read
+  std::optional<HttpResponse> small_;  // a small answer while its body is read
 };
 
 }  // namespace
@@ -680,27 +728,17 @@ void ServiceProxy::Update(const std::vector<ServiceStatus>& services) {
 
 void ServiceProxy::Stop() {
   std::map<std::string, Router::RouteId> routes;
-  std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle;
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopped) return;
     impl_->stopped = true;
     routes.swap(impl_->routes);
-    idle.swap(impl_->idle);
   }
+  impl_->CloseIdle();
   for (const auto& [key, id] : routes) impl_->router.RemoveRoute(id);
-  for (auto& [key, list] : idle) {
-    for (auto& stream : list) {
-      // Closed on its own strand: its last request's steps may still be finishing there.
-      auto* raw = stream.release();
-      asio::post(raw->get_executor(), [raw] {
-        boost::system::error_code ignored;
-        raw->socket().close(ignored);
-        delete raw;
-      });
-    }
-  }
 }
+
+void ServiceProxy::CloseIdle() { impl_->CloseIdle(); }
 
 void ServiceProxy::Collect(std::vector<MetricFamily>& out) const {
   MetricFamily requests{"streamgate_proxy_requests_total",

@@ -29,7 +29,7 @@ struct ProxySettings {
   /// An instance that refused a connection gets no new requests for this long, unless it is
   /// the only one left.
   std::chrono::milliseconds eject_for{2000};
-  size_t idle_per_instance = 64;  // kept-alive connections parked per instance
+  size_t idle_per_instance = 64;  // kept-alive connections parked per instance and I/O thread
 };
 
 /// Thread-safe.
@@ -48,7 +48,11 @@ class ServiceProxy {
   void Update(const std::vector<ServiceStatus>& services);
 
   /// Removes the proxied routes and closes parked connections; requests in flight finish.
+  /// Call it while the listener's I/O threads still run: parked connections live on them.
   void Stop();
+
+  /// Closes the parked connections: before the listener changes its I/O threads (a reload).
+  void CloseIdle();
 
   /// Requests by service and outcome, retries, requests in flight and instances per service.
   void Collect(std::vector<MetricFamily>& out) const;
