@@ -145,6 +145,42 @@ void ResolveAliases(LoadState& state) {
   }
 }
 
+// Microservice mode on a backend that one process or host keeps to itself: it works on one host
+// (every service reaches the same file or folder), not across hosts. A warning, not an error:
+// `config validate --strict` fails on it.
+void CheckSharedState(LoadState& state) {
+  const Config& config = state.config();
+  if (config.String("app.mode") != "microservice") return;
+  const auto warn = [&](const char* key, const std::string& message, const char* hint) {
+    state.Warn(config.Get(key).origin, key, message, hint);
+  };
+  // The plugins' keys are in the schema only when the plugins are built in.
+  const auto is = [&](const char* key, const char* value) {
+    return state.schema().Find(key) != nullptr && config.String(key) == value;
+  };
+  if (is("metadata.engine", "sqlite")) {
+    warn("metadata.engine",
+         "is sqlite in microservice mode: the catalogue is a file of the metadata process's "
+         "host, so only one metadata instance, on one host, can serve it",
+         "set metadata.engine: postgres (and the database.* keys) to run metadata instances on "
+         "more than one host");
+  }
+  if (is("storage.type", "local")) {
+    warn("storage.type",
+         "is local in microservice mode: upload, transcoder and streaming must all reach the "
+         "same folder, so they run on one host (or share a network filesystem)",
+         "set storage.type: s3 (and storage.endpoint, storage.bucket and the keys) to spread "
+         "them over hosts");
+  }
+  if (is("cache.backend", "memory")) {
+    warn("cache.backend",
+         "is memory in microservice mode: the entries live in one cache process, so a second "
+         "cache instance would have entries of its own",
+         "set cache.backend: redis (and redis.host, redis.port) to run more than one cache "
+         "instance");
+  }
+}
+
 void CheckCrossKeys(LoadState& state) {
   const Config& config = state.config();
   CheckPlaceholders(state);
@@ -193,6 +229,7 @@ void CheckCrossKeys(LoadState& state) {
     }
   }
   CheckListeners(state);
+  CheckSharedState(state);
 }
 
 }  // namespace sg::config
