@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
@@ -389,6 +390,31 @@ TEST_CASE("the summary line counts errors and warnings", "[config]") {
         "f.yaml: configuration is valid (0 errors, 0 warnings)");
   CHECK(Summary(LoadText(Builtin(), "grpc:\n  port: 8080\n", "f.yaml"), true) ==
         "f.yaml: configuration is invalid: 0 errors, 1 warning (warnings fail with --strict)");
+}
+
+TEST_CASE("microservice mode on state one host keeps to itself is a warning naming what to share",
+          "[config]") {
+  const LoadResult local = LoadText(Builtin(), "app:\n  mode: microservice\n", "f.yaml");
+  INFO(AllDiagnostics(local));
+  CHECK(local.Ok(false));
+  CHECK_FALSE(local.Ok(true));
+  std::set<std::string> keys;
+  for (const auto& d : local.diagnostics) {
+    CHECK(d.severity == Severity::kWarning);
+    keys.insert(d.key);
+  }
+  CHECK(keys == std::set<std::string>{"metadata.engine", "storage.type", "cache.backend"});
+  CHECK_THAT(AllDiagnostics(local), Catch::Contains("set metadata.engine: postgres"));
+
+  const LoadResult shared = LoadText(Builtin(),
+                                     "app:\n  mode: microservice\nmetadata:\n  engine: postgres\n"
+                                     "storage:\n  type: s3\n  accesskey: a\n  secretkey: b\n"
+                                     "cache:\n  backend: redis\n",
+                                     "f.yaml");
+  INFO(AllDiagnostics(shared));
+  CHECK(shared.Ok(true));
+  // A monolith on the same defaults is fine.
+  CHECK(LoadText(Builtin(), "app:\n  mode: monolith\n", "f.yaml").Ok(true));
 }
 
 }  // namespace sg::config
