@@ -62,12 +62,24 @@ DaemonStatus StatusCache::Status() const {
   }
   status.bus = nats_ != nullptr ? nats_->State() : "memory";
   if (discovery_ != nullptr) {
+    const auto now = std::chrono::steady_clock::now();
     for (const auto& in : discovery_->Instances()) {
       HealthStatus h = HealthStatus::kUnhealthy;
       if (in.alive && in.health == "healthy") h = HealthStatus::kHealthy;
       if (in.alive && in.health == "degraded") h = HealthStatus::kDegraded;
-      status.services.push_back(
-          {in.service, in.id, in.host, in.pid, h, in.alive, in.http_url, in.routes, in.load});
+      ServiceStatus s;
+      s.service = in.service;
+      s.id = in.id;
+      s.host = in.host;
+      s.pid = in.pid;
+      s.health = h;
+      s.alive = in.alive;
+      s.silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - in.last_seen);
+      s.health_reported_unhealthy = in.health == "unhealthy";
+      s.http_url = in.http_url;
+      s.routes = in.routes;
+      s.load = in.load;
+      status.services.push_back(std::move(s));
     }
   }
   return status;

@@ -28,7 +28,9 @@ struct ServiceStatus {
   std::string host;
   int64_t pid = 0;
   HealthStatus health = HealthStatus::kHealthy;
-  bool alive = true;  // heard from within two heartbeat intervals
+  bool alive = true;                       // heard from within two heartbeat intervals
+  std::chrono::milliseconds silent{0};     // since its last heartbeat
+  bool health_reported_unhealthy = false;  // its last heartbeat said "unhealthy"
   /// Where it serves HTTP ("http://10.0.0.5:41234"), or "" when it does not; the routes it
   /// serves there (method, pattern), and its open HTTP connections.
   std::string http_url;

@@ -3,11 +3,19 @@
 // stopped afterwards, with the api-gateway service as the one front door. tus-js-client uploads
 // through the gateway, a transcoder process makes HLS and DASH, ffmpeg plays through the gateway;
 // instances come and go, and the gateway answers for them as it should.
+#include <atomic>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <random>
+#include <regex>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 
@@ -403,6 +411,277 @@ TEST_CASE("microservice mode: the gateway spreads requests over instances and re
   CHECK(Contains(metrics->body,
                  "streamgate_proxy_requests_total{service=\"metadata\",outcome=\"ok\"}"));
   CHECK(Contains(metrics->body, "streamgate_proxy_retries_total{service=\"metadata\"}"));
+}
+
+}  // namespace sg::test
+
+namespace sg::test {
+namespace {
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
+}
+
+// The first line of a playlist that is not a tag: a variant playlist or a segment.
+std::string FirstUri(const std::string& playlist) {
+  std::istringstream lines(playlist);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line[0] != '#') return line;
+  }
+  return "";
+}
+
+}  // namespace
+
+// The soak: uploads (the CLI, which resumes after a failure), transcodes and players (HLS GETs)
+// running together through the gateway while one instance of a random service is killed with
+// SIGKILL and started again every few seconds, and nats-server is restarted once. Bounded in
+// time: SG_SOAK_SECONDS (25 here; tests/bench/soak.sh runs it longer), a kill every
+// SG_SOAK_KILL_EVERY_MS (3000).
+TEST_CASE("microservice soak: uploads, transcodes and players while instances are killed",
+          "[microservice][soak]") {
+  RequireFfmpeg();
+  const auto duration = std::chrono::seconds(EnvInt("SG_SOAK_SECONDS", 25));
+  const auto kill_every = std::chrono::milliseconds(EnvInt("SG_SOAK_KILL_EVERY_MS", 3000));
+  // No player may see errors for longer than this in a row (two heartbeats to notice a dead
+  // instance, the NATS restart, a retry to the other instance).
+  const auto error_bound = std::chrono::seconds(5);
+  Engines engines;
+  const auto sets = engines.Sets();
+  std::vector<std::string> gateway_sets = sets;
+  gateway_sets.push_back("server.port=0");
+  Instance gateway("api-gateway", gateway_sets);
+  const uint16_t gw = gateway.HttpPort();
+  const std::string base = "http://127.0.0.1:" + std::to_string(gw);
+
+  std::map<std::string, std::vector<std::unique_ptr<Instance>>> live;
+  std::vector<std::unique_ptr<Instance>> dead;  // kept for their logs
+  for (const auto& [name, count] : std::vector<std::pair<std::string, int>>{{"metadata", 2},
+                                                                            {"worker", 1},
+                                                                            {"cache", 1},
+                                                                            {"auth", 1},
+                                                                            {"upload", 2},
+                                                                            {"transcoder", 2},
+                                                                            {"streaming", 2}}) {
+    for (int i = 0; i < count; ++i) live[name].push_back(std::make_unique<Instance>(name, sets));
+  }
+  REQUIRE(WaitFor(
+      [&] {
+        auto a = Ask(gw, "OPTIONS", "/api/v1/uploads");
+        auto b = Ask(gw, "GET", "/api/v1/videos");
+        return a && a->status == 204 && b && b->status == 200;
+      },
+      20s));
+
+  TempDir work;
+  const std::string clip = MakeClip(work, 2);
+  using SteadyClock = std::chrono::steady_clock;
+  const auto began = SteadyClock::now();
+  const auto deadline = began + duration;
+  std::mutex mu;
+  std::vector<std::string> errors;  // every error seen, with its time
+  std::vector<std::string> ids;     // uploaded videos
+  std::set<std::string> ready;      // seen ready by the players
+  auto note = [&](const std::string& what) {
+    const double t = std::chrono::duration<double>(SteadyClock::now() - began).count();
+    std::lock_guard lock(mu);
+    errors.push_back(fmt::format("{:6.2f}s {}", t, what));
+  };
+  std::atomic<bool> stop{false};
+
+  // Two uploaders, one file after another, each a copy of the clip under a name of its own.
+  std::vector<std::thread> threads;
+  for (int u = 0; u < 2; ++u) {
+    threads.emplace_back([&, u] {
+      TempDir state;
+      SpawnOptions env;
+      env.unset_env = {"STREAMGATE_CONFIG", "STREAMGATE_ENDPOINT"};
+      env.env["XDG_STATE_HOME"] = state.path();
+      env.env["XDG_RUNTIME_DIR"] = state.path();
+      for (int n = 0; SteadyClock::now() < deadline && !stop; ++n) {
+        const std::string file = fmt::format("{}/up-{}-{}.mp4", work.path(), u, n);
+        std::filesystem::copy_file(clip, file);
+        const auto up = Run({SG_CLI_BIN, "upload", file, "--url", base, "--json"}, env, 180s);
+        std::smatch m;
+        static const std::regex done(R"re("event":"done","video":"([0-9A-Z]{26})")re");
+        if (up.exit_code == 0 && std::regex_search(up.out, m, done)) {
+          const std::string id = m[1];
+          {
+            std::lock_guard lock(mu);
+            ids.push_back(id);
+          }
+          // The next upload once this one is transcoded: a steady pipeline, not a backlog.
+          WaitFor(
+              [&] {
+                const std::string now = Video(gw, id).value("state", "");
+                return stop || now == "ready" || now == "failed";
+              },
+              120s);
+        } else {
+          note(
+              fmt::format("upload {} failed (exit {}): {}", file, up.exit_code, Tail(up.err, 300)));
+        }
+        // Every retry the CLI made on the way is an error a user would have seen scroll by.
+        std::istringstream lines(up.out);
+        std::string line;
+        while (std::getline(lines, line)) {
+          if (Contains(line, "\"event\":\"retry\"")) note("upload retried: " + line);
+        }
+      }
+    });
+  }
+  // A player: the master playlist, a variant and its first segment of a ready video, over and
+  // over; the longest run of failed rounds is the error a viewer would have seen.
+  std::chrono::milliseconds longest_outage{0};
+  threads.emplace_back([&] {
+    std::optional<SteadyClock::time_point> failing_since;
+    size_t turn = 0;
+    while (!stop) {
+      std::string id;
+      {
+        std::lock_guard lock(mu);
+        if (!ready.empty())
+          id = *std::next(ready.begin(), static_cast<long>(turn++ % ready.size()));
+      }
+      if (id.empty()) {
+        // Find ready ones among the uploaded.
+        std::vector<std::string> known;
+        {
+          std::lock_guard lock(mu);
+          known = ids;
+        }
+        for (const auto& k : known) {
+          if (Video(gw, k).value("state", "") == "ready") {
+            std::lock_guard lock(mu);
+            ready.insert(k);
+          }
+        }
+        std::this_thread::sleep_for(100ms);  // nothing to play yet: poll
+        continue;
+      }
+      std::string failure;
+      const std::string dir = "/videos/" + id + "/";
+      auto master = Ask(gw, "GET", dir + "master.m3u8");
+      if (!master || master->status != 200) {
+        failure = "master " +
+                  (master ? std::to_string(master->status) + " " + master->body : "no answer");
+      } else {
+        const std::string variant = FirstUri(master->body);
+        auto media = Ask(gw, "GET", dir + variant);
+        if (!media || media->status != 200) {
+          failure = "variant " +
+                    (media ? std::to_string(media->status) + " " + media->body : "no answer");
+        } else {
+          auto seg = Ask(gw, "GET", dir + FirstUri(media->body));
+          if (!seg || seg->status != 200 || seg->body.empty())
+            failure = "segment " + (seg ? std::to_string(seg->status) : std::string("no answer"));
+        }
+      }
+      const auto now = SteadyClock::now();
+      if (!failure.empty()) {
+        note("player: " + id + " " + failure.substr(0, 200));
+        if (!failing_since) failing_since = now;
+      } else if (failing_since) {
+        longest_outage =
+            std::max(longest_outage,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(now - *failing_since));
+        failing_since.reset();
+      }
+      // Refresh the ready set now and then.
+      if (turn % 20 == 0) {
+        std::vector<std::string> known;
+        {
+          std::lock_guard lock(mu);
+          known = ids;
+        }
+        for (const auto& k : known) {
+          if (!ready.contains(k) && Video(gw, k).value("state", "") == "ready") {
+            std::lock_guard lock(mu);
+            ready.insert(k);
+          }
+        }
+      }
+    }
+    if (failing_since) {
+      longest_outage =
+          std::max(longest_outage, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       SteadyClock::now() - *failing_since));
+    }
+  });
+
+  // The chaos: kill an instance of a random service, start another; restart NATS once midway.
+  std::mt19937 rng(12345);
+  const std::vector<std::string> killable = {"metadata", "upload", "transcoder", "streaming",
+                                             "worker"};
+  std::vector<std::string> kills;
+  bool nats_restarted = false;
+  while (SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(kill_every);  // the pace of the chaos, not a wait for a state
+    if (!nats_restarted && SteadyClock::now() > began + duration / 2) {
+      engines.nats.Stop();
+      engines.nats.Start();
+      nats_restarted = true;
+      kills.push_back("nats-server");
+      continue;
+    }
+    const std::string name = killable[rng() % killable.size()];
+    auto& instances = live[name];
+    const size_t victim = rng() % instances.size();
+    instances[victim]->process->Signal(SIGKILL);
+    instances[victim]->process->Wait(10s);
+    dead.push_back(std::move(instances[victim]));
+    instances.erase(instances.begin() + static_cast<long>(victim));
+    kills.push_back(name);
+    instances.push_back(std::make_unique<Instance>(name, sets));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+
+  // Every upload becomes ready, its outputs whole, its transcode's effect seen once.
+  std::map<std::string, json> videos;
+  for (const auto& id : ids) {
+    json video;
+    WaitFor(
+        [&] {
+          video = Video(gw, id);
+          return video.value("state", "") == "ready" || video.value("state", "") == "failed";
+        },
+        180s);
+    videos[id] = video;
+  }
+  auto bucket = S3Client(engines.s3);
+  std::string transcoder_logs;
+  for (const auto& in : live["transcoder"]) transcoder_logs += in->process->Stderr();
+  for (const auto& in : dead) {
+    if (in->name == "transcoder") transcoder_logs += in->process->Stderr();
+  }
+  const double minutes = std::chrono::duration<double>(duration).count() / 60;
+  std::cout << fmt::format(
+      "soak: {:.0f} s, {} videos uploaded and transcoded ({:.1f} a minute), kills: {}; longest "
+      "player outage {} ms (bound {} ms); {} errors seen:\n",
+      std::chrono::duration<double>(duration).count(), ids.size(), ids.size() / minutes,
+      fmt::join(kills, " "), longest_outage.count(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(error_bound).count(), errors.size());
+  for (const auto& e : errors) std::cout << "  " << e << '\n';
+  CHECK(ids.size() >= 2);
+  CHECK(nats_restarted);
+  for (const auto& [id, video] : videos) {
+    INFO(id << ": " << video.dump());
+    CHECK(video.value("state", "") == "ready");
+    CHECK(video.value("renditions", json::array()).size() == 2);
+    CHECK(bucket->Stat("videos/" + id + "/stream/master.m3u8"));
+    CHECK(bucket->Stat("videos/" + id + "/stream/manifest.mpd"));
+    // "Video ready" is the transcode's visible effect: never twice for one video, whoever ran
+    // it (a SIGKILL may lose an instance's last log lines, so it may show less than once).
+    size_t readies = 0;
+    for (size_t at = transcoder_logs.find("Video ready\tvideo=" + id); at != std::string::npos;
+         at = transcoder_logs.find("Video ready\tvideo=" + id, at + 1))
+      ++readies;
+    CHECK(readies <= 1);
+  }
+  CHECK(longest_outage <= error_bound);
 }
 
 }  // namespace sg::test

@@ -81,6 +81,7 @@ class ApiGateway final : public Plugin {
       const auto beat = context.config->Duration("nats.heartbeat_interval");
       proxy_settings_ = ProxySettingsFrom(*context.config);
       proxy_settings_.eject_for = std::max(proxy_settings_.eject_for, beat);
+      proxy_settings_.silent_grace = std::max(proxy_settings_.silent_grace, 4 * beat);
       proxy_refresh_ =
           std::clamp(beat / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
       executor_ = context.executor;

@@ -92,6 +92,9 @@ struct Instance {
   std::string port;
   std::string key;                 // host:port, the parked connections' key
   std::atomic<bool> usable{true};  // alive, and not unhealthy
+  // Silent for less than ProxySettings::silent_grace: tried only when no usable instance of its
+  // service is left (the bus itself may be what went quiet: a NATS restart).
+  std::atomic<bool> standby{false};
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> ejected_until{0};  // Clock ticks
 };
@@ -159,7 +162,8 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
   }
 
   // The instance for the next request: usable and not ejected, with the fewest requests in
-  // flight, taken in turn among equals; an ejected one only when nothing else is left.
+  // flight, taken in turn among equals; one on standby or ejected only when nothing else is
+  // left.
   std::shared_ptr<Instance> Pick(const std::string& service, const std::set<std::string>& tried) {
     std::lock_guard lock(mu);
     const auto it = instances.find(service);
@@ -172,7 +176,7 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     for (size_t i = 0; i < list.size(); ++i) {
       const auto& in = list[(start + i) % list.size()];
       if (!in->usable || tried.contains(in->id)) continue;
-      if (in->ejected_until.load() > now) {
+      if (in->standby.load() || in->ejected_until.load() > now) {
         if (fallback == nullptr) fallback = in;
         continue;
       }
@@ -702,8 +706,11 @@ void ServiceProxy::Update(const std::vector<ServiceStatus>& services) {
         in->port = port;
         in->key = host + ":" + port;
       }
-      const bool usable = s.alive && s.health != HealthStatus::kUnhealthy;
+      const bool standby =
+          !s.alive && s.silent < impl_->settings.silent_grace && !s.health_reported_unhealthy;
+      const bool usable = (s.alive && s.health != HealthStatus::kUnhealthy) || standby;
       in->usable.store(usable);
+      in->standby.store(standby);
       if (!usable) continue;
       next[s.service].push_back(in);
       for (const auto& [method, pattern] : s.routes)

@@ -29,6 +29,9 @@ struct ProxySettings {
   /// An instance that refused a connection gets no new requests for this long, unless it is
   /// the only one left.
   std::chrono::milliseconds eject_for{2000};
+  /// An instance not heard from is still tried, when no other instance of its service is, for
+  /// this long: a NATS restart silences every heartbeat at once, while the instances serve on.
+  std::chrono::milliseconds silent_grace{5000};
   size_t idle_per_instance = 64;  // kept-alive connections parked per instance and I/O thread
 };
 

@@ -285,10 +285,14 @@ Result<std::unique_ptr<Locks::Lease>> TakeLease(Shared& s, const std::string& id
 
 HttpResponse LeaseRefused(const Error& e, const std::string& id) {
   if (e.code == ErrorCode::kFailedPrecondition) {
-    return TusError(
+    HttpResponse res = TusError(
         423, "locked",
         fmt::format("another upload instance is writing upload '{}' now ({})", id, e.message),
-        "wait for it to end (or cancel it), then HEAD for the offset");
+        "wait for it to end (or cancel it), then HEAD for the offset; if that instance died, its "
+        "lease lapses within 30 seconds");
+    // The holder renews its lease every 10 s; a dead one's lapses 30 s after its last renewal.
+    res.headers.emplace_back("Retry-After", "10");
+    return res;
   }
   return TusError(503, "unavailable", e.message,
                   "the deployment's lock store (NATS JetStream) cannot be reached; try again "
