@@ -216,11 +216,12 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     }
     for (auto& [key, list] : closing) {
       for (auto& stream : list) {
-        auto* raw = stream.release();
-        asio::post(raw->get_executor(), [raw] {
+        // Closed on its own I/O thread; freed with the handler even if that thread stops first.
+        std::shared_ptr<Stream> owned = std::move(stream);
+        auto on = owned->get_executor();
+        asio::post(on, [owned] {
           boost::system::error_code ignored;
-          raw->socket().close(ignored);
-          delete raw;
+          owned->socket().close(ignored);
         });
       }
     }
