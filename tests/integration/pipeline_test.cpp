@@ -653,20 +653,27 @@ TEST_CASE("microservice soak: uploads, transcodes and players while instances ar
   }
   auto bucket = S3Client(engines.s3);
   std::string transcoder_logs;
-  for (const auto& in : live["transcoder"]) transcoder_logs += in->process->Stderr();
+  int transcoders_that_worked = 0;  // the work spreads: more than one instance transcoded
+  auto add_log = [&](const Instance& in) {
+    const std::string log = in.process->Stderr();
+    transcoders_that_worked += Contains(log, "\tTranscoding\t") ? 1 : 0;
+    transcoder_logs += log;
+  };
+  for (const auto& in : live["transcoder"]) add_log(*in);
   for (const auto& in : dead) {
-    if (in->name == "transcoder") transcoder_logs += in->process->Stderr();
+    if (in->name == "transcoder") add_log(*in);
   }
   const double minutes = std::chrono::duration<double>(duration).count() / 60;
   std::cout << fmt::format(
-      "soak: {:.0f} s, {} videos uploaded and transcoded ({:.1f} a minute), kills: {}; longest "
-      "player outage {} ms (bound {} ms); {} errors seen:\n",
+      "soak: {:.0f} s, {} videos uploaded and transcoded ({:.1f} a minute) by {} transcoder "
+      "instances, kills: {}; longest player outage {} ms (bound {} ms); {} errors seen:\n",
       std::chrono::duration<double>(duration).count(), ids.size(), ids.size() / minutes,
-      fmt::join(kills, " "), longest_outage.count(),
+      transcoders_that_worked, fmt::join(kills, " "), longest_outage.count(),
       std::chrono::duration_cast<std::chrono::milliseconds>(error_bound).count(), errors.size());
   for (const auto& e : errors) std::cout << "  " << e << '\n';
   CHECK(ids.size() >= 2);
   CHECK(nats_restarted);
+  CHECK(transcoders_that_worked >= 2);
   for (const auto& [id, video] : videos) {
     INFO(id << ": " << video.dump());
     CHECK(video.value("state", "") == "ready");
