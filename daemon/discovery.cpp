@@ -15,7 +15,7 @@ namespace {
 // ["GET /api/v1/videos", ...]: how an operator reads a route.
 nlohmann::ordered_json RouteList(const std::vector<std::pair<std::string, std::string>>& routes) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  for (const auto& [method, pattern] : routes) out.push_back(method + " " + pattern);
+  for (const auto& [method, pattern] : routes) out.push_back(fmt::format("{} {}", method, pattern));
   return out;
 }
 

@@ -22,6 +22,8 @@
 #include "tests/support/nats_server.h"
 #include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
+#include "tests/support/tools.h"
+#include "tests/support/wrk.h"
 
 namespace {
 
@@ -29,33 +31,13 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using sg::test::Run;
 
-struct Figures {
-  double rps = 0;
-  double p99_ms = 0;
-};
+using Figures = sg::test::WrkFigures;
 
 Figures Wrk(const std::string& url, int connections, int seconds) {
-  const auto r = Run({"/usr/bin/wrk", "-t", "2", "-c", std::to_string(connections), "-d",
-                      std::to_string(seconds) + "s", "--latency", url},
-                     {}, std::chrono::seconds(seconds + 30));
-  std::smatch m;
-  Figures f;
-  if (std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([\d.]+))")))
-    f.rps = std::stod(m[1]);
-  if (std::regex_search(r.out, m, std::regex(R"(99%\s+([\d.]+)(us|ms|s))"))) {
-    const double v = std::stod(m[1]);
-    f.p99_ms = m[2] == "us" ? v / 1000 : m[2] == "s" ? v * 1000 : v;
-  }
-  if (std::regex_search(r.out, m, std::regex(R"(Non-2xx or 3xx responses:\s+(\d+))"))) {
-    std::cerr << "bench_proxy: " << m[1] << " answers were errors at " << url << '\n';
-  }
-  if (f.rps == 0) std::cerr << "wrk said:\n" << r.out << r.err << '\n';
+  const Figures f = sg::test::Wrk(url, connections, seconds);
+  if (f.errors > 0)
+    std::cerr << "bench_proxy: " << f.errors << " answers were errors at " << url << '\n';
   return f;
-}
-
-std::string Tool(const std::string& name) {
-  auto found = sg::FindProgram(name);
-  return found ? *found : name;
 }
 
 // One service process of the microservice deployment, with a runtime folder of its own.
@@ -102,11 +84,7 @@ int Bench(int argc, char** argv) {
   const std::string media = dir.path() + "/media";
   const std::string db = dir.path() + "/streamgate.db";
   const std::string clip = dir.path() + "/clip.mp4";
-  if (Run({Tool("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i",
-           "testsrc2=size=320x240:rate=25:duration=2", "-c:v", "libx264", "-preset", "ultrafast",
-           "-pix_fmt", "yuv420p", clip},
-          {}, 120s)
-          .exit_code != 0) {
+  if (!sg::test::LavfiClip(clip, "320x240", 2)) {
     std::cerr << "bench_proxy: ffmpeg could not make the clip\n";
     return 1;
   }
@@ -137,16 +115,8 @@ int Bench(int argc, char** argv) {
     sg::test::BenchDaemon monolith(run_dir, sets);
     const uint16_t port = monolith.WaitReady();
     if (port == 0) return 1;
-    auto up = Run({SG_CLI_BIN, "upload", clip, "--url", fmt::format("http://127.0.0.1:{}", port),
-                   "--wait", "--json"},
-                  monolith.env(), 300s);
-    std::smatch m;
-    if (up.exit_code != 0 ||
-        !std::regex_search(up.out, m, std::regex(R"re("video":"([0-9A-Z]{26})")re"))) {
-      std::cerr << "bench_proxy: the clip did not become a ready video: " << up.err << '\n';
-      return 1;
-    }
-    id = m[1];
+    id = monolith.UploadReady(clip, port);
+    if (id.empty()) return 1;
     std::ofstream(fs::path(media) / "videos" / id / "stream" / "seg-9-00001.m4s", std::ios::binary)
         << std::string(1 << 20, 'v');
     rows[0].monolith = Wrk(videos(port), connections, seconds);

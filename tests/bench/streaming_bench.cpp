@@ -22,6 +22,8 @@
 #include "tests/support/bench_daemon.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/tools.h"
+#include "tests/support/wrk.h"
 
 namespace {
 
@@ -29,39 +31,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using sg::test::Run;
 
-struct Figures {
-  double rps = 0;
-  double bytes_per_second = 0;
-  double p99_ms = 0;
-};
-
-double Millis(const std::string& value, const std::string& unit) {
-  const double v = std::stod(value);
-  return unit == "us" ? v / 1000 : unit == "s" ? v * 1000 : v;
-}
-
-Figures Wrk(const std::string& url, int connections, int seconds) {
-  const auto r = Run({"/usr/bin/wrk", "-t", "2", "-c", std::to_string(connections), "-d",
-                      std::to_string(seconds) + "s", "--latency", url},
-                     {}, std::chrono::seconds(seconds + 30));
-  std::smatch m;
-  Figures f;
-  if (std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([\d.]+))"))) {
-    f.rps = std::stod(m[1]);
-  }
-  if (std::regex_search(r.out, m, std::regex(R"(Transfer/sec:\s+([\d.]+)([KMG]?B))"))) {
-    const double unit = m[2] == "GB"   ? 1073741824.0
-                        : m[2] == "MB" ? 1048576.0
-                        : m[2] == "KB" ? 1024.0
-                                       : 1.0;
-    f.bytes_per_second = std::stod(m[1]) * unit;
-  }
-  if (std::regex_search(r.out, m, std::regex(R"(99%\s+([\d.]+)(us|ms|s))"))) {
-    f.p99_ms = Millis(m[1], m[2]);
-  }
-  if (f.rps == 0) std::cerr << "wrk said:\n" << r.out << r.err << '\n';
-  return f;
-}
+using Figures = sg::test::WrkFigures;
+using sg::test::Wrk;
 
 std::string Tool(const std::string& name) {
   auto found = sg::FindProgram(name);
@@ -74,11 +45,7 @@ int Bench(int argc, char** argv) {
   sg::test::TempDir dir;
   const std::string media = dir.path() + "/media";
   const std::string clip = dir.path() + "/clip.mp4";
-  if (Run({Tool("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i",
-           "testsrc2=size=640x360:rate=25:duration=4", "-c:v", "libx264", "-preset", "ultrafast",
-           "-pix_fmt", "yuv420p", clip},
-          {}, 120s)
-          .exit_code != 0) {
+  if (!sg::test::LavfiClip(clip, "640x360", 4)) {
     std::cerr << "bench_streaming: ffmpeg could not make the clip\n";
     return 1;
   }
@@ -95,16 +62,8 @@ int Bench(int argc, char** argv) {
   sg::test::BenchDaemon daemon(run_dir, local);
   const uint16_t port = daemon.WaitReady();
   if (port == 0) return 1;
-  auto up = Run({SG_CLI_BIN, "upload", clip, "--url", fmt::format("http://127.0.0.1:{}", port),
-                 "--wait", "--json"},
-                daemon.env(), 300s);
-  std::smatch m;
-  if (up.exit_code != 0 ||
-      !std::regex_search(up.out, m, std::regex(R"re("video":"([0-9A-Z]{26})")re"))) {
-    std::cerr << "bench_streaming: the clip did not become a ready video: " << up.err << '\n';
-    return 1;
-  }
-  const std::string id = m[1];
+  const std::string id = daemon.UploadReady(clip, port);
+  if (id.empty()) return 1;
   // Two segments of the sizes asked for, beside the real ones, under names the plugin serves.
   const fs::path stream = fs::path(media) / "videos" / id / "stream";
   std::ofstream(stream / "seg-9-00001.m4s", std::ios::binary) << std::string(1 << 20, 'v');

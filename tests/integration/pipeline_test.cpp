@@ -71,32 +71,40 @@ struct Instance {
   std::unique_ptr<Process> process;
 };
 
+// The deployment's front door on a free port of its own.
+std::unique_ptr<Instance> StartGateway(std::vector<std::string> sets) {
+  sets.push_back("server.port=0");
+  return std::make_unique<Instance>("api-gateway", sets);
+}
+
+// Every process of a deployment on `nats` (heartbeats every 300 ms) and the catalogue on `pg`,
+// listening on loopback.
+std::vector<std::string> SharedSets(const NatsServer& nats, const PostgresServer& pg) {
+  return {"nats.url=" + nats.Url(),
+          "nats.heartbeat_interval=300ms",
+          "nats.reconnect_wait=100ms",
+          "server.host=127.0.0.1",
+          "monitoring.prometheus_port=0",
+          "metadata.engine=postgres",
+          "database.host=" + pg.host(),
+          "database.port=" + std::to_string(pg.port()),
+          "database.user=" + pg.user(),
+          "database.password=" + pg.password(),
+          "database.database=" + pg.database(),
+          "database.sslmode=disable"};
+}
+
 // The shared engines, and the settings that point every service at them.
 struct Engines {
   Engines() : nats(true), s3(root, SG_S3RVER_BIN), pg(PostgresServer::StartOrSkip()) {}
   std::vector<std::string> Sets() const {
-    std::vector<std::string> sets = {"nats.url=" + nats.Url(),
-                                     "nats.heartbeat_interval=300ms",
-                                     "nats.request_timeout=2s",
-                                     "nats.reconnect_wait=100ms",
-                                     "server.host=127.0.0.1",
-                                     "monitoring.prometheus_port=0",
-                                     "metadata.engine=postgres",
-                                     "metadata.retry_interval=200ms",
-                                     "database.host=" + pg->host(),
-                                     "database.port=" + std::to_string(pg->port()),
-                                     "database.user=" + pg->user(),
-                                     "database.password=" + pg->password(),
-                                     "database.database=" + pg->database(),
-                                     "database.sslmode=disable",
-                                     "cache.backend=redis",
-                                     "redis.host=127.0.0.1",
-                                     "redis.port=" + std::to_string(redis.port),
-                                     "transcoder.segment_duration=2s",
-                                     "transcoder.preset=ultrafast",
-                                     "transcoder.ladder=[240p:300k, 360p:600k]",
-                                     "worker.backoff_base=100ms",
-                                     "transcoder.work_dir=" + root.path() + "/work"};
+    std::vector<std::string> sets = SharedSets(nats, *pg);
+    sets.insert(sets.end(),
+                {"nats.request_timeout=2s", "metadata.retry_interval=200ms", "cache.backend=redis",
+                 "redis.host=127.0.0.1", "redis.port=" + std::to_string(redis.port),
+                 "transcoder.segment_duration=2s", "transcoder.preset=ultrafast",
+                 "transcoder.ladder=[240p:300k, 360p:600k]", "worker.backoff_base=100ms",
+                 "transcoder.work_dir=" + root.path() + "/work"});
     for (auto& set : S3Sets(s3)) sets.push_back(set);
     return sets;
   }
@@ -122,29 +130,7 @@ json Video(uint16_t port, const std::string& id) {
 // A clip made by ffmpeg (lavfi testsrc2 and a sine), `seconds` long.
 std::string MakeClip(const TempDir& dir, double seconds) {
   const std::string path = dir.path() + "/clip.mp4";
-  const auto made = Run({Tool("ffmpeg"),
-                         "-v",
-                         "error",
-                         "-y",
-                         "-f",
-                         "lavfi",
-                         "-i",
-                         "testsrc2=size=640x360:rate=25:duration=" + std::to_string(seconds),
-                         "-f",
-                         "lavfi",
-                         "-i",
-                         "sine=frequency=440:duration=" + std::to_string(seconds),
-                         "-c:v",
-                         "libx264",
-                         "-preset",
-                         "ultrafast",
-                         "-pix_fmt",
-                         "yuv420p",
-                         "-c:a",
-                         "aac",
-                         path},
-                        {}, 120s);
-  REQUIRE(made.exit_code == 0);
+  REQUIRE(LavfiClip(path, "640x360", seconds));
   return path;
 }
 
@@ -163,9 +149,8 @@ TEST_CASE("microservice mode: upload through the gateway with tus-js-client, tra
   Node();  // 77 without node and tus-js-client
   Engines engines;
   const auto sets = engines.Sets();
-  std::vector<std::string> gateway_sets = sets;
-  gateway_sets.push_back("server.port=0");
-  Instance gateway("api-gateway", gateway_sets);
+  auto front = StartGateway(sets);
+  Instance& gateway = *front;
   const uint16_t gw = gateway.HttpPort();
   REQUIRE(gw != 0);
   // The services behind it pick free ports of their own: the gateway learns them from their
@@ -317,32 +302,19 @@ TEST_CASE("microservice mode: the gateway spreads requests over instances and re
           "[microservice][proxy]") {
   NatsServer nats(true);
   auto pg = PostgresServer::StartOrSkip();
-  std::vector<std::string> sets = {"nats.url=" + nats.Url(),
-                                   "nats.heartbeat_interval=300ms",
-                                   "nats.reconnect_wait=100ms",
-                                   "server.host=127.0.0.1",
-                                   "monitoring.prometheus_port=0",
-                                   "metadata.engine=postgres",
-                                   "database.host=" + pg->host(),
-                                   "database.port=" + std::to_string(pg->port()),
-                                   "database.user=" + pg->user(),
-                                   "database.password=" + pg->password(),
-                                   "database.database=" + pg->database(),
-                                   "database.sslmode=disable"};
-  std::vector<std::string> gateway_sets = sets;
-  gateway_sets.push_back("server.port=0");
-  Instance gateway("api-gateway", gateway_sets);
+  const std::vector<std::string> sets = SharedSets(nats, *pg);
+  auto front = StartGateway(sets);
+  Instance& gateway = *front;
   const uint16_t gw = gateway.HttpPort();
   // Before any metadata instance: the route is unknown (404); the gateway's own routes work.
   CHECK(Ask(gw, "GET", "/health")->status == 200);
   auto a = std::make_unique<Instance>("metadata", sets);
   auto b = std::make_unique<Instance>("metadata", sets);
-  REQUIRE(WaitFor(
-      [&] {
-        auto r = Ask(gw, "GET", "/api/v1/videos");
-        return r && r->status == 200;
-      },
-      20s));
+  const auto catalogue_answers = [&] {
+    auto r = Ask(gw, "GET", "/api/v1/videos");
+    return r && r->status == 200;
+  };
+  REQUIRE(WaitFor(catalogue_answers, 20s));
   // Both instances answer: the catalogue is one (PostgreSQL), the load is spread.
   const auto served = [](const Instance& in) {
     const std::string log = in.process->Stderr();
@@ -396,12 +368,7 @@ TEST_CASE("microservice mode: the gateway spreads requests over instances and re
   CHECK(gone["service"] == "metadata");
   // A new instance (a restart) is found again.
   auto c = std::make_unique<Instance>("metadata", sets);
-  CHECK(WaitFor(
-      [&] {
-        auto r = Ask(gw, "GET", "/api/v1/videos");
-        return r && r->status == 200;
-      },
-      10s));
+  CHECK(WaitFor(catalogue_answers, 10s));
   const auto status =
       Run({SG_CLI_BIN, "--service", "api-gateway", "--json", "status"}, gateway.env);
   const uint16_t metrics_port = ListenerPort(status.out, "metrics");
@@ -450,9 +417,8 @@ TEST_CASE("microservice soak: uploads, transcodes and players while instances ar
   const auto error_bound = std::chrono::seconds(5);
   Engines engines;
   const auto sets = engines.Sets();
-  std::vector<std::string> gateway_sets = sets;
-  gateway_sets.push_back("server.port=0");
-  Instance gateway("api-gateway", gateway_sets);
+  auto front = StartGateway(sets);
+  Instance& gateway = *front;
   const uint16_t gw = gateway.HttpPort();
   const std::string base = "http://127.0.0.1:" + std::to_string(gw);
 

@@ -42,29 +42,7 @@ const std::vector<std::string> kQuick = {
 struct Ready {
   explicit Ready(std::vector<std::string> more = {}, bool local = true) {
     const std::string clip = dir.path() + "/clip.mp4";
-    auto made = Run({Tool("ffmpeg"),
-                     "-v",
-                     "error",
-                     "-y",
-                     "-f",
-                     "lavfi",
-                     "-i",
-                     "testsrc2=size=640x360:rate=25:duration=6",
-                     "-f",
-                     "lavfi",
-                     "-i",
-                     "sine=frequency=440:duration=6",
-                     "-c:v",
-                     "libx264",
-                     "-preset",
-                     "ultrafast",
-                     "-pix_fmt",
-                     "yuv420p",
-                     "-c:a",
-                     "aac",
-                     clip},
-                    {}, 120s);
-    REQUIRE(made.exit_code == 0);
+    REQUIRE(LavfiClip(clip, "640x360", 6));
     std::vector<std::string> sets = kQuick;
     if (local) sets.push_back("storage.path=" + dir.path() + "/media");
     sets.push_back("transcoder.work_dir=" + dir.path() + "/work");

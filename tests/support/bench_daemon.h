@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,22 @@ class BenchDaemon {
     return port;
   }
   std::string Stderr() const { return process_->Stderr(); }
+
+  /// Uploads `file` with the CLI to the daemon's HTTP `port` and waits until its video is
+  /// ready: the video's id, or "" (with the CLI's message on stderr) when it did not become one.
+  std::string UploadReady(const std::string& file, uint16_t port) const {
+    using namespace std::chrono_literals;
+    const auto up = Run({SG_CLI_BIN, "upload", file, "--url",
+                         "http://127.0.0.1:" + std::to_string(port), "--wait", "--json"},
+                        env_, 300s);
+    std::smatch m;
+    if (up.exit_code != 0 ||
+        !std::regex_search(up.out, m, std::regex(R"re("video":"([0-9A-Z]{26})")re"))) {
+      std::fprintf(stderr, "the clip did not become a ready video: %s\n", up.err.c_str());
+      return "";
+    }
+    return m[1];
+  }
 
   uint16_t metrics_port = 0;
 

@@ -705,7 +705,7 @@ void ServiceProxy::Update(const std::vector<ServiceStatus>& services) {
         in->service = s.service;
         in->host = host;
         in->port = port;
-        in->key = host + ":" + port;
+        in->key = fmt::format("{}:{}", host, port);
       }
       const bool standby =
           !s.alive && s.silent < impl_->settings.silent_grace && !s.health_reported_unhealthy;
