@@ -680,6 +680,15 @@ class TranscoderPlugin final : public Plugin {
     std::string etag;
     if (auto info = s.storage->Stat(key)) etag = info->etag;
     etag.erase(std::remove(etag.begin(), etag.end(), '"'), etag.end());
+    // Queued before the job exists: once it does, its handler may already have moved the video
+    // on to processing, and a late uploaded -> queued would then knock it back (processing ->
+    // queued is the lost-lease move), failing the handler's processing -> ready. A video left
+    // queued without a job gets one at the next start (CatchUp).
+    if (video->state == VideoState::kUploaded) {
+      VideoTransition to;
+      to.to = VideoState::kQueued;
+      (void)(*catalogue)->Transition(id, to);
+    }
     JobSpec spec;
     spec.kind = kTranscodeKind;
     spec.payload = Dump({{"video", id}});
@@ -691,11 +700,6 @@ class TranscoderPlugin final : public Plugin {
       return;
     }
     s.enqueued.fetch_add(1);
-    if (video->state == VideoState::kUploaded) {
-      VideoTransition to;
-      to.to = VideoState::kQueued;
-      (void)(*catalogue)->Transition(id, to);
-    }
     s.logger->info(log::With("Transcode queued", {{"video", id}, {"job", job->id}}));
   }
 
