@@ -18,6 +18,7 @@
 #include "common/strings.h"
 #include "daemon/plugin_api/catalogue.h"
 #include "daemon/plugin_api/jobs.h"
+#include "daemon/plugin_api/periodic_timer.h"
 #include "daemon/plugin_api/registration.h"
 #include "daemon/plugins/transcoder/ladder.h"
 #include "daemon/plugins/transcoder/transcoder_config.h"
@@ -37,6 +38,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr const char* kTranscodeKind = "transcode";
 constexpr const char* kProgressSubject = "video.transcode.progress";
 constexpr auto kProgressEvery = std::chrono::milliseconds(500);  // at most two events a second
+constexpr auto kSweepEvery = std::chrono::seconds(10);  // the look for uploads whose event was lost
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -492,6 +494,7 @@ class TranscoderPlugin final : public Plugin {
   }
 
   Result<void> Init(PluginContext& context) override {
+    executor_ = context.executor;
     const config::Config& config = *context.config;
     shared_ = std::make_shared<Shared>();
     Shared& s = *shared_;
@@ -598,10 +601,16 @@ class TranscoderPlugin final : public Plugin {
     if (!s->blocking->Submit([s] { CatchUp(*s); })) {
       s->logger->warn("The blocking pool refused the look for videos waiting to be transcoded");
     }
+    // And later too: a video.uploaded event lost on the way (NATS restarting, or a moment with
+    // no transcoder subscribed) would otherwise leave its video uploaded until the next start.
+    sweep_ = std::make_unique<PeriodicTimer>(executor_, kSweepEvery, [s] {
+      (void)s->blocking->Submit([s] { CatchUp(*s, /*missed_only=*/true); });
+    });
     return {};
   }
 
   void Stop(Deadline) override {
+    sweep_.reset();
     shared_->stopping = true;  // running ffmpegs end; their jobs run again after the lease
     subscription_.Reset();
     collector_.Reset();
@@ -704,11 +713,15 @@ class TranscoderPlugin final : public Plugin {
   }
 
   // At start: every video still uploaded or queued gets its job (an existing one is kept).
-  static void CatchUp(Shared& s) {
+  // `missed_only` (the periodic sweep): uploaded videos alone, whose event never arrived.
+  static void CatchUp(Shared& s, bool missed_only = false) {
     auto catalogue = s.FindCatalogue();
     if (!catalogue) return;
     size_t found = 0;
-    for (auto state : {VideoState::kUploaded, VideoState::kQueued}) {
+    const std::vector<VideoState> states =
+        missed_only ? std::vector<VideoState>{VideoState::kUploaded}
+                    : std::vector<VideoState>{VideoState::kUploaded, VideoState::kQueued};
+    for (auto state : states) {
       VideoQuery query;
       query.state = state;
       query.limit = kMaxPageSize;
@@ -728,7 +741,9 @@ class TranscoderPlugin final : public Plugin {
       }
     }
     if (found > 0) {
-      s.logger->info(log::With("Queued the transcodes of videos that were waiting",
+      s.logger->info(log::With(missed_only ? "Queued the transcodes of uploaded videos whose "
+                                             "event was missed"
+                                           : "Queued the transcodes of videos that were waiting",
                                {{"videos", static_cast<int64_t>(found)}}));
     }
   }
@@ -777,6 +792,8 @@ class TranscoderPlugin final : public Plugin {
   std::unique_ptr<JobQueue::Registration> handler_;
   Registration subscription_;
   Registration collector_;
+  boost::asio::any_io_executor executor_;
+  std::unique_ptr<PeriodicTimer> sweep_;  // the look for missed uploads, while started
 };
 
 }  // namespace
