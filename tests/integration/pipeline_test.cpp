@@ -449,7 +449,7 @@ TEST_CASE("microservice soak: uploads, transcodes and players while instances ar
   std::mutex mu;
   std::vector<std::string> errors;  // every error seen, with its time
   std::vector<std::string> ids;     // uploaded videos
-  std::set<std::string> ready;      // seen ready by the players
+  std::set<std::string> ready;      // seen ready: the player thread's own
   auto note = [&](const std::string& what) {
     const double t = std::chrono::duration<double>(SteadyClock::now() - began).count();
     std::lock_guard lock(mu);
@@ -504,29 +504,25 @@ TEST_CASE("microservice soak: uploads, transcodes and players while instances ar
   threads.emplace_back([&] {
     std::optional<SteadyClock::time_point> failing_since;
     size_t turn = 0;
-    while (!stop) {
-      std::string id;
+    // The uploaded videos that are ready now join the ones played (this thread's alone).
+    auto refresh_ready = [&] {
+      std::vector<std::string> known;
       {
         std::lock_guard lock(mu);
-        if (!ready.empty())
-          id = *std::next(ready.begin(), static_cast<long>(turn++ % ready.size()));
+        known = ids;
       }
-      if (id.empty()) {
-        // Find ready ones among the uploaded.
-        std::vector<std::string> known;
-        {
-          std::lock_guard lock(mu);
-          known = ids;
-        }
-        for (const auto& k : known) {
-          if (Video(gw, k).value("state", "") == "ready") {
-            std::lock_guard lock(mu);
-            ready.insert(k);
-          }
-        }
-        std::this_thread::sleep_for(100ms);  // nothing to play yet: poll
+      for (const auto& k : known) {
+        if (!ready.contains(k) && Video(gw, k).value("state", "") == "ready") ready.insert(k);
+      }
+      return stop || !ready.empty();
+    };
+    while (!stop) {
+      if (ready.empty()) {
+        // Nothing to play yet: until a video is ready, or the soak ends.
+        WaitFor(refresh_ready, duration + 180s);
         continue;
       }
+      const std::string id = *std::next(ready.begin(), static_cast<long>(turn++ % ready.size()));
       std::string failure;
       const std::string dir = "/videos/" + id + "/";
       auto master = Ask(gw, "GET", dir + "master.m3u8");
@@ -555,20 +551,7 @@ TEST_CASE("microservice soak: uploads, transcodes and players while instances ar
                      std::chrono::duration_cast<std::chrono::milliseconds>(now - *failing_since));
         failing_since.reset();
       }
-      // Refresh the ready set now and then.
-      if (turn % 20 == 0) {
-        std::vector<std::string> known;
-        {
-          std::lock_guard lock(mu);
-          known = ids;
-        }
-        for (const auto& k : known) {
-          if (!ready.contains(k) && Video(gw, k).value("state", "") == "ready") {
-            std::lock_guard lock(mu);
-            ready.insert(k);
-          }
-        }
-      }
+      if (turn % 20 == 0) refresh_ready();  // newly ready videos join now and then
     }
     if (failing_since) {
       longest_outage =
@@ -584,7 +567,9 @@ TEST_CASE("microservice soak: uploads, transcodes and players while instances ar
   std::vector<std::string> kills;
   bool nats_restarted = false;
   while (SteadyClock::now() < deadline) {
-    std::this_thread::sleep_for(kill_every);  // the pace of the chaos, not a wait for a state
+    // The pace of the chaos: a kill every interval whatever state things are in, so a sleep
+    // and not a wait for a condition.
+    std::this_thread::sleep_for(kill_every);
     if (!nats_restarted && SteadyClock::now() > began + duration / 2) {
       engines.nats.Stop();
       engines.nats.Start();
