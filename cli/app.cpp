@@ -1,5 +1,6 @@
 #include "cli/app.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -30,31 +31,50 @@ bool InLoginSession() {
 ClientSettings Context::Settings() const {
   ClientSettings settings;
   settings.timeout = Timeout();
+  std::string chosen = endpoint;
+  if (const char* env = std::getenv("STREAMGATE_ENDPOINT");
+      chosen.empty() && env != nullptr && *env != '\0') {
+    chosen = env;
+  }
+  // An ipc endpoint named on the command line or in the environment needs nothing from the
+  // configuration: its CURVE keys are for tcp only.
+  if (chosen.starts_with("ipc://")) {
+    settings.endpoint = chosen;
+    return settings;
+  }
   // The configuration names the endpoint and the CURVE keys. Its other problems are the daemon's
-  // to report: a value that failed to load keeps its default here.
+  // to report: a value that failed to load keeps its default here. With no file and no
+  // STREAMGATE_CONTROL_* variable every control key keeps its default, the empty string, and the
+  // schema (every plugin's keys, a third of a millisecond to build) is not needed at all.
   config::LoadOptions load;
   if (!config_path.empty()) load.path = config_path;
   load.env = config::ProcessEnvironment();
-  const config::LoadResult loaded = config::Load(plugins::BuiltinSchema(), load);
-  const config::Config& config = loaded.config;
-  settings.curve_server_key = config.String("control.curve_server_key");
-  settings.curve_client_key = config.String("control.curve_client_key");
-  if (!endpoint.empty()) {
-    settings.endpoint = endpoint;
-  } else if (const char* env = std::getenv("STREAMGATE_ENDPOINT"); env != nullptr && *env != '\0') {
-    settings.endpoint = env;
+  const bool control_env = std::any_of(load.env.begin(), load.env.end(), [](const auto& var) {
+    return var.first.starts_with("STREAMGATE_CONTROL_");
+  });
+  std::string configured_endpoint;
+  if (!config_path.empty() || control_env || config::FindConfigFile(load.env)) {
+    const config::LoadResult loaded = config::Load(plugins::BuiltinSchema(), load);
+    const config::Config& config = loaded.config;
+    settings.curve_server_key = config.String("control.curve_server_key");
+    settings.curve_client_key = config.String("control.curve_client_key");
+    configured_endpoint = config.String("control.endpoint");
+  }
+  if (!chosen.empty()) {
+    settings.endpoint = chosen;
   } else {
-    settings.endpoint = ControlEndpoint(config.String("control.endpoint"), service);
-    const bool fallback = service.empty() && config.String("control.endpoint").empty() &&
+    settings.endpoint = ControlEndpoint(configured_endpoint, service);
+    const bool fallback = service.empty() && configured_endpoint.empty() &&
                           access(settings.endpoint.substr(6).c_str(), F_OK) != 0;
-    const auto services = ServiceEndpoints();
-    if (fallback && !services.empty()) {
-      settings.endpoint = services.front().second;
-    } else if (fallback && InLoginSession() &&
-               access(SystemControlEndpoint().substr(6).c_str(), F_OK) == 0) {
-      // The system service (streamgated.service), seen by root from a login shell, whose
-      // XDG_RUNTIME_DIR names the session's runtime directory instead of /run.
-      settings.endpoint = SystemControlEndpoint();
+    if (fallback) {
+      const auto services = ServiceEndpoints();
+      if (!services.empty()) {
+        settings.endpoint = services.front().second;
+      } else if (InLoginSession() && access(SystemControlEndpoint().substr(6).c_str(), F_OK) == 0) {
+        // The system service (streamgated.service), seen by root from a login shell, whose
+        // XDG_RUNTIME_DIR names the session's runtime directory instead of /run.
+        settings.endpoint = SystemControlEndpoint();
+      }
     }
   }
   return settings;

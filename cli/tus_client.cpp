@@ -2,15 +2,22 @@
 
 #include <algorithm>
 #include <cctype>
-#include <mutex>
+#include <stdexcept>
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
+
+#include "cli/http_libs.h"
 
 namespace sg::cli {
 namespace {
+
+// For the helpers below, which a TusClient calls after loading the libraries.
+const HttpLibs& RequireHttpLibs() {
+  auto libs = LoadHttpLibs();
+  if (!libs) throw std::runtime_error(libs.error().message);
+  return **libs;
+}
 
 std::string Lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
@@ -64,9 +71,10 @@ int OnProgress(void* user, curl_off_t /*dltotal*/, curl_off_t /*dlnow*/, curl_of
 }  // namespace
 
 struct TusClient::Impl {
+  const HttpLibs* libs = nullptr;
   CURL* curl = nullptr;
   ~Impl() {
-    if (curl != nullptr) curl_easy_cleanup(curl);
+    if (curl != nullptr) libs->easy_cleanup(curl);
   }
 };
 
@@ -90,10 +98,11 @@ std::string HttpReply::Problem() const {
 }
 
 Result<std::unique_ptr<TusClient>> TusClient::Create() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  auto libs = LoadHttpLibs();
+  if (!libs) return libs.error();
   auto impl = std::make_unique<Impl>();
-  impl->curl = curl_easy_init();
+  impl->libs = *libs;
+  impl->curl = impl->libs->easy_init();
   if (impl->curl == nullptr) return Fail(ErrorCode::kInternal, "libcurl could not make a handle");
   return std::unique_ptr<TusClient>(new TusClient(std::move(impl)));
 }
@@ -104,53 +113,54 @@ TusClient::~TusClient() = default;
 Result<HttpReply> TusClient::Send(const std::string& method, const std::string& url,
                                   const std::vector<std::string>& headers, std::string_view body) {
   CURL* curl = impl_->curl;
+  const HttpLibs& api = *impl_->libs;
   // Reset drops the options of the last request but keeps the connection for the next one.
-  curl_easy_reset(curl);
+  api.easy_reset(curl);
   HttpReply reply;
   Transfer transfer{&reply, &progress_};
   curl_slist* list = nullptr;
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  for (const auto& h : headers) list = api.slist_append(list, h.c_str());
   // No "Expect: 100-continue": a round trip per chunk for nothing, since we send the whole chunk
   // whatever the answer.
-  list = curl_slist_append(list, "Expect:");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &OnProgress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+  list = api.slist_append(list, "Expect:");
+  api.easy_setopt(curl, CURLOPT_URL, url.c_str());
+  api.easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  api.easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader);
+  api.easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  api.easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
+  api.easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+  api.easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  api.easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+  api.easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
+  api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
   // A stalled connection (less than 1 byte/s for 60 s) is a network error to retry, whatever the
   // chunk's size.
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+  api.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  api.easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
   if (rate_limit_ > 0) {
-    curl_easy_setopt(curl, CURLOPT_MAX_SEND_SPEED_LARGE, static_cast<curl_off_t>(rate_limit_));
+    api.easy_setopt(curl, CURLOPT_MAX_SEND_SPEED_LARGE, static_cast<curl_off_t>(rate_limit_));
   }
   if (method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    api.easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (method == "GET") {
-    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    api.easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   } else {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.empty() ? "" : body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    api.easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    api.easy_setopt(curl, CURLOPT_POST, 1L);
+    api.easy_setopt(curl, CURLOPT_POSTFIELDS, body.empty() ? "" : body.data());
+    api.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
-  const CURLcode code = curl_easy_perform(curl);
-  curl_slist_free_all(list);
+  const CURLcode code = api.easy_perform(curl);
+  api.slist_free_all(list);
   if (transfer.stopped || code == CURLE_ABORTED_BY_CALLBACK) {
     return Fail(ErrorCode::kFailedPrecondition, "interrupted");
   }
   if (code != CURLE_OK) {
     return Fail(ErrorCode::kUnavailable,
-                fmt::format("{} {}: {}", method, url, curl_easy_strerror(code)));
+                fmt::format("{} {}: {}", method, url, api.easy_strerror(code)));
   }
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+  api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
   return reply;
 }
 
@@ -166,10 +176,11 @@ std::string ResolveUrl(const std::string& base, const std::string& url) {
 }
 
 std::string Base64(std::string_view bytes) {
+  const HttpLibs& api = RequireHttpLibs();
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
+  const int n = api.encode_block(reinterpret_cast<unsigned char*>(out.data()),
+                                 reinterpret_cast<const unsigned char*>(bytes.data()),
+                                 static_cast<int>(bytes.size()));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -177,7 +188,8 @@ std::string Base64(std::string_view bytes) {
 std::string Sha1Checksum(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha1(), nullptr);
+  const HttpLibs& api = RequireHttpLibs();
+  api.digest(bytes.data(), bytes.size(), digest, &length, api.sha1(), nullptr);
   return "sha1 " + Base64(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 

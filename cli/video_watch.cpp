@@ -8,10 +8,10 @@
 #include <ostream>
 #include <thread>
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/http_libs.h"
 #include "cli/upload_progress.h"
 #include "common/exit_codes.h"
 
@@ -59,11 +59,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr size_t kMaxErrorBody = 64 * 1024;
-
-void EnsureCurl() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // One HTTP exchange's result: the status (0 when nothing answered) and the error body.
 struct Exchange {
@@ -154,33 +149,39 @@ class Watcher {
   // The events route, read until the video's final state, the end of the stream, an error
   // status, Ctrl-C or the deadline.
   Exchange Stream() {
-    EnsureCurl();
-    CURL* curl = curl_easy_init();
     Exchange ex;
+    const auto libs = LoadHttpLibs();
+    if (!libs) {
+      ex.error = libs.error().message;
+      return ex;
+    }
+    const HttpLibs& api = **libs;
+    CURL* curl = api.easy_init();
     if (curl == nullptr) {
       ex.error = "libcurl could not make a handle";
       return ex;
     }
     struct Ctx {
       Watcher* self;
+      const HttpLibs* api;
       CURL* curl;
       Exchange* ex;
       SseParser parser;
       bool checked = false;
-    } ctx{this, curl, &ex, {}, false};
+    } ctx{this, &api, curl, &ex, {}, false};
     const std::string url = Url(true);
-    curl_slist* headers = curl_slist_append(nullptr, "Accept: text/event-stream");
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(
+    curl_slist* headers = api.slist_append(nullptr, "Accept: text/event-stream");
+    api.easy_setopt(curl, CURLOPT_URL, url.c_str());
+    api.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    api.easy_setopt(
         curl, CURLOPT_WRITEFUNCTION,
         +[](char* data, size_t size, size_t count, void* user) -> size_t {
           auto* c = static_cast<Ctx*>(user);
           const size_t n = size * count;
           if (!c->checked) {
-            curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->ex->status);
+            c->api->easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->ex->status);
             c->checked = true;
           }
           if (c->ex->status != 200) {
@@ -190,53 +191,58 @@ class Watcher {
           for (auto& e : c->parser.Feed(std::string_view(data, n))) c->self->OnEvent(e);
           return c->self->done_ ? 0 : n;  // 0 ends the transfer: the video is done
         });
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ctx);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(
+    api.easy_setopt(curl, CURLOPT_WRITEDATA, &ctx);
+    api.easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    api.easy_setopt(
         curl, CURLOPT_XFERINFOFUNCTION,
         +[](void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
           auto* c = static_cast<Ctx*>(user);
           return c->self->Interrupted() || c->self->PastDeadline() ? 1 : 0;
         });
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &ctx);
-    const CURLcode code = curl_easy_perform(curl);
-    if (!ctx.checked) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ex.status);
+    api.easy_setopt(curl, CURLOPT_XFERINFODATA, &ctx);
+    const CURLcode code = api.easy_perform(curl);
+    if (!ctx.checked) api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ex.status);
     if (code != CURLE_OK && code != CURLE_WRITE_ERROR && code != CURLE_ABORTED_BY_CALLBACK) {
-      ex.error = fmt::format("GET {}: {}", url, curl_easy_strerror(code));
+      ex.error = fmt::format("GET {}: {}", url, api.easy_strerror(code));
     }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
+    api.slist_free_all(headers);
+    api.easy_cleanup(curl);
     return ex;
   }
 
   Exchange GetVideo() {
-    EnsureCurl();
     Exchange ex;
-    CURL* curl = curl_easy_init();
+    const auto libs = LoadHttpLibs();
+    if (!libs) {
+      ex.error = libs.error().message;
+      return ex;
+    }
+    const HttpLibs& api = **libs;
+    CURL* curl = api.easy_init();
     if (curl == nullptr) {
       ex.error = "libcurl could not make a handle";
       return ex;
     }
     const std::string url = Url(false);
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(
+    api.easy_setopt(curl, CURLOPT_URL, url.c_str());
+    api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    api.easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    api.easy_setopt(
         curl, CURLOPT_WRITEFUNCTION,
         +[](char* data, size_t size, size_t count, void* user) -> size_t {
           auto* body = static_cast<std::string*>(user);
           if (body->size() < kMaxErrorBody) body->append(data, size * count);
           return size * count;
         });
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ex.body);
-    const CURLcode code = curl_easy_perform(curl);
+    api.easy_setopt(curl, CURLOPT_WRITEDATA, &ex.body);
+    const CURLcode code = api.easy_perform(curl);
     if (code == CURLE_OK) {
-      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ex.status);
+      api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ex.status);
     } else {
-      ex.error = fmt::format("GET {}: {}", url, curl_easy_strerror(code));
+      ex.error = fmt::format("GET {}: {}", url, api.easy_strerror(code));
     }
-    curl_easy_cleanup(curl);
+    api.easy_cleanup(curl);
     return ex;
   }
 
