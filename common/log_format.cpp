@@ -1,6 +1,7 @@
 #include "common/log_format.h"
 
 #include <cctype>
+#include <ctime>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -11,9 +12,9 @@ namespace {
 // A value as prod and dev formats print it: strings with spaces, quotes or '=' are quoted.
 std::string PlainValue(const Field::Value& value) {
   if (const auto* s = std::get_if<std::string>(&value)) {
-    const bool needs_quotes = s->empty() || s->find_first_of(" \t\"=\n") != std::string::npos;
-    if (!needs_quotes) return *s;
-    return nlohmann::json(*s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string out;
+    AppendPlain(out, *s);
+    return out;
   }
   if (const auto* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
   if (const auto* d = std::get_if<double>(&value)) return fmt::format("{}", *d);
@@ -28,10 +29,9 @@ nlohmann::json JsonValue(const Field::Value& value) {
 }
 
 std::string IsoTime(std::chrono::system_clock::time_point time) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() % 1000;
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
-                     fmt::gmtime(std::chrono::system_clock::to_time_t(time)), ms);
+  std::string out;
+  AppendIsoTime(out, time);
+  return out;
 }
 
 std::string LocalClock(std::chrono::system_clock::time_point time) {
@@ -61,6 +61,34 @@ std::string_view LevelColor(spdlog::level::level_enum level) {
 }
 
 }  // namespace
+
+void AppendPlain(std::string& out, std::string_view text) {
+  const bool needs_quotes = text.empty() || text.find_first_of(" \t\"=\n") != std::string::npos;
+  if (!needs_quotes) {
+    out += text;
+    return;
+  }
+  out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void AppendIsoTime(std::string& out, std::chrono::system_clock::time_point time) {
+  // gmtime and the date's formatting change once a second: each thread keeps its last one.
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached;
+  const std::time_t second = std::chrono::system_clock::to_time_t(time);
+  if (second != cached_second) {
+    cached = fmt::format("{:%Y-%m-%dT%H:%M:%S}", fmt::gmtime(second));
+    cached_second = second;
+  }
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() % 1000;
+  out += cached;
+  out += '.';
+  out += static_cast<char>('0' + ms / 100);
+  out += static_cast<char>('0' + ms / 10 % 10);
+  out += static_cast<char>('0' + ms % 10);
+  out += 'Z';
+}
 
 std::optional<Format> ParseFormat(std::string_view name) {
   if (name == "dev") return Format::kDev;

@@ -28,6 +28,10 @@ const Record& FromMsg(const spdlog::details::log_msg& msg) {
 }  // namespace
 
 void RecordFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
+  if (std::string_view(msg.logger_name.data(), msg.logger_name.size()) == kLinesLogger) {
+    dest.append(msg.payload.data(), msg.payload.data() + msg.payload.size());
+    return;
+  }
   const std::string line = Render(FromMsg(msg), format_, service_, color_);
   dest.append(line.data(), line.data() + line.size());
   dest.push_back('\n');

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <spdlog/details/log_msg.h>
 #include <spdlog/details/null_mutex.h>
@@ -18,6 +19,10 @@
 namespace sg::log {
 
 class LogHub;
+
+/// The logger name of a message that holds whole formatted lines (the access log's buffers):
+/// the formatters pass it through as it is. No component can have this name.
+inline constexpr std::string_view kLinesLogger = "\x01lines";
 
 /// Renders records in one of our formats; spdlog calls it for the console and file sinks.
 class RecordFormatter final : public spdlog::formatter {

@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <unistd.h>
 
+#include "common/access_log.h"
 #include "common/log_sinks.h"
 
 namespace sg::log {
@@ -19,6 +20,12 @@ LogHub::LogHub(const Options& options)
       default_level_(options.level) {}
 
 LogHub::~LogHub() {
+  std::shared_ptr<AccessLog> access;
+  {
+    std::lock_guard lock(mu_);
+    access = access_;
+  }
+  if (access) access->Close();
   Flush();
   // Async loggers hand their queue to the pool's thread; drop them before the pool so that it
   // drains what is queued and joins.
@@ -36,6 +43,7 @@ Result<std::unique_ptr<LogHub>> LogHub::Create(const Options& options) {
     console->set_formatter(
         std::make_unique<RecordFormatter>(options.format, options.service, color));
     hub->sinks_.push_back(std::make_shared<GateSink>(console, *hub));
+    hub->lines_sink_ = console;
   }
   if (!options.file.empty()) {
     try {
@@ -45,6 +53,7 @@ Result<std::unique_ptr<LogHub>> LogHub::Create(const Options& options) {
       const Format file_format = options.format == Format::kJson ? Format::kJson : Format::kProd;
       file->set_formatter(std::make_unique<RecordFormatter>(file_format, options.service, false));
       hub->sinks_.push_back(std::make_shared<GateSink>(file, *hub));
+      hub->lines_sink_ = file;
     } catch (const spdlog::spdlog_ex& e) {
       return Fail(ErrorCode::kIo, fmt::format("log file {}: {}", options.file, e.what()));
     }
@@ -76,6 +85,27 @@ std::shared_ptr<spdlog::logger> LogHub::GetAsync(const std::string& component) {
   logger->flush_on(spdlog::level::warn);
   loggers_.emplace(component, logger);
   return logger;
+}
+
+std::shared_ptr<AccessLog> LogHub::Access() {
+  auto level = Get("access");
+  std::lock_guard lock(mu_);
+  if (!access_) {
+    AccessLog::Options options;
+    // The format of where the lines go: the file's (json, else prod) or the console's.
+    options.format =
+        options_.file.empty() || options_.format == Format::kJson ? options_.format : Format::kProd;
+    options.service = options_.service;
+    access_ =
+        std::make_shared<AccessLog>(options, std::move(level), [this](std::string_view lines) {
+          if (!lines_sink_) return;
+          const spdlog::details::log_msg msg(kLinesLogger, spdlog::level::info,
+                                             spdlog::string_view_t(lines.data(), lines.size()));
+          lines_sink_->log(msg);
+          lines_sink_->flush();
+        });
+  }
+  return access_;
 }
 
 void LogHub::ApplyLevel(const std::string& component, spdlog::logger& logger) {

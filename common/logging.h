@@ -26,6 +26,8 @@ class thread_pool;
 
 namespace sg::log {
 
+class AccessLog;
+
 struct Options {
   spdlog::level::level_enum level = spdlog::level::info;  // logging.level
   Format format = Format::kProd;                          // logging.format
@@ -68,6 +70,10 @@ class LogHub {
   /// Each component's effective level, with whether it was set for that component alone.
   std::map<std::string, std::pair<spdlog::level::level_enum, bool>> Levels() const;
 
+  /// The access log (access_log.h), made on first use: its lines go to the log file, or to
+  /// stderr when there is none, and never to the ring. Its level is the "access" component's.
+  std::shared_ptr<AccessLog> Access();
+
   RecordRing& Ring() { return *ring_; }
   const RecordRing& Ring() const { return *ring_; }
   const Options& options() const { return options_; }
@@ -81,12 +87,15 @@ class LogHub {
   std::shared_ptr<RecordRing> ring_;
 
   std::vector<spdlog::sink_ptr> sinks_;
+  // Where whole lines of the access log go: the file's sink, else the console's; may be null.
+  spdlog::sink_ptr lines_sink_;
   mutable std::mutex mu_;
   spdlog::level::level_enum default_level_;                         // guarded by mu_
   std::map<std::string, std::shared_ptr<spdlog::logger>> loggers_;  // guarded by mu_
   std::map<std::string, spdlog::level::level_enum> overrides_;      // guarded by mu_
   std::optional<spdlog::level::level_enum> floor_;                  // guarded by mu_
   std::atomic<bool> has_floor_{false};
+  std::shared_ptr<AccessLog> access_;  // guarded by mu_; closed before the sinks go
   // For GetAsync; made on first use. Last, so destroyed first: its thread drains queued records
   // into sinks that still read the members above.
   std::shared_ptr<spdlog::details::thread_pool> pool_;

@@ -195,8 +195,8 @@ int Daemon::Serve(const config::Config& config) {
   services_.Provide<MetricsRegistry>("metrics", metrics_);
   services_.Provide<Listeners>("listeners", listeners_);
   services_.Provide<AccessGuard>("access", access_);
-  services_.Provide<HttpListenerFactory>("http.listeners",
-                                         std::make_shared<http::ListenerFactory>(listeners_));
+  services_.Provide<HttpListenerFactory>(
+      "http.listeners", std::make_shared<http::ListenerFactory>(listeners_, logs_->Access()));
   if (!monolith && options_.service != "cache") {
     // The cache lives in its own process: calls to it travel over NATS.
     services_.Provide<Cache>("cache",

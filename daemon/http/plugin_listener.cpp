@@ -8,11 +8,12 @@ namespace {
 
 class PluginListener final : public HttpListener {
  public:
-  PluginListener(ListenerSpec spec, ListenerSettings settings, std::shared_ptr<Listeners> urls)
+  PluginListener(ListenerSpec spec, ListenerSettings settings, std::shared_ptr<Listeners> urls,
+                 std::shared_ptr<log::AccessLog> access_log)
       : spec_(std::move(spec)),
         settings_(std::make_shared<const ServerSettings>(std::move(settings))),
         urls_(std::move(urls)),
-        server_(routes_, spec_.logger, spec_.access_logger ? spec_.access_logger : spec_.logger) {}
+        server_(routes_, spec_.logger, std::move(access_log)) {}
 
   Router& router() override { return routes_; }
 
@@ -68,7 +69,8 @@ class PluginListener final : public HttpListener {
 }  // namespace
 
 std::shared_ptr<HttpListener> ListenerFactory::Open(ListenerSpec spec, ListenerSettings settings) {
-  return std::make_shared<PluginListener>(std::move(spec), std::move(settings), listeners_);
+  return std::make_shared<PluginListener>(std::move(spec), std::move(settings), listeners_,
+                                          access_log_);
 }
 
 }  // namespace sg::http

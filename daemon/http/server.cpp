@@ -169,8 +169,8 @@ Result<void> CheckAddressChange(const ServerSettings& current, const ServerSetti
 }
 
 HttpServer::HttpServer(RouteTable& routes, std::shared_ptr<spdlog::logger> logger,
-                       std::shared_ptr<spdlog::logger> access_logger)
-    : routes_(routes), logger_(std::move(logger)), access_logger_(std::move(access_logger)) {}
+                       std::shared_ptr<log::AccessLog> access_log)
+    : routes_(routes), logger_(std::move(logger)), access_log_(std::move(access_log)) {}
 
 HttpServer::~HttpServer() { Stop(Clock::now()); }
 
@@ -249,7 +249,7 @@ Result<void> HttpServer::Bind(const std::shared_ptr<const ServerSettings>& setti
     port = generation->workers.front()->acceptors.front()->local_endpoint().port();
   }
   UpdateConnectionLimit(*settings);
-  const SessionEnv env{&routes_, logger_.get(), access_logger_.get(), &rejects_};
+  const SessionEnv env{&routes_, logger_.get(), access_log_.get(), &rejects_};
   for (auto& w : generation->workers) {
     for (auto& a : w->acceptors) {
       DoAccept(AcceptContext{w.get(), a.get(), generation.get(), env, &connections_,

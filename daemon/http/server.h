@@ -32,8 +32,9 @@ Result<void> CheckAddressChange(const ServerSettings& current, const ServerSetti
 
 class HttpServer final : public HttpStats {
  public:
+  /// `access_log`, when not null, takes a line per request of a listener whose settings say so.
   HttpServer(RouteTable& routes, std::shared_ptr<spdlog::logger> logger,
-             std::shared_ptr<spdlog::logger> access_logger);
+             std::shared_ptr<log::AccessLog> access_log);
   ~HttpServer() override;
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -75,7 +76,7 @@ class HttpServer final : public HttpStats {
 
   RouteTable& routes_;
   std::shared_ptr<spdlog::logger> logger_;
-  std::shared_ptr<spdlog::logger> access_logger_;
+  std::shared_ptr<log::AccessLog> access_log_;
   std::mutex mu_;
   std::shared_ptr<Generation> generation_;  // guarded by mu_
   std::vector<std::thread> retirers_;       // guarded by mu_: old listeners draining after a rebind

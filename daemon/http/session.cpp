@@ -30,17 +30,17 @@ void RunIoLoop(boost::asio::io_context& io, spdlog::logger& logger, RejectCounte
   }
 }
 
-void LogAccessRecord(spdlog::logger& access, std::string_view method, std::string_view path,
+void LogAccessRecord(log::AccessLog& access, std::string_view method, std::string_view path,
                      unsigned status, size_t bytes, std::chrono::steady_clock::duration elapsed,
                      std::string_view request_id, std::string_view remote) {
-  access.info(log::With(
-      "request", {{"method", std::string(method)},
-                  {"path", std::string(path)},
-                  {"status", static_cast<int64_t>(status)},
-                  {"bytes", static_cast<int64_t>(bytes)},
-                  {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                  {"request_id", std::string(request_id)},
-                  {"remote", std::string(remote)}}));
+  access.Add({.time = std::chrono::system_clock::now(),
+              .method = method,
+              .path = path,
+              .status = status,
+              .bytes = bytes,
+              .duration_ms = std::chrono::duration<double, std::milli>(elapsed).count(),
+              .request_id = request_id,
+              .remote = remote});
 }
 
 }  // namespace sg::http

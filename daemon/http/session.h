@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/access_log.h"
 #include "common/logging.h"
 #include "daemon/http/async_exchange.h"
 #include "daemon/http/file_response.h"
@@ -60,7 +61,7 @@ struct RejectCounters {
 struct SessionEnv {
   RouteTable* routes;
   spdlog::logger* logger;
-  spdlog::logger* access;
+  log::AccessLog* access;  // null: no access log
   RejectCounters* rejects;
 };
 
@@ -329,7 +330,7 @@ class BasicSession final : public SessionBase,
 };
 
 /// The access log line: one place for every stream type.
-void LogAccessRecord(spdlog::logger& access, std::string_view method, std::string_view path,
+void LogAccessRecord(log::AccessLog& access, std::string_view method, std::string_view path,
                      unsigned status, size_t bytes, std::chrono::steady_clock::duration elapsed,
                      std::string_view request_id, std::string_view remote);
 

@@ -211,7 +211,7 @@ void BasicSession<Stream>::OnWrite(boost::beast::error_code ec) {
   file_.Reset();
   const auto elapsed = Clock::now() - started_;
   stats_->Record(status_, elapsed);
-  if (settings_->access_log && env_.access->should_log(spdlog::level::info)) {
+  if (settings_->access_log && env_.access != nullptr && env_.access->Enabled()) {
     LogAccess(elapsed);
   }
   if (ec || close_after_) return Close();

@@ -41,8 +41,8 @@ struct ListenerSpec {
   std::string name;        // "http", "metrics": its URL's name in the daemon's status
   std::string path;        // shown after the URL ("/metrics"); "" for none
   std::string config_key;  // the key that sets its address ("server.port"), named in errors
-  std::shared_ptr<spdlog::logger> logger;         // the server's own messages
-  std::shared_ptr<spdlog::logger> access_logger;  // one line per request, when access_log is set
+  std::shared_ptr<spdlog::logger> logger;  // the server's own messages; requests go to the
+                                           // daemon's access log when access_log is set
 };
 
 /// One HTTP listener with its own routes. Start, Stop and Reconfigure come from the kernel's

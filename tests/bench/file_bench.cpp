@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
                         });
   auto quiet =
       std::make_shared<spdlog::logger>("http", std::make_shared<spdlog::sinks::null_sink_mt>());
-  sg::http::HttpServer server(routes, quiet, quiet);
+  sg::http::HttpServer server(routes, quiet, nullptr);
   auto settings = std::make_shared<sg::http::ServerSettings>();
   settings->host = "127.0.0.1";
   settings->port = 0;

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # wrk against GET /health on streamgated and on nginx (Debian's, `return 200` with the same JSON
-# body, worker processes equal to our I/O threads), same connections and duration, back to back.
-# Prints req/s, p50 and p99 latency, and the ratios.
-#   tests/bench/http_bench.sh BUILD_BIN_DIR [THREADS] [CONNECTIONS] [SECONDS]
+# body, worker processes equal to our I/O threads), with access logs off and on (both sides
+# writing to a file), the four runs alternating round by round so that a busy moment hits all
+# alike. Prints req/s, p50 and p99, the ratios, what the access log costs each server, and RSS:
+# ours (one process) beside nginx's master and workers together, idle and after the load.
+#   tests/bench/http_bench.sh BUILD_BIN_DIR [THREADS] [CONNECTIONS] [SECONDS] [ROUNDS]
 set -euo pipefail
-bin=${1:?usage: http_bench.sh BUILD_BIN_DIR [THREADS] [CONNECTIONS] [SECONDS]}
+bin=${1:?usage: http_bench.sh BUILD_BIN_DIR [THREADS] [CONNECTIONS] [SECONDS] [ROUNDS]}
 threads=${2:-$(nproc)}
 connections=${3:-64}
-seconds=${4:-10}
+seconds=${4:-8}
+rounds=${5:-2}
 our_port=18080
-nginx_port=18081
+nginx_port=18081  # access log off; on is the next port
 work=$(mktemp -d)
 cleanup() {
   XDG_RUNTIME_DIR=$work "$bin/streamgate" stop >/dev/null 2>&1 || true
@@ -18,20 +21,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Both log every request to a file, as a production setup would.
 cat >"$work/nginx.conf" <<CONF
 worker_processes $threads;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log;
 events { worker_connections 4096; }
 http {
-  access_log $( [[ ${SG_BENCH_ACCESS_LOG:-true} == true ]] && echo "$work/nginx-access.log" || echo off );
   server {
     listen 127.0.0.1:$nginx_port reuseport;
-    location = /health {
-      default_type application/json;
-      return 200 '{"status":"healthy"}';
-    }
+    access_log off;
+    location = /health { default_type application/json; return 200 '{"status":"healthy"}'; }
+  }
+  server {
+    listen 127.0.0.1:$((nginx_port + 1)) reuseport;
+    access_log $work/nginx-access.log;
+    location = /health { default_type application/json; return 200 '{"status":"healthy"}'; }
   }
 }
 CONF
@@ -42,16 +46,21 @@ server:
   host: 127.0.0.1
   port: $our_port
   io_threads: $threads
-  access_log: ${SG_BENCH_ACCESS_LOG:-true}
+  access_log: true
 logging:
   file: $work/streamgated.log
 CONF
 "$bin/streamgate" --config "$work/sg.yaml" start --log-file "$work/stderr.log" >/dev/null
 curl -sf "http://127.0.0.1:$our_port/health" >/dev/null
 curl -sf "http://127.0.0.1:$nginx_port/health" >/dev/null
+our_pid=$(cat "$work/streamgate/streamgated.pid")
+nginx_pids() { echo "$(cat "$work/nginx.pid") $(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')"; }
+rss_kib() { local total=0; for p in "$@"; do total=$((total + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done; echo "$total"; }
+idle_ours=$(rss_kib "$our_pid")
+# shellcheck disable=SC2046
+idle_nginx=$(rss_kib $(nginx_pids))
 
-run() {  # name url -> "req/s p50_ms p99_ms"
-  # (wrk prints latencies as 512.00us, 1.20ms or 1.01s)
+run() {  # name url -> "req/s p50_ms p99_ms" (wrk prints latencies as 512.00us, 1.20ms or 1.01s)
   wrk -t "$threads" -c "$connections" -d "${seconds}s" --latency "$2" >"$work/$1.txt"
   python3 - "$work/$1.txt" <<'PY'
 import re, sys
@@ -63,22 +72,57 @@ def ms(v):
     n, unit = m.groups()
     return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
-print(f"{rps:.0f} {p50:.3f} {p99:.3f}")
+if "Non-2xx" in text or "Socket errors" in text:
+    sys.exit(f"errors in the run:\n{text}")
+print(f"{rps:.0f} {ms(re.search(r'50%\s+(\S+)', text).group(1)):.3f} "
+      f"{ms(re.search(r'99%\s+(\S+)', text).group(1)):.3f}")
 PY
 }
-read -r n_rps n_p50 n_p99 < <(run nginx "http://127.0.0.1:$nginx_port/health")
-read -r s_rps s_p50 s_p99 < <(run streamgate "http://127.0.0.1:$our_port/health")
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$(cat "$work/streamgate/streamgated.pid")/status")
-python3 - "$n_rps" "$n_p50" "$n_p99" "$s_rps" "$s_p50" "$s_p99" "$threads" "$connections" "$seconds" "$rss" "${SG_BENCH_ACCESS_LOG:-true}" <<'PY'
-import sys
-n_rps, n_p50, n_p99, s_rps, s_p50, s_p99 = map(float, sys.argv[1:7])
-t, c, d, rss, access = sys.argv[7:12]
-print(f"GET /health, wrk -t{t} -c{c} -d{d}s, both servers {t} workers, access log {access}")
-print(f"  {'':12} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
-print(f"  {'nginx':12} {n_rps:10.0f} {n_p50:9.3f} {n_p99:9.3f}")
-print(f"  {'streamgated':12} {s_rps:10.0f} {s_p50:9.3f} {s_p99:9.3f}")
-print(f"  {'ratio':12} {s_rps/n_rps:10.2f} {s_p50/n_p50:9.2f} {s_p99/n_p99:9.2f}   (req/s: higher is better; latency: lower)")
-print(f"  streamgated RSS after the run: {int(rss)/1024:.1f} MiB")
+
+: >"$work/results"
+for round in $(seq "$rounds"); do
+  for log in off on; do
+    # Ours switches at run time: the access component's level decides whether lines are written.
+    "$bin/streamgate" log-level "$([[ $log == off ]] && echo warn || echo info)" --plugin access \
+      >/dev/null
+    nginx_url="http://127.0.0.1:$([[ $log == off ]] && echo "$nginx_port" || echo $((nginx_port + 1)))/health"
+    echo "nginx $log $(run nginx "$nginx_url")" >>"$work/results"
+    echo "streamgate $log $(run streamgate "http://127.0.0.1:$our_port/health")" >>"$work/results"
+  done
+done
+load_ours=$(rss_kib "$our_pid")
+# shellcheck disable=SC2046
+load_nginx=$(rss_kib $(nginx_pids))
+grep -q 'access.*request.*path=/health' "$work/streamgated.log" ||
+  { echo "streamgated wrote no access line to its log file"; exit 1; }
+
+python3 - "$work/results" "$threads" "$connections" "$seconds" "$rounds" \
+  "$idle_ours" "$idle_nginx" "$load_ours" "$load_nginx" <<'PY'
+import statistics, sys
+path, t, c, d, rounds = sys.argv[1:6]
+idle_ours, idle_nginx, load_ours, load_nginx = (int(x) / 1024 for x in sys.argv[6:10])
+runs = {}
+for line in open(path):
+    server, log, rps, p50, p99 = line.split()
+    runs.setdefault((server, log), []).append((float(rps), float(p50), float(p99)))
+def med(server, log, i):
+    return statistics.median(r[i] for r in runs[(server, log)])
+print(f"GET /health, wrk -t{t} -c{c} -d{d}s, {rounds} rounds alternating, medians;"
+      f" both servers {t} workers")
+print(f"  {'access log':<11} {'server':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+for log in ("off", "on"):
+    for server in ("nginx", "streamgate"):
+        print(f"  {log:<11} {server:<12} {med(server, log, 0):9.0f} {med(server, log, 1):8.3f}"
+              f" {med(server, log, 2):8.3f}")
+    print(f"  {log:<11} {'ratio':<12} {med('streamgate', log, 0) / med('nginx', log, 0):9.2f}"
+          f" {med('streamgate', log, 1) / med('nginx', log, 1):8.2f}"
+          f" {med('streamgate', log, 2) / med('nginx', log, 2):8.2f}"
+          "   (req/s: higher is better; latency: lower)")
+for server in ("nginx", "streamgate"):
+    cost = 1 - med(server, "on", 0) / med(server, "off", 0)
+    print(f"  the access log costs {server} {cost * 100:5.1f}% of its req/s")
+print(f"  RSS idle:       streamgated {idle_ours:5.1f} MiB, nginx master+workers {idle_nginx:5.1f} MiB"
+      f" (ratio {idle_ours / idle_nginx:.2f})")
+print(f"  RSS after load: streamgated {load_ours:5.1f} MiB, nginx master+workers {load_nginx:5.1f} MiB"
+      f" (ratio {load_ours / load_nginx:.2f})")
 PY

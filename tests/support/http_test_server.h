@@ -19,7 +19,7 @@ struct HttpTestServer {
   void Start(const std::function<void(http::ServerSettings&)>& tune = {}) {
     auto quiet =
         std::make_shared<spdlog::logger>("http", std::make_shared<spdlog::sinks::null_sink_mt>());
-    server = std::make_unique<http::HttpServer>(routes, quiet, quiet);
+    server = std::make_unique<http::HttpServer>(routes, quiet, nullptr);
     auto s = std::make_shared<http::ServerSettings>();
     s->host = "127.0.0.1";
     s->port = 0;

@@ -64,10 +64,9 @@ class ApiGateway final : public Plugin {
     behind_front_ = ListensAside(*context.config, status, "api-gateway");
     auto listeners = context.services->Find<HttpListenerFactory>("http.listeners");
     if (!listeners) return listeners.error().Wrap("api-gateway needs an HTTP listener");
-    listener_ =
-        (*listeners)
-            ->Open({"http", "", "server.port", logger_, context.make_logger("access", true)},
-                   SettingsFrom(*context.config, behind_front_));
+    listener_ = (*listeners)
+                    ->Open({"http", "", "server.port", logger_},
+                           SettingsFrom(*context.config, behind_front_));
     for (auto& [method, pattern, handler] : BuiltinRoutes()) {
       if (auto added = listener_->router().AddRoute(method, pattern, std::move(handler)); !added)
         return added.error();

@@ -113,8 +113,11 @@ config::ConfigDeclaration ApiGatewayConfig() {
                         .default_value = "true",
                         .doc =
                             "Log every request as component access: method, path, status, bytes, "
-                            "duration and request id. The records are written by a background "
-                            "thread, so a slow log output does not slow requests down"},
+                            "duration and request id, to logging.file (else stderr) but not to "
+                            "the records streamgate logs shows. Each I/O thread buffers its "
+                            "lines (64 KiB) and a background thread writes them at least every "
+                            "half second. streamgate log-level access warn turns it off while "
+                            "running"},
                        {.path = "server.web_root",
                         .type = Type::kString,
                         .default_value = "",

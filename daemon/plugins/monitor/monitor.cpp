@@ -53,7 +53,7 @@ class Monitor final : public Plugin {
     auto listeners = context.services->Find<HttpListenerFactory>("http.listeners");
     if (!listeners) return listeners.error().Wrap("monitor needs an HTTP listener");
     listener_ = (*listeners)
-                    ->Open({"metrics", "/metrics", "monitoring.prometheus_port", logger_, logger_},
+                    ->Open({"metrics", "/metrics", "monitoring.prometheus_port", logger_},
                            SettingsFrom(*context.config, aside_));
     auto added = listener_->router().AddRoute(
         "GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
