@@ -22,7 +22,7 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Worker = Generation::Worker;
-using Session = BasicSession<beast::tcp_stream>;
+using Session = BasicSession<TcpStream>;
 
 namespace {
 
@@ -65,7 +65,7 @@ struct AcceptContext {
 };
 
 void DoAccept(AcceptContext c) {
-  c.acceptor->async_accept(c.worker->io, [c](beast::error_code ec, tcp::socket socket) {
+  c.acceptor->async_accept(c.worker->io, [c](beast::error_code ec, TcpSocket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
       if (!c.acceptor->is_open()) return;
@@ -95,8 +95,8 @@ void DoAccept(AcceptContext c) {
       socket.close(ignored);
     } else {
       socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(beast::tcp_stream(std::move(socket)), *c.worker, *c.generation,
-                                c.env, *c.total)
+      std::make_shared<Session>(TcpStream(std::move(socket)), *c.worker, *c.generation, c.env,
+                                *c.total)
           ->Run();
     }
     // A socket accepted just before the listener was handed over is served above all the same;

@@ -13,9 +13,15 @@ void BasicSession<Stream>::DoWait() {
   // A response written as the drain began may have promised keep-alive: on a rebind, wait for
   // that one more request (answered with Connection: close) rather than cut the client off.
   if (draining_ && close_idle_) return Close();
+  buffer_.max_size(BufferLimit());
+  // A busy keep-alive client has usually sent its next request already: take it without an idle
+  // wait, whose timer and completion cost a fifth of a small request's CPU in user space.
+  if (const size_t n = Ops::ReadNow(stream_, buffer_.prepare(kReadSize)); n > 0) {
+    buffer_.commit(n);
+    return DoRead();
+  }
   idle_ = true;
   Ops::ExpireAfter(stream_, settings_->idle_timeout);
-  buffer_.max_size(BufferLimit());
   stream_.async_read_some(buffer_.prepare(kReadSize),
                           [self = this->shared_from_this()](boost::beast::error_code ec, size_t n) {
                             self->OnWait(ec, n);

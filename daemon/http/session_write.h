@@ -187,10 +187,19 @@ void BasicSession<Stream>::Respond(unsigned status, std::string body, bool head,
 
 template <class Stream>
 void BasicSession<Stream>::DoWrite() {
-  Ops::ExpireAfter(stream_, settings_->write_timeout);
   // HEAD: Content-Length says what GET would send, and no body follows.
-  const std::array<boost::asio::const_buffer, 2> buffers = {
+  std::array<boost::asio::const_buffer, 2> buffers = {
       boost::asio::buffer(head_), boost::asio::buffer(body_.data(), head_only_ ? 0 : body_.size())};
+  // The socket takes a small response at once: send it without an asynchronous write and its
+  // timer. What it does not take goes the asynchronous way, with the deadline.
+  size_t sent = Ops::WriteNow(stream_, buffers);
+  if (sent == buffers[0].size() + buffers[1].size()) return OnWrite({});
+  for (auto& buffer : buffers) {
+    const size_t skip = std::min(sent, buffer.size());
+    buffer += skip;
+    sent -= skip;
+  }
+  Ops::ExpireAfter(stream_, settings_->write_timeout);
   boost::asio::async_write(stream_, buffers,
                            [self = this->shared_from_this()](boost::beast::error_code ec, size_t) {
                              self->OnWrite(ec);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
@@ -51,13 +53,22 @@ class FileHandle {
   int fd_ = -1;
 };
 
+/// The server's TCP connections carry their I/O thread's io_context executor itself rather than
+/// Beast's default, the type-erased any_io_executor: copying, comparing and destroying that on
+/// every operation took 9% of the CPU of a /health request (tests/bench/README.md).
+using TcpSocket =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+using TcpStream =
+    boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type,
+                               boost::beast::unlimited_rate_policy>;
+
 /// Sends `count` bytes of `fd` from `offset` over a TCP socket with sendfile(2): the kernel copies
 /// from the page cache to the socket, nothing passes through user space. Waits for the socket to
 /// take more whenever it is full; the whole send has one deadline.
 class TcpSendFile : public std::enable_shared_from_this<TcpSendFile> {
  public:
   using Done = std::function<void(boost::beast::error_code)>;
-  TcpSendFile(boost::asio::ip::tcp::socket& socket, int fd, uint64_t offset, uint64_t count,
+  TcpSendFile(TcpSocket& socket, int fd, uint64_t offset, uint64_t count,
               std::chrono::steady_clock::duration timeout, Done done)
       : socket_(socket),
         fd_(fd),
@@ -114,7 +125,7 @@ class TcpSendFile : public std::enable_shared_from_this<TcpSendFile> {
     done(ec);
   }
 
-  boost::asio::ip::tcp::socket& socket_;
+  TcpSocket& socket_;
   int fd_;
   off_t offset_;
   uint64_t remaining_;
@@ -124,23 +135,23 @@ class TcpSendFile : public std::enable_shared_from_this<TcpSendFile> {
 };
 
 template <>
-struct StreamOps<boost::beast::tcp_stream> {
-  static void ExpireAfter(boost::beast::tcp_stream& s, std::chrono::steady_clock::duration d) {
+struct StreamOps<TcpStream> {
+  static void ExpireAfter(TcpStream& s, std::chrono::steady_clock::duration d) {
     s.expires_after(d);
   }
-  static void Close(boost::beast::tcp_stream& s) {
+  static void Close(TcpStream& s) {
     boost::beast::error_code ec;
     s.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     s.socket().close(ec);
   }
-  static std::string Remote(boost::beast::tcp_stream& s) {
+  static std::string Remote(TcpStream& s) {
     boost::beast::error_code ec;
     const auto peer = s.socket().remote_endpoint(ec);
     return ec ? std::string("-") : peer.address().to_string();
   }
   /// Calls `done(true)` when the client closes while nothing is read (an asynchronous handler
   /// is at work), `done(false)` when it sends more (pipelining) instead. CancelWatch ends it.
-  static void WatchClose(boost::beast::tcp_stream& s, std::function<void(bool gone)> done) {
+  static void WatchClose(TcpStream& s, std::function<void(bool gone)> done) {
     s.socket().async_wait(
         boost::asio::ip::tcp::socket::wait_read,
         [&socket = s.socket(), done = std::move(done)](boost::beast::error_code ec) {
@@ -151,11 +162,31 @@ struct StreamOps<boost::beast::tcp_stream> {
           done(n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR));
         });
   }
-  static void CancelWatch(boost::beast::tcp_stream& s) {
+  static void CancelWatch(TcpStream& s) {
     boost::beast::error_code ec;
     s.socket().cancel(ec);
   }
-  static void SendFile(boost::beast::tcp_stream& s, int fd, uint64_t offset, uint64_t count,
+  /// Reads what the client has already sent, without waiting: the bytes read, 0 when there are
+  /// none yet, or on end of stream or an error, which the asynchronous read that follows meets.
+  static size_t ReadNow(TcpStream& s, boost::asio::mutable_buffer into) {
+    const ssize_t n = ::recv(s.socket().native_handle(), into.data(), into.size(), MSG_DONTWAIT);
+    return n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  /// Sends what the socket takes now, without waiting: the bytes sent, 0 on EAGAIN or an error,
+  /// which the asynchronous write of the rest meets.
+  static size_t WriteNow(TcpStream& s, const std::array<boost::asio::const_buffer, 2>& buffers) {
+    std::array<iovec, 2> iov{};
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      iov[i].iov_base = const_cast<void*>(buffers[i].data());
+      iov[i].iov_len = buffers[i].size();
+    }
+    msghdr message{};
+    message.msg_iov = iov.data();
+    message.msg_iovlen = iov.size();
+    const ssize_t n = ::sendmsg(s.socket().native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  static void SendFile(TcpStream& s, int fd, uint64_t offset, uint64_t count,
                        std::chrono::steady_clock::duration timeout,
                        std::function<void(boost::beast::error_code)> done) {
     std::make_shared<TcpSendFile>(s.socket(), fd, offset, count, timeout, std::move(done))->Start();

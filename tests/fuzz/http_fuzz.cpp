@@ -22,6 +22,12 @@ struct StreamOps<boost::beast::test::stream> {
   // No route of the fuzz target answers later or with a file.
   static void WatchClose(boost::beast::test::stream&, const std::function<void(bool)>&) {}
   static void CancelWatch(boost::beast::test::stream&) {}
+  // Everything goes the asynchronous way, as on a socket that has nothing ready.
+  static size_t ReadNow(boost::beast::test::stream&, boost::asio::mutable_buffer) { return 0; }
+  static size_t WriteNow(boost::beast::test::stream&,
+                         const std::array<boost::asio::const_buffer, 2>&) {
+    return 0;
+  }
   static void SendFile(boost::beast::test::stream&, int, uint64_t, uint64_t,
                        std::chrono::steady_clock::duration,
                        const std::function<void(boost::beast::error_code)>& done) {
@@ -37,7 +43,10 @@ struct Server {
   Server() {
     auto sink = std::make_shared<spdlog::sinks::null_sink_mt>();
     logger = std::make_shared<spdlog::logger>("http", sink);
-    access = std::make_shared<spdlog::logger>("access", sink);
+    // The access log formats every line as the daemon's does; the lines go nowhere.
+    access = std::make_shared<sg::log::AccessLog>(sg::log::AccessLog::Options{},
+                                                  std::make_shared<spdlog::logger>("access", sink),
+                                                  [](std::string_view) {});
     (void)routes.AddRoute("GET", "/health", [](const sg::HttpRequest&, sg::HttpResponse& res) {
       res.body = R"({"status":"healthy"})";
     });
@@ -53,7 +62,7 @@ struct Server {
     settings = s;
   }
   std::shared_ptr<spdlog::logger> logger;
-  std::shared_ptr<spdlog::logger> access;
+  std::shared_ptr<sg::log::AccessLog> access;
   sg::http::RouteTable routes;
   std::shared_ptr<const sg::http::ServerSettings> settings;
 };
