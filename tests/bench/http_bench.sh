@@ -60,9 +60,26 @@ idle_ours=$(rss_kib "$our_pid")
 # shellcheck disable=SC2046
 idle_nginx=$(rss_kib $(nginx_pids))
 
-run() {  # name url -> "req/s p50_ms p99_ms" (wrk prints latencies as 512.00us, 1.20ms or 1.01s)
-  wrk -t "$threads" -c "$connections" -d "${seconds}s" --latency "$2" >"$work/$1.txt"
-  python3 - "$work/$1.txt" <<'PY'
+# User and system CPU ticks of every thread of the given processes.
+ticks() {
+  local user=0 sys=0 task
+  for p in "$@"; do
+    for task in /proc/"$p"/task/*; do
+      read -r -a f <"$task/stat"
+      user=$((user + f[13])) sys=$((sys + f[14]))
+    done
+  done
+  echo "$user $sys"
+}
+# name url pid... -> "req/s p50_ms p99_ms user_us sys_us": wrk's figures, and the server's CPU per
+# request (steadier than req/s on a busy machine, where wrk and the server share the cores).
+run() {
+  local name=$1 url=$2
+  shift 2
+  read -r user0 sys0 < <(ticks "$@")
+  wrk -t "$threads" -c "$connections" -d "${seconds}s" --latency "$url" >"$work/$name.txt"
+  read -r user1 sys1 < <(ticks "$@")
+  python3 - "$work/$name.txt" $((user1 - user0)) $((sys1 - sys0)) "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 def ms(v):
@@ -74,8 +91,11 @@ def ms(v):
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 if "Non-2xx" in text or "Socket errors" in text:
     sys.exit(f"errors in the run:\n{text}")
-print(f"{rps:.0f} {ms(re.search(r'50%\s+(\S+)', text).group(1)):.3f} "
-      f"{ms(re.search(r'99%\s+(\S+)', text).group(1)):.3f}")
+p50 = ms(re.search(r"^\s*50%\s+(\S+)", text, re.M).group(1))
+p99 = ms(re.search(r"^\s*99%\s+(\S+)", text, re.M).group(1))
+done = int(re.search(r"(\d+) requests in", text).group(1))
+user, sys_, hz = (int(x) for x in sys.argv[2:5])
+print(f"{rps:.0f} {p50:.3f} {p99:.3f} {user / hz * 1e6 / done:.2f} {sys_ / hz * 1e6 / done:.2f}")
 PY
 }
 
@@ -86,8 +106,10 @@ for round in $(seq "$rounds"); do
     "$bin/streamgate" log-level "$([[ $log == off ]] && echo warn || echo info)" --plugin access \
       >/dev/null
     nginx_url="http://127.0.0.1:$([[ $log == off ]] && echo "$nginx_port" || echo $((nginx_port + 1)))/health"
-    echo "nginx $log $(run nginx "$nginx_url")" >>"$work/results"
-    echo "streamgate $log $(run streamgate "http://127.0.0.1:$our_port/health")" >>"$work/results"
+    # shellcheck disable=SC2046
+    n=$(run nginx "$nginx_url" $(nginx_pids)) &&
+      s=$(run streamgate "http://127.0.0.1:$our_port/health" "$our_pid") || exit 1
+    printf 'nginx %s %s\nstreamgate %s %s\n' "$log" "$n" "$log" "$s" >>"$work/results"
   done
 done
 load_ours=$(rss_kib "$our_pid")
@@ -103,21 +125,21 @@ path, t, c, d, rounds = sys.argv[1:6]
 idle_ours, idle_nginx, load_ours, load_nginx = (int(x) / 1024 for x in sys.argv[6:10])
 runs = {}
 for line in open(path):
-    server, log, rps, p50, p99 = line.split()
-    runs.setdefault((server, log), []).append((float(rps), float(p50), float(p99)))
+    server, log, *figures = line.split()
+    runs.setdefault((server, log), []).append(tuple(float(x) for x in figures))
 def med(server, log, i):
     return statistics.median(r[i] for r in runs[(server, log)])
 print(f"GET /health, wrk -t{t} -c{c} -d{d}s, {rounds} rounds alternating, medians;"
       f" both servers {t} workers")
-print(f"  {'access log':<11} {'server':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+print(f"  {'access log':<11} {'server':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+      f" {'CPU us/request: user':>21} {'system':>7}")
 for log in ("off", "on"):
     for server in ("nginx", "streamgate"):
         print(f"  {log:<11} {server:<12} {med(server, log, 0):9.0f} {med(server, log, 1):8.3f}"
-              f" {med(server, log, 2):8.3f}")
-    print(f"  {log:<11} {'ratio':<12} {med('streamgate', log, 0) / med('nginx', log, 0):9.2f}"
-          f" {med('streamgate', log, 1) / med('nginx', log, 1):8.2f}"
-          f" {med('streamgate', log, 2) / med('nginx', log, 2):8.2f}"
-          "   (req/s: higher is better; latency: lower)")
+              f" {med(server, log, 2):8.3f} {med(server, log, 3):21.2f} {med(server, log, 4):7.2f}")
+    ratios = [med("streamgate", log, i) / med("nginx", log, i) for i in range(5)]
+    print(f"  {log:<11} {'ratio':<12} {ratios[0]:9.2f} {ratios[1]:8.2f} {ratios[2]:8.2f}"
+          f" {ratios[3]:21.2f} {ratios[4]:7.2f}   (req/s: higher is better; the rest: lower)")
 for server in ("nginx", "streamgate"):
     cost = 1 - med(server, "on", 0) / med(server, "off", 0)
     print(f"  the access log costs {server} {cost * 100:5.1f}% of its req/s")
