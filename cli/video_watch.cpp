@@ -146,21 +146,28 @@ class Watcher {
     return o_.base_url + "/api/v1/videos/" + o_.video + (events ? "/events" : "");
   }
 
+  // libcurl and a handle for one exchange; nullptr, with the reason in `ex.error`, when either
+  // cannot be had.
+  static CURL* NewHandle(Exchange& ex, const HttpLibs*& libs) {
+    auto loaded = LoadHttpLibs();
+    if (!loaded) {
+      ex.error = loaded.error().message;
+      return nullptr;
+    }
+    libs = *loaded;
+    CURL* curl = libs->easy_init();
+    if (curl == nullptr) ex.error = "libcurl could not make a handle";
+    return curl;
+  }
+
   // The events route, read until the video's final state, the end of the stream, an error
   // status, Ctrl-C or the deadline.
   Exchange Stream() {
     Exchange ex;
-    const auto libs = LoadHttpLibs();
-    if (!libs) {
-      ex.error = libs.error().message;
-      return ex;
-    }
-    const HttpLibs& api = **libs;
-    CURL* curl = api.easy_init();
-    if (curl == nullptr) {
-      ex.error = "libcurl could not make a handle";
-      return ex;
-    }
+    const HttpLibs* libs = nullptr;
+    CURL* curl = NewHandle(ex, libs);
+    if (curl == nullptr) return ex;
+    const HttpLibs& api = *libs;
     struct Ctx {
       Watcher* self;
       const HttpLibs* api;
@@ -212,17 +219,10 @@ class Watcher {
 
   Exchange GetVideo() {
     Exchange ex;
-    const auto libs = LoadHttpLibs();
-    if (!libs) {
-      ex.error = libs.error().message;
-      return ex;
-    }
-    const HttpLibs& api = **libs;
-    CURL* curl = api.easy_init();
-    if (curl == nullptr) {
-      ex.error = "libcurl could not make a handle";
-      return ex;
-    }
+    const HttpLibs* libs = nullptr;
+    CURL* curl = NewHandle(ex, libs);
+    if (curl == nullptr) return ex;
+    const HttpLibs& api = *libs;
     const std::string url = Url(false);
     api.easy_setopt(curl, CURLOPT_URL, url.c_str());
     api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

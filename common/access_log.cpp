@@ -72,7 +72,7 @@ AccessLog::Buffer& AccessLog::Local() {
   // A thread serves one listener's requests at a time, almost always of one log: a one-entry cache.
   thread_local uint64_t cached_id = 0;
   thread_local Buffer* cached = nullptr;
-  if (cached_id == id_) return *cached;
+  if (cached != nullptr && cached_id == id_) return *cached;
   std::lock_guard lock(mu_);
   auto& slot = buffers_[std::this_thread::get_id()];
   if (!slot) slot = std::make_unique<Buffer>();
