@@ -217,8 +217,18 @@ class BasicSession final : public SessionBase,
                    const std::exception& e);
 
   // The responder an asynchronous or streaming handler answers through, with its deadline
-  // armed; `watch_close` also watches for the client leaving (not while a body is read).
-  std::shared_ptr<AsyncExchange> BeginExchange(std::shared_ptr<RouteStats> stats, bool watch_close);
+  // armed; `watch_close` also watches for the client leaving (not while a body is read). With
+  // `arm` false nothing is armed yet: WaitForAnswer does it if the handler returns unanswered.
+  std::shared_ptr<AsyncExchange> BeginExchange(std::shared_ptr<RouteStats> stats, bool watch_close,
+                                               bool arm = true);
+  // Arms the deadline, and the close watch with `watch_close`, for an exchange begun unarmed.
+  void WaitForAnswer(bool watch_close);
+  // The session whose asynchronous handler is running on this thread, if any: an answer sent
+  // from inside the handler is kept for it rather than posted.
+  static BasicSession*& InlineSession() {
+    thread_local BasicSession* session = nullptr;
+    return session;
+  }
 
   // The handler must answer (or ask for more of the body) within server.write_timeout.
   void ArmDeadline();
@@ -316,9 +326,11 @@ class BasicSession final : public SessionBase,
   bool close_idle_ = true;
   FileHandle file_;  // a file response's bytes, sent after its head
   ByteRange file_range_;
-  std::shared_ptr<const CorsPolicy> cors_;   // the route's, while its request is answered
-  std::string cors_origin_;                  // the request's Origin, "" when none
-  std::shared_ptr<AsyncExchange> exchange_;  // an asynchronous handler's pending answer
+  std::shared_ptr<const CorsPolicy> cors_;     // the route's, while its request is answered
+  std::string cors_origin_;                    // the request's Origin, "" when none
+  std::shared_ptr<AsyncExchange> exchange_;    // an asynchronous handler's pending answer
+  bool exchange_armed_ = false;                // its deadline (and maybe close watch) is armed
+  std::optional<HttpResponse> inline_answer_;  // sent from inside the handler, on this thread
   std::shared_ptr<RouteStats> async_stats_;
   std::unique_ptr<boost::asio::steady_timer> async_timer_;
   std::shared_ptr<StreamChannel> channel_;  // a streamed response being written

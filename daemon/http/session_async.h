@@ -9,12 +9,24 @@ namespace sg::http {
 template <class Stream>
 void BasicSession<Stream>::HandleAsync(const RouteTable::Route& route, const HttpRequest& request,
                                        bool /*head*/) {
-  auto exchange = BeginExchange(route.stats, /*watch_close=*/true);
+  // Many asynchronous handlers answer before they return (a playlist whose video's state is
+  // known): such an answer is taken at once, with no deadline timer, close watch or post.
+  auto exchange = BeginExchange(route.stats, /*watch_close=*/true, /*arm=*/false);
+  BasicSession*& inline_session = InlineSession();
+  BasicSession* const outer = inline_session;
+  inline_session = this;
   try {
     route.async_handler(request, exchange);
   } catch (const std::exception& e) {
     FailHandler(route, *exchange, e);
   }
+  inline_session = outer;
+  if (inline_answer_) {
+    HttpResponse response = std::move(*inline_answer_);
+    inline_answer_.reset();
+    return OnAsyncAnswer(std::move(response), head_request_);
+  }
+  if (exchange_ != nullptr) WaitForAnswer(/*watch_close=*/true);
 }
 
 template <class Stream>
@@ -31,7 +43,7 @@ void BasicSession<Stream>::FailHandler(const RouteTable::Route& route, AsyncExch
 
 template <class Stream>
 std::shared_ptr<AsyncExchange> BasicSession<Stream>::BeginExchange(
-    std::shared_ptr<RouteStats> stats, bool watch_close) {
+    std::shared_ptr<RouteStats> stats, bool watch_close, bool arm) {
   // The deadline timer and the close watch keep the session alive while it waits; the
   // exchange holds it weakly, so an exchange kept by a handler holds nothing up.
   auto weak = this->weak_from_this();
@@ -39,6 +51,10 @@ std::shared_ptr<AsyncExchange> BasicSession<Stream>::BeginExchange(
   const bool head = head_request_;
   auto exchange = std::make_shared<AsyncExchange>(
       [weak, executor, head](HttpResponse response) {
+        if (auto session = weak.lock(); session && InlineSession() == session.get()) {
+          session->inline_answer_ = std::move(response);  // its handler is still running here
+          return;
+        }
         boost::asio::post(executor, [weak, head, response = std::move(response)]() mutable {
           if (auto session = weak.lock()) session->OnAsyncAnswer(std::move(response), head);
         });
@@ -64,7 +80,16 @@ std::shared_ptr<AsyncExchange> BasicSession<Stream>::BeginExchange(
       boost::asio::any_io_executor(executor));
   exchange_ = exchange;
   async_stats_ = std::move(stats);
-  async_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
+  if (arm) WaitForAnswer(watch_close);
+  return exchange;
+}
+
+template <class Stream>
+void BasicSession<Stream>::WaitForAnswer(bool watch_close) {
+  if (!async_timer_) {
+    async_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
+  }
+  exchange_armed_ = true;
   ArmDeadline();
   watching_close_ = watch_close;
   if (watch_close) {
@@ -72,7 +97,6 @@ std::shared_ptr<AsyncExchange> BasicSession<Stream>::BeginExchange(
       if (gone) self->OnClientGone();
     });
   }
-  return exchange;
 }
 
 template <class Stream>
@@ -87,10 +111,11 @@ void BasicSession<Stream>::ArmDeadline() {
 template <class Stream>
 std::shared_ptr<AsyncExchange> BasicSession<Stream>::EndExchange() {
   auto exchange = std::move(exchange_);
-  if (exchange) {
+  if (exchange && exchange_armed_) {
     if (async_timer_) async_timer_->cancel();
     Ops::CancelWatch(stream_);
   }
+  exchange_armed_ = false;
   return exchange;
 }
 

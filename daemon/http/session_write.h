@@ -192,7 +192,9 @@ void BasicSession<Stream>::DoWrite() {
       boost::asio::buffer(head_), boost::asio::buffer(body_.data(), head_only_ ? 0 : body_.size())};
   // The socket takes a small response at once: send it without an asynchronous write and its
   // timer. What it does not take goes the asynchronous way, with the deadline.
-  size_t sent = Ops::WriteNow(stream_, buffers);
+  // A file's head is held for its first bytes: one segment, one wake-up of the client, instead of
+  // two (the head of a playlist used to travel alone).
+  size_t sent = Ops::WriteNow(stream_, buffers, /*more=*/static_cast<bool>(file_));
   if (sent == buffers[0].size() + buffers[1].size()) return OnWrite({});
   for (auto& buffer : buffers) {
     const size_t skip = std::min(sent, buffer.size());

@@ -79,6 +79,27 @@ class TcpSendFile : public std::enable_shared_from_this<TcpSendFile> {
     timer_.expires_after(timeout);
   }
 
+  /// Sends what the socket takes now: true when it would block with bytes left, false when done
+  /// or failed (`ec` says which). The socket is put in non-blocking mode.
+  static bool SendNow(TcpSocket& socket, int fd, off_t& offset, uint64_t& remaining,
+                      boost::beast::error_code& ec) {
+    socket.non_blocking(true, ec);
+    while (!ec && remaining > 0) {
+      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(remaining, 1u << 20));
+      const ssize_t n = ::sendfile(socket.native_handle(), fd, &offset, chunk);
+      if (n > 0) {
+        remaining -= static_cast<uint64_t>(n);
+      } else if (n == 0) {
+        ec = boost::asio::error::eof;  // the file shrank under us
+      } else if (errno == EAGAIN) {
+        return true;
+      } else if (errno != EINTR) {
+        ec = boost::beast::error_code(errno, boost::system::system_category());
+      }
+    }
+    return false;
+  }
+
   void Start() {
     timer_.async_wait([weak = weak_from_this()](boost::beast::error_code ec) {
       if (ec) return;
@@ -94,27 +115,16 @@ class TcpSendFile : public std::enable_shared_from_this<TcpSendFile> {
  private:
   void Step() {
     boost::beast::error_code ec;
-    socket_.non_blocking(true, ec);
-    while (!ec && remaining_ > 0) {
-      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(remaining_, 1u << 20));
-      const ssize_t n = ::sendfile(socket_.native_handle(), fd_, &offset_, chunk);
-      if (n > 0) {
-        remaining_ -= static_cast<uint64_t>(n);
-      } else if (n == 0) {
-        ec = boost::asio::error::eof;  // the file shrank under us
-      } else if (errno == EAGAIN) {
-        socket_.async_wait(
-            boost::asio::ip::tcp::socket::wait_write,
-            [self = shared_from_this()](boost::beast::error_code wait_ec) {
-              if (wait_ec) {
-                return self->Finish(self->timed_out_ ? boost::beast::error::timeout : wait_ec);
-              }
-              self->Step();
-            });
-        return;
-      } else if (errno != EINTR) {
-        ec = boost::beast::error_code(errno, boost::system::system_category());
-      }
+    if (SendNow(socket_, fd_, offset_, remaining_, ec)) {
+      socket_.async_wait(
+          boost::asio::ip::tcp::socket::wait_write,
+          [self = shared_from_this()](boost::beast::error_code wait_ec) {
+            if (wait_ec) {
+              return self->Finish(self->timed_out_ ? boost::beast::error::timeout : wait_ec);
+            }
+            self->Step();
+          });
+      return;
     }
     Finish(ec);
   }
@@ -173,8 +183,10 @@ struct StreamOps<TcpStream> {
     return n > 0 ? static_cast<size_t>(n) : 0;
   }
   /// Sends what the socket takes now, without waiting: the bytes sent, 0 on EAGAIN or an error,
-  /// which the asynchronous write of the rest meets.
-  static size_t WriteNow(TcpStream& s, const std::array<boost::asio::const_buffer, 2>& buffers) {
+  /// which the asynchronous write of the rest meets. `more`: a file's bytes follow at once
+  /// (sendfile), and go out in the same segments as these (MSG_MORE).
+  static size_t WriteNow(TcpStream& s, const std::array<boost::asio::const_buffer, 2>& buffers,
+                         bool more) {
     std::array<iovec, 2> iov{};
     for (size_t i = 0; i < buffers.size(); ++i) {
       iov[i].iov_base = const_cast<void*>(buffers[i].data());
@@ -183,13 +195,22 @@ struct StreamOps<TcpStream> {
     msghdr message{};
     message.msg_iov = iov.data();
     message.msg_iovlen = iov.size();
-    const ssize_t n = ::sendmsg(s.socket().native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n = ::sendmsg(s.socket().native_handle(), &message,
+                                MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     return n > 0 ? static_cast<size_t>(n) : 0;
   }
   static void SendFile(TcpStream& s, int fd, uint64_t offset, uint64_t count,
                        std::chrono::steady_clock::duration timeout,
                        std::function<void(boost::beast::error_code)> done) {
-    std::make_shared<TcpSendFile>(s.socket(), fd, offset, count, timeout, std::move(done))->Start();
+    // What the socket takes at once (a playlist, a segment its buffer has room for) goes without
+    // the deadline's timer; the rest the asynchronous way.
+    auto at = static_cast<off_t>(offset);
+    uint64_t remaining = count;
+    boost::beast::error_code ec;
+    if (!TcpSendFile::SendNow(s.socket(), fd, at, remaining, ec)) return done(ec);
+    std::make_shared<TcpSendFile>(s.socket(), fd, static_cast<uint64_t>(at), remaining, timeout,
+                                  std::move(done))
+        ->Start();
   }
 };
 

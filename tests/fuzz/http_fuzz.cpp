@@ -25,7 +25,7 @@ struct StreamOps<boost::beast::test::stream> {
   // Everything goes the asynchronous way, as on a socket that has nothing ready.
   static size_t ReadNow(boost::beast::test::stream&, boost::asio::mutable_buffer) { return 0; }
   static size_t WriteNow(boost::beast::test::stream&,
-                         const std::array<boost::asio::const_buffer, 2>&) {
+                         const std::array<boost::asio::const_buffer, 2>&, bool) {
     return 0;
   }
   static void SendFile(boost::beast::test::stream&, int, uint64_t, uint64_t,
