@@ -272,6 +272,32 @@ TEST_CASE("an upload past upload.expiry answers 410 and the worker's job removes
   CHECK(Patch(d.port, id, 10, "b").status == 410);
 }
 
+TEST_CASE("an upload committed while the catalogue is away is marked uploaded when it is back",
+          "[upload]") {
+  Store store;
+  RunningDaemon d(store.Sets());
+  const std::string id = Create(d.port, "Upload-Length: 11\r\n");
+  REQUIRE(Patch(d.port, id, 0, "hello ").status == 204);
+  // The last bytes arrive while the catalogue is stopped: they are committed, the 204 says so,
+  // and the client, done, never asks again.
+  REQUIRE(d.Cli({"plugins", "stop", "metadata"}).exit_code == 0);
+  auto last = Patch(d.port, id, 6, "world");
+  INFO(last.body);
+  REQUIRE(last.status == 204);
+  CHECK(WaitFor([&] { return d.LogSays("not marked uploaded yet"); }, 10s));
+  REQUIRE(d.Cli({"plugins", "start", "metadata"}).exit_code == 0);
+  // The upload service's sweep (every 10 s) finds the video still "uploading" with its source
+  // in the store, and finishes the step.
+  CHECK(WaitFor(
+      [&] {
+        auto r = Ask(d.port, "GET", "/api/v1/videos/" + id);
+        return r.status == 200 && json::parse(r.body).value("state", "") == "uploaded";
+      },
+      30s));
+  CHECK(d.LogSays("Marked uploaded the videos whose upload was committed"));
+  CHECK(ReadFile(store.media() + "/videos/" + id + "/source") == "hello world");
+}
+
 TEST_CASE("deferred length, creation-with-upload and termination", "[upload]") {
   Store store;
   RunningDaemon d(store.Sets());

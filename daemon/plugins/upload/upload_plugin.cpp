@@ -18,12 +18,16 @@
 #include "daemon/plugin_api/catalogue_json.h"
 #include "daemon/plugin_api/jobs.h"
 #include "daemon/plugin_api/locks.h"
+#include "daemon/plugin_api/periodic_timer.h"
 #include "daemon/plugin_api/registration.h"
 #include "daemon/plugins/upload/tus.h"
 #include "daemon/plugins/upload/upload_config.h"
 
 namespace sg::plugins {
 namespace {
+
+// How often the upload service looks for committed uploads whose video was left "uploading".
+constexpr auto kSweepEvery = std::chrono::seconds(10);
 
 using nlohmann::json;
 
@@ -340,6 +344,35 @@ Result<void> MarkUploaded(Shared& s, const std::string& id, const ObjectInfo& so
   return {};
 }
 
+// Videos left "uploading" whose source object is in the store: their upload was committed, but
+// the step to "uploaded" failed (the catalogue was away). Each is marked now; the step is
+// idempotent, so two instances sweeping at once do no harm.
+void FinishCommitted(Shared& s) {
+  auto catalogue = s.FindCatalogue();
+  if (!catalogue) return;
+  VideoQuery query;
+  query.state = VideoState::kUploading;
+  query.limit = kMaxPageSize;
+  int64_t finished = 0;
+  for (int pages = 0; pages < 1000; ++pages) {
+    auto page = (*catalogue)->List(query);
+    if (!page) return;  // the catalogue is away: the next sweep tries again
+    for (const auto& video : page->videos) {
+      auto source = s.storage->Stat(SourceKey(video.id));
+      if (!source) continue;  // still arriving, or never will: expiry deals with those
+      if (MarkUploaded(s, video.id, *source, "sweep")) ++finished;
+    }
+    if (page->next_cursor.empty()) break;
+    query.cursor = page->next_cursor;
+  }
+  if (finished > 0) {
+    s.logger->info(
+        log::With("Marked uploaded the videos whose upload was committed while the "
+                  "catalogue was away",
+                  {{"videos", finished}}));
+  }
+}
+
 // Commits a whole upload: a partial one as uploads/ID for a later concatenation, a video's as
 // its source object, then marks the video uploaded. The staged object is spent after.
 Result<void> FinishUpload(Shared& s, StagedObject& staged, const Record& record,
@@ -654,6 +687,7 @@ class UploadPlugin final : public Plugin {
     s.bus = context.bus;
     router_ = context.router;
     metrics_ = context.metrics;
+    executor_ = context.executor;
     if (s.storage == nullptr) {
       return Fail(ErrorCode::kConfig, "upload: no media store (storage.*) to keep uploads in");
     }
@@ -763,10 +797,16 @@ class UploadPlugin final : public Plugin {
         })) {
       s->logger->warn("The blocking pool refused to count the unfinished uploads");
     }
+    // An upload whose bytes were committed while the catalogue was away (NATS restarting, the
+    // metadata service being replaced) answered 204 and left its video "uploading"; the client,
+    // done, never asks again. Finish those here.
+    sweep_ = std::make_unique<PeriodicTimer>(
+        executor_, kSweepEvery, [s] { (void)s->blocking->Submit([s] { FinishCommitted(*s); }); });
     return {};
   }
 
   void Stop(Deadline) override {
+    sweep_.reset();
     routes_.clear();
     collector_.Reset();
     std::unique_ptr<JobQueue::Registration> handler;
@@ -1669,8 +1709,10 @@ class UploadPlugin final : public Plugin {
   std::shared_ptr<Shared> shared_;
   Router* router_ = nullptr;
   MetricsRegistry* metrics_ = nullptr;
+  boost::asio::any_io_executor executor_;
   std::vector<Registration> routes_;
   Registration collector_;
+  std::unique_ptr<PeriodicTimer> sweep_;  // the look for committed uploads left "uploading"
 };
 
 }  // namespace
