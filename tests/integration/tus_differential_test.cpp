@@ -3,6 +3,7 @@
 // streamgated, with the same maximum size and expiry; the status codes, Upload-Offset values and
 // the presence of the protocol's headers must match, except where the script lists a difference
 // and its reason (the places @tus/server breaks the tus text, the extensions it lacks).
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -55,6 +56,12 @@ TEST_CASE("differential: StreamGate answers tus requests as @tus/server does", "
             << report["mismatches"].size() << " mismatches\n";
   for (const auto& m : report["mismatches"]) {
     UNSCOPED_INFO("MISMATCH " << m.dump(1));
+  }
+  if (!report["mismatches"].empty()) {
+    // What the daemon said meanwhile: a refusal the script did not wait for shows here.
+    const std::string log = d.daemon->Stderr();
+    UNSCOPED_INFO("streamgated's log, the end:\n"
+                  << log.substr(log.size() - std::min<size_t>(log.size(), 40000)));
   }
   CHECK(report["mismatches"].empty());
 }

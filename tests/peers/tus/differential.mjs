@@ -316,7 +316,9 @@ function Send(base, step, target, extraHeaders) {
     });
     req.on('error', (e) => setTimeout(() => done({ status: 0, error: e.message, headers: {} }), 50));
     if (step.stall) {
-      // Once the bytes left for the server.
+      // Once the bytes left for the server. They may still reach it after the next step's
+      // request (another connection): `answered` then says the server refused this one.
+      req.on('response', (res) => { req.answered = res.statusCode; });
       req.write(step.body, () => done({ status: 'stalled', request: req, headers: {} }));
       return;
     }
@@ -345,6 +347,7 @@ function Shape(method, res) {
 async function Play(base, sequence) {
   const locations = [];
   const stalled = [];
+  const stalledSteps = [];  // how to send a stalled request again
   const answers = [];
   for (const [i, step] of sequence.steps.entries()) {
     if (step.cancel !== undefined) {
@@ -370,14 +373,24 @@ async function Play(base, sequence) {
       extra['Upload-Concat'] = `final;${parts.map((p) => new URL(p, base).pathname).join(' ')}`;
     }
     let res = await Send(base, step, target, extra);
-    // A step with `until` is sent again, for up to 3 s, until it gets that status.
+    // A step with `until` is sent again, for up to 3 s, until it gets that status. A stalled
+    // request that reached the server only after one of these, and was refused for it (423),
+    // is sent again: the step is about a request that is still sending.
     for (const deadline = Date.now() + 3000; step.until !== undefined &&
          res.status !== step.until && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const [j, r] of stalled.entries()) {
+        if (r?.answered === undefined) continue;
+        r.destroy();
+        const again = await Send(base, stalledSteps[j].step, stalledSteps[j].target,
+                                 stalledSteps[j].extra);
+        stalled[j] = again.request;
+      }
       res = await Send(base, step, target, extra);
     }
     if (res.status === 'stalled') {
       stalled[i] = res.request;
+      stalledSteps[i] = { step, target, extra };
       answers.push({ status: 'stalled' });
       continue;
     }
