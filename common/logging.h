@@ -50,9 +50,9 @@ class LogHub {
 
   /// The logger for a component ("kernel", "api-gateway"), created on first use.
   std::shared_ptr<spdlog::logger> Get(const std::string& component);
-  /// A logger whose records are formatted and written by a background thread, for hot paths
-  /// such as the access log: the caller only queues the record. When the queue (8192 records)
-  /// is full the caller waits, so nothing is lost.
+  /// A logger whose records are formatted and written by a background thread: the caller only
+  /// queues the record. When the queue (8192 records) is full the caller waits, so nothing is
+  /// lost. (The access log has its own, cheaper path: Access().)
   std::shared_ptr<spdlog::logger> GetAsync(const std::string& component);
 
   /// Sets the level of every component that has no level of its own.

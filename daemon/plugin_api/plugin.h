@@ -31,8 +31,9 @@ using Deadline = Clock::time_point;
 struct PluginContext {
   std::shared_ptr<const config::Config> config;  // the whole configuration at Init
   std::shared_ptr<spdlog::logger> logger;        // named after the plugin
-  /// Another named logger, for a part of the plugin ("access" for the gateway's access log); an
-  /// asynchronous one, whose caller only queues the record, when `async` is set.
+  /// Another named logger, for a part of the plugin; an asynchronous one, whose caller only
+  /// queues the record, when `async` is set. (HTTP access lines go to the daemon's access log,
+  /// which the listeners write themselves.)
   std::function<std::shared_ptr<spdlog::logger>(const std::string& component, bool async)>
       make_logger;
   /// The event bus, as this plugin's view: what it subscribes gets nothing while the plugin is
