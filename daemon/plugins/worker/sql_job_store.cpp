@@ -4,7 +4,10 @@
 #include <array>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <string>
+#include <tuple>
 #include <utility>
 
 #include "common/ulid.h"
@@ -300,12 +303,9 @@ class SqlJobStore : public JobStore {
     if (auto valid = ValidateJobKind(kind); !valid) return valid.error().Wrap("lease");
     // An idle poll only reads: on SQLite the write lock (which the catalogue shares) is taken
     // only when there is something to take.
-    auto any = db_->Exec(
-        "SELECT id FROM jobs WHERE kind = $1 AND ((state = 'queued' AND run_at <= $2) OR "
-        "(state = 'running' AND lease_until <= $2)) LIMIT 1",
-        {kind, now});
+    auto any = Candidate(db_.get(), kind, now, "");
     if (!any) return any.error().Wrap("lease a job of kind " + Quote(kind));
-    if (any->rows.empty()) return std::optional<Job>();
+    if (!*any) return std::optional<Job>();
     std::optional<Job> job;
     auto done = db_->Transaction([&](SqlSession& session) -> Result<void> {
       // PostgreSQL runs this again when the commit conflicts: a job taken by a run that rolled
@@ -319,20 +319,20 @@ class SqlJobStore : public JobStore {
           "cancel_requested = 1 AND lease_until <= $2",
           {kind, now});
       if (!swept) return swept.error();
-      // One statement picks and takes the job, so that two leasers (threads, or processes on one
-      // database) cannot take the same one: the state test in the outer WHERE is evaluated again
-      // under the write lock (SQLite) or on the locked row (PostgreSQL, where SKIP LOCKED lets a
-      // second leaser pass over a row the first is taking rather than come back empty).
-      const std::string runnable =
-          "kind = $1 AND ((state = 'queued' AND run_at <= $4) OR "
-          "(state = 'running' AND lease_until <= $4))";
+      // The candidate is locked (PostgreSQL: FOR UPDATE, and SKIP LOCKED lets a second leaser
+      // pass over a row the first is taking rather than come back empty) or the write lock is
+      // held (SQLite); the state test is made again as it is taken, so that two leasers
+      // (threads, or processes on one database) cannot take the same one.
+      auto candidate = Candidate(&session, kind, now, skip_locked_);
+      if (!candidate) return candidate.error();
+      if (!*candidate) return {};
       auto taken = session.Exec(
           "UPDATE jobs SET state = 'running', lease_owner = $2, lease_until = $3, "
           "attempts = attempts + 1, progress = 0, cancel_requested = 0, updated_at = $4 "
-          "WHERE id = (SELECT id FROM jobs WHERE " +
-              runnable + " ORDER BY priority DESC, run_at, created_at, id LIMIT 1" + skip_locked_ +
-              ") AND " + runnable + " RETURNING " + kColumns,
-          {kind, owner, now + lease.count(), now});
+          "WHERE id = $5 AND kind = $1 AND ((state = 'queued' AND run_at <= $4) OR "
+          "(state = 'running' AND lease_until <= $4)) RETURNING " +
+              std::string(kColumns),
+          {kind, owner, now + lease.count(), now, **candidate});
       if (!taken) return taken.error();
       if (taken->rows.empty()) return {};
       auto parsed = RowToJob(taken->rows.front());
@@ -401,6 +401,35 @@ class SqlJobStore : public JobStore {
   }
 
  private:
+  // The id of the runnable job of `kind` that should run first: the best queued one that is due
+  // and the best running one whose lease expired, each found by one walk of the jobs_lease index
+  // (a single query with both in an OR would read every job of the kind, finished ones too).
+  // `lock`: "" or " FOR UPDATE SKIP LOCKED".
+  template <typename Session>
+  static Result<std::optional<std::string>> Candidate(Session* session, const std::string& kind,
+                                                      int64_t now, const std::string& lock) {
+    const std::string columns =
+        "SELECT id, priority, run_at, created_at FROM jobs WHERE kind = $1 ";
+    const std::string order = " ORDER BY priority DESC, run_at, created_at, id LIMIT 1" + lock;
+    std::optional<std::tuple<int64_t, int64_t, int64_t, std::string>> best;
+    for (const char* which :
+         {"AND state = 'queued' AND run_at <= $2", "AND state = 'running' AND lease_until <= $2"}) {
+      std::string sql = columns;
+      sql += which;
+      sql += order;
+      auto found = session->Exec(sql, {kind, now});
+      if (!found) return found.error();
+      if (found->rows.empty()) continue;
+      const auto& row = found->rows.front();
+      // Priority descending, then run_at, created_at and id ascending.
+      std::tuple<int64_t, int64_t, int64_t, std::string> key{-row.Int(1), row.Int(2), row.Int(3),
+                                                             row.Text(0)};
+      if (!best || key < *best) best = std::move(key);
+    }
+    if (!best) return std::optional<std::string>();
+    return std::optional<std::string>(std::get<3>(*best));
+  }
+
   // Runs an UPDATE ... RETURNING on at most one row; nullopt when it matched none.
   Result<std::optional<Job>> UpdateOne(const std::string& sql,
                                        const std::vector<SqlValue>& params) {
