@@ -356,22 +356,6 @@ class RssSampler {
   std::thread thread_;
 };
 
-// A process's CPU time so far (user and system), in seconds: less sensitive to what else runs on
-// the machine than the wall clock, so it shows a change in the server's own cost.
-double CpuSeconds(pid_t pid) {
-  const std::string text = sg::test::ReadFile(fmt::format("/proc/{}/stat", pid));
-  const auto paren = text.rfind(')');
-  if (paren == std::string::npos) return 0;
-  // After "pid (comm)": state is field 3; utime and stime are fields 14 and 15.
-  std::istringstream fields(text.substr(paren + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i >= 14) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 double MiBps(uint64_t bytes, double seconds) {
   return seconds > 0 ? static_cast<double>(bytes) / kMiB / seconds : 0;
 }
@@ -449,9 +433,10 @@ int Bench(int argc, char** argv) {
   auto upload = [&](const std::string& name, const std::string& url, uint64_t n, pid_t pid,
                     std::vector<double>* cpu) {
     Clean({media, tus_files});
-    const double cpu_before = CpuSeconds(pid);
+    const double cpu_before = sg::test::CpuSeconds(pid);
     auto out = client.Upload(url, fd, n, kChunk);
-    cpu->push_back((CpuSeconds(pid) - cpu_before) / (static_cast<double>(n) / (kMiB * 1024)));
+    cpu->push_back((sg::test::CpuSeconds(pid) - cpu_before) /
+                   (static_cast<double>(n) / (kMiB * 1024)));
     if (!out.ok) throw std::runtime_error("the upload to " + name + " failed: " + out.error);
     connections = std::max(connections, out.connections);
     return MiBps(n, out.seconds);

@@ -28,6 +28,8 @@ class NatsServer {
 
   std::string Url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   uint16_t port() const { return port_; }
+  /// The running server's process id (0 when stopped).
+  pid_t pid() const { return server_ ? server_->pid() : 0; }
   const std::string& store_dir() const { return store_dir_; }
   /// The server's log of its current run (it logs to stderr).
   std::string Log() const { return server_ ? server_->Stderr() : ""; }
