@@ -142,6 +142,7 @@ Result<std::unique_ptr<NatsBus>> NatsBus::Create(const NatsOptions& options,
   auto fail = [&](natsStatus s, const std::string& what) -> Error {
     return Fail(ErrorCode::kConfig, fmt::format("nats: {}: {}", what, StatusText(s)));
   };
+  OpenNatsLibrary();
   natsStatus s = natsOptions_Create(&impl->opts);
   if (s != NATS_OK) return fail(s, "options");
   if (auto applied = ApplyNatsConnection(impl->opts, options); !applied) return applied.error();

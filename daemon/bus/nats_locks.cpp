@@ -105,6 +105,7 @@ class NatsLocks final : public Locks, public std::enable_shared_from_this<NatsLo
   Result<void> Open() {
     if (kv_ != nullptr) return {};
     natsOptions* opts = nullptr;
+    OpenNatsLibrary();
     natsStatus s = natsOptions_Create(&opts);
     if (s != NATS_OK) return NatsFailure(s, "NATS options");
     if (auto applied = ApplyNatsConnection(opts, connection_); !applied) {

@@ -1,8 +1,15 @@
 #include "daemon/plugin_api/nats_connection.h"
 
+#include <mutex>
+
 #include <fmt/format.h>
 
 namespace sg {
+
+void OpenNatsLibrary() {
+  static std::once_flag once;
+  std::call_once(once, [] { nats_Open(0); });
+}
 namespace {
 
 // "nats://user:secret@host:4222" -> "nats://user:***@host:4222": messages and logs must not
