@@ -49,6 +49,20 @@ class JobStore {
   virtual Result<void> Succeed(const std::string& id, const std::string& owner, int64_t now) = 0;
   virtual Result<void> Fail(const std::string& id, const std::string& owner,
                             const AttemptFailure& failure, int64_t now) = 0;
+  /// What SucceedThenLease came to: the Succeed's result and the Lease's.
+  struct SucceededThenLeased {
+    Result<void> succeeded;
+    Result<std::optional<Job>> next = std::optional<Job>();
+  };
+  /// Succeed(id), then Lease(kind) for the same owner, as a worker thread does between two jobs:
+  /// one call, so that a store can send both writes in one round trip. The same results as the
+  /// two calls in turn, which is what this default does.
+  virtual SucceededThenLeased SucceedThenLease(const std::string& id, const std::string& owner,
+                                               const std::string& kind,
+                                               std::chrono::milliseconds lease, int64_t now) {
+    // Braced: the Succeed runs first.
+    return SucceededThenLeased{Succeed(id, owner, now), Lease(kind, owner, lease, now)};
+  }
   /// A running job whose handler saw the cancel: ends it as cancelled.
   virtual Result<void> AcknowledgeCancel(const std::string& id, const std::string& owner,
                                          int64_t now) = 0;

@@ -8,6 +8,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -227,9 +228,15 @@ class WorkerImpl final : public Worker, public std::enable_shared_from_this<Work
   }
 
   // One of a kind's threads: lease a job, run it, again; between empty polls wait for an
-  // enqueue here or poll_interval.
+  // enqueue here or poll_interval. A job that succeeds leases the next in the same call.
   void Poll(const std::shared_ptr<Kind>& kind) {
+    std::optional<Job> next;
     for (;;) {
+      if (next) {  // leased already: it runs even when the kind is stopping
+        Job job = std::move(*next);
+        next = Run(*kind, std::move(job));
+        continue;
+      }
       {
         std::lock_guard lock(kind->mu);
         if (kind->stopping) return;
@@ -237,7 +244,7 @@ class WorkerImpl final : public Worker, public std::enable_shared_from_this<Work
       }
       auto leased = store_->Lease(kind->name, options_.owner, options_.lease, NowMs());
       if (leased && *leased) {
-        Run(*kind, std::move(**leased));
+        next = std::move(**leased);
         continue;
       }
       // Nothing runnable, or the store unreachable (kUnavailable): either way ask again later.
@@ -247,7 +254,8 @@ class WorkerImpl final : public Worker, public std::enable_shared_from_this<Work
     }
   }
 
-  void Run(Kind& kind, Job job) {
+  // Runs the job and records how it ended; returns the next job when that leased one.
+  std::optional<Job> Run(Kind& kind, Job job) {
     auto active = std::make_shared<ActiveJob>();
     active->job = std::move(job);
     const Job& j = active->job;
@@ -261,13 +269,13 @@ class WorkerImpl final : public Worker, public std::enable_shared_from_this<Work
                                 (j.last_error.empty() ? "" : "; last error: " + j.last_error),
                             std::nullopt},
              NowMs());
-      return;
+      return std::nullopt;
     }
     {
       std::lock_guard lock(mu_);
       // Our own lease on a job whose handler still runs here expired (renewals failed) and we
       // took it again: the running handler goes on under the new lease rather than a second one.
-      if (!active_.emplace(j.id, active).second) return;
+      if (!active_.emplace(j.id, active).second) return std::nullopt;
     }
     ++started_;
     ++running_;
@@ -291,30 +299,47 @@ class WorkerImpl final : public Worker, public std::enable_shared_from_this<Work
       active_.erase(j.id);
     }
     --running_;
-    Settle(*active, result);
+    auto next = Settle(kind, *active, result);
     idle_.notify_all();
+    return next;
   }
 
-  // Records how the handler's run ended.
-  void Settle(ActiveJob& active, const Result<void>& result) {
+  // Records how the handler's run ended; after a success, leases the kind's next job in the same
+  // store call unless the kind is stopping.
+  std::optional<Job> Settle(Kind& kind, ActiveJob& active, const Result<void>& result) {
     const Job& job = active.job;
-    if (active.lease_lost) return;  // another worker has it now (counted when seen)
+    if (active.lease_lost) return std::nullopt;  // another worker has it now (counted when seen)
     if (active.cancel_requested) {
       if (store_->AcknowledgeCancel(job.id, options_.owner, NowMs())) ++cancelled_;
-      return;
+      return std::nullopt;
     }
-    if (active.shutdown && !result) return;  // left to lease expiry: another run picks it up
+    // Left to lease expiry: another run picks it up.
+    if (active.shutdown && !result) return std::nullopt;
     if (result) {
-      auto done = store_->Succeed(job.id, options_.owner, NowMs());
+      bool stopping = false;
+      {
+        std::lock_guard lock(kind.mu);
+        stopping = kind.stopping;
+      }
+      std::optional<Job> next;
+      Result<void> done;
+      if (stopping) {
+        done = store_->Succeed(job.id, options_.owner, NowMs());
+      } else {
+        auto both =
+            store_->SucceedThenLease(job.id, options_.owner, kind.name, options_.lease, NowMs());
+        done = std::move(both.succeeded);
+        if (both.next && *both.next) next = std::move(**both.next);
+      }
       if (done) {
         ++succeeded_;
-        return;
+        return next;
       }
       Diagnose(active, done.error());
       if (active.cancel_requested && store_->AcknowledgeCancel(job.id, options_.owner, NowMs())) {
         ++cancelled_;
       }
-      return;
+      return next;
     }
     ++failed_;
     const int64_t now = NowMs();
@@ -324,6 +349,7 @@ class WorkerImpl final : public Worker, public std::enable_shared_from_this<Work
       failure.retry_at = now + Backoff(job.attempts).count();
     }
     Finish(job, failure, now);
+    return std::nullopt;
   }
 
   // `now` is the clock the backoff was added to, so that the store sees the delay it asked for.
