@@ -1,6 +1,7 @@
 #include "daemon/plugins/worker/jetstream_job_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <nats/nats.h>
 #include <nlohmann/json.hpp>
 
+#include "daemon/plugins/worker/nats_exchange.h"
 #include "daemon/plugins/worker/sql_job_store.h"
 
 namespace sg::plugins {
@@ -21,6 +23,8 @@ using json = nlohmann::json;
 // Payloads up to this size live in the job's record; larger ones in a key of their own, so that a
 // record (payload included) stays under the server's max_payload (1 MiB by default).
 constexpr size_t kInlinePayload = 512 * 1024;
+// Records up to this size that a fetch reads ahead are kept until their Lease.
+constexpr int kCachedRecord = 16 * 1024;
 // CAS retries when another process changed the record between our read and our write.
 constexpr int kCasAttempts = 8;
 // Locally known jobs per kind beyond which the farthest ones are forgotten (their hints bring
@@ -31,6 +35,15 @@ constexpr size_t kMaxKnown = 100000;
 constexpr uint64_t kOrphanDeliveries = 5;
 // Leases that look again at a held hint without a record before it goes back to the server.
 constexpr int kOrphanChecks = 50;
+
+// How often a Lease that has a runnable job in hand still takes new hints.
+constexpr std::chrono::milliseconds kRefetch{10};
+// How long a Lease waits for hints the server has said are on their way.
+constexpr std::chrono::milliseconds kBurstWait{5};
+// How long a pull request for hints stays open (a new one follows when it ends).
+constexpr std::chrono::milliseconds kPullExpiry{5000};
+// How long SucceedThenLease waits for a new hint before its succeed's write goes alone.
+constexpr std::chrono::milliseconds kPendingWait{5};
 
 constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
 
@@ -159,6 +172,8 @@ struct Known {
   int64_t created_at = 0;
   natsMsg* msg = nullptr;
   uint64_t seq = 0;
+  // The record as read with its hint (ReadRecords); a Lease takes it and writes over it by CAS.
+  std::optional<Record> record;
 };
 
 class JetStreamJobStore final : public JobStore {
@@ -170,13 +185,14 @@ class JetStreamJobStore final : public JobStore {
       // Held hints go back now rather than after AckWait, for the other processes.
       for (auto& [id, known] : k->known) {
         if (known.msg != nullptr) {
-          natsMsg_Nak(known.msg, nullptr);
+          NakHint(known.msg, 0);
           natsMsg_Destroy(known.msg);
         }
       }
-      if (k->sub != nullptr) natsSubscription_Destroy(k->sub);
+      if (k->inbox != nullptr) natsSubscription_Destroy(k->inbox);
     }
     if (kv_ != nullptr) kvStore_Destroy(kv_);
+    exchange_.reset();  // its subscriptions before the connection
     if (js_ != nullptr) jsCtx_Destroy(js_);
     if (conn_ != nullptr) natsConnection_Destroy(conn_);
     if (opts_ != nullptr) natsOptions_Destroy(opts_);
@@ -195,15 +211,23 @@ class JetStreamJobStore final : public JobStore {
       return sg::Fail(ErrorCode::kInvalidArgument,
                       "fetch_wait and request_timeout must be positive");
     }
+    OpenNatsLibrary();
     natsStatus s = natsOptions_Create(&opts_);
     if (s != NATS_OK) return NatsError(s, "NATS options");
     if (auto applied = ApplyNatsConnection(opts_, options_.connection); !applied) {
       return applied.error();
     }
     natsOptions_SetName(opts_, "streamgate job store");
+    // Every call waits for its answer: write at once rather than wake the flusher thread.
+    natsOptions_SetSendAsap(opts_, true);
     natsOptions_SetTimeout(opts_, options_.connect_timeout.count());
     natsOptions_SetMaxReconnect(opts_, -1);  // forever: a restarted server must be found again
     natsOptions_SetReconnectWait(opts_, options_.reconnect_wait.count());
+    // The server forgets open pull requests when the connection drops: ask again after.
+    natsOptions_SetReconnectedCB(
+        opts_,
+        [](natsConnection*, void* self) { ++static_cast<JetStreamJobStore*>(self)->reconnects_; },
+        this);
     s = natsConnection_Connect(&conn_, opts_);
     if (s != NATS_OK) return NatsError(s, "connect to NATS at " + NatsServers(options_.connection));
     jsOptions jo;
@@ -242,6 +266,13 @@ class JetStreamJobStore final : public JobStore {
       s = js_CreateKeyValue(&kv_, js_, &kc);
     }
     if (s != NATS_OK) return NatsError(s, "create the job bucket '" + options_.prefix + "'");
+    exchange_ = std::make_unique<NatsExchange>(conn_);
+    const std::string bucket_stream = "KV_" + options_.prefix;
+    si = nullptr;
+    if (js_GetStreamInfo(&si, js_, bucket_stream.c_str(), nullptr, &jerr) == NATS_OK) {
+      direct_get_ = si->Config != nullptr && si->Config->AllowDirect;
+    }
+    if (si != nullptr) jsStreamInfo_Destroy(si);
     return {};
   }
 
@@ -376,87 +407,7 @@ class JetStreamJobStore final : public JobStore {
 
   Result<std::optional<Job>> Lease(const std::string& kind, const std::string& owner,
                                    std::chrono::milliseconds lease, int64_t now) override {
-    if (owner.empty()) return sg::Fail(ErrorCode::kInvalidArgument, "lease: the owner is empty");
-    if (lease.count() < 1 || lease.count() > kMaxLeaseMs) {
-      return sg::Fail(ErrorCode::kInvalidArgument, "lease: lease must be 1 ms to 24 h, not " +
-                                                       std::to_string(lease.count()) + " ms");
-    }
-    if (auto valid = ValidateJobKind(kind); !valid) return valid.error().Wrap("lease");
-    if (auto c = Connected(); !c) return c.error();
-    auto kr = ForKind(kind);
-    if (!kr) return kr.error();
-    KindState& k = **kr;
-    std::unique_lock lock(k.mu);
-    if (auto f = FetchHints(k, now); !f) return f.error();
-
-    // The records are read and written without the lock, so that the kind's worker threads
-    // lease in parallel; `busy` keeps two of them off one candidate.
-    std::optional<Record> leased;
-    std::unordered_map<std::string, int> tries;
-    for (;;) {
-      // The best candidate by what we know; its record decides.
-      auto best = k.known.end();
-      for (auto it = k.known.begin(); it != k.known.end(); ++it) {
-        if (it->second.due > now || it->second.busy || tries[it->first] < 0) continue;
-        if (best == k.known.end() || Before(it->second, it->first, best->second, best->first)) {
-          best = it;
-        }
-      }
-      if (best == k.known.end()) break;
-      const std::string id = best->first;
-      best->second.busy = true;
-      lock.unlock();
-      Outcome outcome = TryLease(id, owner, lease, now);
-      lock.lock();
-      auto it = k.known.find(id);
-      if (it != k.known.end()) it->second.busy = false;
-      if (outcome.error) return *outcome.error;
-      if (outcome.orphan) {
-        DropOrphan(k, id, now);
-        tries[id] = -1;  // not again in this call
-        continue;
-      }
-      if (outcome.finished) {
-        Forget(k, id, /*ack=*/true);
-        continue;
-      }
-      if (outcome.conflict) {
-        if (++tries[id] >= kCasAttempts) tries[id] = -1;  // changed under us: look again
-        continue;
-      }
-      if (it == k.known.end()) {
-        if (!outcome.record) continue;
-        it = k.known.try_emplace(id).first;  // forgotten meanwhile: known again, as leased
-      }
-      Known& known = it->second;
-      known.priority = outcome.priority;
-      known.due = outcome.due;
-      if (!outcome.record) continue;  // not runnable (yet)
-      // The hint returns when the lease would expire, for whoever finds it expired.
-      if (known.msg != nullptr) {
-        natsMsg_NakWithDelay(known.msg, ServerDelay(lease.count()), nullptr);
-        natsMsg_Destroy(known.msg);
-        known.msg = nullptr;
-      }
-      leased = std::move(outcome.record);
-      break;
-    }
-    // Hints of jobs not runnable yet go back to the server until their time, for any process;
-    // this process still knows them (for its callers' clock).
-    for (auto& [id, known] : k.known) {
-      if (known.msg != nullptr && known.due > now && !known.busy) {
-        natsMsg_NakWithDelay(known.msg, ServerDelay(known.due - now), nullptr);
-        natsMsg_Destroy(known.msg);
-        known.msg = nullptr;
-      }
-    }
-    Trim(k);
-    lock.unlock();
-    if (!leased) return std::optional<Job>();
-    Remember(*leased);
-    auto full = Completed(std::move(*leased));
-    if (!full) return full.error();
-    return std::optional<Job>(std::move(*full));
+    return LeaseWith(kind, owner, lease, now, nullptr);
   }
 
   Result<void> Renew(const std::string& id, const std::string& owner,
@@ -480,18 +431,38 @@ class JetStreamJobStore final : public JobStore {
 
   Result<void> Succeed(const std::string& id, const std::string& owner, int64_t now) override {
     auto r = Change(id, [&](Record& rec) -> Result<bool> {
-      Job& j = rec.job;
       if (auto held = Held(rec, owner, "complete"); !held) return held.error();
-      j.state = JobState::kSucceeded;
-      j.progress = 1;
-      j.updated_at = now;
-      j.lease_owner.clear();
-      j.lease_until = 0;
+      MarkSucceeded(rec, now);
       return false;
     });
     if (!r) return r.error();
     ForgetKnown(r->kind, id);
     return {};
+  }
+
+  // The succeed's write rides with the next lease's write when there is one to make at once.
+  SucceededThenLeased SucceedThenLease(const std::string& id, const std::string& owner,
+                                       const std::string& kind, std::chrono::milliseconds lease,
+                                       int64_t now) override {
+    std::optional<Record> held = Remembered(id);
+    if (!held || held->job.kind != kind || !Held(*held, owner, "complete")) {
+      return JobStore::SucceedThenLease(id, owner, kind, lease, now);
+    }
+    PendingWrite pending;
+    pending.id = id;
+    pending.record = std::move(*held);
+    MarkSucceeded(pending.record, now);
+    SucceededThenLeased out{Result<void>(), LeaseWith(kind, owner, lease, now, &pending)};
+    if (!pending.sent) pending.result = Write(id, pending.record);
+    if (pending.result) {
+      ForgetRemembered(id);
+      ForgetKnown(kind, id);
+    } else if (pending.result.error().code == ErrorCode::kFailedPrecondition) {
+      out.succeeded = Succeed(id, owner, now);  // changed meanwhile: decide on the stored record
+    } else {
+      out.succeeded = pending.result;
+    }
+    return out;
   }
 
   Result<void> Fail(const std::string& id, const std::string& owner, const AttemptFailure& failure,
@@ -546,9 +517,141 @@ class JetStreamJobStore final : public JobStore {
  private:
   struct KindState {
     std::mutex mu;  // one Lease of the kind at a time in this process
-    natsSubscription* sub = nullptr;
+    // The hints come to an inbox of ours, asked for by pull requests to the kind's consumer
+    // that stay open (one at a time): a hint costs no round trip of its own, as a fetch per
+    // Lease would (the library's fetch asks anew, and waits, each call).
+    natsSubscription* inbox = nullptr;
+    std::string inbox_prefix;  // "<inbox>.": a pull request's replies come to "<inbox>.<n>"
+    std::string next_subject;  // $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>
+    uint64_t pull = 0;         // the number of the open pull request
+    int pull_left = 0;         // hints it may still bring
+    std::chrono::steady_clock::time_point pull_until;  // when it expires
+    uint64_t reconnects = 0;  // reconnects_ when it was made: a reconnect ends it
     std::unordered_map<std::string, Known> known;
+    std::chrono::steady_clock::time_point fetched;  // the last FetchHints
   };
+
+  // A write that waits to go out with the next one (SucceedThenLease).
+  struct PendingWrite {
+    std::string id;
+    Record record;
+    bool sent = false;
+    Result<void> result;
+  };
+
+  static void MarkSucceeded(Record& rec, int64_t now) {
+    Job& j = rec.job;
+    j.state = JobState::kSucceeded;
+    j.progress = 1;
+    j.updated_at = now;
+    j.lease_owner.clear();
+    j.lease_until = 0;
+  }
+
+  // Lease; `pending` (if any) is written together with the lease's write, or before a wait.
+  Result<std::optional<Job>> LeaseWith(const std::string& kind, const std::string& owner,
+                                       std::chrono::milliseconds lease, int64_t now,
+                                       PendingWrite* pending) {
+    if (owner.empty()) return sg::Fail(ErrorCode::kInvalidArgument, "lease: the owner is empty");
+    if (lease.count() < 1 || lease.count() > kMaxLeaseMs) {
+      return sg::Fail(ErrorCode::kInvalidArgument, "lease: lease must be 1 ms to 24 h, not " +
+                                                       std::to_string(lease.count()) + " ms");
+    }
+    if (auto valid = ValidateJobKind(kind); !valid) return valid.error().Wrap("lease");
+    if (auto c = Connected(); !c) return c.error();
+    auto kr = ForKind(kind);
+    if (!kr) return kr.error();
+    KindState& k = **kr;
+    std::unique_lock lock(k.mu);
+    // The hints that have come (pushed to our inbox), and when none has and no job is at hand,
+    // a wait for the first. With a runnable job in hand, only now and then (for hints of higher
+    // priority): new hints are read ahead, a round trip under the kind's lock. A pending write
+    // waits for a new hint only briefly (then it goes alone), so that the job it finishes is
+    // seen finished soon.
+    const auto fetch_now = std::chrono::steady_clock::now();
+    const bool in_hand = std::any_of(k.known.begin(), k.known.end(), [&](const auto& e) {
+      return !e.second.busy && e.second.due <= now;
+    });
+    if (!in_hand || fetch_now - k.fetched >= kRefetch) {
+      k.fetched = fetch_now;
+      const auto wait = pending != nullptr && !pending->sent
+                            ? std::min(options_.fetch_wait, kPendingWait)
+                            : options_.fetch_wait;
+      if (auto f = FetchHints(k, lock, now, wait); !f) return f.error();
+    }
+
+    // The records are read and written without the lock, so that the kind's worker threads
+    // lease in parallel; `busy` keeps two of them off one candidate.
+    std::optional<Record> leased;
+    std::unordered_map<std::string, int> tries;
+    for (;;) {
+      // The best candidate by what we know; its record decides.
+      auto best = k.known.end();
+      for (auto it = k.known.begin(); it != k.known.end(); ++it) {
+        if (it->second.due > now || it->second.busy) continue;
+        if (auto t = tries.find(it->first); t != tries.end() && t->second < 0) continue;
+        if (best == k.known.end() || Before(it->second, it->first, best->second, best->first)) {
+          best = it;
+        }
+      }
+      if (best == k.known.end()) break;
+      const std::string id = best->first;
+      best->second.busy = true;
+      std::optional<Record> read_ahead = std::move(best->second.record);
+      best->second.record.reset();
+      lock.unlock();
+      Outcome outcome = TryLease(id, owner, lease, now, std::move(read_ahead), pending);
+      lock.lock();
+      auto it = k.known.find(id);
+      if (it != k.known.end()) it->second.busy = false;
+      if (outcome.error) return *outcome.error;
+      if (outcome.orphan) {
+        DropOrphan(k, id, now);
+        tries[id] = -1;  // not again in this call
+        continue;
+      }
+      if (outcome.finished) {
+        Forget(k, id, /*ack=*/true);
+        continue;
+      }
+      if (outcome.conflict) {
+        if (++tries[id] >= kCasAttempts) tries[id] = -1;  // changed under us: look again
+        continue;
+      }
+      if (it == k.known.end()) {
+        if (!outcome.record) continue;
+        it = k.known.try_emplace(id).first;  // forgotten meanwhile: known again, as leased
+      }
+      Known& known = it->second;
+      known.priority = outcome.priority;
+      known.due = outcome.due;
+      if (!outcome.record) continue;  // not runnable (yet)
+      // The hint returns when the lease would expire, for whoever finds it expired.
+      if (known.msg != nullptr) {
+        NakHint(known.msg, ServerDelay(lease.count()));
+        natsMsg_Destroy(known.msg);
+        known.msg = nullptr;
+      }
+      leased = std::move(outcome.record);
+      break;
+    }
+    // Hints of jobs not runnable yet go back to the server until their time, for any process;
+    // this process still knows them (for its callers' clock).
+    for (auto& [id, known] : k.known) {
+      if (known.msg != nullptr && known.due > now && !known.busy) {
+        NakHint(known.msg, ServerDelay(known.due - now));
+        natsMsg_Destroy(known.msg);
+        known.msg = nullptr;
+      }
+    }
+    Trim(k);
+    lock.unlock();
+    if (!leased) return std::optional<Job>();
+    Remember(*leased);
+    auto full = Completed(std::move(*leased));
+    if (!full) return full.error();
+    return std::optional<Job>(std::move(*full));
+  }
 
   static bool Before(const Known& a, const std::string& aid, const Known& b,
                      const std::string& bid) {
@@ -569,10 +672,18 @@ class JetStreamJobStore final : public JobStore {
     std::optional<Record> record;  // leased
   };
 
+  // `read_ahead`: the record as a fetch read it. It may be stale: a lease over it is a CAS on its
+  // revision, and anything else it says is checked on a fresh read.
   Outcome TryLease(const std::string& id, const std::string& owner, std::chrono::milliseconds lease,
-                   int64_t now) {
+                   int64_t now, std::optional<Record> read_ahead, PendingWrite* pending) {
     Outcome out;
-    auto rec = GetRecord(id);
+    if (read_ahead) {
+      const Job& j = read_ahead->job;
+      const bool runnable = (j.state == JobState::kQueued && j.run_at <= now) ||
+                            (j.state == JobState::kRunning && j.lease_until <= now);
+      if (!runnable || read_ahead->cancel_requested) read_ahead.reset();
+    }
+    auto rec = read_ahead ? Result<Record>(std::move(*read_ahead)) : GetRecord(id);
     if (!rec) {
       if (rec.error().code == ErrorCode::kNotFound) {
         out.orphan = true;
@@ -610,7 +721,15 @@ class JetStreamJobStore final : public JobStore {
       j.lease_until = now + lease.count();
       j.updated_at = now;
     }
-    auto w = Write(id, *rec);
+    Result<void> w;
+    if (pending != nullptr && !pending->sent) {
+      auto both = WriteAll({{pending->id, &pending->record}, {id, &*rec}});
+      pending->sent = true;
+      pending->result = std::move(both[0]);
+      w = std::move(both[1]);
+    } else {
+      w = Write(id, *rec);
+    }
     if (!w) {
       if (w.error().code == ErrorCode::kFailedPrecondition) {
         out.conflict = true;
@@ -703,6 +822,11 @@ class JetStreamJobStore final : public JobStore {
 
   Result<Record> GetRecord(const std::string& id) {
     if (!ValidId(id)) return NotFound(id);
+    if (direct_get_) {
+      auto replies = exchange_->Combined({DirectGet(id)}, options_.request_timeout);
+      if (!replies) return replies.error().Wrap("read job " + id);
+      return RecordFromReply((*replies)[0].get(), id);
+    }
     kvEntry* e = nullptr;
     const std::string key = "job." + id;
     const natsStatus s = kvStore_Get(&e, kv_, key.c_str());
@@ -713,6 +837,37 @@ class JetStreamJobStore final : public JobStore {
     kvEntry_Destroy(e);
     if (!r) return sg::Fail(ErrorCode::kInternal, "job record " + id + " is corrupt");
     r->revision = revision;
+    return std::move(*r);
+  }
+
+  // A direct get of a record: the bucket's stream answers with the last value of its key.
+  NatsRequest DirectGet(const std::string& id) const {
+    NatsRequest r;
+    r.subject =
+        "$JS.API.DIRECT.GET.KV_" + options_.prefix + ".$KV." + options_.prefix + ".job." + id;
+    return r;
+  }
+
+  // A direct get's reply as a record; kNotFound for none (or a deleted one).
+  Result<Record> RecordFromReply(natsMsg* m, const std::string& id) const {
+    if (m == nullptr) return NatsError(NATS_TIMEOUT, "read job " + id);
+    const char* status = nullptr;
+    if (natsMsgHeader_Get(m, "Status", &status) == NATS_OK && status != nullptr) {
+      if (std::string_view(status) == "404") return NotFound(id);
+      const char* why = nullptr;
+      natsMsgHeader_Get(m, "Description", &why);
+      return sg::Fail(ErrorCode::kUnavailable, "read job " + id + ": the server answered " +
+                                                   status + (why ? std::string(" ") + why : ""));
+    }
+    const char* op = nullptr;
+    if (natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op != nullptr) return NotFound(id);
+    const char* seq = nullptr;
+    auto r = Decode(natsMsg_GetData(m), natsMsg_GetDataLength(m));
+    if (!r || r->job.id != id || natsMsgHeader_Get(m, "Nats-Sequence", &seq) != NATS_OK ||
+        seq == nullptr) {
+      return sg::Fail(ErrorCode::kInternal, "job record " + id + " is corrupt");
+    }
+    r->revision = std::strtoull(seq, nullptr, 10);
     return std::move(*r);
   }
 
@@ -730,42 +885,83 @@ class JetStreamJobStore final : public JobStore {
   }
   Result<Job> Completed(Record r) { return Completed(std::move(r.job), r.external_payload); }
 
-  // Compare-and-set on the record's revision; kFailedPrecondition when it changed meanwhile.
-  Result<void> Write(const std::string& id, Record& r) {
-    const std::string key = "job." + id;
-    const std::string value = Encode(r);
-    uint64_t revision = 0;
-    const natsStatus s = kvStore_Update(&revision, kv_, key.c_str(), value.data(),
-                                        static_cast<int>(value.size()), r.revision);
-    if (s == NATS_OK) {
-      r.revision = revision;
-      return {};
+  // Compare-and-set writes on the records' revisions, sent together; kFailedPrecondition for a
+  // record that changed meanwhile. A written record takes its new revision.
+  std::vector<Result<void>> WriteAll(const std::vector<std::pair<std::string, Record*>>& writes) {
+    std::vector<NatsRequest> requests;
+    requests.reserve(writes.size());
+    for (const auto& [id, r] : writes) {
+      NatsRequest q;
+      q.subject = "$KV." + options_.prefix + ".job." + id;
+      q.data = Encode(*r);
+      q.headers = {{"Nats-Expected-Last-Subject-Sequence", std::to_string(r->revision)}};
+      requests.push_back(std::move(q));
     }
-    if (TransportFailure(s) || s == NATS_MAX_PAYLOAD) return NatsError(s, "write job " + id);
-    return sg::Fail(ErrorCode::kFailedPrecondition, "job " + id + " changed meanwhile");
+    auto acks = PublishTogether(requests, /*combined=*/true);
+    std::vector<Result<void>> out;
+    out.reserve(writes.size());
+    for (size_t i = 0; i < writes.size(); ++i) {
+      const auto& [id, r] = writes[i];
+      if (!acks) {
+        out.push_back(acks.error().Wrap("write job " + id));
+        continue;
+      }
+      const JsPubReply& ack = (*acks)[i];
+      if (ack.status == NATS_OK) {
+        r->revision = ack.sequence;
+        out.emplace_back();
+      } else if (ack.err_code == JSStreamWrongLastSequenceErr) {
+        out.push_back(sg::Fail(ErrorCode::kFailedPrecondition, "job " + id + " changed meanwhile"));
+      } else {
+        out.push_back(PubError(ack, "write job " + id));
+      }
+    }
+    return out;
+  }
+  Result<void> Write(const std::string& id, Record& r) { return WriteAll({{id, &r}})[0]; }
+
+  // The hint of a job: its id, with what Lease orders by in headers.
+  NatsRequest Hint(const Job& j) const {
+    NatsRequest r;
+    r.subject = options_.prefix + ".jobs." + j.kind;
+    r.data = j.id;
+    r.headers = {{"Sg-Priority", std::to_string(j.priority)},
+                 {"Sg-Run-At", std::to_string(j.run_at)},
+                 {"Sg-Created-At", std::to_string(j.created_at)}};
+    return r;
+  }
+
+  // Sends JetStream publishes together and reads their acks: one round trip for all. `combined`:
+  // in a round with other threads' requests (NatsExchange::Combined).
+  Result<std::vector<JsPubReply>> PublishTogether(const std::vector<NatsRequest>& requests,
+                                                  bool combined = false) {
+    auto replies = combined ? exchange_->Combined(requests, options_.request_timeout)
+                            : exchange_->Exchange(requests, options_.request_timeout);
+    if (!replies) return replies.error();
+    std::vector<JsPubReply> out;
+    out.reserve(replies->size());
+    for (auto& reply : *replies) out.push_back(ParsePubReply(reply.get()));
+    return out;
+  }
+
+  Error PubError(const JsPubReply& r, const std::string& what) const {
+    if (r.status == NATS_ERR && !r.description.empty()) {
+      return {ErrorCode::kInternal, what + ": " + r.description};
+    }
+    return NatsError(r.status, what);
   }
 
   Result<void> Publish(const Job& j) {
-    const std::string subject = options_.prefix + ".jobs." + j.kind;
-    natsMsg* msg = nullptr;
-    natsStatus s =
-        natsMsg_Create(&msg, subject.c_str(), nullptr, j.id.data(), static_cast<int>(j.id.size()));
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Sg-Priority", std::to_string(j.priority).c_str());
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Sg-Run-At", std::to_string(j.run_at).c_str());
-    if (s == NATS_OK) {
-      s = natsMsgHeader_Set(msg, "Sg-Created-At", std::to_string(j.created_at).c_str());
-    }
-    jsPubAck* ack = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    if (s == NATS_OK) s = js_PublishMsg(&ack, js_, msg, nullptr, &jerr);
-    if (ack != nullptr) jsPubAck_Destroy(ack);
-    natsMsg_Destroy(msg);
-    if (s != NATS_OK) return NatsError(s, "dispatch job " + j.id);
+    auto acks = PublishTogether({Hint(j)});
+    if (!acks) return acks.error().Wrap("dispatch job " + j.id);
+    if ((*acks)[0].status != NATS_OK) return PubError((*acks)[0], "dispatch job " + j.id);
     return {};
   }
 
-  // The hint goes first: a hint whose record is missing is harmless (dropped after a few
-  // deliveries), a record without a hint would never run.
+  // The hint and the record go out together, the hint first: a hint whose record is missing is
+  // harmless (dropped after a few deliveries), a record without a hint would never run, so a
+  // record whose hint the server refused is deleted again. A KV create is a publish to the
+  // bucket's subject that expects no earlier value.
   Result<Job> Create(Job job) {
     const bool external = job.payload.size() > kInlinePayload;
     if (external) {
@@ -774,20 +970,53 @@ class JetStreamJobStore final : public JobStore {
                                        static_cast<int>(job.payload.size()));
       if (s != NATS_OK) return NatsError(s, "store the payload of job " + job.id);
     }
-    if (auto p = Publish(job); !p) return p.error();
     const std::string key = "job." + job.id;
     Record record;
     record.job = job;
     record.external_payload = external;
-    const std::string value = Encode(record);
-    const natsStatus s =
-        kvStore_Create(nullptr, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
-    if (s == NATS_OK) return job;
-    if (TransportFailure(s) || s == NATS_MAX_PAYLOAD) return NatsError(s, "store job " + job.id);
-    // Another Enqueue with the same idempotency key wrote it first.
-    auto found = GetRecord(job.id);
-    if (!found) return found.error();
-    return Completed(std::move(*found));
+    NatsRequest create;
+    create.subject = "$KV." + options_.prefix + "." + key;
+    create.data = Encode(record);
+    create.headers = {{"Nats-Expected-Last-Subject-Sequence", "0"}};
+    auto acks = PublishTogether({Hint(job), create});
+    if (!acks) return acks.error().Wrap("enqueue job " + job.id);
+    const JsPubReply& hinted = (*acks)[0];
+    const JsPubReply& created = (*acks)[1];
+    if (hinted.status != NATS_OK) {
+      if (created.status == NATS_OK) kvStore_Delete(kv_, key.c_str());
+      return PubError(hinted, "dispatch job " + job.id);
+    }
+    if (created.status == NATS_OK) return job;
+    if (created.err_code == JSStreamWrongLastSequenceErr) {
+      // The key has a value: a record another Enqueue with the same idempotency key wrote first,
+      // or the delete left by a refused hint (which kvStore_Create writes over).
+      auto found = GetRecord(job.id);
+      if (found) return Completed(std::move(*found));
+      if (found.error().code != ErrorCode::kNotFound) return found.error();
+      const natsStatus s = kvStore_Create(nullptr, kv_, key.c_str(), create.data.data(),
+                                          static_cast<int>(create.data.size()));
+      if (s == NATS_OK) return job;
+      return NatsError(s, "store job " + job.id);
+    }
+    return PubError(created, "store job " + job.id);
+  }
+
+  // The records of `ids` in one round trip (direct gets); a record missing, unreadable or too
+  // large to keep is left out: its Lease reads it then.
+  std::unordered_map<std::string, Record> ReadRecords(const std::vector<std::string>& ids) {
+    std::unordered_map<std::string, Record> out;
+    if (!direct_get_ || ids.empty()) return out;
+    std::vector<NatsRequest> requests;
+    requests.reserve(ids.size());
+    for (const auto& id : ids) requests.push_back(DirectGet(id));
+    auto replies = exchange_->Combined(requests, options_.request_timeout);
+    if (!replies) return out;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      natsMsg* m = (*replies)[i].get();
+      if (m == nullptr || natsMsg_GetDataLength(m) > kCachedRecord) continue;
+      if (auto r = RecordFromReply(m, ids[i])) out.emplace(ids[i], std::move(*r));
+    }
+    return out;
   }
 
   // Reads, lets `change` edit (or refuse), and writes by CAS, again on a conflict. `change`
@@ -859,7 +1088,7 @@ class JetStreamJobStore final : public JobStore {
       k = slot.get();
     }
     std::lock_guard lock(k->mu);
-    if (k->sub != nullptr) return k;
+    if (k->inbox != nullptr) return k;
     const std::string durable = options_.prefix + "_" + kind;
     const std::string subject = options_.prefix + ".jobs." + kind;
     jsConsumerConfig cc;
@@ -876,49 +1105,156 @@ class JetStreamJobStore final : public JobStore {
     natsStatus s = js_AddConsumer(&ci, js_, options_.prefix.c_str(), &cc, nullptr, &jerr);
     if (ci != nullptr) jsConsumerInfo_Destroy(ci);
     if (s != NATS_OK) return NatsError(s, "create the consumer of kind '" + kind + "'");
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = options_.prefix.c_str();
-    so.Consumer = durable.c_str();  // bound: the library never deletes it
-    s = js_PullSubscribe(&k->sub, js_, subject.c_str(), durable.c_str(), nullptr, &so, &jerr);
+    natsInbox* inbox = nullptr;
+    s = natsInbox_Create(&inbox);
     if (s != NATS_OK) return NatsError(s, "subscribe to kind '" + kind + "'");
+    k->inbox_prefix = std::string(inbox) + ".";
+    natsInbox_Destroy(inbox);
+    s = natsConnection_SubscribeSync(&k->inbox, conn_, (k->inbox_prefix + "*").c_str());
+    if (s != NATS_OK) return NatsError(s, "subscribe to kind '" + kind + "'");
+    k->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + options_.prefix + "." + durable;
     return k;
   }
 
+  // A pull request for `want` hints, unless one is open: it stays open until it has brought
+  // them or expires, so hints come as they are published.
+  Result<void> Pull(KindState& k, int want) {
+    const auto t = std::chrono::steady_clock::now();
+    const uint64_t reconnects = reconnects_.load();
+    if (k.pull_left > 0 && t < k.pull_until && k.reconnects == reconnects) return {};
+    if (want <= 0) return {};
+    ++k.pull;
+    const std::string reply = k.inbox_prefix + std::to_string(k.pull);
+    const std::string body = "{\"batch\":" + std::to_string(want) + ",\"expires\":" +
+                             std::to_string(std::chrono::nanoseconds(kPullExpiry).count()) + "}";
+    const natsStatus s = natsConnection_PublishRequest(conn_, k.next_subject.c_str(), reply.c_str(),
+                                                       body.data(), static_cast<int>(body.size()));
+    if (s != NATS_OK) return NatsError(s, "fetch jobs");
+    k.pull_left = want;
+    k.pull_until = t + kPullExpiry - std::chrono::milliseconds(100);
+    k.reconnects = reconnects;
+    return {};
+  }
+
+  // One message of the inbox: a hint (taken; how many more the consumer has to deliver) or the
+  // status that ends a pull request (nullopt). A hint keeps its own subject; a status comes on
+  // the request's reply subject.
+  std::optional<uint64_t> Received(KindState& k, natsMsg* msg) {
+    const char* status = nullptr;
+    if (natsMsgHeader_Get(msg, "Status", &status) == NATS_OK && status != nullptr) {
+      // 404 or 408 (nothing more, or expired), 409 (the consumer changed): the request ended.
+      if (natsMsg_GetSubject(msg) == k.inbox_prefix + std::to_string(k.pull)) k.pull_left = 0;
+      natsMsg_Destroy(msg);
+      return std::nullopt;
+    }
+    // Only one request is open at a time (an earlier one brought all it asked for, or expired).
+    if (k.pull_left > 0) --k.pull_left;
+    const uint64_t pending = Meta(msg).pending;
+    Take(k, msg);
+    return pending;
+  }
+
+  // Replies to a hint as the JetStream API defines (the inbox is a plain subscription, so the
+  // library's natsMsg_Ack does not apply): "+ACK", "-NAK" (with a delay), "+TERM".
+  void ReplyToHint(natsMsg* msg, const std::string& what) {
+    const char* reply = natsMsg_GetReply(msg);
+    if (reply == nullptr || *reply == '\0') return;
+    natsConnection_Publish(conn_, reply, what.data(), static_cast<int>(what.size()));
+  }
+  void AckHint(natsMsg* msg) { ReplyToHint(msg, "+ACK"); }
+  void TermHint(natsMsg* msg) { ReplyToHint(msg, "+TERM"); }
+  void NakHint(natsMsg* msg, int64_t delay_ms) {
+    ReplyToHint(msg, delay_ms <= 0 ? std::string("-NAK")
+                                   : "-NAK {\"delay\":" + std::to_string(delay_ms * 1000000) + "}");
+  }
+
+  // The stream sequence and delivery count of a hint, from its reply subject:
+  // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>, or
+  // with a domain and an account hash after "$JS.ACK" (12 tokens).
+  struct HintMeta {
+    uint64_t seq = 0;
+    uint64_t delivered = 0;
+    uint64_t pending = 0;  // the consumer's messages still to deliver
+  };
+  static HintMeta Meta(natsMsg* msg) {
+    HintMeta meta;
+    const char* reply = natsMsg_GetReply(msg);
+    if (reply == nullptr) return meta;
+    std::vector<std::string_view> tokens;
+    std::string_view rest(reply);
+    for (size_t dot; (dot = rest.find('.')) != std::string_view::npos;
+         rest.remove_prefix(dot + 1)) {
+      tokens.push_back(rest.substr(0, dot));
+    }
+    tokens.push_back(rest);
+    if (tokens.size() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK") return meta;
+    const size_t at = tokens.size() == 9 ? 4 : 6;  // the delivery count's token
+    if (at + 4 >= tokens.size()) return meta;
+    auto number = [&](size_t i) {
+      return std::strtoull(std::string(tokens[i]).c_str(), nullptr, 10);
+    };
+    meta.delivered = number(at);
+    meta.seq = number(at + 1);
+    meta.pending = number(at + 4);  // after the consumer sequence and the time
+    return meta;
+  }
+
   // Takes the hints available now (no wait) into `known`.
-  Result<void> FetchHints(KindState& k, int64_t now) {
+  // Takes the hints that have come into `known`; when none has and no job is at hand, waits up
+  // to `wait` for the first, without the kind's lock (`lock`, held otherwise), so that the
+  // kind's other threads lease and finish meanwhile.
+  Result<void> FetchHints(KindState& k, std::unique_lock<std::mutex>& lock, int64_t now,
+                          std::chrono::milliseconds wait) {
     int held = 0;
     for (const auto& [id, known] : k.known) held += known.msg != nullptr ? 1 : 0;
     const int want = options_.fetch_batch - held;
     if (want <= 0) return {};
-    // The library asks with no_wait first, so hints that are there come at once; only when
-    // there are none does it wait (fetch_wait) for new ones. (A no_wait request of our own
-    // would not help: nats-server 2.9 holds one open while the consumer has unacked hints,
-    // which ours always has.)
-    // With a runnable job at hand already, or another thread of the kind taking one, do not
-    // wait for more: the wait would hold the kind's lock.
-    const bool have_due = std::any_of(k.known.begin(), k.known.end(), [&](const auto& e) {
-      return e.second.busy || e.second.due <= now;
+    if (auto p = Pull(k, want); !p) return p.error();
+    bool may_wait = std::none_of(k.known.begin(), k.known.end(), [&](const auto& e) {
+      return !e.second.busy && e.second.due <= now;
     });
-    natsMsgList list{};
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    const natsStatus s = natsSubscription_Fetch(&list, k.sub, want,
-                                                have_due ? 1 : options_.fetch_wait.count(), &jerr);
-    if (s == NATS_NOT_FOUND || (s == NATS_TIMEOUT && list.Count == 0 &&
-                                natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED)) {
-      natsMsgList_Destroy(&list);
-      return {};  // none now
+    // A hint says how many more the consumer has for delivery: while that is not 0 and the
+    // request asks for more, they are on their way (the server sends what it has at once), and
+    // are waited for briefly, so that a Lease chooses among all there are, as the contract's
+    // order wants, rather than among the first to arrive.
+    uint64_t coming = 0;
+    for (int taken = 0; taken < want;) {
+      natsMsg* msg = nullptr;
+      natsStatus s = NATS_OK;
+      if (taken == 0 && may_wait) {
+        may_wait = false;
+        lock.unlock();
+        s = natsSubscription_NextMsg(&msg, k.inbox, wait.count());
+        lock.lock();
+      } else {
+        const int64_t timeout = coming > 0 && k.pull_left > 0 ? kBurstWait.count() : 0;
+        s = natsSubscription_NextMsg(&msg, k.inbox, timeout);
+      }
+      if (s == NATS_TIMEOUT) break;
+      if (s != NATS_OK) return NatsError(s, "fetch jobs");
+      if (auto pending = Received(k, msg)) {
+        ++taken;
+        coming = *pending;
+      } else if (taken == 0) {
+        may_wait = true;  // a request's end, not a hint: still waiting for the first
+      }
+      if (k.pull_left == 0) {
+        // The request ended (brought all or expired): another, for what is still wanted.
+        if (auto p = Pull(k, want - taken); !p) return p.error();
+      }
     }
-    if (s != NATS_OK && list.Count == 0) {
-      natsMsgList_Destroy(&list);
-      return NatsError(s, "fetch jobs");
+    // The records of the runnable ones, read together: a Lease then needs only its write.
+    std::vector<std::string> ids;
+    for (const auto& [id, known] : k.known) {
+      if (known.msg != nullptr && !known.busy && !known.record && known.due <= now) {
+        ids.push_back(id);
+      }
     }
-    for (int i = 0; i < list.Count; ++i) {
-      natsMsg* msg = list.Msgs[i];
-      list.Msgs[i] = nullptr;
-      Take(k, msg);
+    if (ids.size() > 1) {
+      for (auto& [id, record] : ReadRecords(ids)) {
+        if (auto it = k.known.find(id); it != k.known.end()) it->second.record = std::move(record);
+      }
     }
-    natsMsgList_Destroy(&list);
     return {};
   }
 
@@ -931,24 +1267,20 @@ class JetStreamJobStore final : public JobStore {
   void Take(KindState& k, natsMsg* msg) {
     const std::string id(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
     if (!ValidId(id)) {  // not ours: drop it
-      natsMsg_Term(msg, nullptr);
+      TermHint(msg);
       natsMsg_Destroy(msg);
       return;
     }
-    uint64_t seq = 0;
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-      seq = meta->Sequence.Stream;
-      jsMsgMetaData_Destroy(meta);
-    }
+    const uint64_t seq = Meta(msg).seq;
     auto [it, fresh] = k.known.try_emplace(id);
     Known& known = it->second;
     if (!fresh && known.msg != nullptr) {
       // The same hint delivered again (AckWait passed): keep the newest delivery. A second hint
       // for the job (a retry's): one is enough.
-      if (known.seq != seq) natsMsg_Ack(known.msg, nullptr);
+      if (known.seq != seq) AckHint(known.msg);
       natsMsg_Destroy(known.msg);
     }
+    if (!fresh) known.record.reset();  // delivered again: the record has likely changed
     known.msg = msg;
     known.seq = seq;
     known.priority = static_cast<int>(Header(msg, "Sg-Priority"));
@@ -962,7 +1294,7 @@ class JetStreamJobStore final : public JobStore {
     auto it = k.known.find(id);
     if (it == k.known.end()) return;
     if (it->second.msg != nullptr) {
-      if (ack) natsMsg_Ack(it->second.msg, nullptr);
+      if (ack) AckHint(it->second.msg);
       natsMsg_Destroy(it->second.msg);
     }
     k.known.erase(it);
@@ -983,17 +1315,12 @@ class JetStreamJobStore final : public JobStore {
       k.known.erase(it);
       return;
     }
-    uint64_t delivered = 0;
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-      delivered = meta->NumDelivered;
-      jsMsgMetaData_Destroy(meta);
-    }
+    const uint64_t delivered = Meta(msg).delivered;
     if (delivered >= kOrphanDeliveries) {
-      natsMsg_Ack(msg, nullptr);
+      AckHint(msg);
     } else {
       // Still no record: back to the server for a while (its Enqueue may have died).
-      natsMsg_NakWithDelay(msg, int64_t{10} << std::min<uint64_t>(delivered, 6), nullptr);
+      NakHint(msg, int64_t{10} << std::min<uint64_t>(delivered, 6));
     }
     natsMsg_Destroy(msg);
     k.known.erase(it);
@@ -1037,7 +1364,10 @@ class JetStreamJobStore final : public JobStore {
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
   kvStore* kv_ = nullptr;
-  std::mutex mu_;  // kinds_, leased_
+  std::unique_ptr<NatsExchange> exchange_;
+  std::atomic<uint64_t> reconnects_{0};
+  bool direct_get_ = false;  // the bucket's stream answers direct gets (batched reads)
+  std::mutex mu_;            // kinds_, leased_
   std::map<std::string, std::unique_ptr<KindState>> kinds_;
   std::unordered_map<std::string, Record> leased_;  // by id: Remember
 };
