@@ -14,7 +14,7 @@ tests/bench/cli_bench.sh "$PWD/build/release/bin"
 tests/bench/http_bench.sh "$PWD/build/release/bin" "$(nproc)" 64 10
 ./build/release/bin/bench_file 8 32
 ./build/release/bin/bench_storage 1024 256 3
-./build/release/bin/bench_jobs 5000 4
+./build/release/bin/bench_jobs 5000 2 3
 ./build/release/bin/bench_metadata 100000 10 32
 ./build/release/bin/bench_upload 1024 3 4096
 ./build/release/bin/bench_transcode 60 1
