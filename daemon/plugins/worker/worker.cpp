@@ -232,15 +232,17 @@ class WorkerImpl final : public Worker, public std::enable_shared_from_this<Work
   void Poll(const std::shared_ptr<Kind>& kind) {
     std::optional<Job> next;
     for (;;) {
-      if (next) {  // leased already: it runs even when the kind is stopping
+      {
+        std::lock_guard lock(kind->mu);
+        // A job leased as the kind stopped is left to its lease's expiry, as one a shutdown
+        // interrupts: started now, it could outlast Shutdown's deadline unseen.
+        if (kind->stopping) return;
+        if (!next && kind->wakeups > 0) --kind->wakeups;
+      }
+      if (next) {  // leased by SucceedThenLease or by the Lease below
         Job job = std::move(*next);
         next = Run(*kind, std::move(job));
         continue;
-      }
-      {
-        std::lock_guard lock(kind->mu);
-        if (kind->stopping) return;
-        if (kind->wakeups > 0) --kind->wakeups;
       }
       auto leased = store_->Lease(kind->name, options_.owner, options_.lease, NowMs());
       if (leased && *leased) {
