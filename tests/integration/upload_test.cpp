@@ -294,7 +294,9 @@ TEST_CASE("an upload committed while the catalogue is away is marked uploaded wh
         return r.status == 200 && json::parse(r.body).value("state", "") == "uploaded";
       },
       30s));
-  CHECK(d.LogSays("Marked uploaded the videos whose upload was committed"));
+  // The sweep logs once it has gone through every video, after this one's state was visible.
+  CHECK(WaitFor([&] { return d.LogSays("Marked uploaded the videos whose upload was committed"); },
+                10s));
   CHECK(ReadFile(store.media() + "/videos/" + id + "/source") == "hello world");
 }
 
