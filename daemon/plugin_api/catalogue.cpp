@@ -125,4 +125,20 @@ Result<void> CheckTransition(VideoState from, VideoState to) {
                                                   std::string(VideoStateName(to)));
 }
 
+Result<void> ForEachVideo(Catalogue& catalogue, VideoState state,
+                          const std::function<void(const Video&)>& each,
+                          const std::function<bool()>& go_on, int max_pages) {
+  VideoQuery query;
+  query.state = state;
+  query.limit = kMaxPageSize;
+  for (int pages = 0; pages < max_pages && (!go_on || go_on()); ++pages) {
+    auto page = catalogue.List(query);
+    if (!page) return page.error();
+    for (const auto& video : page->videos) each(video);
+    if (page->next_cursor.empty()) break;
+    query.cursor = page->next_cursor;
+  }
+  return {};
+}
+
 }  // namespace sg

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -137,6 +138,13 @@ class Catalogue {
                 "video " + id + ": this catalogue does not record progress");
   }
 };
+
+/// Calls `each` for every video in `state`, newest first, a page of kMaxPageSize at a time, for
+/// at most `max_pages` pages, and stops early when `go_on` (if set) says no. The first error of
+/// List ends it (what came before was handed to `each`).
+Result<void> ForEachVideo(Catalogue& catalogue, VideoState state,
+                          const std::function<void(const Video&)>& each,
+                          const std::function<bool()>& go_on = {}, int max_pages = 1000);
 inline constexpr size_t kMaxProgressSize = 4096;
 
 }  // namespace sg

@@ -722,22 +722,17 @@ class TranscoderPlugin final : public Plugin {
         missed_only ? std::vector<VideoState>{VideoState::kUploaded}
                     : std::vector<VideoState>{VideoState::kUploaded, VideoState::kQueued};
     for (auto state : states) {
-      VideoQuery query;
-      query.state = state;
-      query.limit = kMaxPageSize;
-      for (int pages = 0; pages < 1000 && !s.stopping.load(); ++pages) {
-        auto page = (*catalogue)->List(query);
-        if (!page) {
-          s.logger->warn(log::With("Cannot list the videos waiting to be transcoded",
-                                   {{"error", page.error().message}}));
-          return;
-        }
-        for (const auto& video : page->videos) {
-          EnqueueFor(s, video.id);
-          ++found;
-        }
-        if (page->next_cursor.empty()) break;
-        query.cursor = page->next_cursor;
+      auto listed = ForEachVideo(
+          **catalogue, state,
+          [&](const Video& video) {
+            EnqueueFor(s, video.id);
+            ++found;
+          },
+          [&] { return !s.stopping.load(); });
+      if (!listed) {
+        s.logger->warn(log::With("Cannot list the videos waiting to be transcoded",
+                                 {{"error", listed.error().message}}));
+        return;
       }
     }
     if (found > 0) {

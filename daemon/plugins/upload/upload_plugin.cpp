@@ -350,21 +350,13 @@ Result<void> MarkUploaded(Shared& s, const std::string& id, const ObjectInfo& so
 void FinishCommitted(Shared& s) {
   auto catalogue = s.FindCatalogue();
   if (!catalogue) return;
-  VideoQuery query;
-  query.state = VideoState::kUploading;
-  query.limit = kMaxPageSize;
   int64_t finished = 0;
-  for (int pages = 0; pages < 1000; ++pages) {
-    auto page = (*catalogue)->List(query);
-    if (!page) return;  // the catalogue is away: the next sweep tries again
-    for (const auto& video : page->videos) {
-      auto source = s.storage->Stat(SourceKey(video.id));
-      if (!source) continue;  // still arriving, or never will: expiry deals with those
-      if (MarkUploaded(s, video.id, *source, "sweep")) ++finished;
-    }
-    if (page->next_cursor.empty()) break;
-    query.cursor = page->next_cursor;
-  }
+  // An error (the catalogue away) ends this sweep: the next one tries again.
+  (void)ForEachVideo(**catalogue, VideoState::kUploading, [&](const Video& video) {
+    auto source = s.storage->Stat(SourceKey(video.id));
+    if (!source) return;  // still arriving, or never will: expiry deals with those
+    if (MarkUploaded(s, video.id, *source, "sweep")) ++finished;
+  });
   if (finished > 0) {
     s.logger->info(
         log::With("Marked uploaded the videos whose upload was committed while the "

@@ -86,6 +86,12 @@ std::string Hex(const std::string& bytes) {
   return out;
 }
 
+// Leasable now: queued and due, or running under an expired lease.
+bool Runnable(const Job& j, int64_t now) {
+  return (j.state == JobState::kQueued && j.run_at <= now) ||
+         (j.state == JobState::kRunning && j.lease_until <= now);
+}
+
 bool Terminal(JobState state) {
   return state == JobState::kSucceeded || state == JobState::kDead || state == JobState::kCancelled;
 }
@@ -577,7 +583,7 @@ class JetStreamJobStore final : public JobStore {
       const auto wait = pending != nullptr && !pending->sent
                             ? std::min(options_.fetch_wait, kPendingWait)
                             : options_.fetch_wait;
-      if (auto f = FetchHints(k, lock, now, wait); !f) return f.error();
+      if (auto f = FetchHints(k, lock, now, wait, /*may_wait=*/!in_hand); !f) return f.error();
     }
 
     // The records are read and written without the lock, so that the kind's worker threads
@@ -679,9 +685,7 @@ class JetStreamJobStore final : public JobStore {
     Outcome out;
     if (read_ahead) {
       const Job& j = read_ahead->job;
-      const bool runnable = (j.state == JobState::kQueued && j.run_at <= now) ||
-                            (j.state == JobState::kRunning && j.lease_until <= now);
-      if (!runnable || read_ahead->cancel_requested) read_ahead.reset();
+      if (!Runnable(j, now) || read_ahead->cancel_requested) read_ahead.reset();
     }
     auto rec = read_ahead ? Result<Record>(std::move(*read_ahead)) : GetRecord(id);
     if (!rec) {
@@ -698,9 +702,7 @@ class JetStreamJobStore final : public JobStore {
       out.finished = true;
       return out;
     }
-    const bool runnable = (j.state == JobState::kQueued && j.run_at <= now) ||
-                          (j.state == JobState::kRunning && j.lease_until <= now);
-    if (!runnable) {
+    if (!Runnable(j, now)) {
       out.due = j.state == JobState::kQueued ? j.run_at : j.lease_until;
       return out;
     }
@@ -1199,20 +1201,16 @@ class JetStreamJobStore final : public JobStore {
     return meta;
   }
 
-  // Takes the hints available now (no wait) into `known`.
-  // Takes the hints that have come into `known`; when none has and no job is at hand, waits up
-  // to `wait` for the first, without the kind's lock (`lock`, held otherwise), so that the
-  // kind's other threads lease and finish meanwhile.
+  // Takes the hints that have come into `known`; when none has and `may_wait` (no job is at
+  // hand), waits up to `wait` for the first, without the kind's lock (`lock`, held otherwise),
+  // so that the kind's other threads lease and finish meanwhile.
   Result<void> FetchHints(KindState& k, std::unique_lock<std::mutex>& lock, int64_t now,
-                          std::chrono::milliseconds wait) {
+                          std::chrono::milliseconds wait, bool may_wait) {
     int held = 0;
     for (const auto& [id, known] : k.known) held += known.msg != nullptr ? 1 : 0;
     const int want = options_.fetch_batch - held;
     if (want <= 0) return {};
     if (auto p = Pull(k, want); !p) return p.error();
-    bool may_wait = std::none_of(k.known.begin(), k.known.end(), [&](const auto& e) {
-      return !e.second.busy && e.second.due <= now;
-    });
     // A hint says how many more the consumer has for delivery: while that is not 0 and the
     // request asks for more, they are on their way (the server sends what it has at once), and
     // are waited for briefly, so that a Lease chooses among all there are, as the contract's
