@@ -259,6 +259,33 @@ std::vector<Output> PlanLadder(const std::vector<Rung>& ladder, const Probe& pro
 
 std::string MediaPlaylistName(size_t index) { return fmt::format("media_{}.m3u8", index); }
 
+std::string ScaleGraph(const std::vector<Output>& outputs) {
+  // One decode, then a cascade: the largest rendition is scaled from the source and each smaller
+  // one from the next larger. Scaling 1080p five times cost a fifth of the job; the cascade's
+  // 240p differs from a direct scale by an SSIM of 0.9996, far below what the encoder loses.
+  std::vector<size_t> order(outputs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    return outputs[x].height * int64_t{outputs[x].width} >
+           outputs[y].height * int64_t{outputs[y].width};
+  });
+  std::string graph;
+  std::string from = "[0:v:0]";
+  for (size_t k = 0; k < order.size(); ++k) {
+    const size_t i = order[k];
+    if (!graph.empty()) graph += ';';
+    graph +=
+        fmt::format("{}scale=w={}:h={},format=yuv420p", from, outputs[i].width, outputs[i].height);
+    if (k + 1 == order.size()) {
+      graph += fmt::format("[v{}]", i);
+    } else {
+      graph += fmt::format(",split=2[v{}][c{}]", i, i);
+      from = fmt::format("[c{}]", i);
+    }
+  }
+  return graph;
+}
+
 std::vector<std::string> FfmpegArgs(const std::string& input, const std::string& out_dir,
                                     const std::vector<Output>& outputs, const Probe& probe,
                                     const EncodeSettings& settings, bool progress) {
@@ -267,14 +294,7 @@ std::vector<std::string> FfmpegArgs(const std::string& input, const std::string&
     a.insert(a.end(), {"-progress", "pipe:1", "-nostats"});
   }
   a.insert(a.end(), {"-i", input});
-  // One decode, split into every rendition's scaler.
-  std::string graph = fmt::format("[0:v:0]split={}", outputs.size());
-  for (size_t i = 0; i < outputs.size(); ++i) graph += fmt::format("[s{}]", i);
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    graph += fmt::format(";[s{}]scale=w={}:h={},format=yuv420p[v{}]", i, outputs[i].width,
-                         outputs[i].height, i);
-  }
-  a.insert(a.end(), {"-filter_complex", graph});
+  a.insert(a.end(), {"-filter_complex", ScaleGraph(outputs)});
   for (size_t i = 0; i < outputs.size(); ++i) a.insert(a.end(), {"-map", fmt::format("[v{}]", i)});
   if (probe.has_audio) a.insert(a.end(), {"-map", "0:a:0"});
   const double seg = settings.segment_seconds;

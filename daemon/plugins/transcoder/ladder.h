@@ -1,6 +1,6 @@
 // The transcoder's decisions, apart from running anything: what ffprobe said of a source and
 // whether it can be transcoded, which rungs of the ladder it gets, the one ffmpeg command that
-// makes them all (one decode, split and scaled, keyframes aligned, CMAF segments with a DASH
+// makes them all (one decode, scaled in a cascade, keyframes aligned, CMAF segments with a DASH
 // manifest and HLS playlists over them), ffmpeg's -progress output, and the finished playlists.
 // Pure functions, so that tests and the benchmark use exactly what the plugin runs.
 #pragma once
@@ -66,6 +66,10 @@ inline constexpr std::string_view kManifest = "manifest.mpd";
 inline constexpr std::string_view kMaster = "master.m3u8";
 /// The media playlist of representation `index` (video outputs first, then audio).
 std::string MediaPlaylistName(size_t index);
+
+/// The filter graph of the one ffmpeg run: the source decoded once and scaled in a cascade, the
+/// largest rendition from the source and each smaller one from the next larger; `[vN]` is output N.
+std::string ScaleGraph(const std::vector<Output>& outputs);
 
 /// The ffmpeg command (argv) for the whole ladder, writing into `out_dir`; with `progress` it
 /// writes -progress key=value lines to its standard output.

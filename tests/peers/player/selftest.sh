@@ -32,11 +32,11 @@ mkdir -p "$work/out"
 ffmpeg -hide_banner -nostdin -y -v error -f lavfi -i testsrc2=size=640x360:rate=30:duration=6 \
   -f lavfi -i sine=frequency=440:duration=6 -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest \
   "$work/src.mp4"
-# As daemon/plugins/transcoder/ladder.cpp does it: one decode split into the renditions, keyframes
-# at every segment boundary, DASH with HLS playlists (master.m3u8, media_N.m3u8).
+# As daemon/plugins/transcoder/ladder.cpp does it: one decode scaled in a cascade into the
+# renditions, keyframes at every segment boundary, DASH with HLS playlists (master.m3u8, media_N.m3u8).
 # shellcheck disable=SC2016  # ffmpeg's own $RepresentationID$ templates
 ffmpeg -hide_banner -nostdin -y -v error -i "$work/src.mp4" \
-  -filter_complex '[0:v:0]split=2[s0][s1];[s0]scale=w=640:h=360,format=yuv420p[v0];[s1]scale=w=320:h=180,format=yuv420p[v1]' \
+  -filter_complex '[0:v:0]scale=w=640:h=360,format=yuv420p,split=2[v0][c0];[c0]scale=w=320:h=180,format=yuv420p[v1]' \
   -map '[v0]' -map '[v1]' -map 0:a:0 -c:v libx264 -preset veryfast \
   -b:v:0 800000 -maxrate:v:0 880000 -bufsize:v:0 1600000 \
   -b:v:1 300000 -maxrate:v:1 330000 -bufsize:v:1 600000 \

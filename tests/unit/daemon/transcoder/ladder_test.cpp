@@ -131,8 +131,8 @@ TEST_CASE("one ffmpeg command makes every rendition, keyframes aligned, audio wh
   CHECK(args.front() == "ffmpeg");
   CHECK(std::count(args.begin(), args.end(), "-i") == 1);  // one decode
   CHECK(Has(args,
-            "[0:v:0]split=2[s0][s1];[s0]scale=w=640:h=360,format=yuv420p[v0];"
-            "[s1]scale=w=1280:h=720,format=yuv420p[v1]"));
+            "[0:v:0]scale=w=1280:h=720,format=yuv420p,split=2[v1][c1];"
+            "[c1]scale=w=640:h=360,format=yuv420p[v0]"));
   CHECK(Has(args, "expr:gte(t,n_forced*2)"));
   CHECK(Has(args, "-sc_threshold"));
   CHECK(Has(args, "50"));  // -g: 25 fps × 2 s
@@ -146,6 +146,17 @@ TEST_CASE("one ffmpeg command makes every rendition, keyframes aligned, audio wh
   CHECK_FALSE(Has(silent, "-c:a"));
   CHECK(Has(silent, "id=0,streams=v"));
   CHECK_FALSE(Has(silent, "-progress"));
+}
+
+TEST_CASE("the scalers cascade: each rendition from the next larger, whatever the order",
+          "[transcoder]") {
+  CHECK(ScaleGraph({{"240p", 426, 240, 400000}}) == "[0:v:0]scale=w=426:h=240,format=yuv420p[v0]");
+  const std::vector<Output> three = {
+      {"480p", 854, 480, 1400000}, {"240p", 426, 240, 400000}, {"1080p", 1920, 1080, 5000000}};
+  CHECK(ScaleGraph(three) ==
+        "[0:v:0]scale=w=1920:h=1080,format=yuv420p,split=2[v2][c2];"
+        "[c2]scale=w=854:h=480,format=yuv420p,split=2[v0][c0];"
+        "[c0]scale=w=426:h=240,format=yuv420p[v1]");
 }
 
 TEST_CASE("ffmpeg's -progress blocks become reports", "[transcoder]") {
