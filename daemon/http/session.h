@@ -263,16 +263,19 @@ class BasicSession final : public SessionBase,
   void RespondSource(HttpResponse& response, bool head, std::shared_ptr<RouteStats> stats);
 
   void PullSource();
+  void ClearBody();  // no body: neither a string of ours nor a shared one
 
   void OnSourceChunk(Result<HttpBodyChunk> chunk);
 
   // The source's response is over, whole (no error) or cut short (the connection closes).
   void EndSource(boost::beast::error_code ec);
 
+  // `shared`, when set, holds the body instead: `view`, sent without a copy.
   void Respond(unsigned status, std::string body, bool head,
                const std::vector<std::pair<std::string, std::string>>& headers,
                std::shared_ptr<RouteStats> stats,
-               std::string_view content_type = "application/json");
+               std::string_view content_type = "application/json",
+               std::shared_ptr<const std::string> shared = nullptr, std::string_view view = {});
 
   // Whether the connection closes after this response: the client asked, the server drains, or
   // a body was left unread (an early answer to a streaming route), so the stream is out of step.
@@ -299,6 +302,8 @@ class BasicSession final : public SessionBase,
   std::optional<RequestParser> parser_;
   std::string head_;  // the status line and headers of the response being written
   std::string body_;
+  std::shared_ptr<const std::string> shared_body_;  // a cached body that `body_view_` is part of
+  std::string_view body_view_;                      // the body DoWrite sends: body_ or shared
   std::string method_;
   std::string path_;
   std::string request_id_;

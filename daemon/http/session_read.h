@@ -288,7 +288,7 @@ void BasicSession<Stream>::Answer(HttpResponse& response, bool head,
     return RespondSource(response, head, std::move(stats));
   }
   Respond(response.status, std::move(response.body), head, response.headers, std::move(stats),
-          response.content_type);
+          response.content_type, std::move(response.shared), response.shared_view);
   DoWrite();
 }
 

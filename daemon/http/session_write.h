@@ -52,7 +52,7 @@ void BasicSession<Stream>::RespondFile(
   stats_ = std::move(stats);
   status_ = plan.status;
   close_after_ = CloseAfter();
-  body_.clear();
+  ClearBody();
   head_only_ = true;  // the head goes by async_write, the bytes by sendfile
   const bool send = !head && (plan.status == 200 || plan.status == 206);
   body_bytes_ = send ? plan.range.count : 0;
@@ -79,7 +79,7 @@ void BasicSession<Stream>::RespondSource(HttpResponse& response, bool head,
                       response.content_length, close_after_);
   if (head) {
     response.source->Close();
-    body_.clear();
+    ClearBody();
     head_only_ = true;
     return DoWrite();
   }
@@ -171,17 +171,20 @@ void BasicSession<Stream>::EndSource(boost::beast::error_code ec) {
 template <class Stream>
 void BasicSession<Stream>::Respond(unsigned status, std::string body, bool head,
                                    const std::vector<std::pair<std::string, std::string>>& headers,
-                                   std::shared_ptr<RouteStats> stats,
-                                   std::string_view content_type) {
+                                   std::shared_ptr<RouteStats> stats, std::string_view content_type,
+                                   std::shared_ptr<const std::string> shared,
+                                   std::string_view view) {
   stats_ = std::move(stats);
   status_ = status;
   // While the server drains, every response tells the client not to reuse the connection.
   close_after_ = CloseAfter();
   body_ = std::move(body);
-  body_bytes_ = body_.size();
+  shared_body_ = std::move(shared);
+  body_view_ = shared_body_ ? view : std::string_view(body_);
+  body_bytes_ = body_view_.size();
   head_only_ = head;
   ResponseHead::Build(head_, status, request_id_, content_type, headers,
-                      status == 304 ? std::nullopt : std::optional<uint64_t>(body_.size()),
+                      status == 304 ? std::nullopt : std::optional<uint64_t>(body_view_.size()),
                       close_after_);
 }
 
@@ -189,7 +192,8 @@ template <class Stream>
 void BasicSession<Stream>::DoWrite() {
   // HEAD: Content-Length says what GET would send, and no body follows.
   std::array<boost::asio::const_buffer, 2> buffers = {
-      boost::asio::buffer(head_), boost::asio::buffer(body_.data(), head_only_ ? 0 : body_.size())};
+      boost::asio::buffer(head_),
+      boost::asio::buffer(body_view_.data(), head_only_ ? 0 : body_view_.size())};
   // The socket takes a small response at once: send it without an asynchronous write and its
   // timer. What it does not take goes the asynchronous way, with the deadline.
   // A file's head is held for its first bytes: one segment, one wake-up of the client, instead of
@@ -209,7 +213,16 @@ void BasicSession<Stream>::DoWrite() {
 }
 
 template <class Stream>
+void BasicSession<Stream>::ClearBody() {
+  body_.clear();
+  shared_body_.reset();
+  body_view_ = {};
+}
+
+template <class Stream>
 void BasicSession<Stream>::OnWrite(boost::beast::error_code ec) {
+  // A shared body is not held past its write: the cache may drop it meanwhile.
+  if (shared_body_) ClearBody();
   if (!ec && file_) {
     const int fd = file_.fd();
     return Ops::SendFile(stream_, fd, file_range_.first, file_range_.count,

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -47,6 +48,13 @@ class Cache {
 
   /// The value, or nullopt on a miss.
   virtual Result<std::optional<std::string>> Get(const std::string& key) = 0;
+  /// The value without copying it and without waiting: a cache in this process's memory answers
+  /// from there (a hit counts as Get's would); one that would have to ask a server (Redis, or
+  /// the cache in another process) says null, as on a miss. Safe on an I/O thread.
+  virtual std::shared_ptr<const std::string> Peek(const std::string& key) {
+    (void)key;
+    return nullptr;
+  }
   /// Stores a value for `ttl` (zero: the cache's default TTL).
   virtual Result<void> Set(const std::string& key, std::string value, Duration ttl) = 0;
   Result<void> Set(const std::string& key, std::string value) {

@@ -77,6 +77,10 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  /// When set (and `file` and `source` are not), the body is `shared_view`, bytes that `shared`
+  /// keeps alive until they are sent: a cached object answered without a copy. `body` is unused.
+  std::shared_ptr<const std::string> shared;
+  std::string_view shared_view;
   /// When set, the answer is this file instead of `body`, sent with zero-copy sendfile(2). The
   /// server handles what HTTP asks of a file: a strong ETag and Last-Modified, If-None-Match and
   /// If-Modified-Since (304), one byte range (206 with Content-Range, 416), Accept-Ranges, and

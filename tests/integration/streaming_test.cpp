@@ -339,6 +339,18 @@ TEST_CASE("from S3 (s3rver): ffprobe reads it, and a hundred viewers of a segmen
   CHECK(HeaderOf(part, "Content-Range") == "bytes 4-11/" + std::to_string(segment.body.size()));
   CHECK(r.Get(r.Path("seg-1-00002.m4s"), "If-None-Match: " + HeaderOf(segment, "ETag") + "\r\n")
             .status == 304);
+  // Answered from the cached copy on the I/O thread: HEAD, a range past the end, a playlist.
+  const auto headed = r.Get(r.Path("seg-1-00002.m4s"), "", "HEAD");
+  CHECK(headed.status == 200);
+  CHECK(headed.body.empty());
+  CHECK(HeaderOf(headed, "Content-Length") == std::to_string(segment.body.size()));
+  CHECK(r.Get(r.Path("seg-1-00002.m4s"),
+              "Range: bytes=" + std::to_string(segment.body.size()) + "-\r\n")
+            .status == 416);
+  const auto master = r.Get(r.Path("master.m3u8"));
+  CHECK(master.status == 200);
+  CHECK(master.body.rfind("#EXTM3U", 0) == 0);
+  CHECK(r.Get(r.Path("master.m3u8")).body == master.body);
   HttpConnection metrics(r.daemon->metrics_port);
   auto m = metrics.Request("GET", "/metrics");
   REQUIRE(m);

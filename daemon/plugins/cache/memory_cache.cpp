@@ -23,29 +23,37 @@ void MemoryCache::Erase(Shard& shard, std::list<Entry>::iterator it) {
   shard.lru.erase(it);
 }
 
-Result<std::optional<std::string>> MemoryCache::Get(const std::string& key) {
+std::shared_ptr<const std::string> MemoryCache::Find(const std::string& key) {
   Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mu);
   auto found = shard.index.find(key);
   if (found == shard.index.end()) {
     ++counters_.misses;
-    return std::optional<std::string>();
+    return nullptr;
   }
   auto it = found->second;
   if (it->expires <= options_.now()) {
     Erase(shard, it);
     ++counters_.expirations;
     ++counters_.misses;
-    return std::optional<std::string>();
+    return nullptr;
   }
   shard.lru.splice(shard.lru.begin(), shard.lru, it);
   ++counters_.hits;
-  return std::optional<std::string>(it->value);
+  return it->value;
 }
+
+Result<std::optional<std::string>> MemoryCache::Get(const std::string& key) {
+  auto value = Find(key);
+  if (value == nullptr) return std::optional<std::string>();
+  return std::optional<std::string>(*value);
+}
+
+std::shared_ptr<const std::string> MemoryCache::Peek(const std::string& key) { return Find(key); }
 
 Result<void> MemoryCache::Set(const std::string& key, std::string value, Duration ttl) {
   if (ttl <= Duration::zero()) ttl = options_.default_ttl;
-  Entry entry{key, std::move(value), options_.now() + ttl};
+  Entry entry{key, std::make_shared<const std::string>(std::move(value)), options_.now() + ttl};
   if (entry.Cost() > shard_budget_) {
     return Fail(
         ErrorCode::kInvalidArgument,

@@ -34,6 +34,7 @@ class MemoryCache final : public Cache {
   using Cache::GetOrLoad;
   using Cache::Set;
   Result<std::optional<std::string>> Get(const std::string& key) override;
+  std::shared_ptr<const std::string> Peek(const std::string& key) override;
   Result<void> Set(const std::string& key, std::string value, Duration ttl) override;
   Result<bool> Delete(const std::string& key) override;
   Result<std::string> GetOrLoad(const std::string& key, Loader loader, Duration ttl) override;
@@ -45,9 +46,9 @@ class MemoryCache final : public Cache {
  private:
   struct Entry {
     std::string key;
-    std::string value;
+    std::shared_ptr<const std::string> value;  // shared with readers that Peek
     std::chrono::steady_clock::time_point expires;
-    size_t Cost() const { return key.size() + value.size() + kEntryOverhead; }
+    size_t Cost() const { return key.size() + value->size() + kEntryOverhead; }
   };
   struct Shard {
     std::mutex mu;
@@ -58,6 +59,8 @@ class MemoryCache final : public Cache {
 
   Shard& ShardFor(const std::string& key);
   void Erase(Shard& shard, std::list<Entry>::iterator it);  // requires shard.mu
+  /// The fresh value of `key`, made the most recently used, counted as a hit or a miss.
+  std::shared_ptr<const std::string> Find(const std::string& key);
 
   const MemoryCacheOptions options_;
   const size_t shard_budget_;

@@ -2,11 +2,14 @@
 
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string_view>
+#include <system_error>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -190,11 +193,13 @@ HttpResponse Problem(unsigned status, std::string_view code, std::string message
   return res;
 }
 
-// An object of a remote store as the cache keeps it: a small header, then the bytes.
+// An object of a remote store as the cache keeps it: a small header, then the bytes. Decoded in
+// place: `bytes` lies in `whole`, which the response then keeps alive, so no copy is made.
 struct Cached {
   std::string etag;
   std::time_t modified = 0;
-  std::string bytes;
+  std::shared_ptr<const std::string> whole;
+  std::string_view bytes;
 };
 
 std::string EncodeCached(const ObjectInfo& info, const std::string& bytes) {
@@ -202,20 +207,23 @@ std::string EncodeCached(const ObjectInfo& info, const std::string& bytes) {
   return fmt::format("sg1\n{}\n{}\n", info.etag, static_cast<int64_t>(modified)) + bytes;
 }
 
-std::optional<Cached> DecodeCached(const std::string& text) {
+std::optional<Cached> DecodeCached(std::shared_ptr<const std::string> whole) {
+  if (whole == nullptr) return std::nullopt;
+  const std::string_view text = *whole;
   if (text.rfind("sg1\n", 0) != 0) return std::nullopt;
   const size_t a = text.find('\n', 4);
-  if (a == std::string::npos) return std::nullopt;
+  if (a == std::string_view::npos) return std::nullopt;
   const size_t b = text.find('\n', a + 1);
-  if (b == std::string::npos) return std::nullopt;
+  if (b == std::string_view::npos) return std::nullopt;
   Cached c;
-  c.etag = text.substr(4, a - 4);
-  try {
-    c.modified = static_cast<std::time_t>(std::stoll(text.substr(a + 1, b - a - 1)));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  c.etag = std::string(text.substr(4, a - 4));
+  const std::string_view number = text.substr(a + 1, b - a - 1);
+  int64_t modified = 0;
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), modified);
+  if (ec != std::errc() || end != number.data() + number.size()) return std::nullopt;
+  c.modified = static_cast<std::time_t>(modified);
   c.bytes = text.substr(b + 1);
+  c.whole = std::move(whole);
   return c;
 }
 
@@ -373,10 +381,19 @@ class StreamingPlugin final : public Plugin {
       }
       granted = true;
     }
-    if (s->local) {
-      if (auto known = s->Fresh(id)) {
+    if (auto known = s->Fresh(id)) {
+      if (s->local) {
         s->state_hits.fetch_add(1);
         return responder->Send(Answer(s, id, file, *kind, *known, granted, nullptr));
+      }
+      // A remote object that the cache holds in this process's memory is answered here too.
+      if (auto peeked = Peek(*s, KeyOf(id, file, *kind))) {
+        s->state_hits.fetch_add(1);
+        const ConditionalHeaders headers{req.Header("If-None-Match"),
+                                         req.Header("If-Modified-Since"), req.Header("Range"),
+                                         req.Header("If-Range"), true};
+        return responder->Send(
+            Answer(s, id, file, *kind, *known, granted, &headers, std::move(peeked)));
       }
     }
     struct Call {
@@ -445,7 +462,8 @@ class StreamingPlugin final : public Plugin {
   // the I/O thread (local store: the server applies validators and ranges to the file).
   static HttpResponse Answer(const std::shared_ptr<Shared>& shared, const std::string& id,
                              const std::string& file, Kind kind, const Known& known, bool granted,
-                             const ConditionalHeaders* headers) {
+                             const ConditionalHeaders* headers,
+                             std::shared_ptr<const std::string> peeked = nullptr) {
     Shared& s = *shared;
     auto refuse = [&](Reason reason, HttpResponse res) {
       s.Failed(reason);
@@ -495,13 +513,26 @@ class StreamingPlugin final : public Plugin {
       s.Answered(kind, 200);
       return res;
     }
-    return FromRemote(shared, key, kind, cache_control, *headers);
+    return FromRemote(shared, key, kind, cache_control, *headers, std::move(peeked));
   }
 
   // An object of a remote store, with validators and one range applied here.
+  static std::string CacheKey(const std::string& key) { return "streaming:" + key; }
+
+  // The cached copy of a remote object, when the cache can give it without waiting.
+  static std::shared_ptr<const std::string> Peek(Shared& s, const std::string& key) {
+    auto found = s.services->Find<Cache>("cache");
+    if (!found || *found == nullptr) return nullptr;
+    auto hit = (*found)->Peek(CacheKey(key));
+    if (hit != nullptr) s.cache_requests.fetch_add(1);
+    return hit;
+  }
+
+  // `peeked`: the cached copy when the I/O thread found one (then nothing here blocks).
   static HttpResponse FromRemote(const std::shared_ptr<Shared>& shared, const std::string& key,
                                  Kind kind, const std::string& cache_control,
-                                 const ConditionalHeaders& headers) {
+                                 const ConditionalHeaders& headers,
+                                 std::shared_ptr<const std::string> peeked) {
     Shared& s = *shared;
     auto missing = [&](const Error& error) {
       const bool gone = error.code == ErrorCode::kNotFound;
@@ -518,16 +549,18 @@ class StreamingPlugin final : public Plugin {
     // a small object one load for everybody who asks meanwhile.
     auto found = s.services->Find<Cache>("cache");
     const std::shared_ptr<Cache> cache = found ? *found : nullptr;
-    const std::string cache_key = "streaming:" + key;
+    const std::string cache_key = CacheKey(key);
     const bool changes =
         kind == Kind::kMaster || kind == Kind::kPlaylist || kind == Kind::kManifest;
     const auto ttl = changes ? std::max<std::chrono::milliseconds>(s.settings.playlist_max_age,
                                                                    std::chrono::seconds(1))
                              : s.settings.cache_ttl;
-    std::optional<Cached> cached;
-    if (cache != nullptr) {
+    std::optional<Cached> cached = DecodeCached(std::move(peeked));
+    if (!cached && cache != nullptr) {
       s.cache_requests.fetch_add(1);
-      if (auto hit = cache->Get(cache_key); hit && *hit) cached = DecodeCached(**hit);
+      if (auto hit = cache->Get(cache_key); hit && *hit) {
+        cached = DecodeCached(std::make_shared<const std::string>(std::move(**hit)));
+      }
     }
     Representation what;
     if (cached) {
@@ -557,7 +590,7 @@ class StreamingPlugin final : public Plugin {
             },
             ttl);
         if (!loaded) return missing(loaded.error());
-        cached = DecodeCached(*loaded);
+        cached = DecodeCached(std::make_shared<const std::string>(std::move(*loaded)));
         if (!cached) return missing({ErrorCode::kIo, "the cached copy of " + key + " is damaged"});
         what = {cached->bytes.size(), cached->etag, cached->modified};
       }
@@ -591,8 +624,9 @@ class StreamingPlugin final : public Plugin {
           fmt::format("bytes {}-{}/{}", plan.first, plan.first + plan.count - 1, what.size));
     }
     if (cached) {
-      res.body = plan.status == 206 ? cached->bytes.substr(plan.first, plan.count)
-                                    : std::move(cached->bytes);
+      res.shared_view =
+          plan.status == 206 ? cached->bytes.substr(plan.first, plan.count) : cached->bytes;
+      res.shared = std::move(cached->whole);
       s.Answered(kind, res.status);
       return res;
     }

@@ -64,6 +64,27 @@ TEST_CASE("entries expire after their TTL", "[cache]") {
   CHECK(cache.Stats().expirations == 2);
 }
 
+TEST_CASE("Peek shares the stored value without a copy, outlives its eviction, and expires",
+          "[cache]") {
+  FakeClock clock;
+  MemoryCache cache(Options(1 << 20, 1, &clock));
+  REQUIRE(cache.Set("k", std::string(1000, 'v'), 100ms));
+  auto first = cache.Peek("k");
+  REQUIRE(first != nullptr);
+  CHECK(*first == std::string(1000, 'v'));
+  CHECK(cache.Peek("k").get() == first.get());  // the same bytes, not a copy
+  REQUIRE(cache.Delete("k").value());
+  CHECK(*first == std::string(1000, 'v'));  // a reader keeps what it was given
+  CHECK(cache.Peek("k") == nullptr);
+  REQUIRE(cache.Set("k", "again", 100ms));
+  clock.ms = 100;
+  CHECK(cache.Peek("k") == nullptr);
+  const CacheStats s = cache.Stats();
+  CHECK(s.hits == 2);
+  CHECK(s.misses == 2);
+  CHECK(s.expirations == 1);
+}
+
 TEST_CASE("the least recently used entry goes first when the budget is full", "[cache]") {
   // One shard of room for three entries of 1 + 35 + 64 = 100 bytes.
   MemoryCache cache(Options(300, 1));
