@@ -146,24 +146,30 @@ std::optional<Record> Decode(const char* data, int len) {
   if (meta.is_discarded() || !meta.is_object()) return std::nullopt;
   Record r;
   Job& j = r.job;
-  const auto state = ParseJobState(meta.value("state", ""));
-  if (!state) return std::nullopt;
-  j.id = meta.value("id", "");
-  j.kind = meta.value("kind", "");
-  j.priority = meta.value("priority", 0);
-  j.idempotency_key = meta.value("key", "");
-  j.state = *state;
-  j.attempts = meta.value("attempts", 0);
-  j.max_attempts = meta.value("max_attempts", 0);
-  j.last_error = meta.value("error", "");
-  j.progress = meta.value("progress", 0.0);
-  j.created_at = meta.value("created_at", int64_t{0});
-  j.updated_at = meta.value("updated_at", int64_t{0});
-  j.run_at = meta.value("run_at", int64_t{0});
-  j.lease_owner = meta.value("owner", "");
-  j.lease_until = meta.value("lease_until", int64_t{0});
-  r.external_payload = meta.value("ext", false);
-  r.cancel_requested = meta.value("cancel", false);
+  // A field of the wrong type (a record written by hand, say) makes value() throw: such a
+  // record is as damaged as one that is not JSON.
+  try {
+    const auto state = ParseJobState(meta.value("state", ""));
+    if (!state) return std::nullopt;
+    j.id = meta.value("id", "");
+    j.kind = meta.value("kind", "");
+    j.priority = meta.value("priority", 0);
+    j.idempotency_key = meta.value("key", "");
+    j.state = *state;
+    j.attempts = meta.value("attempts", 0);
+    j.max_attempts = meta.value("max_attempts", 0);
+    j.last_error = meta.value("error", "");
+    j.progress = meta.value("progress", 0.0);
+    j.created_at = meta.value("created_at", int64_t{0});
+    j.updated_at = meta.value("updated_at", int64_t{0});
+    j.run_at = meta.value("run_at", int64_t{0});
+    j.lease_owner = meta.value("owner", "");
+    j.lease_until = meta.value("lease_until", int64_t{0});
+    r.external_payload = meta.value("ext", false);
+    r.cancel_requested = meta.value("cancel", false);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
   if (!r.external_payload) j.payload = std::string(all.substr(nl + 1));
   return r;
 }

@@ -184,13 +184,19 @@ JsPubReply ParsePubReply(natsMsg* reply) {
     out.description = "not a JetStream reply";
     return out;
   }
-  if (const auto e = body.find("error"); e != body.end() && e->is_object()) {
+  try {
+    if (const auto e = body.find("error"); e != body.end() && e->is_object()) {
+      out.status = NATS_ERR;
+      out.err_code = e->value("err_code", 0);
+      out.description = e->value("description", "");
+      return out;
+    }
+    out.sequence = body.value("seq", uint64_t{0});
+  } catch (const nlohmann::json::exception&) {  // a field of the wrong type
+    out = JsPubReply{};
     out.status = NATS_ERR;
-    out.err_code = e->value("err_code", 0);
-    out.description = e->value("description", "");
-    return out;
+    out.description = "a JetStream reply with a field of the wrong type";
   }
-  out.sequence = body.value("seq", uint64_t{0});
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <nats/nats.h>
 
 #include "tests/support/http_client.h"
 #include "tests/support/nats_server.h"
@@ -269,6 +270,38 @@ TEST_CASE("jetstream store: bad input gets clear errors", "[worker][jetstream]")
   auto got = store->Get(small->id);
   REQUIRE(got);
   CHECK(got->payload == std::string("\xff\xfe\0z", 4));
+}
+
+TEST_CASE("jetstream store: a record damaged by hand is an error and not a crash",
+          "[worker][jetstream]") {
+  const std::string prefix = FreshPrefix();
+  auto store = Open(SharedServer().Url(), prefix);
+  auto job = store->Enqueue(Spec("k"), 1, kT0);
+  REQUIRE(job);
+  // Someone writes the record with fields of the wrong type (with the nats CLI, say).
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, SharedServer().Url().c_str()) == NATS_OK);
+  for (const std::string& bad :
+       {std::string(R"({"state":"queued","attempts":"three","kind":"k"})") + "\n{}",
+        std::string(R"({"state":7})") + "\n", std::string("[1,2]\n"), std::string("no newline")}) {
+    const std::string subject = "$KV." + prefix + ".job." + job->id;
+    REQUIRE(natsConnection_Publish(nc, subject.c_str(), bad.data(), static_cast<int>(bad.size())) ==
+            NATS_OK);
+    REQUIRE(natsConnection_Flush(nc) == NATS_OK);
+    test::WaitFor([&] { return !store->Get(job->id); }, 5s);
+    auto got = store->Get(job->id);
+    REQUIRE_FALSE(got);
+    INFO(got.error().message);
+    CHECK(got.error().message.find(job->id) != std::string::npos);
+  }
+  natsConnection_Destroy(nc);
+  // The store keeps serving: another job goes through.
+  auto next = store->Enqueue(Spec("other"), 1, kT0);
+  REQUIRE(next);
+  auto leased = store->Lease("other", "w", 1s, kT0);
+  REQUIRE(leased);
+  REQUIRE(leased->has_value());
+  CHECK((*leased)->id == next->id);
 }
 
 TEST_CASE("jetstream store: two connections never lease one job twice", "[worker][jetstream]") {
