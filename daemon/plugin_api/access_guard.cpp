@@ -97,8 +97,15 @@ Result<std::vector<StoredKey>> Parse(const std::string& path, const std::string&
       return bad("key '" + s.key.id + "' has a secret that is not 32 or more base64url bytes");
     }
     s.key.secret = std::move(*secret);
-    s.created_ms = k.value("created_ms", int64_t{0});
-    s.retire_ms = k.value("retire_ms", int64_t{0});
+    for (const auto& [field, into] :
+         {std::pair{"created_ms", &s.created_ms}, std::pair{"retire_ms", &s.retire_ms}}) {
+      if (!k.contains(field)) continue;
+      if (!k[field].is_number_integer()) {
+        return bad(
+            fmt::format("key '{}' has a \"{}\" that is not a whole number", s.key.id, field));
+      }
+      *into = k[field].get<int64_t>();
+    }
     keys.push_back(std::move(s));
   }
   if (keys.empty()) return bad("the file holds no key");

@@ -20,7 +20,7 @@ class RemoteCache final : public Cache {
   Result<std::optional<std::string>> Get(const std::string& key) override {
     auto reply = Call({{"op", "get"}, {"key", key}}, {});
     if (!reply) return reply.error();
-    if (!reply->first.value("found", false)) {
+    if (!Found(reply->first)) {
       ++counters_.misses;
       return std::optional<std::string>();
     }
@@ -37,7 +37,7 @@ class RemoteCache final : public Cache {
   Result<bool> Delete(const std::string& key) override {
     auto reply = Call({{"op", "del"}, {"key", key}}, {});
     if (!reply) return reply.error();
-    return reply->first.value("found", false);
+    return Found(reply->first);
   }
 
   // As the local caches do: one load per key at a time, and with the cache service away the
@@ -49,6 +49,12 @@ class RemoteCache final : public Cache {
   CacheStats Stats() const override { return counters_.Snapshot(); }
 
  private:
+  // The reply says "found": true; anything else (absent, or not a boolean) is a miss.
+  static bool Found(const nlohmann::json& header) {
+    const auto found = header.find("found");
+    return found != header.end() && found->is_boolean() && found->get<bool>();
+  }
+
   Result<std::pair<nlohmann::json, std::string>> Call(const nlohmann::json& header,
                                                       const std::string& value) {
     auto reply = rpc::Call(bus_, kCacheRpcSubject, "cache service", header, value, timeout_);

@@ -42,7 +42,8 @@ Result<Frame> Call(Bus& bus, const std::string& subject, const std::string& serv
   if (!Decode(reply->data, out)) {
     return Fail(ErrorCode::kInternal, service + ": a reply that is not a frame");
   }
-  if (!out.header.value("ok", false)) {
+  const auto ok = out.header.find("ok");
+  if (ok == out.header.end() || !ok->is_boolean() || !ok->get<bool>()) {
     const auto& code = out.header["code"];
     const auto& message = out.header["message"];
     return Fail(CodeFromName(code.is_string() ? code.get<std::string>() : "internal"),

@@ -93,10 +93,14 @@ struct Record {
     if (j.contains("length") && j["length"].is_number_unsigned()) {
       r.length = j["length"].get<uint64_t>();
     }
-    r.metadata = j.value("metadata", "");
-    r.created = j.value("created", int64_t{0});
-    r.expires = j.value("expires", int64_t{0});
-    r.partial = j.value("partial", false);
+    try {  // a field of the wrong type (a file edited by hand) is a damaged record
+      r.metadata = j.value("metadata", "");
+      r.created = j.value("created", int64_t{0});
+      r.expires = j.value("expires", int64_t{0});
+      r.partial = j.value("partial", false);
+    } catch (const json::exception&) {
+      return std::nullopt;
+    }
     return r;
   }
 };

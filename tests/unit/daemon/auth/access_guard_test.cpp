@@ -89,6 +89,13 @@ TEST_CASE("a keys file others may read, or that is not one, is refused with what
   REQUIRE_FALSE(open);
   CHECK(open.error().code == ErrorCode::kConfig);
   CHECK_THAT(open.error().message, Catch::Contains(file));
+  // A field of the wrong type, as a hand edit leaves it, is named; nothing throws.
+  std::ofstream(file, std::ios::trunc) << R"({"keys": [{"id": "k1", "secret": ")"
+                                       << std::string(43, 'A') << R"(", "retire_ms": "soon"}]})";
+  open = AccessGuard::Open(loaded.config);
+  REQUIRE_FALSE(open);
+  CHECK(open.error().code == ErrorCode::kConfig);
+  CHECK_THAT(open.error().message, Catch::Contains("\"retire_ms\" that is not a whole number"));
 }
 
 TEST_CASE("the guard answers 401, 403, or the principal", "[auth]") {
