@@ -21,6 +21,7 @@
 #include "daemon/plugin_api/access.h"
 #include "daemon/storage/s3_storage.h"
 #include "tests/support/bench_daemon.h"
+#include "tests/support/bench_stats.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/tools.h"
@@ -151,10 +152,7 @@ int Bench(int argc, char** argv) {
     std::cout << fmt::format("  {:16} {:>11} {:>8} {:>11} {:>8} {:>7} {:>11}\n", "file",
                              "plain req/s", "p99 ms", "cap req/s", "p99 ms", "req x",
                              "pair ratios");
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v[v.size() / 2];
-    };
+    auto median = [](const std::vector<double>& v) { return sg::test::Percentile(v, 0.5); };
     for (size_t i = 0; i < 2; ++i) {
       const auto& [label, file] = files[i];
       const std::string plain_url = our_url(port, file);

@@ -516,19 +516,24 @@ class StreamingPlugin final : public Plugin {
     return FromRemote(shared, key, kind, cache_control, *headers, std::move(peeked));
   }
 
-  // An object of a remote store, with validators and one range applied here.
   static std::string CacheKey(const std::string& key) { return "streaming:" + key; }
+
+  // The cache service, or null when no cache plugin runs.
+  static std::shared_ptr<Cache> CacheOf(const Shared& s) {
+    auto found = s.services->Find<Cache>("cache");
+    return found ? *found : nullptr;
+  }
 
   // The cached copy of a remote object, when the cache can give it without waiting.
   static std::shared_ptr<const std::string> Peek(Shared& s, const std::string& key) {
-    auto found = s.services->Find<Cache>("cache");
-    if (!found || *found == nullptr) return nullptr;
-    auto hit = (*found)->Peek(CacheKey(key));
+    const auto cache = CacheOf(s);
+    auto hit = cache == nullptr ? nullptr : cache->Peek(CacheKey(key));
     if (hit != nullptr) s.cache_requests.fetch_add(1);
     return hit;
   }
 
-  // `peeked`: the cached copy when the I/O thread found one (then nothing here blocks).
+  // An object of a remote store, with validators and one range applied here. `peeked`: the
+  // cached copy when the I/O thread found one (then nothing here blocks).
   static HttpResponse FromRemote(const std::shared_ptr<Shared>& shared, const std::string& key,
                                  Kind kind, const std::string& cache_control,
                                  const ConditionalHeaders& headers,
@@ -547,8 +552,7 @@ class StreamingPlugin final : public Plugin {
     };
     // A cached copy answers without asking the store anything; else the object's info, and for
     // a small object one load for everybody who asks meanwhile.
-    auto found = s.services->Find<Cache>("cache");
-    const std::shared_ptr<Cache> cache = found ? *found : nullptr;
+    const std::shared_ptr<Cache> cache = CacheOf(s);
     const std::string cache_key = CacheKey(key);
     const bool changes =
         kind == Kind::kMaster || kind == Kind::kPlaylist || kind == Kind::kManifest;

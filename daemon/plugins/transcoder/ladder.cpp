@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <regex>
 #include <sstream>
 
@@ -264,7 +265,7 @@ std::string ScaleGraph(const std::vector<Output>& outputs) {
   // one from the next larger. Scaling 1080p five times cost a fifth of the job; the cascade's
   // 240p differs from a direct scale by an SSIM of 0.9996, far below what the encoder loses.
   std::vector<size_t> order(outputs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
     return outputs[x].height * int64_t{outputs[x].width} >
            outputs[y].height * int64_t{outputs[y].width};
