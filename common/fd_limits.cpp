@@ -22,10 +22,23 @@ DescriptorLimit RaiseDescriptorLimit() {
   return CurrentDescriptorLimit();
 }
 
+uint64_t CachedFileBudget(const DescriptorLimit& limit) {
+  if (limit.soft < 4096) return 0;
+  return std::min<uint64_t>(limit.soft / 8, 8192);
+}
+
 uint64_t HttpConnectionBudget(const DescriptorLimit& limit) {
   const uint64_t quarter = limit.soft / 4;
-  const uint64_t left = limit.soft > kReservedDescriptors ? limit.soft - kReservedDescriptors : 0;
+  const uint64_t kept = kReservedDescriptors + CachedFileBudget(limit);
+  const uint64_t left = limit.soft > kept ? limit.soft - kept : 0;
   return left > quarter ? left : quarter;
+}
+
+uint64_t DescriptorsFor(uint64_t connections) {
+  const uint64_t plain = connections + kReservedDescriptors;
+  if (plain < 4096) return plain;  // no cached files under 4096
+  // The least soft limit with soft - min(soft / 8, 8192) >= plain.
+  return std::min<uint64_t>((plain * 8 + 6) / 7, plain + 8192);
 }
 
 uint64_t ControlConnectionBudget(const DescriptorLimit& limit) {

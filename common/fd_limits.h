@@ -31,8 +31,17 @@ DescriptorLimit CurrentDescriptorLimit();
 /// soft limit, at least 8 and at most kMaxControlConnections.
 uint64_t ControlConnectionBudget(const DescriptorLimit& limit);
 
+/// How many cached values may live in memfds (plugin_api/shared_bytes.h), each a descriptor: an
+/// eighth of the soft limit, at most 8192, and none under a limit of 4096.
+uint64_t CachedFileBudget(const DescriptorLimit& limit);
+
 /// How many HTTP connections the descriptor limit leaves room for: the soft limit less the
-/// reserve (at least a quarter of the limit, so a tiny `ulimit -n` still serves a few).
+/// reserve and the cached files' budget (at least a quarter of the limit, so a tiny `ulimit -n`
+/// still serves a few).
 uint64_t HttpConnectionBudget(const DescriptorLimit& limit);
+
+/// A soft limit whose HTTP connection budget is at least `connections`, with no more to spare
+/// than rounding leaves (for the hint when server.max_connections does not fit).
+uint64_t DescriptorsFor(uint64_t connections);
 
 }  // namespace sg

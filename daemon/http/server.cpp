@@ -185,11 +185,11 @@ void HttpServer::UpdateConnectionLimit(const ServerSettings& settings) {
         "server.max_connections is more than the descriptor limit leaves room for",
         {{"max_connections", static_cast<int64_t>(settings.max_connections)},
          {"descriptor_limit", static_cast<int64_t>(limit.soft)},
-         {"reserved", static_cast<int64_t>(kReservedDescriptors)},
+         {"reserved", static_cast<int64_t>(kReservedDescriptors + CachedFileBudget(limit))},
          {"serving_at_most", static_cast<int64_t>(budget)},
          {"hint", fmt::format("raise LimitNOFILE= (ulimit -n) to at least {}, or lower "
                               "server.max_connections to {}",
-                              settings.max_connections + kReservedDescriptors, budget)}}));
+                              DescriptorsFor(settings.max_connections), budget)}}));
   }
 }
 

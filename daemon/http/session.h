@@ -275,7 +275,7 @@ class BasicSession final : public SessionBase,
                const std::vector<std::pair<std::string, std::string>>& headers,
                std::shared_ptr<RouteStats> stats,
                std::string_view content_type = "application/json",
-               std::shared_ptr<const std::string> shared = nullptr, std::string_view view = {});
+               std::shared_ptr<const SharedBytes> shared = nullptr, std::string_view view = {});
 
   // Whether the connection closes after this response: the client asked, the server drains, or
   // a body was left unread (an early answer to a streaming route), so the stream is out of step.
@@ -302,7 +302,7 @@ class BasicSession final : public SessionBase,
   std::optional<RequestParser> parser_;
   std::string head_;  // the status line and headers of the response being written
   std::string body_;
-  std::shared_ptr<const std::string> shared_body_;  // a cached body that `body_view_` is part of
+  std::shared_ptr<const SharedBytes> shared_body_;  // a cached body that `body_view_` is part of
   std::string_view body_view_;                      // the body DoWrite sends: body_ or shared
   std::string method_;
   std::string path_;

@@ -172,7 +172,7 @@ template <class Stream>
 void BasicSession<Stream>::Respond(unsigned status, std::string body, bool head,
                                    const std::vector<std::pair<std::string, std::string>>& headers,
                                    std::shared_ptr<RouteStats> stats, std::string_view content_type,
-                                   std::shared_ptr<const std::string> shared,
+                                   std::shared_ptr<const SharedBytes> shared,
                                    std::string_view view) {
   stats_ = std::move(stats);
   status_ = status;
@@ -186,6 +186,16 @@ void BasicSession<Stream>::Respond(unsigned status, std::string body, bool head,
   ResponseHead::Build(head_, status, request_id_, content_type, headers,
                       status == 304 ? std::nullopt : std::optional<uint64_t>(body_view_.size()),
                       close_after_);
+  // Shared bytes in a memfd go by sendfile, as a file does: no copy through a write. The
+  // descriptor is our own (dup), so the cache may drop the entry meanwhile.
+  if (shared_body_ && shared_body_->fd() >= 0 && !head && !body_view_.empty()) {
+    FileHandle file(::fcntl(shared_body_->fd(), F_DUPFD_CLOEXEC, 0));
+    if (file) {
+      file_range_ = {shared_body_->OffsetOf(body_view_), body_view_.size()};
+      file_ = std::move(file);
+      head_only_ = true;  // the head goes by the write, the bytes by sendfile
+    }
+  }
 }
 
 template <class Stream>

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "daemon/plugin_api/shared_bytes.h"
 #include "daemon/plugin_api/single_flight.h"
 
 namespace sg {
@@ -50,8 +51,9 @@ class Cache {
   virtual Result<std::optional<std::string>> Get(const std::string& key) = 0;
   /// The value without copying it and without waiting: a cache in this process's memory answers
   /// from there (a hit counts as Get's would); one that would have to ask a server (Redis, or
-  /// the cache in another process) says null, as on a miss. Safe on an I/O thread.
-  virtual std::shared_ptr<const std::string> Peek(const std::string& key) {
+  /// the cache in another process) says null, as on a miss. Safe on an I/O thread. A large value
+  /// may come in a memfd (SharedBytes::fd), which a response sends by sendfile.
+  virtual std::shared_ptr<const SharedBytes> Peek(const std::string& key) {
     (void)key;
     return nullptr;
   }

@@ -16,6 +16,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "common/result.h"
+#include "daemon/plugin_api/shared_bytes.h"
 
 namespace sg {
 
@@ -79,7 +80,8 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   /// When set (and `file` and `source` are not), the body is `shared_view`, bytes that `shared`
   /// keeps alive until they are sent: a cached object answered without a copy. `body` is unused.
-  std::shared_ptr<const std::string> shared;
+  /// When `shared` lives in a memfd, the bytes go by sendfile from it.
+  std::shared_ptr<const SharedBytes> shared;
   std::string_view shared_view;
   /// When set, the answer is this file instead of `body`, sent with zero-copy sendfile(2). The
   /// server handles what HTTP asks of a file: a strong ETag and Last-Modified, If-None-Match and

@@ -21,9 +21,11 @@
 #include <unistd.h>
 
 #include "common/child_process.h"
+#include "daemon/plugin_api/shared_bytes.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/s3_client.h"
 #include "tests/support/s3rver.h"
 #include "tests/support/tools.h"
 
@@ -333,6 +335,25 @@ TEST_CASE("from S3 (s3rver): ffprobe reads it, and a hundred viewers of a segmen
   for (auto& v : viewers) v.join();
   CHECK(ok == 100);
   const auto segment = r.Get(r.Path("seg-1-00002.m4s"));
+  // A cached segment this large lives in a file of its own and goes out by sendfile from it: the
+  // bytes must be those the store holds, whole and in ranges (offsets past a page included).
+  REQUIRE(segment.body.size() > sg::SharedBytes::kFileThreshold);
+  const auto direct = sg::test::S3Client(s3);
+  CHECK(segment.body ==
+        sg::test::ReadObject(*direct, "videos/" + r.id + "/stream/seg-1-00002.m4s"));
+  // An unnamed file of the state folder's cache/ (or a memfd where that folder is not ours).
+  bool in_file = false;
+  for (const auto& fd :
+       fs::directory_iterator("/proc/" + std::to_string(r.daemon->daemon->pid()) + "/fd")) {
+    std::error_code ec;
+    const std::string target = fs::read_symlink(fd.path(), ec).string();
+    in_file =
+        in_file || std::regex_search(target, std::regex(R"(/cache/#\d+|memfd:streamgate-cache)"));
+  }
+  CHECK(in_file);
+  const auto deep = r.Get(r.Path("seg-1-00002.m4s"), "Range: bytes=5000-30000\r\n");
+  CHECK(deep.status == 206);
+  CHECK(deep.body == segment.body.substr(5000, 25001));
   const auto part = r.Get(r.Path("seg-1-00002.m4s"), "Range: bytes=4-11\r\n");
   CHECK(part.status == 206);
   CHECK(part.body == segment.body.substr(4, 8));

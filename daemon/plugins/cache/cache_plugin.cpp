@@ -1,6 +1,7 @@
 #include "daemon/plugins/cache/cache_plugin.h"
 
 #include "common/logging.h"
+#include "common/paths.h"
 #include "daemon/plugin_api/cache.h"
 #include "daemon/plugin_api/cache_rpc.h"
 #include "daemon/plugin_api/metrics.h"
@@ -30,6 +31,15 @@ class CachePlugin final : public Plugin {
     memory.max_bytes = static_cast<size_t>(config.Int("cache.max_bytes"));
     memory.shards = static_cast<size_t>(config.Int("cache.shards"));
     memory.default_ttl = config.Duration("cache.default_ttl");
+    // Large values in unnamed files of the state folder's cache/, sent by sendfile; where that
+    // folder cannot be ours, in memfds (plugin_api/shared_bytes.h).
+    const std::string file_dir = StateDir() + "/cache";
+    if (auto made = EnsurePrivateDir(file_dir); made) {
+      memory.file_dir = file_dir;
+    } else {
+      logger_->info(log::With("Cache values of 32 KiB and more go to memfds rather than files",
+                              {{"error", made.error().message}}));
+    }
     if (backend_ == "redis") {
       RedisCacheOptions redis;
       redis.host = config.String("redis.host");
@@ -72,6 +82,11 @@ class CachePlugin final : public Plugin {
                            "Bytes held in process, keys and values with overhead",
                            "gauge",
                            {{"", labels, static_cast<double>(s.bytes)}}});
+            out.push_back({"streamgate_cache_files",
+                           "Values of 32 KiB and more held in files of their own (unnamed files "
+                           "or memfds), sent by sendfile",
+                           "gauge",
+                           {{"", labels, static_cast<double>(SharedBytes::LiveFiles())}}});
           });
     }
     logger_->info(log::With("Cache ready", {{"backend", backend_}}));

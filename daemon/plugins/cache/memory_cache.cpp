@@ -23,7 +23,7 @@ void MemoryCache::Erase(Shard& shard, std::list<Entry>::iterator it) {
   shard.lru.erase(it);
 }
 
-std::shared_ptr<const std::string> MemoryCache::Find(const std::string& key) {
+std::shared_ptr<const SharedBytes> MemoryCache::Find(const std::string& key) {
   Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mu);
   auto found = shard.index.find(key);
@@ -46,20 +46,22 @@ std::shared_ptr<const std::string> MemoryCache::Find(const std::string& key) {
 Result<std::optional<std::string>> MemoryCache::Get(const std::string& key) {
   auto value = Find(key);
   if (value == nullptr) return std::optional<std::string>();
-  return std::optional<std::string>(*value);
+  return std::optional<std::string>(value->view());
 }
 
-std::shared_ptr<const std::string> MemoryCache::Peek(const std::string& key) { return Find(key); }
+std::shared_ptr<const SharedBytes> MemoryCache::Peek(const std::string& key) { return Find(key); }
 
 Result<void> MemoryCache::Set(const std::string& key, std::string value, Duration ttl) {
   if (ttl <= Duration::zero()) ttl = options_.default_ttl;
-  Entry entry{key, std::make_shared<const std::string>(std::move(value)), options_.now() + ttl};
-  if (entry.Cost() > shard_budget_) {
+  const size_t cost = key.size() + value.size() + kEntryOverhead;
+  if (cost > shard_budget_) {
     return Fail(
         ErrorCode::kInvalidArgument,
         fmt::format("cache entry '{}' of {} bytes is larger than a shard's budget of {} bytes", key,
-                    entry.Cost(), shard_budget_));
+                    cost, shard_budget_));
   }
+  // A large value goes to a file, for responses to send by sendfile (plugin_api/shared_bytes.h).
+  Entry entry{key, SharedBytes::Make(std::move(value), options_.file_dir), options_.now() + ttl};
   Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mu);
   if (auto found = shard.index.find(key); found != shard.index.end()) Erase(shard, found->second);

@@ -21,6 +21,9 @@ struct MemoryCacheOptions {
   size_t max_bytes = 64 * 1024 * 1024;  // cache.max_bytes, split evenly over shards
   size_t shards = 16;                   // cache.shards
   Cache::Duration default_ttl = std::chrono::minutes(5);  // cache.default_ttl
+  /// Where values of SharedBytes::kFileThreshold and more are kept in unnamed files, so that
+  /// responses send them by sendfile; empty: in memfds (plugin_api/shared_bytes.h).
+  std::string file_dir;
   /// The clock TTLs are measured on; tests pass a fake one.
   std::function<std::chrono::steady_clock::time_point()> now = [] {
     return std::chrono::steady_clock::now();
@@ -34,7 +37,7 @@ class MemoryCache final : public Cache {
   using Cache::GetOrLoad;
   using Cache::Set;
   Result<std::optional<std::string>> Get(const std::string& key) override;
-  std::shared_ptr<const std::string> Peek(const std::string& key) override;
+  std::shared_ptr<const SharedBytes> Peek(const std::string& key) override;
   Result<void> Set(const std::string& key, std::string value, Duration ttl) override;
   Result<bool> Delete(const std::string& key) override;
   Result<std::string> GetOrLoad(const std::string& key, Loader loader, Duration ttl) override;
@@ -46,7 +49,7 @@ class MemoryCache final : public Cache {
  private:
   struct Entry {
     std::string key;
-    std::shared_ptr<const std::string> value;  // shared with readers that Peek
+    std::shared_ptr<const SharedBytes> value;  // shared with readers that Peek
     std::chrono::steady_clock::time_point expires;
     size_t Cost() const { return key.size() + value->size() + kEntryOverhead; }
   };
@@ -60,7 +63,7 @@ class MemoryCache final : public Cache {
   Shard& ShardFor(const std::string& key);
   void Erase(Shard& shard, std::list<Entry>::iterator it);  // requires shard.mu
   /// The fresh value of `key`, made the most recently used, counted as a hit or a miss.
-  std::shared_ptr<const std::string> Find(const std::string& key);
+  std::shared_ptr<const SharedBytes> Find(const std::string& key);
 
   const MemoryCacheOptions options_;
   const size_t shard_budget_;

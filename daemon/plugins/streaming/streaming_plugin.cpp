@@ -198,7 +198,7 @@ HttpResponse Problem(unsigned status, std::string_view code, std::string message
 struct Cached {
   std::string etag;
   std::time_t modified = 0;
-  std::shared_ptr<const std::string> whole;
+  std::shared_ptr<const SharedBytes> whole;
   std::string_view bytes;
 };
 
@@ -207,9 +207,9 @@ std::string EncodeCached(const ObjectInfo& info, const std::string& bytes) {
   return fmt::format("sg1\n{}\n{}\n", info.etag, static_cast<int64_t>(modified)) + bytes;
 }
 
-std::optional<Cached> DecodeCached(std::shared_ptr<const std::string> whole) {
+std::optional<Cached> DecodeCached(std::shared_ptr<const SharedBytes> whole) {
   if (whole == nullptr) return std::nullopt;
-  const std::string_view text = *whole;
+  const std::string_view text = whole->view();
   if (text.rfind("sg1\n", 0) != 0) return std::nullopt;
   const size_t a = text.find('\n', 4);
   if (a == std::string_view::npos) return std::nullopt;
@@ -463,7 +463,7 @@ class StreamingPlugin final : public Plugin {
   static HttpResponse Answer(const std::shared_ptr<Shared>& shared, const std::string& id,
                              const std::string& file, Kind kind, const Known& known, bool granted,
                              const ConditionalHeaders* headers,
-                             std::shared_ptr<const std::string> peeked = nullptr) {
+                             std::shared_ptr<const SharedBytes> peeked = nullptr) {
     Shared& s = *shared;
     auto refuse = [&](Reason reason, HttpResponse res) {
       s.Failed(reason);
@@ -525,7 +525,7 @@ class StreamingPlugin final : public Plugin {
   }
 
   // The cached copy of a remote object, when the cache can give it without waiting.
-  static std::shared_ptr<const std::string> Peek(Shared& s, const std::string& key) {
+  static std::shared_ptr<const SharedBytes> Peek(Shared& s, const std::string& key) {
     const auto cache = CacheOf(s);
     auto hit = cache == nullptr ? nullptr : cache->Peek(CacheKey(key));
     if (hit != nullptr) s.cache_requests.fetch_add(1);
@@ -537,7 +537,7 @@ class StreamingPlugin final : public Plugin {
   static HttpResponse FromRemote(const std::shared_ptr<Shared>& shared, const std::string& key,
                                  Kind kind, const std::string& cache_control,
                                  const ConditionalHeaders& headers,
-                                 std::shared_ptr<const std::string> peeked) {
+                                 std::shared_ptr<const SharedBytes> peeked) {
     Shared& s = *shared;
     auto missing = [&](const Error& error) {
       const bool gone = error.code == ErrorCode::kNotFound;
@@ -562,8 +562,10 @@ class StreamingPlugin final : public Plugin {
     std::optional<Cached> cached = DecodeCached(std::move(peeked));
     if (!cached && cache != nullptr) {
       s.cache_requests.fetch_add(1);
-      if (auto hit = cache->Get(cache_key); hit && *hit) {
-        cached = DecodeCached(std::make_shared<const std::string>(std::move(**hit)));
+      if (auto held = cache->Peek(cache_key)) {
+        cached = DecodeCached(std::move(held));
+      } else if (auto hit = cache->Get(cache_key); hit && *hit) {
+        cached = DecodeCached(SharedBytes::InMemory(std::move(**hit)));
       }
     }
     Representation what;
@@ -594,7 +596,7 @@ class StreamingPlugin final : public Plugin {
             },
             ttl);
         if (!loaded) return missing(loaded.error());
-        cached = DecodeCached(std::make_shared<const std::string>(std::move(*loaded)));
+        cached = DecodeCached(SharedBytes::InMemory(std::move(*loaded)));
         if (!cached) return missing({ErrorCode::kIo, "the cached copy of " + key + " is damaged"});
         what = {cached->bytes.size(), cached->etag, cached->modified};
       }

@@ -1,10 +1,12 @@
 #include "daemon/plugins/cache/memory_cache.h"
 
 #include <atomic>
+#include <filesystem>
 #include <latch>
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 namespace sg::plugins {
 namespace {
@@ -71,10 +73,11 @@ TEST_CASE("Peek shares the stored value without a copy, outlives its eviction, a
   REQUIRE(cache.Set("k", std::string(1000, 'v'), 100ms));
   auto first = cache.Peek("k");
   REQUIRE(first != nullptr);
-  CHECK(*first == std::string(1000, 'v'));
+  CHECK(first->view() == std::string(1000, 'v'));
+  CHECK(first->fd() == -1);                     // small: in memory
   CHECK(cache.Peek("k").get() == first.get());  // the same bytes, not a copy
   REQUIRE(cache.Delete("k").value());
-  CHECK(*first == std::string(1000, 'v'));  // a reader keeps what it was given
+  CHECK(first->view() == std::string(1000, 'v'));  // a reader keeps what it was given
   CHECK(cache.Peek("k") == nullptr);
   REQUIRE(cache.Set("k", "again", 100ms));
   clock.ms = 100;
@@ -185,6 +188,46 @@ TEST_CASE("many threads setting and getting stay within budget and consistent", 
   const CacheStats s = cache.Stats();
   CHECK(s.bytes <= uint64_t{64} * 1024);
   CHECK(s.hits + s.misses > 0);
+}
+
+TEST_CASE("a large value is kept in a file of its own that Get and Peek read alike", "[cache]") {
+  char dir_template[] = "/tmp/sg-cache-test.XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  const bool unnamed = GENERATE(true, false);  // an unnamed file in a folder, or a memfd
+  MemoryCacheOptions options = Options(8 << 20, 1);
+  if (unnamed) options.file_dir = dir;
+  MemoryCache cache(options);
+  std::string big(1 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 % 251);
+  REQUIRE(cache.Set("big", big, 1h));
+  auto held = cache.Peek("big");
+  REQUIRE(held != nullptr);
+  CHECK(held->view() == big);
+  CHECK(cache.Get("big").value().value() == big);
+  if (sg::SharedBytes::LiveFiles() > 0) {  // none under a descriptor limit below 4096
+    REQUIRE(held->fd() >= 0);
+    // What sendfile would send from the descriptor is what a reader sees, and nobody can
+    // change it: the memfd is sealed.
+    std::string back(big.size(), '\0');
+    CHECK(::pread(held->fd(), back.data(), back.size(), 0) == static_cast<ssize_t>(back.size()));
+    CHECK(back == big);
+    if (!unnamed) {  // sealed
+      CHECK(::pwrite(held->fd(), "x", 1, 0) == -1);
+      CHECK(::ftruncate(held->fd(), 1) == -1);
+    }
+    const std::string target =
+        std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(held->fd())).string();
+    CHECK(target.find(unnamed ? dir : "memfd:streamgate-cache") != std::string::npos);
+    CHECK(held->OffsetOf(held->view().substr(4096, 10)) == 4096);
+  }
+  const uint64_t live = sg::SharedBytes::LiveFiles();
+  REQUIRE(cache.Delete("big").value());
+  CHECK(sg::SharedBytes::LiveFiles() == live);  // the reader still holds it
+  held.reset();
+  CHECK(sg::SharedBytes::LiveFiles() == (live > 0 ? live - 1 : 0));
+  CHECK(std::filesystem::is_empty(dir));  // unnamed: nothing to clean up
+  std::filesystem::remove(dir);
 }
 
 }  // namespace sg::plugins
