@@ -4,11 +4,6 @@
 
 namespace sg::http {
 
-std::string StrongETag(const FileMeta& meta) {
-  return fmt::format("\"{:x}-{:x}-{:x}\"", meta.inode, meta.size,
-                     static_cast<uint64_t>(meta.mtime_ns));
-}
-
 FilePlan PlanFileResponse(const FileRequestHeaders& request, const FileMeta& meta) {
   const RangePlan plan = PlanConditional(
       request,

@@ -13,17 +13,10 @@
 
 namespace sg::http {
 
-struct FileMeta {
-  uint64_t size = 0;
-  uint64_t inode = 0;
-  int64_t mtime_ns = 0;  // since the epoch
-};
-
-/// A strong validator that changes whenever the file is replaced or written: inode, size and
-/// modification time.
-std::string StrongETag(const FileMeta& meta);
+using sg::FileMeta;
 using sg::HttpDate;
 using sg::ParseHttpDate;
+using sg::StrongETag;
 
 struct ByteRange {
   uint64_t first = 0;

@@ -57,6 +57,9 @@ class Cache {
     (void)key;
     return nullptr;
   }
+  /// Whether the cache lives in this process's memory: its calls then never wait on a server,
+  /// and an I/O thread may store in it.
+  virtual bool InProcess() const { return false; }
   /// Stores a value for `ttl` (zero: the cache's default TTL).
   virtual Result<void> Set(const std::string& key, std::string value, Duration ttl) = 0;
   Result<void> Set(const std::string& key, std::string value) {

@@ -119,4 +119,9 @@ RangePlan PlanConditional(const ConditionalHeaders& request, const Representatio
   return plan;
 }
 
+std::string StrongETag(const FileMeta& meta) {
+  return fmt::format("\"{:x}-{:x}-{:x}\"", meta.inode, meta.size,
+                     static_cast<uint64_t>(meta.mtime_ns));
+}
+
 }  // namespace sg

@@ -17,6 +17,18 @@ std::string HttpDate(std::time_t t);
 /// Parses an IMF-fixdate; nullopt when it is not one.
 std::optional<std::time_t> ParseHttpDate(std::string_view text);
 
+/// What a file's strong validator is made of.
+struct FileMeta {
+  uint64_t size = 0;
+  uint64_t inode = 0;
+  int64_t mtime_ns = 0;  // since the epoch
+};
+
+/// A strong validator that changes whenever the file is replaced or written: inode, size and
+/// modification time. The server's file answers and a plugin answering a file from memory give
+/// the same one.
+std::string StrongETag(const FileMeta& meta);
+
 struct Representation {
   uint64_t size = 0;
   std::string etag;          // strong, quoted: "\"9a03...\""

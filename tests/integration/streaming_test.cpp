@@ -176,6 +176,33 @@ TEST_CASE("bad input: unknown ids, bad paths, traversal, states that do not play
     INFO(path);
     CHECK(r.Get(path).status == 404);
   }
+  // A playlist is answered from memory, checked against the file on every request: the same
+  // validators as a file answer, and a playlist written anew is served new at once.
+  {
+    const fs::path file =
+        fs::path(r.dir.path()) / "media" / "videos" / r.id / "stream" / "master.m3u8";
+    const auto first = r.Get(r.Path("master.m3u8"));
+    REQUIRE(first.status == 200);
+    std::ifstream in(file, std::ios::binary);
+    CHECK(first.body == std::string((std::istreambuf_iterator<char>(in)), {}));
+    const std::string tag = HeaderOf(first, "ETag");
+    CHECK(tag.front() == '"');
+    CHECK(r.Get(r.Path("master.m3u8")).body == first.body);
+    CHECK(HeaderOf(r.Get(r.Path("master.m3u8")), "ETag") == tag);
+    CHECK(r.Get(r.Path("master.m3u8"), "If-None-Match: " + tag + "\r\n").status == 304);
+    const auto part = r.Get(r.Path("master.m3u8"), "Range: bytes=0-6\r\n");
+    CHECK(part.status == 206);
+    CHECK(part.body == "#EXTM3U");
+    CHECK(r.Get(r.Path("master.m3u8"), "", "HEAD").body.empty());
+    // Written anew under a new inode, as the transcoder does (a rename over the old one).
+    const fs::path next = file.string() + ".new";
+    std::ofstream(next, std::ios::binary) << first.body << "# again\n";
+    fs::rename(next, file);
+    const auto again = r.Get(r.Path("master.m3u8"));
+    CHECK(again.body == first.body + "# again\n");
+    CHECK(HeaderOf(again, "ETag") != tag);
+    CHECK(r.Get(r.Path("master.m3u8"), "If-None-Match: " + tag + "\r\n").status == 200);
+  }
   // A segment deleted from storage under a viewer: 404, and the daemon keeps serving.
   fs::remove(fs::path(r.dir.path()) / "media" / "videos" / r.id / "stream" / "seg-0-00002.m4s");
   CHECK(r.Get(r.Path("seg-0-00002.m4s")).status == 404);

@@ -38,6 +38,7 @@ class MemoryCache final : public Cache {
   using Cache::Set;
   Result<std::optional<std::string>> Get(const std::string& key) override;
   std::shared_ptr<const SharedBytes> Peek(const std::string& key) override;
+  bool InProcess() const override { return true; }
   Result<void> Set(const std::string& key, std::string value, Duration ttl) override;
   Result<bool> Delete(const std::string& key) override;
   Result<std::string> GetOrLoad(const std::string& key, Loader loader, Duration ttl) override;
