@@ -14,6 +14,7 @@
 namespace sg::http {
 
 using sg::FileMeta;
+using sg::FileMetaOf;
 using sg::HttpDate;
 using sg::ParseHttpDate;
 using sg::StrongETag;

@@ -22,8 +22,7 @@ void BasicSession<Stream>::RespondFile(
             head, {}, std::move(stats));
     return DoWrite();
   }
-  const FileMeta meta{static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_ino),
-                      int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+  const FileMeta meta = FileMetaOf(st);
   auto field = [&req](bhttp::field f) {
     const auto v = req[f];
     return std::string_view(v.data(), v.size());
@@ -186,7 +185,7 @@ void BasicSession<Stream>::Respond(unsigned status, std::string body, bool head,
   ResponseHead::Build(head_, status, request_id_, content_type, headers,
                       status == 304 ? std::nullopt : std::optional<uint64_t>(body_view_.size()),
                       close_after_);
-  // Shared bytes in a memfd go by sendfile, as a file does: no copy through a write. The
+  // Shared bytes in a file go by sendfile, as a file answer does: no copy through a write. The
   // descriptor is our own (dup), so the cache may drop the entry meanwhile.
   if (shared_body_ && shared_body_->fd() >= 0 && !head && !body_view_.empty()) {
     FileHandle file(::fcntl(shared_body_->fd(), F_DUPFD_CLOEXEC, 0));

@@ -119,6 +119,11 @@ RangePlan PlanConditional(const ConditionalHeaders& request, const Representatio
   return plan;
 }
 
+FileMeta FileMetaOf(const struct stat& st) {
+  return {static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_ino),
+          int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
 std::string StrongETag(const FileMeta& meta) {
   return fmt::format("\"{:x}-{:x}-{:x}\"", meta.inode, meta.size,
                      static_cast<uint64_t>(meta.mtime_ns));

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include <sys/stat.h>
+
 namespace sg {
 
 /// RFC 9110's IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
@@ -23,6 +25,9 @@ struct FileMeta {
   uint64_t inode = 0;
   int64_t mtime_ns = 0;  // since the epoch
 };
+
+/// A file's size, inode and modification time as stat(2) gave them.
+FileMeta FileMetaOf(const struct stat& st);
 
 /// A strong validator that changes whenever the file is replaced or written: inode, size and
 /// modification time. The server's file answers and a plugin answering a file from memory give

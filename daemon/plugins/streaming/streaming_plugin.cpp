@@ -520,18 +520,23 @@ class StreamingPlugin final : public Plugin {
       s.Answered(kind, 200);
       return res;
     }
-    return FromRemote(shared, key, kind, cache_control, *headers, std::move(peeked));
+    return FromRemote(shared, key, kind, cache_control, *headers, DecodeCached(std::move(peeked)));
   }
 
   static std::string CacheKey(const std::string& key) { return "streaming:" + key; }
 
+  // How long a playlist or manifest stays cached: its max-age, at least a second.
+  static std::chrono::milliseconds PlaylistTtl(const Shared& s) {
+    return std::max<std::chrono::milliseconds>(s.settings.playlist_max_age,
+                                               std::chrono::seconds(1));
+  }
+
   // A playlist or manifest of the local store from the in-process cache (never Redis: this runs
-  // on the I/O thread), as a cached remote
-  // object is answered: one write instead of an open, a sendfile and a close, a third of such a
-  // request's cost. The file's stat is its validator on every request, so a file written anew is
-  // read again at once, and the ETag is the one the server gives the file itself. Null when
-  // there is no in-process cache, the file is not a small regular one, or it cannot be read
-  // (the file answer then says why).
+  // on the I/O thread), as a cached remote object is answered: one write instead of an open, a
+  // sendfile and a close, a third of such a request's cost. The file's stat is its validator on
+  // every request, so a file written anew is read again at once, and the ETag is the one the server
+  // gives the file itself. Null when there is no in-process cache, the file is not a small regular
+  // one, or it cannot be read (the file answer then says why).
   static std::optional<HttpResponse> SmallFromMemory(const std::shared_ptr<Shared>& shared,
                                                      const std::string& path,
                                                      const std::string& key, Kind kind,
@@ -545,13 +550,9 @@ class StreamingPlugin final : public Plugin {
         !S_ISREG(st.st_mode) || st.st_size > kSmall) {
       return std::nullopt;
     }
-    const auto etag_of = [](const struct stat& f) {
-      return StrongETag({static_cast<uint64_t>(f.st_size), static_cast<uint64_t>(f.st_ino),
-                         int64_t{f.st_mtim.tv_sec} * 1'000'000'000 + f.st_mtim.tv_nsec});
-    };
     const std::string cache_key = CacheKey(key);
-    std::shared_ptr<const SharedBytes> held = cache->Peek(cache_key);
-    if (auto cached = DecodeCached(held); !cached || cached->etag != etag_of(st)) {
+    std::optional<Cached> cached = DecodeCached(cache->Peek(cache_key));
+    if (!cached || cached->etag != StrongETag(FileMetaOf(st))) {
       // Read by one descriptor, whose own stat names what was read.
       const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) return std::nullopt;
@@ -571,15 +572,13 @@ class StreamingPlugin final : public Plugin {
       ::close(fd);
       if (!whole) return std::nullopt;
       ObjectInfo info;
-      info.etag = etag_of(st);
+      info.etag = StrongETag(FileMetaOf(st));
       info.modified = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
       std::string encoded = EncodeCached(info, bytes);
-      (void)cache->Set(cache_key, encoded,
-                       std::max<std::chrono::milliseconds>(s.settings.playlist_max_age,
-                                                           std::chrono::seconds(1)));
-      held = SharedBytes::InMemory(std::move(encoded));
+      (void)cache->Set(cache_key, encoded, PlaylistTtl(s));
+      cached = DecodeCached(SharedBytes::InMemory(std::move(encoded)));
     }
-    return FromRemote(shared, key, kind, cache_control, headers, std::move(held));
+    return FromRemote(shared, key, kind, cache_control, headers, std::move(cached));
   }
 
   // The cache service, or null when no cache plugin runs.
@@ -596,13 +595,12 @@ class StreamingPlugin final : public Plugin {
     return hit;
   }
 
-  // An object of a remote store, with validators and one range applied here. `peeked`: the
+  // An object of a remote store, with validators and one range applied here. `cached`: the
   // cached copy when the I/O thread found one (then nothing here blocks); SmallFromMemory
   // answers a local playlist through here that way too.
   static HttpResponse FromRemote(const std::shared_ptr<Shared>& shared, const std::string& key,
                                  Kind kind, const std::string& cache_control,
-                                 const ConditionalHeaders& headers,
-                                 std::shared_ptr<const SharedBytes> peeked) {
+                                 const ConditionalHeaders& headers, std::optional<Cached> cached) {
     Shared& s = *shared;
     auto missing = [&](const Error& error) {
       const bool gone = error.code == ErrorCode::kNotFound;
@@ -621,10 +619,7 @@ class StreamingPlugin final : public Plugin {
     const std::string cache_key = CacheKey(key);
     const bool changes =
         kind == Kind::kMaster || kind == Kind::kPlaylist || kind == Kind::kManifest;
-    const auto ttl = changes ? std::max<std::chrono::milliseconds>(s.settings.playlist_max_age,
-                                                                   std::chrono::seconds(1))
-                             : s.settings.cache_ttl;
-    std::optional<Cached> cached = DecodeCached(std::move(peeked));
+    const auto ttl = changes ? PlaylistTtl(s) : s.settings.cache_ttl;
     if (!cached && cache != nullptr) {
       s.cache_requests.fetch_add(1);
       if (auto held = cache->Peek(cache_key)) {
