@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -25,6 +26,8 @@ using json = nlohmann::json;
 constexpr size_t kInlinePayload = 512 * 1024;
 // Records up to this size that a fetch reads ahead are kept until their Lease.
 constexpr int kCachedRecord = 16 * 1024;
+// Queued records seen republished (Noted) that this process keeps for its Leases, at most.
+constexpr size_t kMaxNoted = 4096;
 // CAS retries when another process changed the record between our read and our write.
 constexpr int kCasAttempts = 8;
 // Locally known jobs per kind beyond which the farthest ones are forgotten (their hints bring
@@ -203,6 +206,7 @@ class JetStreamJobStore final : public JobStore {
       }
       if (k->inbox != nullptr) natsSubscription_Destroy(k->inbox);
     }
+    if (notes_ != nullptr) natsSubscription_Destroy(notes_);
     if (kv_ != nullptr) kvStore_Destroy(kv_);
     exchange_.reset();  // its subscriptions before the connection
     if (js_ != nullptr) jsCtx_Destroy(js_);
@@ -275,6 +279,15 @@ class JetStreamJobStore final : public JobStore {
       kc.Bucket = options_.prefix.c_str();
       kc.History = 1;
       kc.StorageType = sc.Storage;
+      // Records republished (Republishes, below): set when the bucket is made, as the server
+      // cannot add it to a stream later.
+      const std::string source = RecordSubject(">");
+      const std::string destination = NoteSubject(">");
+      jsRePublish rp;
+      jsRePublish_Init(&rp);
+      rp.Source = source.c_str();
+      rp.Destination = destination.c_str();
+      kc.RePublish = &rp;
       s = js_CreateKeyValue(&kv_, js_, &kc);
     }
     if (s != NATS_OK) return NatsError(s, "create the job bucket '" + options_.prefix + "'");
@@ -283,6 +296,7 @@ class JetStreamJobStore final : public JobStore {
     si = nullptr;
     if (js_GetStreamInfo(&si, js_, bucket_stream.c_str(), nullptr, &jerr) == NATS_OK) {
       direct_get_ = si->Config != nullptr && si->Config->AllowDirect;
+      republished_ = direct_get_ && si->Config != nullptr && Republishes(*si->Config);
     }
     if (si != nullptr) jsStreamInfo_Destroy(si);
     return {};
@@ -689,6 +703,7 @@ class JetStreamJobStore final : public JobStore {
   Outcome TryLease(const std::string& id, const std::string& owner, std::chrono::milliseconds lease,
                    int64_t now, std::optional<Record> read_ahead, PendingWrite* pending) {
     Outcome out;
+    if (!read_ahead) read_ahead = TakeNoted(id);
     if (read_ahead) {
       const Job& j = read_ahead->job;
       if (!Runnable(j, now) || read_ahead->cancel_requested) read_ahead.reset();
@@ -900,7 +915,7 @@ class JetStreamJobStore final : public JobStore {
     requests.reserve(writes.size());
     for (const auto& [id, r] : writes) {
       NatsRequest q;
-      q.subject = "$KV." + options_.prefix + ".job." + id;
+      q.subject = RecordSubject(id);
       q.data = Encode(*r);
       q.headers = {{"Nats-Expected-Last-Subject-Sequence", std::to_string(r->revision)}};
       requests.push_back(std::move(q));
@@ -1007,6 +1022,87 @@ class JetStreamJobStore final : public JobStore {
       return NatsError(s, "store job " + job.id);
     }
     return PubError(created, "store job " + job.id);
+  }
+
+  // The bucket's stream republishes each record it stores (core NATS, its revision in the
+  // Nats-Sequence header) to "<prefix>.rec.<id>": a Lease that has seen the queued record of its
+  // hint so writes by compare-and-set at once, without reading it first. An optimisation only: a
+  // note lost or stale costs a read (the CAS tells). A bucket made before this (the server cannot
+  // add republishing to a stream) has none, and its Leases read as before.
+  bool Republishes(const jsStreamConfig& cfg) const {
+    const jsRePublish* rp = cfg.RePublish;
+    return rp != nullptr && rp->Source != nullptr && rp->Destination != nullptr &&
+           !rp->HeadersOnly && RecordSubject(">") == rp->Source &&
+           NoteSubject(">") == rp->Destination;
+  }
+  std::string RecordSubject(const std::string& id) const {
+    return "$KV." + options_.prefix + ".job." + id;
+  }
+  std::string NoteSubject(const std::string& id) const { return options_.prefix + ".rec." + id; }
+
+  // Subscribes to the republished records (once, by the first kind this process leases: a
+  // process that only enqueues has no use for them).
+  Result<void> SubscribeNotes() {
+    if (!republished_) return {};
+    std::lock_guard lock(notes_mu_);
+    if (notes_ != nullptr) return {};
+    const std::string subject = NoteSubject(">");
+    natsStatus s = natsConnection_SubscribeSync(&notes_, conn_, subject.c_str());
+    // Every process that leases sees every record written, drained at its next Lease: beyond
+    // this much waiting, notes are dropped (those jobs' Leases read).
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(notes_, 8192, 8 * 1024 * 1024);
+    if (s != NATS_OK) return NatsError(s, "subscribe to " + subject);
+    return {};
+  }
+
+  // The queued record of `id` as last republished, if one came and is still its latest; drains
+  // what has come first.
+  std::optional<Record> TakeNoted(const std::string& id) {
+    std::lock_guard lock(notes_mu_);
+    if (notes_ == nullptr) return std::nullopt;
+    for (;;) {
+      natsMsg* m = nullptr;
+      if (natsSubscription_NextMsg(&m, notes_, 0) != NATS_OK) break;
+      Note(m);
+      natsMsg_Destroy(m);
+    }
+    auto it = noted_.find(id);
+    if (it == noted_.end()) return std::nullopt;
+    Record r = std::move(it->second);
+    noted_.erase(it);
+    return r;
+  }
+
+  // One republished record (notes_mu_ held): kept while queued, forgotten once it is not.
+  void Note(natsMsg* m) {
+    const std::string_view subject(natsMsg_GetSubject(m));
+    const size_t prefix = options_.prefix.size() + 5;  // "<prefix>.rec."
+    if (subject.size() <= prefix) return;
+    const std::string id(subject.substr(prefix));
+    const char* op = nullptr;
+    const char* seq = nullptr;
+    const std::string_view data(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
+    const std::string_view meta = data.substr(0, data.find('\n'));
+    if ((natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op != nullptr) ||
+        meta.find("\"state\":\"queued\"") == std::string_view::npos ||
+        data.size() > static_cast<size_t>(kCachedRecord) ||
+        natsMsgHeader_Get(m, "Nats-Sequence", &seq) != NATS_OK || seq == nullptr) {
+      noted_.erase(id);
+      return;
+    }
+    auto r = Decode(data.data(), static_cast<int>(data.size()));
+    if (!r || r->job.id != id || r->job.state != JobState::kQueued) {
+      noted_.erase(id);
+      return;
+    }
+    r->revision = std::strtoull(seq, nullptr, 10);
+    auto [it, fresh] = noted_.insert_or_assign(id, std::move(*r));
+    if (!fresh) return;
+    noted_order_.push_back(id);
+    while (noted_order_.size() > kMaxNoted) {
+      noted_.erase(noted_order_.front());  // the oldest (or a newer note of its id: a read then)
+      noted_order_.pop_front();
+    }
   }
 
   // The records of `ids` in one round trip (direct gets); a record missing, unreadable or too
@@ -1121,6 +1217,7 @@ class JetStreamJobStore final : public JobStore {
     s = natsConnection_SubscribeSync(&k->inbox, conn_, (k->inbox_prefix + "*").c_str());
     if (s != NATS_OK) return NatsError(s, "subscribe to kind '" + kind + "'");
     k->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + options_.prefix + "." + durable;
+    if (auto n = SubscribeNotes(); !n) return n.error();
     return k;
   }
 
@@ -1254,8 +1351,16 @@ class JetStreamJobStore final : public JobStore {
         ids.push_back(id);
       }
     }
-    if (ids.size() > 1) {
-      for (auto& [id, record] : ReadRecords(ids)) {
+    std::vector<std::string> unread;
+    for (const auto& id : ids) {
+      if (auto noted = TakeNoted(id)) {
+        k.known[id].record = std::move(noted);
+      } else {
+        unread.push_back(id);
+      }
+    }
+    if (unread.size() > 1) {
+      for (auto& [id, record] : ReadRecords(unread)) {
         if (auto it = k.known.find(id); it != k.known.end()) it->second.record = std::move(record);
       }
     }
@@ -1370,8 +1475,13 @@ class JetStreamJobStore final : public JobStore {
   kvStore* kv_ = nullptr;
   std::unique_ptr<NatsExchange> exchange_;
   std::atomic<uint64_t> reconnects_{0};
-  bool direct_get_ = false;  // the bucket's stream answers direct gets (batched reads)
-  std::mutex mu_;            // kinds_, leased_
+  bool direct_get_ = false;   // the bucket's stream answers direct gets (batched reads)
+  bool republished_ = false;  // ... and republishes what it stores (Republishes)
+  std::mutex notes_mu_;       // notes_, noted_, noted_order_
+  natsSubscription* notes_ = nullptr;
+  std::unordered_map<std::string, Record> noted_;  // by id: queued records as republished
+  std::deque<std::string> noted_order_;            // noted_'s ids, oldest first
+  std::mutex mu_;                                  // kinds_, leased_
   std::map<std::string, std::unique_ptr<KindState>> kinds_;
   std::unordered_map<std::string, Record> leased_;  // by id: Remember
 };

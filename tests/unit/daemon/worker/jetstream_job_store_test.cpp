@@ -339,6 +339,117 @@ TEST_CASE("jetstream store: two connections never lease one job twice", "[worker
   CHECK(unique.size() == static_cast<size_t>(kJobs));
 }
 
+// The bucket republishes each record with its revision, so that a Lease that saw the queued
+// record needs no read before its compare-and-set. Two stores that both saw it race for it: one
+// write wins, the other's CAS fails and it reads again.
+TEST_CASE(
+    "jetstream store: records are republished with their revision and racing on them leases each "
+    "job once",
+    "[worker][jetstream]") {
+  const std::string url = SharedServer().Url();
+  const std::string prefix = FreshPrefix();
+  auto a = Open(url, prefix);
+  auto b = Open(url, prefix);
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, url.c_str()) == NATS_OK);
+  natsSubscription* notes = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&notes, nc, (prefix + ".rec.>").c_str()) == NATS_OK);
+  REQUIRE(natsConnection_Flush(nc) == NATS_OK);
+  // Both lease first (nothing yet), so both take the notes of what is enqueued next.
+  REQUIRE(a->Lease("k", "a", 60s, kT0));
+  REQUIRE(b->Lease("k", "b", 60s, kT0));
+
+  auto first = a->Enqueue(Spec("k", "first"), 1, kT0);
+  REQUIRE(first);
+  natsMsg* m = nullptr;
+  REQUIRE(natsSubscription_NextMsg(&m, notes, 5000) == NATS_OK);
+  CHECK(std::string(natsMsg_GetSubject(m)) == prefix + ".rec." + first->id);
+  const char* seq = nullptr;
+  CHECK(natsMsgHeader_Get(m, "Nats-Sequence", &seq) == NATS_OK);
+  CHECK(std::string(natsMsg_GetData(m), natsMsg_GetDataLength(m)).find("first") !=
+        std::string::npos);
+  natsMsg_Destroy(m);
+  natsSubscription_Destroy(notes);
+  natsConnection_Destroy(nc);
+
+  constexpr int kJobs = 200;
+  std::mutex mu;
+  std::multiset<std::string> leased;
+  std::atomic<bool> enqueued{false};
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  auto run = [&](JobStore& store, const std::string& owner) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu);
+        if (enqueued && leased.size() >= static_cast<size_t>(kJobs) + 1) return;
+      }
+      auto job = store.Lease("k", owner, 60s, kT0 + 1);
+      if (!job || !job->has_value()) continue;
+      {
+        std::lock_guard lock(mu);
+        leased.insert((*job)->id);
+      }
+      CHECK(store.Succeed((*job)->id, owner, kT0 + 2));
+    }
+  };
+  // Jobs enqueued while both lease: each sees every record as it is written.
+  std::thread ta([&] { run(*a, "a"); });
+  std::thread tb([&] { run(*b, "b"); });
+  for (int i = 0; i < kJobs; ++i) REQUIRE(a->Enqueue(Spec("k", std::to_string(i)), 1, kT0));
+  enqueued = true;
+  ta.join();
+  tb.join();
+  std::set<std::string> unique(leased.begin(), leased.end());
+  CHECK(leased.size() == static_cast<size_t>(kJobs) + 1);
+  CHECK(unique.size() == static_cast<size_t>(kJobs) + 1);
+  auto counts = a->Counts();
+  REQUIRE(counts);
+  REQUIRE(counts->size() == 1);
+  CHECK((*counts)[0].state == JobState::kSucceeded);
+  CHECK((*counts)[0].count == kJobs + 1);
+}
+
+// A bucket made before records were republished (the server cannot add that to a stream): the
+// store keeps working, its Leases read each record.
+TEST_CASE("jetstream store: a bucket made without republishing still serves",
+          "[worker][jetstream]") {
+  const std::string url = SharedServer().Url();
+  const std::string prefix = FreshPrefix();
+  {
+    natsConnection* nc = nullptr;
+    jsCtx* js = nullptr;
+    kvStore* kv = nullptr;
+    REQUIRE(natsConnection_ConnectTo(&nc, url.c_str()) == NATS_OK);
+    REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = prefix.c_str();
+    kc.History = 1;
+    REQUIRE(js_CreateKeyValue(&kv, js, &kc) == NATS_OK);
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+  }
+  auto store = Open(url, prefix);
+  REQUIRE(store->Lease("k", "w", 60s, kT0));
+  std::set<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto job = store->Enqueue(Spec("k", std::to_string(i)), 1, kT0);
+    REQUIRE(job);
+    ids.insert(job->id);
+  }
+  std::set<std::string> leased;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (leased.size() < ids.size() && std::chrono::steady_clock::now() < deadline) {
+    auto job = store->Lease("k", "w", 60s, kT0 + 1);
+    REQUIRE(job);
+    if (!job->has_value()) continue;
+    leased.insert((*job)->id);
+    REQUIRE(store->Succeed((*job)->id, "w", kT0 + 2));
+  }
+  CHECK(leased == ids);
+}
+
 TEST_CASE("jetstream store: a nats-server restart: unavailable while down, jobs kept",
           "[worker][jetstream]") {
   test::NatsServer server(/*jetstream=*/true);
