@@ -6,6 +6,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -57,8 +58,13 @@ struct Context {
 /// The exit code for an error: 3 when no daemon answered, 78 for configuration, else 1.
 int ExitCodeFor(const Error& error);
 
-/// Builds the whole command tree on `app`; commands write their exit code into `context`.
-void BuildApp(CLI::App& app, Context& context);
+/// Builds the command tree on `app`; commands write their exit code into `context`. With
+/// `command`, a top-level command's name, only the group that has it (and the global options).
+void BuildApp(CLI::App& app, Context& context, std::string_view command = {});
+
+/// The top-level command that argv names (its first word that is neither an option nor a global
+/// option's value), or empty.
+std::string_view CommandWord(int argc, const char* const* argv);
 
 /// Runs the CLI: parses argv, runs the command, returns the process exit code.
 int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);

@@ -195,3 +195,57 @@ TEST_CASE("streamgate(1)'s synopsis has every command with its options, and no o
 }
 
 }  // namespace sg::cli
+
+namespace sg::cli {
+
+// Run builds only the group of the command argv names: each command must come out the same as
+// in the whole tree, and every global option that takes a value must be one CommandWord skips.
+TEST_CASE("the command a partial build makes is the one the whole tree has", "[cli]") {
+  CLI::App whole;
+  Context whole_context;
+  BuildApp(whole, whole_context);
+  const auto commands = whole.get_subcommands({});
+  REQUIRE(commands.size() >= 12);
+  for (const CLI::App* command : commands) {
+    INFO("streamgate " << command->get_name());
+    CLI::App partial;
+    Context context;
+    BuildApp(partial, context, command->get_name());
+    const CLI::App* built = nullptr;
+    for (const CLI::App* sub : partial.get_subcommands({})) {
+      if (sub->get_name() == command->get_name()) built = sub;
+    }
+    REQUIRE(built != nullptr);
+    CHECK(built->help() == command->help());
+    CHECK(partial.get_subcommands({}).size() < commands.size());
+  }
+}
+
+TEST_CASE("CommandWord skips every global option and its value", "[cli]") {
+  CLI::App whole;
+  Context context;
+  BuildApp(whole, context);
+  auto word = [](std::vector<const char*> args) {
+    args.insert(args.begin(), "streamgate");
+    return std::string(CommandWord(static_cast<int>(args.size()), args.data()));
+  };
+  for (const CLI::Option* option : whole.get_options()) {
+    if (option->get_items_expected_max() == 0) continue;  // a flag
+    for (const std::string& name : option->get_lnames()) {
+      const std::string flag = "--" + name;
+      INFO(flag);
+      CHECK(word({flag.c_str(), "upload", "health", "--json"}) == "health");
+    }
+    for (const std::string& name : option->get_snames()) {
+      const std::string flag = "-" + name;
+      INFO(flag);
+      CHECK(word({flag.c_str(), "upload", "health"}) == "health");
+    }
+  }
+  CHECK(word({"--json", "status"}) == "status");
+  CHECK(word({"--timeout=3", "jobs", "list"}) == "jobs");
+  CHECK(word({"--", "status"}).empty());
+  CHECK(word({"--json"}).empty());
+}
+
+}  // namespace sg::cli
