@@ -4,25 +4,15 @@
 // is most of what `streamgate status` took (tests/bench/README.md, "The CLI").
 #pragma once
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "common/curl_library.h"
 #include "common/result.h"
 
 namespace sg::cli {
 
-/// The functions we call, resolved from libcurl.so.4 and libcrypto.so.3.
-struct HttpLibs {
-  decltype(&::curl_global_init) global_init;
-  decltype(&::curl_easy_init) easy_init;
-  decltype(&::curl_easy_cleanup) easy_cleanup;
-  decltype(&::curl_easy_reset) easy_reset;
-  decltype(&::curl_easy_setopt) easy_setopt;
-  decltype(&::curl_easy_perform) easy_perform;
-  decltype(&::curl_easy_getinfo) easy_getinfo;
-  decltype(&::curl_easy_strerror) easy_strerror;
-  decltype(&::curl_slist_append) slist_append;
-  decltype(&::curl_slist_free_all) slist_free_all;
+/// The functions we call: libcurl's (common/curl_library) and these of libcrypto.so.3.
+struct HttpLibs : CurlLibrary {
   decltype(&::EVP_EncodeBlock) encode_block;
   decltype(&::EVP_Digest) digest;
   decltype(&::EVP_sha1) sha1;

@@ -19,6 +19,7 @@
 #include "common/paths.h"
 #include "daemon/plugin_api/sql.h"
 #include "daemon/sql/migrate.h"
+#include "daemon/sql/pq_library.h"
 
 namespace sg {
 namespace {
@@ -69,10 +70,10 @@ std::string DoubleText(double d) {
 }
 
 SqlValue ColumnValue(const PGresult* res, int row, int col) {
-  if (PQgetisnull(res, row, col) != 0) return std::monostate{};
-  const char* text = PQgetvalue(res, row, col);
-  const int len = PQgetlength(res, row, col);
-  switch (PQftype(res, col)) {
+  if (Pq().getisnull(res, row, col) != 0) return std::monostate{};
+  const char* text = Pq().getvalue(res, row, col);
+  const int len = Pq().getlength(res, row, col);
+  switch (Pq().ftype(res, col)) {
     case kInt2Oid:
     case kInt4Oid:
     case kInt8Oid: {
@@ -144,7 +145,7 @@ class PostgresDatabase : public sql::EngineBase {
   ~PostgresDatabase() override {
     std::lock_guard lock(mu_);
     // Every lease is back by now: a caller holds the database while it uses a connection.
-    for (PGconn* conn : idle_) PQfinish(conn);
+    for (PGconn* conn : idle_) Pq().finish(conn);
   }
 
   PostgresDatabase(const PostgresDatabase&) = delete;
@@ -217,7 +218,7 @@ Result<SqlResult> PostgresSession::Exec(const std::string& sql,
 }
 
 Error PostgresDatabase::ConnectError(PGconn* conn) const {
-  const std::string detail = Trim(conn == nullptr ? "out of memory" : PQerrorMessage(conn));
+  const std::string detail = Trim(conn == nullptr ? "out of memory" : Pq().errorMessage(conn));
   const std::string target =
       "postgres " + where_ + " database '" + options_.database + "' user '" + options_.user + "'";
   // libpq gives no SQLSTATE for a refused connection: its message says which it was.
@@ -266,15 +267,15 @@ Result<PGconn*> PostgresDatabase::Connect() {
                           "UTF8",
                           "1",
                           nullptr};
-  PGconn* conn = PQconnectdbParams(keys, values, 0);
-  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+  PGconn* conn = Pq().connectdbParams(keys, values, 0);
+  if (conn == nullptr || Pq().status(conn) != CONNECTION_OK) {
     Error error = ConnectError(conn);
-    PQfinish(conn);
+    Pq().finish(conn);
     return error;
   }
   // libpq prints notices ("relation already exists, skipping") and a server's goodbye on
   // stderr by default; the daemon's log is not libpq's to write, and errors reach the caller.
-  PQsetNoticeProcessor(
+  Pq().setNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
   return conn;
 }
@@ -283,13 +284,13 @@ Result<PGconn*> PostgresDatabase::Connect() {
 // pg_terminate_backend) has been sent a FATAL message or an end of file: its socket is readable
 // though we asked nothing. Looking costs one poll and saves the next statement from failing.
 bool PostgresDatabase::StillAlive(PGconn* conn) {
-  if (PQstatus(conn) != CONNECTION_OK) return false;
+  if (Pq().status(conn) != CONNECTION_OK) return false;
   // The goodbye and the end of file can come in separate reads: read until nothing is left.
   for (int reads = 0; reads < 8; ++reads) {
-    pollfd pfd{.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
+    pollfd pfd{.fd = Pq().socket(conn), .events = POLLIN, .revents = 0};
     if (pfd.fd < 0) return false;
     if (poll(&pfd, 1, 0) == 0) return true;
-    if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) return false;
+    if (Pq().consumeInput(conn) == 0 || Pq().status(conn) != CONNECTION_OK) return false;
   }
   return false;  // a server that keeps talking to an idle session is not one to trust
 }
@@ -306,7 +307,7 @@ Result<PGconn*> PostgresDatabase::Borrow() {
         ++in_use_;
         return conn;
       }
-      PQfinish(conn);
+      Pq().finish(conn);
       --open_;
       ++lost_;
     }
@@ -347,13 +348,13 @@ void PostgresDatabase::Release(PGconn* conn) {
   // A connection left inside a transaction (work that threw) or broken is closed rather than
   // handed to the next caller in a state it did not ask for.
   const bool reusable =
-      PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+      Pq().status(conn) == CONNECTION_OK && Pq().transactionStatus(conn) == PQTRANS_IDLE;
   std::lock_guard lock(mu_);
   --in_use_;
   if (reusable) {
     idle_.push_back(conn);
   } else {
-    PQfinish(conn);
+    Pq().finish(conn);
     --open_;
     ++lost_;
   }
@@ -394,32 +395,32 @@ Result<SqlResult> PostgresDatabase::Run(PGconn* conn, const std::string& sql,
     values[i] = texts[i].c_str();
   }
   // No parameter types: the server infers each from where it is used, as SQLite would accept it.
-  PGresult* res = PQexecParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr,
-                               values.data(), nullptr, nullptr, 0);
+  PGresult* res = Pq().execParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                  values.data(), nullptr, nullptr, 0);
   return Finish(conn, res, conflict);
 }
 
 Error PostgresDatabase::StatementError(PGconn* conn, const PGresult* res) const {
-  if (PQresultStatus(res) == PGRES_EMPTY_QUERY) {
+  if (Pq().resultStatus(res) == PGRES_EMPTY_QUERY) {
     return Fail(ErrorCode::kInvalidArgument, "postgres: empty statement");
   }
-  const char* state_field = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char* state_field = Pq().resultErrorField(res, PG_DIAG_SQLSTATE);
   const std::string state = state_field == nullptr ? "" : state_field;
   // No SQLSTATE, a broken connection, or the server shutting down: it went away under the
   // statement. (08P01 is the server refusing a statement's parameters: the caller's bug.)
-  const bool gone = PQstatus(conn) != CONNECTION_OK || state.empty() ||
+  const bool gone = Pq().status(conn) != CONNECTION_OK || state.empty() ||
                     (state.substr(0, 2) == "08" && state != "08P01") || state == "57P01" ||
                     state == "57P02" || state == "57P03";
   if (gone) {
     const std::string detail =
-        Trim(res != nullptr ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+        Trim(res != nullptr ? Pq().resultErrorMessage(res) : Pq().errorMessage(conn));
     return Fail(ErrorCode::kUnavailable, "postgres " + where_ + ": " + detail +
                                              "; is PostgreSQL running at " + where_ +
                                              "? check database.host and database.port");
   }
-  const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-  const char* detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-  std::string message = primary != nullptr ? Trim(primary) : Trim(PQresultErrorMessage(res));
+  const char* primary = Pq().resultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  const char* detail = Pq().resultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+  std::string message = primary != nullptr ? Trim(primary) : Trim(Pq().resultErrorMessage(res));
   if (detail != nullptr) message += ": " + Trim(detail);
   const ErrorCode code = state == "08P01" ? ErrorCode::kInvalidArgument : CodeForSqlState(state);
   return Fail(code, "postgres: " + message + " (SQLSTATE " + state + ")");
@@ -427,18 +428,18 @@ Error PostgresDatabase::StatementError(PGconn* conn, const PGresult* res) const 
 
 // Turns a statement's PGresult (owned, cleared here) into rows or an error.
 Result<SqlResult> PostgresDatabase::Finish(PGconn* conn, PGresult* res, bool* conflict) {
-  const ExecStatusType status = PQresultStatus(res);
+  const ExecStatusType status = Pq().resultStatus(res);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char* state = Pq().resultErrorField(res, PG_DIAG_SQLSTATE);
     if (conflict != nullptr && state != nullptr && IsConflict(state)) *conflict = true;
     Error error = StatementError(conn, res);
-    PQclear(res);
+    Pq().clear(res);
     errors_++;
     return error;
   }
   SqlResult out;
-  const int rows = PQntuples(res);
-  const int cols = PQnfields(res);
+  const int rows = Pq().ntuples(res);
+  const int cols = Pq().nfields(res);
   out.rows.reserve(static_cast<size_t>(rows));
   for (int r = 0; r < rows; ++r) {
     std::vector<SqlValue> values_of_row;
@@ -448,14 +449,14 @@ Result<SqlResult> PostgresDatabase::Finish(PGconn* conn, PGresult* res, bool* co
   }
   // "SELECT 3" counts rows read, not changed; INSERT, UPDATE, DELETE (with RETURNING or not)
   // count the rows they changed.
-  const char* command = PQcmdStatus(res);
+  const char* command = Pq().cmdStatus(res);
   if (std::strncmp(command, "SELECT", 6) != 0) {
-    const char* tuples = PQcmdTuples(res);
+    const char* tuples = Pq().cmdTuples(res);
     int64_t changed = 0;
     std::from_chars(tuples, tuples + std::strlen(tuples), changed);
     out.changed = changed;
   }
-  PQclear(res);
+  Pq().clear(res);
   return out;
 }
 
@@ -522,9 +523,10 @@ Result<void> PostgresDatabase::TransactionOnce(const std::function<Result<void>(
   // COMMIT of a transaction that an earlier statement aborted answers ROLLBACK without an
   // error: the work must not be reported as done.
   statements_++;
-  PGresult* res = PQexec(lease.conn(), "COMMIT");
-  if (PQresultStatus(res) == PGRES_COMMAND_OK && std::strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-    PQclear(res);
+  PGresult* res = Pq().exec(lease.conn(), "COMMIT");
+  if (Pq().resultStatus(res) == PGRES_COMMAND_OK &&
+      std::strcmp(Pq().cmdStatus(res), "COMMIT") != 0) {
+    Pq().clear(res);
     errors_++;
     return Fail(conflict ? ErrorCode::kTimeout : ErrorCode::kFailedPrecondition,
                 "postgres: the transaction was rolled back at commit because a statement in it "
@@ -583,6 +585,7 @@ Result<StateDatabase> OpenStateDatabase(const config::Config& config) {
 }
 
 Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options) {
+  if (auto pq = LoadPq(); !pq) return pq.error().Wrap("postgres");
   // Errors a connection would only report later are caught here, naming the key to fix.
   if (options.host.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "postgres: database.host is empty");

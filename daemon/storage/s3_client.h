@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "common/curl_library.h"
 #include "common/result.h"
 #include "daemon/storage/s3_storage.h"
 
@@ -36,7 +37,7 @@ class S3Client {
  public:
   explicit S3Client(S3Settings settings) : s_(std::move(settings)) {}
   ~S3Client() {
-    for (CURL* h : idle_) curl_easy_cleanup(h);
+    for (CURL* h : idle_) Curl().easy_cleanup(h);
   }
   S3Client(const S3Client&) = delete;
   S3Client& operator=(const S3Client&) = delete;
@@ -53,7 +54,7 @@ class S3Client {
  private:
   CURL* Take() {
     std::lock_guard lock(mu_);
-    if (idle_.empty()) return curl_easy_init();
+    if (idle_.empty()) return Curl().easy_init();
     CURL* h = idle_.back();
     idle_.pop_back();
     return h;
@@ -63,7 +64,7 @@ class S3Client {
     if (idle_.size() < 16) {
       idle_.push_back(h);
     } else {
-      curl_easy_cleanup(h);
+      Curl().easy_cleanup(h);
     }
   }
   Result<S3Response> Attempt(CURL* h, const S3Request& request, const std::string& payload_hash,

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/curl_library.h"
 #include "daemon/storage/object_key.h"
 #include "daemon/storage/s3_client.h"
 #include "daemon/storage/s3_signer.h"
@@ -302,8 +303,7 @@ class S3Reader final : public ObjectReader {
 }  // namespace
 
 Result<std::unique_ptr<S3Storage>> S3Storage::Create(S3Settings settings) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (auto curl = LoadCurl(); !curl) return curl.error().Wrap("s3 storage");
   const auto refuse = [](const std::string& why) {
     return Fail(ErrorCode::kConfig, "s3 storage: " + why);
   };

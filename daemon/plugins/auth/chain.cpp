@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/curl_library.h"
+
 namespace sg::plugins::chain {
 namespace {
 
@@ -26,11 +28,6 @@ size_t OnWrite(char* data, size_t size, size_t count, void* user) {
   if (out->size() + size * count > kMaxAnswer) return 0;  // ends the transfer
   out->append(data, size * count);
   return size * count;
-}
-
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 }  // namespace
@@ -107,7 +104,6 @@ const std::vector<double>& LatencyBounds() {
 RpcClient::RpcClient(std::vector<std::string> urls, std::chrono::milliseconds timeout)
     : urls_(std::move(urls)), timeout_(timeout) {
   stats_.buckets.assign(LatencyBounds().size(), 0);
-  GlobalInit();
 }
 
 std::string RpcClient::Hosts() const {
@@ -122,32 +118,33 @@ Result<std::string> RpcClient::Post(const std::string& url, const std::string& b
     return Fail(ErrorCode::kUnavailable,
                 fmt::format("{}: only http and https JSON-RPC URLs can be used", host));
   }
-  CURL* h = curl_easy_init();
+  if (auto curl = LoadCurl(); !curl) return curl.error().Wrap(host);
+  CURL* h = Curl().easy_init();
   if (h == nullptr) return Fail(ErrorCode::kInternal, "curl_easy_init failed");
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_slist* headers = Curl().slist_append(nullptr, "Content-Type: application/json");
   std::string answer;
   char error[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_.count()));
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-  const CURLcode rc = curl_easy_perform(h);
+  Curl().easy_setopt(h, CURLOPT_URL, url.c_str());
+  Curl().easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  Curl().easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  Curl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  Curl().easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+  Curl().easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_.count()));
+  Curl().easy_setopt(h, CURLOPT_POST, 1L);
+  Curl().easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+  Curl().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  Curl().easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
+  Curl().easy_setopt(h, CURLOPT_WRITEDATA, &answer);
+  Curl().easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+  const CURLcode rc = Curl().easy_perform(h);
   long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(h);
+  Curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  Curl().slist_free_all(headers);
+  Curl().easy_cleanup(h);
   if (rc != CURLE_OK) {
     // curl's message may quote the URL; name the host and curl's code only.
     return Fail(rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
-                fmt::format("{}: {}", host, curl_easy_strerror(rc)));
+                fmt::format("{}: {}", host, Curl().easy_strerror(rc)));
   }
   if (status != 200) {
     return Fail(ErrorCode::kUnavailable, fmt::format("{}: HTTP status {}", host, status));
