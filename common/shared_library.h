@@ -31,10 +31,11 @@ void BindSymbol(void* library, const char* name, Fn& slot, std::string& missing)
 template <class Table, Result<Table> (*Load)()>
 Result<const Table*> LoadOnce() {
   static std::once_flag once;
-  static Result<Table> loaded = Fail(ErrorCode::kInternal, "not loaded");
-  std::call_once(once, [] { loaded = Load(); });
-  if (!loaded) return loaded.error();
-  return &loaded.value();
+  // Never destroyed: a thread that outlives main() may still call into the library.
+  static Result<Table>* loaded = nullptr;
+  std::call_once(once, [] { loaded = new Result<Table>(Load()); });
+  if (!*loaded) return loaded->error();
+  return &loaded->value();
 }
 
 /// LoadOnce's table for code that runs after its creator checked the load: ends the process with

@@ -585,7 +585,6 @@ Result<StateDatabase> OpenStateDatabase(const config::Config& config) {
 }
 
 Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options) {
-  if (auto pq = LoadPq(); !pq) return pq.error().Wrap("postgres");
   // Errors a connection would only report later are caught here, naming the key to fix.
   if (options.host.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "postgres: database.host is empty");
@@ -624,6 +623,7 @@ Result<std::shared_ptr<SqlDatabase>> OpenPostgres(const PostgresOptions& options
                 "postgres: database.sslmode '" + options.sslmode +
                     "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
   }
+  if (auto pq = LoadPq(); !pq) return pq.error().Wrap("postgres");
   return std::shared_ptr<SqlDatabase>(std::make_shared<PostgresDatabase>(options));
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include <nats/nats.h>
@@ -26,8 +27,10 @@ using json = nlohmann::json;
 constexpr size_t kInlinePayload = 512 * 1024;
 // Records up to this size that a fetch reads ahead are kept until their Lease.
 constexpr int kCachedRecord = 16 * 1024;
-// Queued records seen republished (Noted) that this process keeps for its Leases, at most.
+// Queued records seen republished (Noted) that this process keeps for its Leases, at most, and
+// the largest one kept (a larger record is read by its Lease): 16 MiB at worst.
 constexpr size_t kMaxNoted = 4096;
+constexpr size_t kMaxNotedRecord = 4096;
 // CAS retries when another process changed the record between our read and our write.
 constexpr int kCasAttempts = 8;
 // Locally known jobs per kind beyond which the farthest ones are forgotten (their hints bring
@@ -1041,18 +1044,22 @@ class JetStreamJobStore final : public JobStore {
   std::string NoteSubject(const std::string& id) const { return options_.prefix + ".rec." + id; }
 
   // Subscribes to the republished records (once, by the first kind this process leases: a
-  // process that only enqueues has no use for them).
-  Result<void> SubscribeNotes() {
-    if (!republished_) return {};
+  // process that only enqueues has no use for them) and keeps those of `kind`. Without the
+  // subscription (it failed) Leases read, as on a bucket that does not republish.
+  void SubscribeNotes(const std::string& kind) {
+    if (!republished_) return;
     std::lock_guard lock(notes_mu_);
-    if (notes_ != nullptr) return {};
-    const std::string subject = NoteSubject(">");
-    natsStatus s = natsConnection_SubscribeSync(&notes_, conn_, subject.c_str());
+    noted_kinds_.insert(kind);
+    if (notes_ != nullptr || notes_failed_) return;
+    natsStatus s = natsConnection_SubscribeSync(&notes_, conn_, NoteSubject(">").c_str());
     // Every process that leases sees every record written, drained at its next Lease: beyond
     // this much waiting, notes are dropped (those jobs' Leases read).
-    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(notes_, 8192, 8 * 1024 * 1024);
-    if (s != NATS_OK) return NatsError(s, "subscribe to " + subject);
-    return {};
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(notes_, 4096, 2 * 1024 * 1024);
+    if (s != NATS_OK) {
+      if (notes_ != nullptr) natsSubscription_Destroy(notes_);
+      notes_ = nullptr;
+      notes_failed_ = true;
+    }
   }
 
   // The queued record of `id` as last republished, if one came and is still its latest; drains
@@ -1062,7 +1069,15 @@ class JetStreamJobStore final : public JobStore {
     if (notes_ == nullptr) return std::nullopt;
     for (;;) {
       natsMsg* m = nullptr;
-      if (natsSubscription_NextMsg(&m, notes_, 0) != NATS_OK) break;
+      const natsStatus status = natsSubscription_NextMsg(&m, notes_, 0);
+      if (status == NATS_SLOW_CONSUMER) {
+        // Notes were dropped (said once, then the rest comes): what is kept may be stale.
+        if (m != nullptr) natsMsg_Destroy(m);
+        noted_.clear();
+        noted_order_.clear();
+        continue;
+      }
+      if (status != NATS_OK) break;
       Note(m);
       natsMsg_Destroy(m);
     }
@@ -1085,13 +1100,14 @@ class JetStreamJobStore final : public JobStore {
     const std::string_view meta = data.substr(0, data.find('\n'));
     if ((natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op != nullptr) ||
         meta.find("\"state\":\"queued\"") == std::string_view::npos ||
-        data.size() > static_cast<size_t>(kCachedRecord) ||
-        natsMsgHeader_Get(m, "Nats-Sequence", &seq) != NATS_OK || seq == nullptr) {
+        data.size() > kMaxNotedRecord || natsMsgHeader_Get(m, "Nats-Sequence", &seq) != NATS_OK ||
+        seq == nullptr) {
       noted_.erase(id);
       return;
     }
     auto r = Decode(data.data(), static_cast<int>(data.size()));
-    if (!r || r->job.id != id || r->job.state != JobState::kQueued) {
+    if (!r || r->job.id != id || r->job.state != JobState::kQueued ||
+        !noted_kinds_.contains(r->job.kind)) {
       noted_.erase(id);
       return;
     }
@@ -1217,7 +1233,7 @@ class JetStreamJobStore final : public JobStore {
     s = natsConnection_SubscribeSync(&k->inbox, conn_, (k->inbox_prefix + "*").c_str());
     if (s != NATS_OK) return NatsError(s, "subscribe to kind '" + kind + "'");
     k->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + options_.prefix + "." + durable;
-    if (auto n = SubscribeNotes(); !n) return n.error();
+    SubscribeNotes(kind);
     return k;
   }
 
@@ -1477,8 +1493,10 @@ class JetStreamJobStore final : public JobStore {
   std::atomic<uint64_t> reconnects_{0};
   bool direct_get_ = false;   // the bucket's stream answers direct gets (batched reads)
   bool republished_ = false;  // ... and republishes what it stores (Republishes)
-  std::mutex notes_mu_;       // notes_, noted_, noted_order_
+  std::mutex notes_mu_;       // notes_, notes_failed_, noted_kinds_, noted_, noted_order_
   natsSubscription* notes_ = nullptr;
+  bool notes_failed_ = false;
+  std::set<std::string> noted_kinds_;              // the kinds this process leases
   std::unordered_map<std::string, Record> noted_;  // by id: queued records as republished
   std::deque<std::string> noted_order_;            // noted_'s ids, oldest first
   std::mutex mu_;                                  // kinds_, leased_
