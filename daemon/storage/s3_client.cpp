@@ -89,6 +89,7 @@ bool Retryable(CURLcode code) {
 
 Result<S3Response> S3Client::Attempt(CURL* h, const S3Request& request,
                                      const std::string& payload_hash, CURLcode& transport) {
+  const CurlLibrary& curl = Curl();
   const std::string path = request.key.empty()
                                ? fmt::format("/{}", s_.bucket)
                                : fmt::format("/{}/{}", s_.bucket, s3::UriEncode(request.key, true));
@@ -105,57 +106,56 @@ Result<S3Response> S3Client::Attempt(CURL* h, const S3Request& request,
 
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : signing.headers) {
-    headers = Curl().slist_append(headers, fmt::format("{}: {}", name, value).c_str());
+    headers = curl.slist_append(headers, fmt::format("{}: {}", name, value).c_str());
   }
-  headers = Curl().slist_append(headers, ("Authorization: " + authorization).c_str());
-  headers = Curl().slist_append(headers, "Expect:");  // no 100-continue round trip
+  headers = curl.slist_append(headers, ("Authorization: " + authorization).c_str());
+  headers = curl.slist_append(headers, "Expect:");  // no 100-continue round trip
   if (request.method == "POST" || request.method == "PUT") {
-    headers = Curl().slist_append(headers, "Content-Type: application/octet-stream");
+    headers = curl.slist_append(headers, "Content-Type: application/octet-stream");
   }
 
   S3Response response;
   Upload upload{request.body};
   Answer answer{&response, request.max_answer};
-  Curl().easy_reset(h);
-  Curl().easy_setopt(h, CURLOPT_URL, url.c_str());
-  Curl().easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  Curl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  Curl().easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(s_.connect_timeout.count()));
-  Curl().easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  Curl().easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(s_.stall_timeout.count()));
-  Curl().easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
-  Curl().easy_setopt(h, CURLOPT_WRITEDATA, &answer);
-  Curl().easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-  Curl().easy_setopt(h, CURLOPT_HEADERDATA, &response);
+  curl.easy_reset(h);
+  curl.easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(s_.connect_timeout.count()));
+  curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(s_.stall_timeout.count()));
+  curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
+  curl.easy_setopt(h, CURLOPT_WRITEDATA, &answer);
+  curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl.easy_setopt(h, CURLOPT_HEADERDATA, &response);
   if (request.method == "HEAD") {
-    Curl().easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT") {
-    Curl().easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    Curl().easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl.easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   } else if (request.method == "POST") {
-    Curl().easy_setopt(h, CURLOPT_POST, 1L);
-    Curl().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
+    curl.easy_setopt(h, CURLOPT_POST, 1L);
+    curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   } else if (request.method != "GET") {
-    Curl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
   if (request.method == "PUT" || request.method == "POST") {
-    Curl().easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
-    Curl().easy_setopt(h, CURLOPT_READDATA, &upload);
+    curl.easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
+    curl.easy_setopt(h, CURLOPT_READDATA, &upload);
   }
   char error[CURL_ERROR_SIZE] = "";
-  Curl().easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-  transport = Curl().easy_perform(h);
-  Curl().slist_free_all(headers);
+  curl.easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+  transport = curl.easy_perform(h);
+  curl.slist_free_all(headers);
   if (transport != CURLE_OK) {
     const bool too_long = transport == CURLE_WRITE_ERROR;
     return Fail(ErrorCode::kUnavailable,
                 too_long ? fmt::format("the answer from {} is longer than {} bytes", s_.endpoint,
                                        request.max_answer)
                          : fmt::format("{}://{}: {}", s_.tls ? "https" : "http", s_.endpoint,
-                                       error[0] != '\0' ? error : Curl().easy_strerror(transport)));
+                                       error[0] != '\0' ? error : curl.easy_strerror(transport)));
   }
-  Curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+  curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 

@@ -118,33 +118,35 @@ Result<std::string> RpcClient::Post(const std::string& url, const std::string& b
     return Fail(ErrorCode::kUnavailable,
                 fmt::format("{}: only http and https JSON-RPC URLs can be used", host));
   }
-  if (auto curl = LoadCurl(); !curl) return curl.error().Wrap(host);
-  CURL* h = Curl().easy_init();
+  auto loaded = LoadCurl();
+  if (!loaded) return loaded.error().Wrap(host);
+  const CurlLibrary& curl = **loaded;
+  CURL* h = curl.easy_init();
   if (h == nullptr) return Fail(ErrorCode::kInternal, "curl_easy_init failed");
-  curl_slist* headers = Curl().slist_append(nullptr, "Content-Type: application/json");
+  curl_slist* headers = curl.slist_append(nullptr, "Content-Type: application/json");
   std::string answer;
   char error[CURL_ERROR_SIZE] = {0};
-  Curl().easy_setopt(h, CURLOPT_URL, url.c_str());
-  Curl().easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  Curl().easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  Curl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  Curl().easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
-  Curl().easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_.count()));
-  Curl().easy_setopt(h, CURLOPT_POST, 1L);
-  Curl().easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-  Curl().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  Curl().easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
-  Curl().easy_setopt(h, CURLOPT_WRITEDATA, &answer);
-  Curl().easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-  const CURLcode rc = Curl().easy_perform(h);
+  curl.easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+  curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_.count()));
+  curl.easy_setopt(h, CURLOPT_POST, 1L);
+  curl.easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+  curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
+  curl.easy_setopt(h, CURLOPT_WRITEDATA, &answer);
+  curl.easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+  const CURLcode rc = curl.easy_perform(h);
   long status = 0;
-  Curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  Curl().slist_free_all(headers);
-  Curl().easy_cleanup(h);
+  curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl.slist_free_all(headers);
+  curl.easy_cleanup(h);
   if (rc != CURLE_OK) {
     // curl's message may quote the URL; name the host and curl's code only.
     return Fail(rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
-                fmt::format("{}: {}", host, Curl().easy_strerror(rc)));
+                fmt::format("{}: {}", host, curl.easy_strerror(rc)));
   }
   if (status != 200) {
     return Fail(ErrorCode::kUnavailable, fmt::format("{}: HTTP status {}", host, status));

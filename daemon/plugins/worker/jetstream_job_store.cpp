@@ -1001,7 +1001,7 @@ class JetStreamJobStore final : public JobStore {
     record.job = job;
     record.external_payload = external;
     NatsRequest create;
-    create.subject = "$KV." + options_.prefix + "." + key;
+    create.subject = RecordSubject(job.id);
     create.data = Encode(record);
     create.headers = {{"Nats-Expected-Last-Subject-Sequence", "0"}};
     auto acks = PublishTogether({Hint(job), create});
@@ -1088,30 +1088,25 @@ class JetStreamJobStore final : public JobStore {
     return r;
   }
 
-  // One republished record (notes_mu_ held): kept while queued, forgotten once it is not.
+  // One republished record (notes_mu_ held): kept while queued, forgotten once it is not. It
+  // carries the headers a direct get's reply does (Nats-Sequence, KV-Operation for a delete).
   void Note(natsMsg* m) {
     const std::string_view subject(natsMsg_GetSubject(m));
-    const size_t prefix = options_.prefix.size() + 5;  // "<prefix>.rec."
+    const size_t prefix = NoteSubject("").size();
     if (subject.size() <= prefix) return;
     const std::string id(subject.substr(prefix));
-    const char* op = nullptr;
-    const char* seq = nullptr;
     const std::string_view data(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
+    // Cheap refusals first: most notes are of records that are not queued (leases, successes).
     const std::string_view meta = data.substr(0, data.find('\n'));
-    if ((natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op != nullptr) ||
-        meta.find("\"state\":\"queued\"") == std::string_view::npos ||
-        data.size() > kMaxNotedRecord || natsMsgHeader_Get(m, "Nats-Sequence", &seq) != NATS_OK ||
-        seq == nullptr) {
+    if (data.size() > kMaxNotedRecord || meta.find("\"state\":\"queued\"") == meta.npos) {
       noted_.erase(id);
       return;
     }
-    auto r = Decode(data.data(), static_cast<int>(data.size()));
-    if (!r || r->job.id != id || r->job.state != JobState::kQueued ||
-        !noted_kinds_.contains(r->job.kind)) {
+    auto r = RecordFromReply(m, id);
+    if (!r || r->job.state != JobState::kQueued || !noted_kinds_.contains(r->job.kind)) {
       noted_.erase(id);
       return;
     }
-    r->revision = std::strtoull(seq, nullptr, 10);
     auto [it, fresh] = noted_.insert_or_assign(id, std::move(*r));
     if (!fresh) return;
     noted_order_.push_back(id);
