@@ -84,6 +84,20 @@ void BasicSession<Stream>::RespondSource(HttpResponse& response, bool head,
   }
   source_ = std::move(response.source);
   source_remaining_ = response.content_length;
+  if (response.content_length && method_ == "GET") {
+    if (HttpSpliceable* splice = source_->Spliceable(); splice != nullptr) {
+      const std::string_view first = splice->Buffered();
+      if (first.size() <= *response.content_length &&
+          Ops::Splice(stream_, {boost::asio::buffer(head_), boost::asio::buffer(first)}, *splice,
+                      *response.content_length - first.size(), settings_->write_timeout,
+                      [self = this->shared_from_this(), splice, first = first.size()](
+                          boost::beast::error_code ec, uint64_t sent) {
+                        self->EndSplice(ec, *splice, first + sent);
+                      })) {
+        return;
+      }
+    }
+  }
   Ops::ExpireAfter(stream_, settings_->write_timeout);
   boost::asio::async_write(stream_, boost::asio::buffer(head_),
                            [self = this->shared_from_this()](boost::beast::error_code ec, size_t) {
@@ -159,6 +173,23 @@ void BasicSession<Stream>::OnSourceChunk(Result<HttpBodyChunk> chunk) {
         if (ec || last) return self->EndSource(ec);
         self->PullSource();
       });
+}
+
+template <class Stream>
+void BasicSession<Stream>::EndSplice(boost::beast::error_code ec, HttpSpliceable& splice,
+                                     uint64_t sent) {
+  body_bytes_ = sent;
+  if (ec) {
+    env_.logger->warn(log::With("A proxied body was cut short; the connection is closed",
+                                {{"request_id", request_id_},
+                                 {"path", path_},
+                                 {"sent", static_cast<int64_t>(sent)},
+                                 {"error", ec.message()}}));
+  }
+  // The source is done with, and not closed: Done gives its socket back or closes it.
+  auto source = std::move(source_);  // kept alive through Done
+  splice.Done(!ec);
+  OnWrite(ec);
 }
 
 template <class Stream>

@@ -11,15 +11,19 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "daemon/plugin_api/http.h"
 
 namespace sg::http {
 
@@ -144,6 +148,198 @@ class TcpSendFile : public std::enable_shared_from_this<TcpSendFile> {
   bool timed_out_ = false;
 };
 
+/// A pipe for splice(2), kept per I/O thread when a transfer leaves it empty: making one costs
+/// two descriptors and a few system calls per response.
+class SplicePipe {
+ public:
+  SplicePipe() = default;
+  SplicePipe(SplicePipe&& other) noexcept
+      : read_(std::exchange(other.read_, -1)), write_(std::exchange(other.write_, -1)) {}
+  SplicePipe& operator=(SplicePipe&&) = delete;
+  SplicePipe(const SplicePipe&) = delete;
+  SplicePipe& operator=(const SplicePipe&) = delete;
+  ~SplicePipe() {
+    if (read_ >= 0) ::close(read_);
+    if (write_ >= 0) ::close(write_);
+  }
+  /// An empty pipe of this thread's, or a new one; invalid when none can be made (out of
+  /// descriptors), and the caller reads pieces instead.
+  static SplicePipe Take() {
+    auto& spare = Spare();
+    if (!spare.empty()) {
+      SplicePipe pipe = std::move(spare.back());
+      spare.pop_back();
+      return pipe;
+    }
+    SplicePipe pipe;
+    std::array<int, 2> fds{};
+    if (::pipe2(fds.data(), O_CLOEXEC | O_NONBLOCK) != 0) return pipe;
+    pipe.read_ = fds[0];
+    pipe.write_ = fds[1];
+    // Room for 256 KiB, as the proxy's pieces: fewer round trips. The default 64 KiB serves when
+    // the user's pipe allowance is spent.
+    (void)::fcntl(pipe.write_, F_SETPIPE_SZ, 256 * 1024);
+    return pipe;
+  }
+  /// Keeps an empty pipe for the next transfer on this thread; one with bytes in it is closed.
+  static void Give(SplicePipe pipe, bool empty) {
+    auto& spare = Spare();
+    if (empty && pipe.valid() && spare.size() < 8) spare.push_back(std::move(pipe));
+  }
+  bool valid() const { return read_ >= 0; }
+  int read_end() const { return read_; }
+  int write_end() const { return write_; }
+
+ private:
+  static std::vector<SplicePipe>& Spare() {
+    thread_local std::vector<SplicePipe> spare;
+    return spare;
+  }
+  int read_ = -1;
+  int write_ = -1;
+};
+
+/// Writes `prefix` (a response's head and the body's first bytes), then moves `count` bytes from
+/// a spliceable source's socket to a TCP client with splice(2), through a pipe: socket to pipe,
+/// pipe to socket, nothing through user space. Waits for the source when it has nothing and for
+/// the client when it is full. `timeout` bounds each wait: a transfer that makes progress may
+/// take as long as it needs.
+class TcpSplice : public std::enable_shared_from_this<TcpSplice> {
+ public:
+  /// `ec`, and the spliced bytes the client took (the prefix not counted).
+  using Done = std::function<void(boost::beast::error_code, uint64_t)>;
+  using Prefix = std::array<boost::asio::const_buffer, 2>;
+  TcpSplice(TcpSocket& socket, Prefix prefix, HttpSpliceable& source, SplicePipe pipe,
+            uint64_t count, std::chrono::steady_clock::duration timeout, Done done)
+      : socket_(socket),
+        prefix_(prefix),
+        source_(source),
+        pipe_(std::move(pipe)),
+        remaining_(count),
+        timeout_(timeout),
+        timer_(socket.get_executor()),
+        done_(std::move(done)) {}
+
+  void Start() {
+    boost::beast::error_code ec;
+    socket_.non_blocking(true, ec);
+    if (ec) return Finish(ec);
+    Arm();
+    boost::asio::async_write(
+        socket_, prefix_, [self = shared_from_this()](boost::beast::error_code write_ec, size_t) {
+          self->Resume(write_ec);
+        });
+  }
+
+ private:
+  static constexpr size_t kStep = 256 * 1024;
+
+  void Step() {
+    while (remaining_ > 0 || in_pipe_ > 0) {
+      if (in_pipe_ > 0) {
+        const ssize_t n = ::splice(pipe_.read_end(), nullptr, socket_.native_handle(), nullptr,
+                                   in_pipe_, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+          in_pipe_ -= static_cast<size_t>(n);
+          sent_ += static_cast<uint64_t>(n);
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+          Arm();
+          socket_.async_wait(
+              TcpSocket::wait_write,
+              [self = shared_from_this()](boost::beast::error_code ec) { self->Resume(ec); });
+          return;
+        }
+        return Finish(n == 0 ? boost::asio::error::broken_pipe : Errno());
+      }
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining_, kStep));
+      const ssize_t n = ::splice(source_.Fd(), nullptr, pipe_.write_end(), nullptr, want,
+                                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        remaining_ -= static_cast<uint64_t>(n);
+        in_pipe_ += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        Arm();
+        source_.WaitReadable([self = shared_from_this()](std::error_code ec) {
+          // The source's socket reports errno values (asio's own, on Linux).
+          self->Resume(ec ? boost::beast::error_code(ec.value(), boost::system::system_category())
+                          : boost::beast::error_code());
+        });
+        return;
+      }
+      // The source ended before its Content-Length, or failed.
+      return Finish(n == 0 ? boost::asio::error::eof : Errno());
+    }
+    Finish({});
+  }
+
+  static boost::beast::error_code Errno() { return {errno, boost::system::system_category()}; }
+
+  // The deadline of the wait that begins now. One timer serves every wait: it is re-armed only
+  // when it has fired for a wait that has since ended.
+  void Arm() {
+    waiting_since_ = std::chrono::steady_clock::now();
+    if (armed_) return;
+    armed_ = true;
+    timer_.expires_at(waiting_since_ + timeout_);
+    timer_.async_wait([weak = weak_from_this()](boost::beast::error_code ec) {
+      if (auto self = weak.lock()) self->OnTimer(ec);
+    });
+  }
+
+  void OnTimer(boost::beast::error_code ec) {
+    armed_ = false;
+    if (ec || finished_) return;
+    const auto deadline = waiting_since_ + timeout_;
+    if (deadline > std::chrono::steady_clock::now()) {
+      armed_ = true;
+      timer_.expires_at(deadline);
+      timer_.async_wait([weak = weak_from_this()](boost::beast::error_code e) {
+        if (auto self = weak.lock()) self->OnTimer(e);
+      });
+      return;
+    }
+    timed_out_ = true;
+    boost::beast::error_code ignored;
+    socket_.cancel(ignored);
+    source_.CancelWait();
+  }
+
+  void Resume(boost::beast::error_code ec) {
+    if (timed_out_) return Finish(boost::beast::error::timeout);
+    if (ec) return Finish(ec);
+    Step();
+  }
+
+  void Finish(boost::beast::error_code ec) {
+    finished_ = true;
+    timer_.cancel();
+    SplicePipe::Give(std::move(pipe_), in_pipe_ == 0);
+    auto done = std::move(done_);
+    done(ec, sent_);
+  }
+
+  TcpSocket& socket_;
+  Prefix prefix_;
+  HttpSpliceable& source_;
+  SplicePipe pipe_;
+  uint64_t remaining_;  // still to read from the source
+  size_t in_pipe_ = 0;  // read, not yet sent
+  uint64_t sent_ = 0;
+  std::chrono::steady_clock::duration timeout_;
+  boost::asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point waiting_since_;
+  Done done_;
+  bool armed_ = false;
+  bool timed_out_ = false;
+  bool finished_ = false;
+};
+
 template <>
 struct StreamOps<TcpStream> {
   static void ExpireAfter(TcpStream& s, std::chrono::steady_clock::duration d) {
@@ -211,6 +407,19 @@ struct StreamOps<TcpStream> {
     std::make_shared<TcpSendFile>(s.socket(), fd, static_cast<uint64_t>(at), remaining, timeout,
                                   std::move(done))
         ->Start();
+  }
+  /// Writes `prefix`, then passes `count` bytes from `source`'s socket to the client with
+  /// splice(2); false (nothing written, `done` not called) when no pipe can be had, and the
+  /// caller reads pieces instead.
+  static bool Splice(TcpStream& s, const TcpSplice::Prefix& prefix, HttpSpliceable& source,
+                     uint64_t count, std::chrono::steady_clock::duration timeout,
+                     std::function<void(boost::beast::error_code, uint64_t)> done) {
+    SplicePipe pipe = SplicePipe::Take();
+    if (!pipe.valid()) return false;
+    std::make_shared<TcpSplice>(s.socket(), prefix, source, std::move(pipe), count, timeout,
+                                std::move(done))
+        ->Start();
+    return true;
   }
 };
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -58,6 +59,26 @@ struct HttpBodyChunk {
   bool last = false;  // the body is complete: nothing follows
 };
 
+/// A response body whose bytes the kernel can move: the rest of it waits on a socket, and the
+/// server passes it to the client with splice(2), through a pipe, never through user space. The
+/// gateway's proxy offers it for an answer of known length. Every member runs on the I/O thread
+/// of the request (HttpResponder::executor), which the socket also belongs to.
+class HttpSpliceable {
+ public:
+  virtual ~HttpSpliceable() = default;
+  /// The socket the body's remaining bytes are read from, in non-blocking mode.
+  virtual int Fd() const = 0;
+  /// The body's first bytes, already read from the socket: sent before the rest.
+  virtual std::string_view Buffered() const = 0;
+  /// Calls `fn` once the socket has bytes to read (or an error), on the I/O thread.
+  virtual void WaitReadable(std::function<void(std::error_code)> fn) = 0;
+  /// Ends a wait begun by WaitReadable: its `fn` gets an error (a deadline passed).
+  virtual void CancelWait() = 0;
+  /// The transfer ended: `whole` when every byte of the body reached the client, so the socket
+  /// may carry another request; otherwise it is closed. Called once, instead of Close.
+  virtual void Done(bool whole) = 0;
+};
+
 /// Where a response's body comes from when it is neither a string nor a file: an object in
 /// storage, say. The server asks for one piece at a time, and for the next only once the last
 /// one is sent, so a slow client holds the source back instead of filling memory.
@@ -71,6 +92,10 @@ class HttpBodySource {
   virtual void Read(ChunkFn fn) = 0;
   /// Called once when the response ends, whole or not (the client left): release what it holds.
   virtual void Close() {}
+  /// The body as a socket's bytes for splice(2), or null (the default): then the server reads
+  /// pieces. Asked once, on the request's I/O thread, for a GET answer with Content-Length; when
+  /// the server takes it, neither Read nor Close is called, Done is.
+  virtual HttpSpliceable* Spliceable() { return nullptr; }
 };
 
 struct HttpResponse {

@@ -33,6 +33,11 @@ struct StreamOps<boost::beast::test::stream> {
                        const std::function<void(boost::beast::error_code)>& done) {
     done(boost::asio::error::operation_not_supported);
   }
+  static bool Splice(boost::beast::test::stream&, const std::array<boost::asio::const_buffer, 2>&,
+                     sg::HttpSpliceable&, uint64_t, std::chrono::steady_clock::duration,
+                     const std::function<void(boost::beast::error_code, uint64_t)>&) {
+    return false;
+  }
 };
 
 }  // namespace sg::http

@@ -5,6 +5,7 @@
 // instances come and go, and the gateway answers for them as it should.
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <signal.h>
 
+#include "tests/support/bench_daemon.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
 #include "tests/support/listener_port.h"
@@ -378,6 +380,153 @@ TEST_CASE("microservice mode: the gateway spreads requests over instances and re
   CHECK(Contains(metrics->body,
                  "streamgate_proxy_requests_total{service=\"metadata\",outcome=\"ok\"}"));
   CHECK(Contains(metrics->body, "streamgate_proxy_retries_total{service=\"metadata\"}"));
+}
+
+TEST_CASE("microservice mode: the gateway passes large bodies whole and in order by splice",
+          "[microservice][proxy]") {
+  RequireFfmpeg();
+  // A ready video made by a monolith on a catalogue (SQLite) and media folder that the services
+  // then share on this host, and a segment of 8 MiB of varied bytes in its folder.
+  TempDir root;
+  const std::string media = root.path() + "/media";
+  const std::vector<std::string> common = {
+      "metadata.sqlite_path=" + root.path() + "/streamgate.db", "storage.path=" + media,
+      "transcoder.work_dir=" + root.path() + "/work", "transcoder.preset=ultrafast",
+      "transcoder.ladder=[240p:300k]"};
+  std::string id;
+  {
+    TempDir run;
+    auto sets = common;
+    sets.push_back("plugins.enabled=[api-gateway,metadata,worker,upload,transcoder,streaming]");
+    BenchDaemon monolith(run, sets);
+    const uint16_t port = monolith.WaitReady();
+    REQUIRE(port != 0);
+    const std::string clip = root.path() + "/clip.mp4";
+    REQUIRE(LavfiClip(clip, "320x240", 1));
+    id = monolith.UploadReady(clip, port);
+    REQUIRE(!id.empty());
+  }
+  // More than the gateway's socket can hold (tcp_wmem's 4 MiB at most) with the pipe: a client
+  // that stops reading holds the transfer back.
+  std::string bytes(8 * 1024 * 1024 + 17, '\0');
+  std::mt19937 random(7);
+  for (auto& c : bytes) c = static_cast<char>(random());
+  std::ofstream(std::filesystem::path(media) / "videos" / id / "stream" / "seg-9-00001.m4s",
+                std::ios::binary)
+      << bytes;
+  const std::string target = "/videos/" + id + "/seg-9-00001.m4s";
+
+  NatsServer nats(true);
+  std::vector<std::string> sets = common;
+  sets.insert(sets.end(), {"nats.url=" + nats.Url(), "nats.heartbeat_interval=300ms",
+                           "server.host=127.0.0.1", "monitoring.prometheus_port=0"});
+  auto gateway_sets = sets;
+  gateway_sets.push_back("server.write_timeout=2s");
+  auto gateway = StartGateway(gateway_sets);
+  Instance metadata("metadata", sets);
+  Instance streaming("streaming", sets);
+  const uint16_t gw = gateway->HttpPort();
+  std::string last;
+  const bool routed = WaitFor(
+      [&] {
+        auto r = Ask(gw, "GET", target);
+        last = !r                 ? "no answer"
+               : r->status == 200 ? "200"
+                                  : std::to_string(r->status) + " " + r->body;
+        return r && r->status == 200;
+      },
+      20s);
+  INFO("the gateway's last answer: " << last << "\nstreaming said:\n"
+                                     << Tail(streaming.process->Stderr()));
+  REQUIRE(routed);
+  INFO("gateway said:\n" << Tail(gateway->process->Stderr()));
+
+  // Whole and in order, twice on one kept-alive connection; a range; HEAD says the length.
+  HttpConnection c(gw);
+  for (int i = 0; i < 2; ++i) {
+    auto r = c.Request("GET", target);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body.size() == bytes.size());
+    CHECK(r->body == bytes);
+    CHECK(r->keep_alive);
+  }
+  auto part = c.Request("GET", target, "Range: bytes=1000-2000999\r\n");
+  REQUIRE(part);
+  CHECK(part->status == 206);
+  CHECK(part->body == bytes.substr(1000, 2000000));
+  auto head = c.Request("HEAD", target);
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(head->headers[boost::beast::http::field::content_length] == std::to_string(bytes.size()));
+
+  // Clients that leave in the middle of a body, with the rest unread: the gateway closes the
+  // connection to the instance and goes on serving.
+  for (int i = 0; i < 4; ++i) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket raw(io);
+    raw.connect({boost::asio::ip::make_address("127.0.0.1"), gw});
+    const std::string get = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    boost::asio::write(raw, boost::asio::buffer(get));
+    std::array<char, 65536> piece{};
+    size_t got = 0;
+    while (got < 200000) got += raw.read_some(boost::asio::buffer(piece));
+    raw.close();
+  }
+  // A client that stops reading: the transfer waits for it no longer than server.write_timeout,
+  // then the connection closes with the body cut short (never a wrong one).
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket raw(io);
+    raw.open(boost::asio::ip::tcp::v4());
+    raw.set_option(boost::asio::socket_base::receive_buffer_size(16 * 1024));
+    raw.connect({boost::asio::ip::make_address("127.0.0.1"), gw});
+    const std::string get = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    const auto cut = [&] {
+      const std::string log = gateway->process->Stderr();
+      size_t n = 0;
+      for (size_t at = log.find("A proxied body was cut short"); at != std::string::npos;
+           at = log.find("A proxied body was cut short", at + 1))
+        ++n;
+      return n;
+    };
+    const size_t cut_before = cut();
+    boost::asio::write(raw, boost::asio::buffer(get));
+    REQUIRE(WaitFor([&] { return cut() > cut_before; }, 15s));
+    // What did arrive is the body's beginning; the rest never comes.
+    std::string got;
+    std::array<char, 65536> piece{};
+    boost::system::error_code ec;
+    while (!ec) got.append(piece.data(), raw.read_some(boost::asio::buffer(piece), ec));
+    const auto body_at = got.find("\r\n\r\n");
+    REQUIRE(body_at != std::string::npos);
+    const std::string body = got.substr(body_at + 4);
+    CHECK(body.size() < bytes.size());
+    CHECK(body == bytes.substr(0, body.size()));
+  }
+  auto after = Ask(gw, "GET", target);
+  REQUIRE(after);
+  CHECK(after->body == bytes);
+  // A small answer (the catalogue) is read whole and passed on as well.
+  auto list = Ask(gw, "GET", "/api/v1/videos");
+  REQUIRE(list);
+  CHECK(list->status == 200);
+  CHECK(Contains(list->body, id));
+
+  const uint16_t metrics_port = ListenerPort(
+      Run({SG_CLI_BIN, "--service", "api-gateway", "--json", "status"}, gateway->env).out,
+      "metrics");
+  REQUIRE(metrics_port != 0);
+  const auto metrics = Ask(metrics_port, "GET", "/metrics");
+  REQUIRE(metrics);
+  const std::smatch spliced = [&] {
+    std::smatch m;
+    std::regex_search(metrics->body, m,
+                      std::regex(R"(streamgate_proxy_spliced_total\{service="streaming"\} (\d+))"));
+    return m;
+  }();
+  REQUIRE(spliced.size() == 2);
+  CHECK(std::stoi(spliced[1].str()) >= 4);  // the two GETs, the range and the last GET
 }
 
 }  // namespace sg::test

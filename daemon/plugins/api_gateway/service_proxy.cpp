@@ -81,6 +81,7 @@ constexpr std::array<const char*, kOutcomes> kOutcomeNames = {"ok", "no_instance
 struct ServiceCounters {
   std::array<std::atomic<uint64_t>, kOutcomes> outcomes{};
   std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> spliced{0};  // answers passed whole by splice(2)
   std::atomic<int64_t> in_flight{0};
 };
 
@@ -297,7 +298,9 @@ class Call : public std::enable_shared_from_this<Call> {
   void Begin() { Attempt(); }
 
   // The response body, piece by piece, for the server: each Read is one step on the strand.
-  class Source final : public HttpBodySource {
+  // The response body for the server: pieces read on the call's strand, or, when the call runs
+  // on the request's I/O thread and the length is known, the socket itself for splice(2).
+  class Source final : public HttpBodySource, public HttpSpliceable {
    public:
     explicit Source(std::shared_ptr<Call> call) : call_(std::move(call)) {}
     void Read(ChunkFn fn) override {
@@ -309,6 +312,23 @@ class Call : public std::enable_shared_from_this<Call> {
       auto call = call_;
       asio::post(call->strand_, [call] { call->Finish(); });
     }
+    HttpSpliceable* Spliceable() override { return call_->CanSplice() ? this : nullptr; }
+    int Fd() const override { return call_->stream_->socket().native_handle(); }
+    std::string_view Buffered() const override {
+      const auto data = call_->buffer_.data();
+      return {static_cast<const char*>(data.data()), data.size()};
+    }
+    void WaitReadable(std::function<void(std::error_code)> fn) override {
+      if (call_->stream_ == nullptr) return fn(std::make_error_code(std::errc::not_connected));
+      call_->stream_->socket().async_wait(
+          tcp::socket::wait_read,
+          [fn = std::move(fn)](const boost::system::error_code& ec) { fn(ec); });
+    }
+    void CancelWait() override {
+      boost::system::error_code ignored;
+      if (call_->stream_ != nullptr) call_->stream_->socket().cancel(ignored);
+    }
+    void Done(bool whole) override { call_->SpliceDone(whole); }
 
    private:
     std::shared_ptr<Call> call_;
@@ -507,7 +527,6 @@ class Call : public std::enable_shared_from_this<Call> {
   }
 
   void OnHead() {
-    counters_->outcomes[kOk].fetch_add(1);
     const auto& head = parser_->get();
     HttpResponse response;
     response.status = head.result_int();
@@ -530,12 +549,41 @@ class Call : public std::enable_shared_from_this<Call> {
         response.source = std::make_shared<Source>(shared_from_this());
       }
       if (parser_->is_done()) Release();
+      counters_->outcomes[kOk].fetch_add(1);
       responder_->Send(std::move(response));
       return;
     }
-    if (const auto length = parser_->content_length()) response.content_length = *length;
+    const auto length = parser_->content_length();
+    if (length && *length <= kSmallBody) return ReadSmall(std::move(response), *length);
+    if (length) response.content_length = *length;
     response.source = std::make_shared<Source>(shared_from_this());
+    counters_->outcomes[kOk].fetch_add(1);
     responder_->Send(std::move(response));
+  }
+
+  // A small answer is read whole, then sent as one: one write to the client, and the connection
+  // to the instance parked at once.
+  void ReadSmall(HttpResponse response, uint64_t length) {
+    small_ = std::move(response);
+    small_->body.resize(static_cast<size_t>(length));
+    parser_->get().body().data = small_->body.data();
+    parser_->get().body().size = small_->body.size();
+    auto self = shared_from_this();
+    stream_->expires_after(proxy_->settings.read_timeout);
+    bhttp::async_read(*stream_, buffer_, *parser_,
+                      [self](const boost::system::error_code& ec, size_t) {
+                        if ((ec && ec != bhttp::error::need_buffer) || !self->parser_->is_done()) {
+                          self->Close();
+                          return self->Refuse(
+                              kUnreachable, 502, "upstream_failed",
+                              fmt::format("the {} service broke off its answer: {}", self->service_,
+                                          ec ? ec.message() : "the body was longer than said"),
+                              "see the service's log; the request may be retried");
+                        }
+                        self->Release();
+                        self->counters_->outcomes[kOk].fetch_add(1);
+                        self->responder_->Send(std::move(*self->small_));
+                      });
   }
 
   void ReadBody(HttpBodySource::ChunkFn fn) {
@@ -563,6 +611,32 @@ class Call : public std::enable_shared_from_this<Call> {
           if (last) self->Release();
           fn(HttpBodyChunk{std::move(data), last});
         });
+  }
+
+  // Whether the server may move the body with splice(2): the call runs on the request's I/O
+  // thread (the socket's waits complete there), the length is known, and the body has begun.
+  bool CanSplice() {
+    if (stream_ == nullptr || !parser_ || pool_key_suffix_.empty() || parser_->is_done() ||
+        parser_->chunked() || !parser_->content_length()) {
+      return false;
+    }
+    boost::system::error_code ec;
+    stream_->socket().non_blocking(true, ec);
+    if (ec) return false;
+    stream_->expires_never();  // the server's own deadline bounds each wait from here
+    return true;
+  }
+
+  // A spliced body ended: whole, the connection may carry another request.
+  void SpliceDone(bool whole) {
+    if (stream_ == nullptr) return;
+    if (whole) counters_->spliced.fetch_add(1);
+    if (whole && parser_->keep_alive() && !proxy_->stopped) {
+      buffer_.consume(buffer_.size());  // the body's first bytes, sent from here
+      proxy_->Park(instance_->key + pool_key_suffix_, std::move(stream_), epoch_);
+      return;
+    }
+    Close();
   }
 
   // The answer ended whole: the connection may carry another request.
@@ -757,6 +831,11 @@ void ServiceProxy::Collect(std::vector<MetricFamily>& out) const {
                        "Idempotent requests sent again to another instance after a failure",
                        "counter",
                        {}};
+  MetricFamily spliced{"streamgate_proxy_spliced_total",
+                       "Answers whose body the kernel moved from the instance to the client "
+                       "(splice), not copied through the gateway",
+                       "counter",
+                       {}};
   MetricFamily in_flight{"streamgate_proxy_in_flight",
                          "Proxied requests waiting for or receiving an answer, by service",
                          "gauge",
@@ -773,6 +852,7 @@ void ServiceProxy::Collect(std::vector<MetricFamily>& out) const {
                                   static_cast<double>(c->outcomes[o].load())});
     }
     retries.samples.push_back({"", {{"service", service}}, static_cast<double>(c->retries.load())});
+    spliced.samples.push_back({"", {{"service", service}}, static_cast<double>(c->spliced.load())});
     in_flight.samples.push_back(
         {"", {{"service", service}}, static_cast<double>(c->in_flight.load())});
   }
@@ -781,6 +861,7 @@ void ServiceProxy::Collect(std::vector<MetricFamily>& out) const {
   }
   out.push_back(std::move(requests));
   out.push_back(std::move(retries));
+  out.push_back(std::move(spliced));
   out.push_back(std::move(in_flight));
   out.push_back(std::move(instances));
 }

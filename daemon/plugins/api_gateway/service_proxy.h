@@ -2,7 +2,8 @@
 // metadata, auth) announce their address and routes in their heartbeats; the api-gateway service
 // adds those routes to its own table and passes each request on to a healthy instance of the
 // service (the one with the fewest requests in flight, in turn on a tie), with request and
-// response bodies streamed both ways, never held whole.
+// response bodies streamed both ways, never held whole; a large response body of known length
+// goes from socket to socket by splice(2), never through user space.
 #pragma once
 
 #include <chrono>
