@@ -2,18 +2,21 @@
 // service costs. The same catalogue and files are served three ways, wrk with the same
 // connections against each in turn: by the monolith (one process), by the metadata and streaming
 // services directly (their own ports), and through the gateway to them. GET /api/v1/videos (a
-// small JSON answer from the catalogue) and a 1 MiB segment.
+// small JSON answer from the catalogue) and a 1 MiB segment. Beside the rates, the CPU each
+// process spent per answer, which the two shared cores do not blur.
 //
 //   bench_proxy [SECONDS] [CONNECTIONS]     (defaults 8 32)
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "common/child_process.h"
 #include "tests/support/bench_daemon.h"
@@ -40,6 +43,39 @@ Figures Wrk(const std::string& url, int connections, int seconds) {
   return f;
 }
 
+// CPU seconds a process has used so far, its threads' user and system time (/proc/PID/stat).
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;  // state .. cmajflt
+  double utime = 0;
+  double stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// What a run cost in CPU: microseconds per answer, of each process named.
+struct Cost {
+  Figures figures;
+  std::vector<double> us_per_request;
+};
+Cost Measured(const std::string& url, int connections, int seconds,
+              const std::vector<pid_t>& pids) {
+  std::vector<double> before;
+  for (const pid_t p : pids) before.push_back(CpuSeconds(p));
+  Cost cost{Wrk(url, connections, seconds), {}};
+  const double requests = cost.figures.rps * seconds;
+  for (size_t i = 0; i < pids.size(); ++i) {
+    cost.us_per_request.push_back(requests > 0 ? (CpuSeconds(pids[i]) - before[i]) * 1e6 / requests
+                                               : 0);
+  }
+  return cost;
+}
+
 // One service process of the microservice deployment, with a runtime folder of its own.
 class Service {
  public:
@@ -55,6 +91,7 @@ class Service {
     for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
     process_ = std::make_unique<sg::test::Process>(argv, dir_, env_);
   }
+  pid_t pid() const { return process_->pid(); }
   ~Service() {
     process_->Signal(SIGTERM);
     if (!process_->Wait(30s)) process_->Signal(SIGKILL);
@@ -104,7 +141,7 @@ int Bench(int argc, char** argv) {
   };
   struct Row {
     std::string label;
-    Figures monolith, direct, gateway;
+    Cost monolith, direct, gateway;  // CPU: the monolith; the service; the gateway, the service
   };
   std::vector<Row> rows = {{"GET /api/v1/videos", {}, {}, {}}, {"1 MiB segment", {}, {}, {}}};
   {
@@ -119,8 +156,8 @@ int Bench(int argc, char** argv) {
     if (id.empty()) return 1;
     std::ofstream(fs::path(media) / "videos" / id / "stream" / "seg-9-00001.m4s", std::ios::binary)
         << std::string(1 << 20, 'v');
-    rows[0].monolith = Wrk(videos(port), connections, seconds);
-    rows[1].monolith = Wrk(segment(port), connections, seconds);
+    rows[0].monolith = Measured(videos(port), connections, seconds, {monolith.pid()});
+    rows[1].monolith = Measured(segment(port), connections, seconds, {monolith.pid()});
   }
   // The same catalogue and files, one process per service on a private nats-server.
   sg::test::NatsServer nats(true);
@@ -150,10 +187,10 @@ int Bench(int argc, char** argv) {
     std::cerr << "bench_proxy: the gateway does not route to the services\n";
     return 1;
   }
-  rows[0].direct = Wrk(videos(md), connections, seconds);
-  rows[0].gateway = Wrk(videos(gw), connections, seconds);
-  rows[1].direct = Wrk(segment(st), connections, seconds);
-  rows[1].gateway = Wrk(segment(gw), connections, seconds);
+  rows[0].direct = Measured(videos(md), connections, seconds, {metadata.pid()});
+  rows[0].gateway = Measured(videos(gw), connections, seconds, {gateway.pid(), metadata.pid()});
+  rows[1].direct = Measured(segment(st), connections, seconds, {streaming.pid()});
+  rows[1].gateway = Measured(segment(gw), connections, seconds, {gateway.pid(), streaming.pid()});
 
   std::cout << fmt::format(
       "The gateway's proxy: wrk -t2 -c{} -d{}s --latency, access logs off; monolith = one "
@@ -162,12 +199,26 @@ int Bench(int argc, char** argv) {
   std::cout << fmt::format("  {:20} {:>10} {:>8} {:>10} {:>8} {:>10} {:>8} {:>9} {:>9}\n",
                            "request", "monolith/s", "p99 ms", "direct/s", "p99 ms", "gateway/s",
                            "p99 ms", "gw/direct", "gw/mono");
-  for (const auto& r : rows) {
+  for (const auto& row : rows) {
+    const Figures& m = row.monolith.figures;
+    const Figures& d = row.direct.figures;
+    const Figures& g = row.gateway.figures;
     std::cout << fmt::format(
-        "  {:20} {:10.0f} {:8.2f} {:10.0f} {:8.2f} {:10.0f} {:8.2f} {:9.2f} {:9.2f}\n", r.label,
-        r.monolith.rps, r.monolith.p99_ms, r.direct.rps, r.direct.p99_ms, r.gateway.rps,
-        r.gateway.p99_ms, r.direct.rps > 0 ? r.gateway.rps / r.direct.rps : 0,
-        r.monolith.rps > 0 ? r.gateway.rps / r.monolith.rps : 0);
+        "  {:20} {:10.0f} {:8.2f} {:10.0f} {:8.2f} {:10.0f} {:8.2f} {:9.2f} {:9.2f}\n", row.label,
+        m.rps, m.p99_ms, d.rps, d.p99_ms, g.rps, g.p99_ms, d.rps > 0 ? g.rps / d.rps : 0,
+        m.rps > 0 ? g.rps / m.rps : 0);
+  }
+  // Two cores are shared by wrk and every process: the rates say what the machine does at once,
+  // the CPU per answer what each process spends, which more cores would not change.
+  std::cout << "CPU per answer (us): the monolith; the service alone (direct); through the "
+               "gateway, the gateway and the service\n";
+  for (const auto& row : rows) {
+    const auto us = [](const Cost& c, size_t i) {
+      return i < c.us_per_request.size() ? c.us_per_request[i] : 0.0;
+    };
+    std::cout << fmt::format(
+        "  {:20} monolith {:7.1f}  direct {:7.1f}  gateway {:7.1f} + service {:7.1f}\n", row.label,
+        us(row.monolith, 0), us(row.direct, 0), us(row.gateway, 0), us(row.gateway, 1));
   }
   std::cout << "  (aim: gateway >= 0.8x direct)\n";
   return 0;
