@@ -270,7 +270,8 @@ class BasicSession final : public SessionBase,
   // The source's response is over, whole (no error) or cut short (the connection closes).
   void EndSource(boost::beast::error_code ec);
   // A spliced body is over: `sent` bytes of it reached the client.
-  void EndSplice(boost::beast::error_code ec, HttpSpliceable& splice, uint64_t sent);
+  void EndSplice(boost::beast::error_code ec, bool client_failed, HttpSpliceable& splice,
+                 uint64_t sent);
 
   // `shared`, when set, holds the body instead: `view`, sent without a copy.
   void Respond(unsigned status, std::string body, bool head,

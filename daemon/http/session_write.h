@@ -89,10 +89,12 @@ void BasicSession<Stream>::RespondSource(HttpResponse& response, bool head,
       const std::string_view first = splice->Buffered();
       if (first.size() <= *response.content_length &&
           Ops::Splice(stream_, {boost::asio::buffer(head_), boost::asio::buffer(first)}, *splice,
-                      *response.content_length - first.size(), settings_->write_timeout,
+                      *response.content_length - first.size(), settings_->read_timeout,
+                      settings_->write_timeout,
                       [self = this->shared_from_this(), splice, first = first.size()](
-                          boost::beast::error_code ec, uint64_t sent) {
-                        self->EndSplice(ec, *splice, first + sent);
+                          boost::beast::error_code ec, uint64_t sent, bool client_failed) {
+                        self->EndSplice(ec, client_failed, *splice,
+                                        !ec || sent > 0 ? first + sent : 0);
                       })) {
         return;
       }
@@ -176,17 +178,18 @@ void BasicSession<Stream>::OnSourceChunk(Result<HttpBodyChunk> chunk) {
 }
 
 template <class Stream>
-void BasicSession<Stream>::EndSplice(boost::beast::error_code ec, HttpSpliceable& splice,
-                                     uint64_t sent) {
+void BasicSession<Stream>::EndSplice(boost::beast::error_code ec, bool client_failed,
+                                     HttpSpliceable& splice, uint64_t sent) {
   body_bytes_ = sent;
-  if (ec) {
+  // A client that leaves in the middle (players drop segments all the time) is no news; an
+  // instance that broke off or a deadline that passed is.
+  if (ec && !client_failed) {
     env_.logger->warn(log::With("A proxied body was cut short; the connection is closed",
                                 {{"request_id", request_id_},
                                  {"path", path_},
                                  {"sent", static_cast<int64_t>(sent)},
                                  {"error", ec.message()}}));
   }
-  // The source is done with, and not closed: Done gives its socket back or closes it.
   auto source = std::move(source_);  // kept alive through Done
   splice.Done(!ec);
   OnWrite(ec);

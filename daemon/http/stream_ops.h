@@ -15,7 +15,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <fcntl.h>
@@ -163,7 +165,7 @@ class SplicePipe {
     if (write_ >= 0) ::close(write_);
   }
   /// An empty pipe of this thread's, or a new one; invalid when none can be made (out of
-  /// descriptors), and the caller reads pieces instead.
+  /// descriptors, or the user's pipe allowance spent), and the caller reads pieces instead.
   static SplicePipe Take() {
     auto& spare = Spare();
     if (!spare.empty()) {
@@ -176,9 +178,11 @@ class SplicePipe {
     if (::pipe2(fds.data(), O_CLOEXEC | O_NONBLOCK) != 0) return pipe;
     pipe.read_ = fds[0];
     pipe.write_ = fds[1];
-    // Room for 256 KiB, as the proxy's pieces: fewer round trips. The default 64 KiB serves when
-    // the user's pipe allowance is spent.
+    // Room for 256 KiB, as the proxy's pieces: fewer round trips. Past the user's allowance of
+    // pipe pages (fs.pipe-user-pages-soft) the kernel makes pipes of 8 KiB and refuses to grow
+    // them: too small to be worth it, so the caller reads pieces then.
     (void)::fcntl(pipe.write_, F_SETPIPE_SZ, 256 * 1024);
+    if (::fcntl(pipe.write_, F_GETPIPE_SZ) < 64 * 1024) return {};
     return pipe;
   }
   /// Keeps an empty pipe for the next transfer on this thread; one with bytes in it is closed.
@@ -202,57 +206,69 @@ class SplicePipe {
 /// Writes `prefix` (a response's head and the body's first bytes), then moves `count` bytes from
 /// a spliceable source's socket to a TCP client with splice(2), through a pipe: socket to pipe,
 /// pipe to socket, nothing through user space. Waits for the source when it has nothing and for
-/// the client when it is full. `timeout` bounds each wait: a transfer that makes progress may
-/// take as long as it needs.
+/// the client when it is full, each wait bounded by its side's timeout: a transfer that makes
+/// progress may take as long as it needs.
 class TcpSplice : public std::enable_shared_from_this<TcpSplice> {
  public:
-  /// `ec`, and the spliced bytes the client took (the prefix not counted).
-  using Done = std::function<void(boost::beast::error_code, uint64_t)>;
+  /// How a transfer ended: `ec`, the spliced bytes the client took (the prefix not counted),
+  /// and whether the client's side failed (it left) rather than the source or a deadline.
+  using Done = std::function<void(boost::beast::error_code, uint64_t sent, bool client_failed)>;
   using Prefix = std::array<boost::asio::const_buffer, 2>;
+  using Duration = std::chrono::steady_clock::duration;
   TcpSplice(TcpSocket& socket, Prefix prefix, HttpSpliceable& source, SplicePipe pipe,
-            uint64_t count, std::chrono::steady_clock::duration timeout, Done done)
+            uint64_t count, Duration read_timeout, Duration write_timeout, Done done)
       : socket_(socket),
         prefix_(prefix),
         source_(source),
         pipe_(std::move(pipe)),
         remaining_(count),
-        timeout_(timeout),
+        read_timeout_(read_timeout),
+        write_timeout_(write_timeout),
         timer_(socket.get_executor()),
         done_(std::move(done)) {}
 
   void Start() {
     boost::beast::error_code ec;
     socket_.non_blocking(true, ec);
-    if (ec) return Finish(ec);
-    Arm();
+    if (ec) return Finish(ec, true);
+    Arm(write_timeout_);
     boost::asio::async_write(
         socket_, prefix_, [self = shared_from_this()](boost::beast::error_code write_ec, size_t) {
-          self->Resume(write_ec);
+          self->Resume(write_ec, true);
         });
   }
 
  private:
   static constexpr size_t kStep = 256 * 1024;
+  // At most this much per turn of the I/O thread: a source and a client that both keep up do
+  // not hold up the thread's other connections for a whole body.
+  static constexpr uint64_t kTurn = 4 * 1024 * 1024;
 
   void Step() {
+    uint64_t moved = 0;
     while (remaining_ > 0 || in_pipe_ > 0) {
+      if (moved >= kTurn) {
+        boost::asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Step(); });
+        return;
+      }
       if (in_pipe_ > 0) {
         const ssize_t n = ::splice(pipe_.read_end(), nullptr, socket_.native_handle(), nullptr,
                                    in_pipe_, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
           in_pipe_ -= static_cast<size_t>(n);
           sent_ += static_cast<uint64_t>(n);
+          moved += static_cast<uint64_t>(n);
           continue;
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) {
-          Arm();
+          Arm(write_timeout_);
           socket_.async_wait(
               TcpSocket::wait_write,
-              [self = shared_from_this()](boost::beast::error_code ec) { self->Resume(ec); });
+              [self = shared_from_this()](boost::beast::error_code ec) { self->Resume(ec, true); });
           return;
         }
-        return Finish(n == 0 ? boost::asio::error::broken_pipe : Errno());
+        return Finish(n == 0 ? boost::asio::error::broken_pipe : Errno(), true);
       }
       const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining_, kStep));
       const ssize_t n = ::splice(source_.Fd(), nullptr, pipe_.write_end(), nullptr, want,
@@ -264,29 +280,30 @@ class TcpSplice : public std::enable_shared_from_this<TcpSplice> {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) {
-        Arm();
+        Arm(read_timeout_);
         source_.WaitReadable([self = shared_from_this()](std::error_code ec) {
           // The source's socket reports errno values (asio's own, on Linux).
           self->Resume(ec ? boost::beast::error_code(ec.value(), boost::system::system_category())
-                          : boost::beast::error_code());
+                          : boost::beast::error_code(),
+                       false);
         });
         return;
       }
       // The source ended before its Content-Length, or failed.
-      return Finish(n == 0 ? boost::asio::error::eof : Errno());
+      return Finish(n == 0 ? boost::asio::error::eof : Errno(), false);
     }
-    Finish({});
+    Finish({}, false);
   }
 
   static boost::beast::error_code Errno() { return {errno, boost::system::system_category()}; }
 
-  // The deadline of the wait that begins now. One timer serves every wait: it is re-armed only
-  // when it has fired for a wait that has since ended.
-  void Arm() {
-    waiting_since_ = std::chrono::steady_clock::now();
+  // The deadline of the wait that begins now. One timer serves every wait: when it fires for a
+  // wait that has since ended, it is set again for the one under way.
+  void Arm(Duration timeout) {
+    deadline_ = std::chrono::steady_clock::now() + timeout;
     if (armed_) return;
     armed_ = true;
-    timer_.expires_at(waiting_since_ + timeout_);
+    timer_.expires_at(deadline_);
     timer_.async_wait([weak = weak_from_this()](boost::beast::error_code ec) {
       if (auto self = weak.lock()) self->OnTimer(ec);
     });
@@ -295,10 +312,9 @@ class TcpSplice : public std::enable_shared_from_this<TcpSplice> {
   void OnTimer(boost::beast::error_code ec) {
     armed_ = false;
     if (ec || finished_) return;
-    const auto deadline = waiting_since_ + timeout_;
-    if (deadline > std::chrono::steady_clock::now()) {
+    if (deadline_ > std::chrono::steady_clock::now()) {
       armed_ = true;
-      timer_.expires_at(deadline);
+      timer_.expires_at(deadline_);
       timer_.async_wait([weak = weak_from_this()](boost::beast::error_code e) {
         if (auto self = weak.lock()) self->OnTimer(e);
       });
@@ -310,18 +326,19 @@ class TcpSplice : public std::enable_shared_from_this<TcpSplice> {
     source_.CancelWait();
   }
 
-  void Resume(boost::beast::error_code ec) {
-    if (timed_out_) return Finish(boost::beast::error::timeout);
-    if (ec) return Finish(ec);
+  // A wait ended; `client`: the client's side.
+  void Resume(boost::beast::error_code ec, bool client) {
+    if (timed_out_) return Finish(boost::beast::error::timeout, false);
+    if (ec) return Finish(ec, client);
     Step();
   }
 
-  void Finish(boost::beast::error_code ec) {
+  void Finish(boost::beast::error_code ec, bool client) {
     finished_ = true;
     timer_.cancel();
     SplicePipe::Give(std::move(pipe_), in_pipe_ == 0);
     auto done = std::move(done_);
-    done(ec, sent_);
+    done(ec, sent_, ec && client);
   }
 
   TcpSocket& socket_;
@@ -331,9 +348,10 @@ class TcpSplice : public std::enable_shared_from_this<TcpSplice> {
   uint64_t remaining_;  // still to read from the source
   size_t in_pipe_ = 0;  // read, not yet sent
   uint64_t sent_ = 0;
-  std::chrono::steady_clock::duration timeout_;
+  Duration read_timeout_;   // a wait for the source
+  Duration write_timeout_;  // a wait for the client
   boost::asio::steady_timer timer_;
-  std::chrono::steady_clock::time_point waiting_since_;
+  std::chrono::steady_clock::time_point deadline_;  // of the wait under way
   Done done_;
   bool armed_ = false;
   bool timed_out_ = false;
@@ -409,15 +427,16 @@ struct StreamOps<TcpStream> {
         ->Start();
   }
   /// Writes `prefix`, then passes `count` bytes from `source`'s socket to the client with
-  /// splice(2); false (nothing written, `done` not called) when no pipe can be had, and the
+  /// splice(2), each wait for the source bounded by `read_timeout`, for the client by
+  /// `write_timeout`; false (nothing written, `done` not called) when no pipe can be had, and the
   /// caller reads pieces instead.
   static bool Splice(TcpStream& s, const TcpSplice::Prefix& prefix, HttpSpliceable& source,
-                     uint64_t count, std::chrono::steady_clock::duration timeout,
-                     std::function<void(boost::beast::error_code, uint64_t)> done) {
+                     uint64_t count, TcpSplice::Duration read_timeout,
+                     TcpSplice::Duration write_timeout, TcpSplice::Done done) {
     SplicePipe pipe = SplicePipe::Take();
     if (!pipe.valid()) return false;
-    std::make_shared<TcpSplice>(s.socket(), prefix, source, std::move(pipe), count, timeout,
-                                std::move(done))
+    std::make_shared<TcpSplice>(s.socket(), prefix, source, std::move(pipe), count, read_timeout,
+                                write_timeout, std::move(done))
         ->Start();
     return true;
   }

@@ -35,7 +35,8 @@ struct StreamOps<boost::beast::test::stream> {
   }
   static bool Splice(boost::beast::test::stream&, const std::array<boost::asio::const_buffer, 2>&,
                      sg::HttpSpliceable&, uint64_t, std::chrono::steady_clock::duration,
-                     const std::function<void(boost::beast::error_code, uint64_t)>&) {
+                     std::chrono::steady_clock::duration,
+                     const std::function<void(boost::beast::error_code, uint64_t, bool)>&) {
     return false;
   }
 };

@@ -24,6 +24,7 @@
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
 
 #include "common/logging.h"
 
@@ -313,7 +314,9 @@ class Call : public std::enable_shared_from_this<Call> {
       asio::post(call->strand_, [call] { call->Finish(); });
     }
     HttpSpliceable* Spliceable() override { return call_->CanSplice() ? this : nullptr; }
-    int Fd() const override { return call_->stream_->socket().native_handle(); }
+    int Fd() const override {
+      return call_->stream_ != nullptr ? call_->stream_->socket().native_handle() : -1;
+    }
     std::string_view Buffered() const override {
       const auto data = call_->buffer_.data();
       return {static_cast<const char*>(data.data()), data.size()};
@@ -631,7 +634,13 @@ class Call : public std::enable_shared_from_this<Call> {
   void SpliceDone(bool whole) {
     if (stream_ == nullptr) return;
     if (whole) counters_->spliced.fetch_add(1);
-    if (whole && parser_->keep_alive() && !proxy_->stopped) {
+    // Bytes past the body (an instance that broke its Content-Length) would be read as the next
+    // answer's head: such a connection is closed instead.
+    char extra = 0;
+    const bool clean =
+        ::recv(stream_->socket().native_handle(), &extra, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+        (errno == EAGAIN || errno == EWOULDBLOCK);
+    if (whole && clean && parser_->keep_alive() && !proxy_->stopped) {
       buffer_.consume(buffer_.size());  // the body's first bytes, sent from here
       proxy_->Park(instance_->key + pool_key_suffix_, std::move(stream_), epoch_);
       return;
