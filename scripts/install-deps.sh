@@ -15,7 +15,8 @@
 #                                      for the players' tests, and ganache, solc, OpenZeppelin's
 #                                      contracts, ethers and siwe, from npm, for the auth tests'
 #                                      local chain)
-#   scripts/install-deps.sh --bench    also the benchmarks' references (nginx, supervisor, wrk, hyperfine)
+#   scripts/install-deps.sh --bench    what --test installs and the benchmarks' references (nginx,
+#                                      supervisor, wrk, hyperfine)
 set -euo pipefail
 
 build_pkgs=(
@@ -35,6 +36,12 @@ bench_pkgs=(
 )
 
 want=("${build_pkgs[@]}")
+# One flag at most: --bench already includes --test (a second flag used to be ignored).
+if (($# > 1)); then
+  echo "install-deps.sh: one flag at most (--bench includes --test); got: $*" >&2
+  echo "usage: install-deps.sh [--test | --bench]" >&2
+  exit 2
+fi
 case "${1:-}" in
   --test) want+=("${test_pkgs[@]}") ;;
   --bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
