@@ -298,7 +298,6 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void Begin() { Attempt(); }
 
-  // The response body, piece by piece, for the server: each Read is one step on the strand.
   // The response body for the server: pieces read on the call's strand, or, when the call runs
   // on the request's I/O thread and the length is known, the socket itself for splice(2).
   class Source final : public HttpBodySource, public HttpSpliceable {
@@ -633,31 +632,34 @@ class Call : public std::enable_shared_from_this<Call> {
   // A spliced body ended: whole, the connection may carry another request.
   void SpliceDone(bool whole) {
     if (stream_ == nullptr) return;
-    if (whole) counters_->spliced.fetch_add(1);
-    // Bytes past the body (an instance that broke its Content-Length) would be read as the next
-    // answer's head: such a connection is closed instead.
-    char extra = 0;
-    const bool clean =
-        ::recv(stream_->socket().native_handle(), &extra, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-        (errno == EAGAIN || errno == EWOULDBLOCK);
-    if (whole && clean && parser_->keep_alive() && !proxy_->stopped) {
-      buffer_.consume(buffer_.size());  // the body's first bytes, sent from here
-      proxy_->Park(instance_->key + pool_key_suffix_, std::move(stream_), epoch_);
-      return;
+    if (whole) {
+      counters_->spliced.fetch_add(1);
+      buffer_.consume(buffer_.size());  // the body's first bytes, sent from there
     }
-    Close();
+    ParkOrClose(whole && NothingMore());
+  }
+
+  // No bytes wait past the body: bytes there (an instance that broke its Content-Length) would
+  // be read as the next answer's head.
+  bool NothingMore() {
+    char extra = 0;
+    return ::recv(stream_->socket().native_handle(), &extra, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+           (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
   // The answer ended whole: the connection may carry another request.
-  void Release() {
+  void Release() { ParkOrClose(parser_ && parser_->is_done()); }
+
+  // `whole`: the answer was read to its end. Then a kept-alive connection with nothing left
+  // unread is parked for the next request; any other is closed.
+  void ParkOrClose(bool whole) {
     if (stream_ == nullptr) return;
-    if (parser_ && parser_->is_done() && parser_->keep_alive() && buffer_.size() == 0 &&
-        !proxy_->stopped) {
+    if (whole && parser_->keep_alive() && buffer_.size() == 0 && !proxy_->stopped &&
+        !pool_key_suffix_.empty()) {
       stream_->expires_never();
-      if (!pool_key_suffix_.empty())
-        proxy_->Park(instance_->key + pool_key_suffix_, std::move(stream_), epoch_);
+      return proxy_->Park(instance_->key + pool_key_suffix_, std::move(stream_), epoch_);
     }
-    stream_.reset();
+    Close();
   }
 
   void Close() {
