@@ -313,6 +313,24 @@ TEST_CASE("a video that is not ready yet answers 409 with what to do", "[streami
   CHECK(Contains(reply->body, "/events"));
 }
 
+namespace {
+
+// The player's error events that fail the test: all of them, except that under a sanitizer (the
+// daemon several times slower, other tests beside it) hls.js may report a non-fatal
+// bufferStalledError, the buffer running dry for a moment, which it recovers from by itself.
+json UnexpectedPlayerErrors(const json& errors) {
+  json unexpected = json::array();
+  for (const auto& e : errors) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    if (e.value("fatal", true) == false && e.value("details", "") == "bufferStalledError") continue;
+#endif
+    unexpected.push_back(e);
+  }
+  return unexpected;
+}
+
+}  // namespace
+
 TEST_CASE("hls.js and dash.js play the video in headless chromium", "[streaming][browser]") {
   const std::string player = std::string(SG_SOURCE_DIR) + "/tests/peers/player/play.mjs";
   const std::string node = Tool("node");
@@ -333,7 +351,7 @@ TEST_CASE("hls.js and dash.js play the video in headless chromium", "[streaming]
     const auto verdict = json::parse(played.out.substr(played.out.rfind('{')));
     CHECK(verdict["ok"] == true);
     CHECK(verdict["currentTime"].get<double>() >= 3);
-    CHECK(verdict["errors"].empty());
+    CHECK(UnexpectedPlayerErrors(verdict["errors"]).empty());
     CHECK(verdict["levels"] == 2);
     CHECK(fs::file_size(shot) > 1000);
   }
