@@ -47,6 +47,11 @@ void BasicSession<Stream>::ReadBodyFor(HttpBodyReader::ChunkFn fn) {
     // Each read has server.read_timeout: a large body takes as long as it takes, a stalled
     // client does not.
     self->buffer_.max_size(std::max(self->BufferLimit(), kBodyReadSize));
+    // Room for a whole piece: Beast reads no more than the buffer's free capacity, which the
+    // header's read left at a few KiB, so without this a body arrives in pieces of that size,
+    // each a read, a parse and a round through the handler (with it, bench_upload's daemon
+    // spends a third less CPU time or better per uploaded GiB).
+    self->buffer_.reserve(std::min(self->buffer_.max_size(), self->buffer_.size() + kBodyReadSize));
     Ops::ExpireAfter(self->stream_, self->settings_->read_timeout);
     boost::beast::http::async_read_some(
         self->stream_, self->buffer_, *self->parser_,
@@ -89,6 +94,8 @@ template <class Stream>
 void BasicSession<Stream>::DeliverChunk(const HttpBodyReader::ChunkFn& fn, std::string data) {
   const bool last = parser_->is_done();
   if (last) {
+    // Back to the size a waiting connection needs.
+    buffer_.shrink_to_fit();
     // Nothing more to read: watch for the client leaving while the handler finishes.
     FinishBody({ErrorCode::kFailedPrecondition, "the body already ended"});
     if (!watching_close_) {
