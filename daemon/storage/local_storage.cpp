@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/storage/direct_append.h"
 #include "daemon/storage/object_key.h"
 
 namespace sg::storage {
@@ -445,7 +446,8 @@ class LocalStaged final : public StagedObject {
         fd_(fd),
         size_(size),
         appended_(size),
-        meta_(std::move(meta)) {}
+        meta_(std::move(meta)),
+        writer_(fd, dir_ + "/" + id_ + ".data", size, /*direct=*/true) {}
   ~LocalStaged() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -459,21 +461,15 @@ class LocalStaged final : public StagedObject {
 
   Result<void> Append(std::string_view bytes) override {
     if (fd_ < 0) return Spent();
-    while (!bytes.empty()) {
-      const ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(appended_));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoError(errno, fmt::format("local storage: write staged '{}'", id_));
-      }
-      bytes.remove_prefix(static_cast<size_t>(n));
-      appended_ += static_cast<uint64_t>(n);
-    }
-    return {};
+    auto wrote = writer_.Append(bytes);
+    appended_ = writer_.end();
+    return wrote;
   }
 
   Result<void> Sync(std::optional<std::string> meta) override {
     if (fd_ < 0) return Spent();
     if (appended_ == size_ && !meta) return {};
+    if (auto flushed = writer_.Flush(); !flushed) return flushed;
     if (appended_ != size_ && ::fdatasync(fd_) != 0) {
       return ErrnoError(errno, fmt::format("local storage: fdatasync staged '{}'", id_));
     }
@@ -490,6 +486,7 @@ class LocalStaged final : public StagedObject {
       return ErrnoError(errno, fmt::format("local storage: truncate staged '{}'", id_));
     }
     appended_ = size_;
+    writer_.Reset(size_);
     return {};
   }
 
@@ -534,6 +531,8 @@ class LocalStaged final : public StagedObject {
   uint64_t size_ = 0;      // kept: fsynced and recorded in the .meta file
   uint64_t appended_ = 0;  // written
   std::string meta_;
+  // Appends go past the page cache: an upload is not read again before its commit.
+  DirectAppender writer_;
 };
 
 }  // namespace
