@@ -222,4 +222,28 @@ TEST_CASE("curl: every tus error status with its headers and JSON body", "[tus]"
   CHECK(head.headers.count("tus-resumable") == 1);
 }
 
+TEST_CASE("curl: a chunked PATCH past Upload-Length is answered 413 while the rest still arrives",
+          "[tus]") {
+  // The body is read on while a batch is written: the batch that crosses the length is answered
+  // while more of the body arrives. What came before the length is kept, nothing after it, and
+  // the daemon goes on serving.
+  TempDir media;
+  RunningDaemon d(UploadDaemonSets(media.path(), {}));
+  Curl curl("http://127.0.0.1:" + std::to_string(d.port));
+  const long long length = 3 << 20;
+  const std::string upload = curl.Create(length);
+  CheckError(
+      curl("PATCH", upload, {kResumable, kOctets, "Upload-Offset: 0", "Transfer-Encoding: chunked"},
+           std::string(8 << 20, 'x')),
+      413);
+  const CurlReply head = curl("HEAD", upload, {kResumable});
+  INFO(head.raw);
+  CHECK(head.status == 200);
+  REQUIRE(head.headers.count("upload-offset") == 1);
+  CHECK(std::stoll(head.headers.at("upload-offset")) <= length);
+  const std::string other = curl.Create(10);
+  CHECK(curl("PATCH", other, {kResumable, kOctets, "Upload-Offset: 0"}, "0123456789").status ==
+        204);
+}
+
 }  // namespace sg::test

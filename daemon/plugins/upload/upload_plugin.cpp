@@ -404,8 +404,10 @@ Result<void> FinishUpload(Shared& s, StagedObject& staged, const Record& record,
 // ---- Receiving a body --------------------------------------------------------------------------
 
 // One request's body on its way into an upload (a PATCH, or a POST with creation-with-upload):
-// read on the I/O thread in pieces, gathered up to kWriteBatch, written on the blocking pool;
-// the next piece is asked for only once the last is written, so a fast client never fills memory.
+// read on the I/O thread in pieces, gathered up to kWriteBatch, written on the blocking pool.
+// Reading goes on while a batch is written; with one batch written and the next one full, it
+// waits, so a fast client never fills memory (two batches at most) and the socket's window
+// closes on it.
 class Transfer : public std::enable_shared_from_this<Transfer> {
  public:
   struct Params {
@@ -444,36 +446,88 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   }
 
  private:
+  // What the reading side hands the writing side: a batch of bytes, the body's last or not, or
+  // the error that ended the body (with the bytes read before it).
+  struct Batch {
+    std::string bytes;
+    bool last = false;
+    std::optional<Error> error;
+  };
+
+  // The reading side: on the I/O thread (or the pool's, resuming after a wait).
   void Pump() {
     body_->Read([self = shared_from_this()](Result<HttpBodyChunk> chunk) {
-      if (!chunk) {
-        self->Submit([self, error = chunk.error()] { self->Interrupted(error); });
-        return;
-      }
-      self->buffer_ += chunk->data;
-      const bool last = chunk->last;
-      if (!last && self->buffer_.size() < kWriteBatch) {
-        self->Pump();
-        return;
-      }
-      self->Submit([self, last] { self->Write(last); });
+      if (!chunk) return self->Hand({std::move(self->reading_), false, chunk.error()});
+      self->reading_ += chunk->data;
+      if (!chunk->last && self->reading_.size() < kWriteBatch) return self->Pump();
+      self->Hand({std::move(self->reading_), chunk->last, std::nullopt});
     });
   }
 
-  void Submit(std::function<void()> work) {
-    if (!s_->blocking->Submit(std::move(work))) {
-      // The pool refused: keep what was synced, say so.
-      s_->Failed(Reason::kOverloaded);
-      (void)staged_->Rollback();
-      Answer(TusError(503, "unavailable",
-                      "the daemon is overloaded: its queue of blocking work is full "
-                      "(daemon.blocking_queue)",
-                      "HEAD the upload for its offset and resume shortly"));
+  // Gives a batch to the writing side: at once when it is idle, reading on meanwhile; after the
+  // batch it is writing when it is not, reading paused until then.
+  void Hand(Batch batch) {
+    {
+      std::lock_guard lock(mutex_);
+      reading_ = std::move(spare_);  // the capacity of a batch written before, if any
+      spare_ = {};
+      if (answered_) return;  // answered already (an error while reading on): nothing to do
+      if (writing_) {
+        waiting_ = std::move(batch);
+        return;
+      }
+      writing_ = true;
+    }
+    const bool read_on = !batch.last && !batch.error;
+    if (!Submit(std::move(batch))) return;
+    if (read_on) Pump();
+  }
+
+  bool Submit(Batch batch) {
+    auto work = [self = shared_from_this(), batch = std::move(batch)]() mutable {
+      self->Write(std::move(batch));
+    };
+    if (s_->blocking->Submit(std::move(work))) return true;
+    // The pool refused: keep what was synced, say so.
+    {
+      std::lock_guard lock(mutex_);
+      writing_ = false;
+    }
+    s_->Failed(Reason::kOverloaded);
+    (void)staged_->Rollback();
+    Answer(TusError(503, "unavailable",
+                    "the daemon is overloaded: its queue of blocking work is full "
+                    "(daemon.blocking_queue)",
+                    "HEAD the upload for its offset and resume shortly"));
+    return false;
+  }
+
+  // The writing side, on the blocking pool: one batch at a time, in the order read.
+  void Write(Batch batch) {
+    for (;;) {
+      if (batch.error) return Interrupted(*batch.error, batch.bytes);
+      if (!Store(batch.bytes)) return;
+      if (batch.last) return Complete();
+      batch.bytes.clear();
+      std::optional<Batch> next;
+      {
+        std::lock_guard lock(mutex_);
+        spare_ = std::move(batch.bytes);
+        if (!waiting_) {
+          writing_ = false;
+          return;
+        }
+        next = std::move(waiting_);
+        waiting_.reset();
+      }
+      batch = std::move(*next);
+      if (!batch.last && !batch.error) Pump();  // reading was paused for this batch
     }
   }
 
-  void Write(bool last) {
-    std::string_view bytes = buffer_;
+  // Appends a batch and syncs every upload.sync_every; false once it answered (a storage error,
+  // a body past Upload-Length).
+  bool Store(std::string_view bytes) {
     bool overflow = false;
     if (record_.length) {
       const uint64_t room = *record_.length - staged_->appended();
@@ -488,11 +542,11 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
       s_->logger->error(log::With(
           "Could not write an upload's bytes",
           {{"upload", p_.id}, {"error", wrote.error().message}, {"request_id", p_.request_id}}));
-      return Answer(StorageError(wrote.error()));
+      Answer(StorageError(wrote.error()));
+      return false;
     }
     if (p_.checksum) p_.checksum->digest->Update(bytes);
     since_sync_ += bytes.size();
-    buffer_.clear();
     if (overflow) {
       // Nothing past Upload-Length is stored; the bytes before it count unless a checksum
       // covers the whole body, which cannot match any more.
@@ -500,19 +554,23 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
       if (p_.checksum) {
         (void)staged_->Rollback();
       } else if (auto kept = Keep(); !kept) {
-        return Answer(StorageError(kept.error()));
+        Answer(StorageError(kept.error()));
+        return false;
       }
-      return Answer(TusError(413, "too_large",
-                             fmt::format("the body runs past Upload-Length ({} bytes); nothing "
-                                         "past it was stored",
-                                         *record_.length),
-                             "send at most Upload-Length minus Upload-Offset bytes"));
+      Answer(TusError(413, "too_large",
+                      fmt::format("the body runs past Upload-Length ({} bytes); nothing "
+                                  "past it was stored",
+                                  *record_.length),
+                      "send at most Upload-Length minus Upload-Offset bytes"));
+      return false;
     }
     if (!p_.checksum && since_sync_ >= s_->settings.sync_every) {
-      if (auto kept = Keep(); !kept) return Answer(StorageError(kept.error()));
+      if (auto kept = Keep(); !kept) {
+        Answer(StorageError(kept.error()));
+        return false;
+      }
     }
-    if (!last) return Pump();
-    Complete();
+    return true;
   }
 
   // Syncs what was appended: from now on it survives a crash, and HEAD reports it.
@@ -577,19 +635,19 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   }
 
   // The body ended early: the client left, stalled past the read timeout, or broke a limit.
-  void Interrupted(const Error& error) {
+  // `arrived`: what was read after the last batch.
+  void Interrupted(const Error& error, std::string_view arrived) {
     const bool gone = error.code == ErrorCode::kUnavailable;
     const bool stalled = error.code == ErrorCode::kTimeout;
     s_->Failed(gone ? Reason::kClientGone : stalled ? Reason::kStalled : Reason::kBadRequest);
     // What arrived counts (the client resumes from it), unless a checksum was to vouch for it.
-    if (!buffer_.empty() && !p_.checksum) {
-      std::string_view bytes = buffer_;
+    if (!arrived.empty() && !p_.checksum) {
+      std::string_view bytes = arrived;
       if (record_.length) {
         bytes = bytes.substr(
             0, std::min<uint64_t>(bytes.size(), *record_.length - staged_->appended()));
       }
       if (staged_->Append(bytes)) since_sync_ += bytes.size();
-      buffer_.clear();
     }
     if (p_.checksum) {
       (void)staged_->Rollback();
@@ -627,8 +685,11 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   }
 
   void Answer(HttpResponse res) {
-    if (answered_) return;
-    answered_ = true;
+    {
+      std::lock_guard lock(mutex_);
+      if (answered_) return;
+      answered_ = true;
+    }
     Let();
     s_->Answered(p_.method, res.status);
     responder_->Send(std::move(res));
@@ -641,8 +702,12 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   std::shared_ptr<HttpBodyReader> body_;
   std::shared_ptr<HttpResponder> responder_;
   const uint64_t start_offset_;
-  std::string buffer_;       // bytes read, not yet written
-  uint64_t since_sync_ = 0;  // bytes appended since the last sync
+  std::string reading_;           // the reading side's batch, being gathered
+  uint64_t since_sync_ = 0;       // the writing side's: bytes appended since the last sync
+  std::mutex mutex_;              // guards what follows
+  bool writing_ = false;          // a batch is on the blocking pool
+  std::optional<Batch> waiting_;  // the next, full, batch; reading waits for it to go
+  std::string spare_;             // a written batch's string, for its capacity
   bool answered_ = false;
   bool let_ = false;  // the hold and the slot are released
 };
