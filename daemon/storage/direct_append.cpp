@@ -41,14 +41,16 @@ Result<void> DirectAppender::Append(std::string_view bytes) {
     bytes.remove_prefix(n);
     if (length_ == kBuffer) {
       if (auto wrote = WriteDirect(kBuffer); !wrote) return wrote;
+      if (direct_fd_ < 0) return Append(bytes);  // fell back: the rest through the page cache
     }
   }
   return {};
 }
 
 Result<void> DirectAppender::Flush() {
-  if (direct_fd_ < 0 || !buffer_) return {};
-  if (const size_t whole = length_ - length_ % kAlign; whole > 0) {
+  if (!buffer_) return {};
+  // (A buffer after the fallback holds what its own write failed to write: it goes again.)
+  if (const size_t whole = length_ - length_ % kAlign; direct_fd_ >= 0 && whole > 0) {
     if (auto wrote = WriteDirect(whole); !wrote) return wrote;
   }
   if (buffer_ && length_ > 0) {
@@ -131,6 +133,7 @@ Result<void> DirectAppender::WriteBuffered(const char* data, size_t count, uint6
     const ssize_t n = ::pwrite(fd_, data, count, static_cast<off_t>(at));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoError(errno, "local storage: write " + name_);
+    if (n == 0) return Fail(ErrorCode::kIo, "local storage: write " + name_ + " wrote nothing");
     data += n;
     count -= static_cast<size_t>(n);
     at += static_cast<uint64_t>(n);

@@ -406,8 +406,8 @@ Result<void> FinishUpload(Shared& s, StagedObject& staged, const Record& record,
 // One request's body on its way into an upload (a PATCH, or a POST with creation-with-upload):
 // read on the I/O thread in pieces, gathered up to kWriteBatch, written on the blocking pool.
 // Reading goes on while a batch is written; with one batch written and the next one full, it
-// waits, so a fast client never fills memory (two batches at most) and the socket's window
-// closes on it.
+// waits, so a fast client never fills memory (two batches and a spare string at most) and the
+// socket's window closes on it.
 class Transfer : public std::enable_shared_from_this<Transfer> {
  public:
   struct Params {
@@ -478,6 +478,13 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
       }
       writing_ = true;
     }
+    Dispatch(std::move(batch));
+  }
+
+  // Sends a batch to the blocking pool (writing_ is set), and reads on unless it ends the body.
+  // Each batch is a task of its own, so that a fast upload does not keep a pool thread from
+  // other work for its whole length.
+  void Dispatch(Batch batch) {
     const bool read_on = !batch.last && !batch.error;
     if (!Submit(std::move(batch))) return;
     if (read_on) Pump();
@@ -502,27 +509,25 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
     return false;
   }
 
-  // The writing side, on the blocking pool: one batch at a time, in the order read.
+  // The writing side, on the blocking pool: one batch at a time, in the order read; then the
+  // batch that waited, if one did (reading was paused for it).
   void Write(Batch batch) {
-    for (;;) {
-      if (batch.error) return Interrupted(*batch.error, batch.bytes);
-      if (!Store(batch.bytes)) return;
-      if (batch.last) return Complete();
-      batch.bytes.clear();
-      std::optional<Batch> next;
-      {
-        std::lock_guard lock(mutex_);
-        spare_ = std::move(batch.bytes);
-        if (!waiting_) {
-          writing_ = false;
-          return;
-        }
-        next = std::move(waiting_);
-        waiting_.reset();
+    if (batch.error) return Interrupted(*batch.error, batch.bytes);
+    if (!Store(batch.bytes)) return;
+    if (batch.last) return Complete();
+    batch.bytes.clear();
+    std::optional<Batch> next;
+    {
+      std::lock_guard lock(mutex_);
+      spare_ = std::move(batch.bytes);
+      if (!waiting_) {
+        writing_ = false;
+        return;
       }
-      batch = std::move(*next);
-      if (!batch.last && !batch.error) Pump();  // reading was paused for this batch
+      next = std::move(waiting_);
+      waiting_.reset();
     }
+    Dispatch(std::move(*next));
   }
 
   // Appends a batch and syncs every upload.sync_every; false once it answered (a storage error,

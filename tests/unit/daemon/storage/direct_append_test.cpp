@@ -6,7 +6,10 @@
 
 #include <catch2/catch.hpp>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/support/process.h"
@@ -138,6 +141,47 @@ TEST_CASE("an appender whose file cannot be opened again writes through the page
   REQUIRE(appender.Flush());
   ::close(fd);
   CHECK(Contents(path) == "abc");
+}
+
+TEST_CASE("a direct write cut short by the file size limit fails plainly and keeps what fit",
+          "[storage]") {
+  TempDir dir;
+  if (!TakesDirect(dir.path())) {
+    WARN("the temporary folder's filesystem refuses O_DIRECT: no direct write to cut short");
+    return;
+  }
+  const std::string path = dir.path() + "/staged.data";
+  std::string bytes(3 * DirectAppender::kBuffer, '\0');
+  std::mt19937_64 random(7);
+  for (auto& c : bytes) c = static_cast<char>(random());
+  // A file size limit that is not block-aligned: the second buffer's direct write is cut to an
+  // unaligned length (ext4 writes it through the page cache, other filesystems refuse it with
+  // EINVAL); either way the appender falls back to the page cache with the rest of the bytes,
+  // which stop at the limit (EFBIG).
+  const rlim_t cap = DirectAppender::kBuffer + DirectAppender::kBuffer / 2 + 100;
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{cap, cap};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) _exit(3);
+    DirectAppender appender(fd, path, 0, true);
+    if (!appender.direct()) _exit(4);
+    const bool appended = static_cast<bool>(appender.Append(bytes));
+    const bool flushed = static_cast<bool>(appender.Flush());
+    _exit(appended || flushed ? 5 : 0);  // both must fail: the bytes do not fit
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));  // no crash
+  CHECK(WEXITSTATUS(status) == 0);
+  // What was written is the bytes' beginning, in order.
+  const std::string got = Contents(path);
+  CHECK(got.size() <= cap);
+  CHECK(got.size() >= DirectAppender::kBuffer);
+  CHECK(got == bytes.substr(0, got.size()));
 }
 
 }  // namespace sg::storage
