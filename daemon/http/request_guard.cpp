@@ -15,6 +15,27 @@ std::string_view RejectReasonName(RejectReason reason) {
   return i < kNames.size() ? kNames[i] : "unknown";
 }
 
+std::string_view RejectHint(RejectReason reason) {
+  static constexpr std::array<std::string_view, static_cast<size_t>(RejectReason::kCount)> kHints =
+      {"send fewer or smaller header fields (the server takes server.max_header_bytes and "
+       "server.max_header_fields)",
+       "send a smaller body (server.max_body_bytes, or the route's own limit)",
+       "send a well-formed HTTP/1.1 request (RFC 9112)",
+       "frame the body with one Content-Length, or with Transfer-Encoding: chunked alone",
+       "send exactly one Host header with a valid host",
+       "send a target that starts with '/', or an absolute http URI",
+       "send the whole request within server.read_timeout",
+       "retry shortly: the server is at server.max_connections",
+       "retry shortly",
+       "retry; if it happens again, report it with the X-Request-ID"};
+  const auto i = static_cast<size_t>(reason);
+  return i < kHints.size() ? kHints[i] : "retry";
+}
+
+std::string BodyLimitHint(uint64_t limit) {
+  return "send a smaller body: this route takes at most " + std::to_string(limit) + " bytes";
+}
+
 namespace bhttp = boost::beast::http;
 
 namespace {

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/beast/http/parser.hpp>
@@ -30,6 +32,10 @@ enum class RejectReason : size_t {
   kCount
 };
 std::string_view RejectReasonName(RejectReason reason);
+/// What a client refused for `reason` can do next, for the "hint" of the JSON body.
+std::string_view RejectHint(RejectReason reason);
+/// The hint for a body over `limit` bytes.
+std::string BodyLimitHint(uint64_t limit);
 
 /// Why a request is refused: the status to answer (the connection then closes) and a message a
 /// client can act on.

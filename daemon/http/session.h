@@ -175,7 +175,11 @@ class BasicSession final : public SessionBase,
   void OnRead(boost::beast::error_code ec);
 
   // A request that cannot be served: answer and close, since the stream is out of step.
-  void Refuse(unsigned status, RejectReason reason, std::string_view message);
+  // The body limit of the request's route (a streaming route has its own), else the server's.
+  uint64_t BodyLimit() const;
+  // Answers `status` with the API's error shape (the hint defaults to the reason's) and closes.
+  void Refuse(unsigned status, RejectReason reason, std::string_view message,
+              std::string_view hint = {});
 
   // Reads the request line's parts and finds the route: match_ is valid while snapshot_ is held.
   void Locate();

@@ -63,9 +63,9 @@ void BasicSession<Stream>::OnHeader(boost::beast::error_code ec) {
   Locate();
   const RouteTable::Route* route = match_.route;
   const bool streaming = route != nullptr && route->streaming_handler;
-  const uint64_t limit = streaming ? route->max_body_bytes : settings_->max_body_bytes;
+  const uint64_t limit = BodyLimit();
   if (const auto length = parser_->content_length(); length && *length > limit) {
-    return Refuse(413, RejectReason::kBodyLimit, "payload too large");
+    return Refuse(413, RejectReason::kBodyLimit, "payload too large", BodyLimitHint(limit));
   }
   parser_->body_limit(limit);  // a chunked body is counted as it arrives
   const auto expect = parser_->get()[bhttp::field::expect];
@@ -123,7 +123,7 @@ void BasicSession<Stream>::OnRead(boost::beast::error_code ec) {
                                   : "request header fields too large");
   }
   if (ec == bhttp::error::body_limit) {
-    return Refuse(413, RejectReason::kBodyLimit, "payload too large");
+    return Refuse(413, RejectReason::kBodyLimit, "payload too large", BodyLimitHint(BodyLimit()));
   }
   if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length) {
     return Refuse(400, RejectReason::kFraming, "conflicting or malformed message framing");
@@ -132,7 +132,15 @@ void BasicSession<Stream>::OnRead(boost::beast::error_code ec) {
 }
 
 template <class Stream>
-void BasicSession<Stream>::Refuse(unsigned status, RejectReason reason, std::string_view message) {
+uint64_t BasicSession<Stream>::BodyLimit() const {
+  const RouteTable::Route* route = match_.route;
+  return route != nullptr && route->streaming_handler ? route->max_body_bytes
+                                                      : settings_->max_body_bytes;
+}
+
+template <class Stream>
+void BasicSession<Stream>::Refuse(unsigned status, RejectReason reason, std::string_view message,
+                                  std::string_view hint) {
   env_.rejects->Add(reason);
   if (worker_.ShouldWarn(remote_, reason)) {
     env_.logger->warn(
@@ -145,8 +153,12 @@ void BasicSession<Stream>::Refuse(unsigned status, RejectReason reason, std::str
   request_id_ = NewRequestId();
   method_ = "-";
   path_ = "-";
-  Respond(status, "{\"error\":" + JsonString(message) + "}", false, {},
-          env_.routes->UnmatchedStats());
+  // The shape of every error the API answers: what went wrong, a stable code, what to do next.
+  Respond(status,
+          fmt::format(R"({{"error":{},"code":{},"hint":{}}})", JsonString(message),
+                      JsonString(RejectReasonName(reason)),
+                      JsonString(hint.empty() ? RejectHint(reason) : hint)),
+          false, {}, env_.routes->UnmatchedStats());
   DoWrite();
 }
 

@@ -162,6 +162,15 @@ TEST_CASE("hostile 1b: server.max_header_bytes stops below what Beast can store"
   const std::string reply = Exchange(
       d.port, "GET /health HTTP/1.1\r\nHost: x\r\nX: " + std::string(65534, 'a') + "\r\n\r\n");
   CHECK(FirstStatus(reply) == 431);
+  // Every refusal has the API's error shape: what went wrong, a code, what to do next.
+  CHECK(Contains(reply, R"("code":"header_limit")"));
+  CHECK(Contains(reply, "server.max_header_bytes"));
+  // A body announced past the limit is refused before it is read, saying the limit.
+  const std::string large =
+      Exchange(d.port, "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n");
+  CHECK(FirstStatus(large) == 413);
+  CHECK(Contains(large, R"("code":"body_limit")"));
+  CHECK(Contains(large, "at most 10485760 bytes"));
   CHECK(Healthy(d.port));
 }
 
