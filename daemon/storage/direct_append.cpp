@@ -1,5 +1,6 @@
 #include "daemon/storage/direct_append.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -16,17 +17,18 @@ namespace sg::storage {
 // to the system at once (from malloc, freed megabytes stayed in the threads' arenas).
 void DirectAppender::Free::operator()(char* p) const { ::munmap(p, kBuffer); }
 
-DirectAppender::DirectAppender(int fd, const std::string& path, uint64_t end, bool direct)
-    : fd_(fd), name_(path), start_(end), loaded_(end % kAlign == 0) {
-  if (direct) direct_fd_ = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
-}
+DirectAppender::DirectAppender(int fd, const std::string& path, uint64_t end)
+    : fd_(fd),
+      direct_fd_(::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW)),
+      name_(path),
+      start_(end) {}
 
 DirectAppender::~DirectAppender() {
   if (direct_fd_ >= 0) ::close(direct_fd_);
 }
 
 Result<void> DirectAppender::Append(std::string_view bytes) {
-  if (direct_fd_ >= 0 && (!buffer_ || !loaded_)) {
+  if (direct_fd_ >= 0 && !buffer_) {
     if (auto tail = LoadTail(); !tail) return tail.error();
   }
   if (direct_fd_ < 0) {
@@ -56,29 +58,23 @@ Result<void> DirectAppender::Flush() {
   if (buffer_ && length_ > 0) {
     if (auto wrote = WriteBuffered(buffer_.get(), length_, start_); !wrote) return wrote;
   }
-  Release(end());
+  Reset(end());
   return {};
 }
 
-void DirectAppender::Reset(uint64_t end) { Release(end); }
-
-void DirectAppender::Release(uint64_t end) {
+void DirectAppender::Reset(uint64_t end) {
   buffer_.reset();
   start_ = end;
   length_ = 0;
-  loaded_ = end % kAlign == 0;
 }
 
-// Makes the buffer start at the block holding end(), with that block's bytes before end() read
-// back from the file, so that its next write covers whole blocks.
+// Maps the buffer and makes it start at the block holding end(), with that block's bytes before
+// end() read back from the file, so that its next write covers whole blocks.
 Result<void> DirectAppender::LoadTail() {
-  if (!buffer_) {
-    void* memory =
-        ::mmap(nullptr, kBuffer, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) return FallBack();
-    buffer_.reset(static_cast<char*>(memory));
-  }
-  if (loaded_) return {};
+  void* memory =
+      ::mmap(nullptr, kBuffer, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return FallBack();
+  buffer_.reset(static_cast<char*>(memory));
   const uint64_t block = start_ - start_ % kAlign;
   const size_t tail = static_cast<size_t>(start_ - block);
   size_t got = 0;
@@ -91,7 +87,6 @@ Result<void> DirectAppender::LoadTail() {
   }
   start_ = block;
   length_ = tail;
-  loaded_ = true;
   return {};
 }
 
@@ -103,29 +98,25 @@ Result<void> DirectAppender::WriteDirect(size_t count) {
     const ssize_t n =
         ::pwrite(direct_fd_, buffer_.get() + done, count - done, static_cast<off_t>(start_ + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EINVAL) {
-      // The filesystem or the disk refuses this alignment after all: the page cache, for good.
-      std::memmove(buffer_.get(), buffer_.get() + done, length_ - done);
-      start_ += done;
-      length_ -= done;
-      return FallBack();
-    }
-    if (n < 0) return ErrnoError(errno, "local storage: write " + name_);
-    if (n == 0 || static_cast<size_t>(n) % kAlign != 0) {
-      // A short write that leaves the next one unaligned (a disk nearly full): the rest through
-      // the page cache, which says why if it fails.
-      done += static_cast<size_t>(n);
-      std::memmove(buffer_.get(), buffer_.get() + done, length_ - done);
-      start_ += done;
-      length_ -= done;
+    if (n < 0 && errno != EINVAL) return ErrnoError(errno, "local storage: write " + name_);
+    if (n <= 0 || static_cast<size_t>(n) % kAlign != 0) {
+      // The filesystem or the disk refuses this alignment after all (EINVAL), or a short write
+      // leaves the next one unaligned (a disk nearly full): the rest through the page cache, for
+      // good, which says why if it fails.
+      Consume(done + static_cast<size_t>(std::max<ssize_t>(n, 0)));
       return FallBack();
     }
     done += static_cast<size_t>(n);
   }
+  Consume(count);
+  return {};
+}
+
+// The buffer's first `count` bytes are in the file: what follows them moves to the front.
+void DirectAppender::Consume(size_t count) {
   std::memmove(buffer_.get(), buffer_.get() + count, length_ - count);
   start_ += count;
   length_ -= count;
-  return {};
 }
 
 Result<void> DirectAppender::WriteBuffered(const char* data, size_t count, uint64_t at) {
@@ -148,7 +139,7 @@ Result<void> DirectAppender::FallBack() {
   if (buffer_ && length_ > 0) {
     if (auto wrote = WriteBuffered(buffer_.get(), length_, start_); !wrote) return wrote;
   }
-  Release(end());
+  Reset(end());
   return {};
 }
 

@@ -25,8 +25,8 @@ class DirectAppender {
   static constexpr size_t kAlign = 4096;
 
   /// `fd`: the file, open for reading and writing (kept by the caller, who syncs and truncates
-  /// it); `path` opens it a second time with O_DIRECT when `direct`. `end`: where appends start.
-  DirectAppender(int fd, const std::string& path, uint64_t end, bool direct);
+  /// it); `path` opens it a second time with O_DIRECT. `end`: where appends start.
+  DirectAppender(int fd, const std::string& path, uint64_t end);
   ~DirectAppender();
   DirectAppender(const DirectAppender&) = delete;
   DirectAppender& operator=(const DirectAppender&) = delete;
@@ -35,7 +35,7 @@ class DirectAppender {
   Result<void> Append(std::string_view bytes);
   /// Writes every appended byte to the file and lets the buffer go (an idle upload holds none).
   Result<void> Flush();
-  /// Forgets what was appended past `end` (the caller truncated the file there).
+  /// Forgets what was appended past `end` (the caller truncated the file there), and the buffer.
   void Reset(uint64_t end);
 
   uint64_t end() const { return start_ + length_; }
@@ -44,10 +44,10 @@ class DirectAppender {
 
  private:
   Result<void> WriteDirect(size_t count);
+  void Consume(size_t count);
   Result<void> WriteBuffered(const char* data, size_t count, uint64_t at);
   Result<void> LoadTail();
   Result<void> FallBack();
-  void Release(uint64_t end);
 
   const int fd_;
   int direct_fd_ = -1;
@@ -55,10 +55,10 @@ class DirectAppender {
   struct Free {
     void operator()(char* p) const;
   };
+  // While mapped, it starts at an aligned offset with the file's bytes from there (LoadTail).
   std::unique_ptr<char, Free> buffer_;
-  uint64_t start_ = 0;  // the file offset of buffer_[0]; aligned once the tail is loaded
+  uint64_t start_ = 0;  // the file offset of buffer_[0]; end() while there is no buffer
   size_t length_ = 0;   // bytes in the buffer
-  bool loaded_ = true;  // the buffer starts at an aligned offset with the file's bytes before end
 };
 
 }  // namespace sg::storage

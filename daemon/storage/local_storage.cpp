@@ -445,9 +445,8 @@ class LocalStaged final : public StagedObject {
         id_(std::move(id)),
         fd_(fd),
         size_(size),
-        appended_(size),
         meta_(std::move(meta)),
-        writer_(fd, dir_ + "/" + id_ + ".data", size, /*direct=*/true) {}
+        writer_(fd, dir_ + "/" + id_ + ".data", size) {}
   ~LocalStaged() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -456,26 +455,25 @@ class LocalStaged final : public StagedObject {
 
   const std::string& id() const override { return id_; }
   uint64_t size() const override { return size_; }
-  uint64_t appended() const override { return appended_; }
+  uint64_t appended() const override { return writer_.end(); }
   const std::string& meta() const override { return meta_; }
 
   Result<void> Append(std::string_view bytes) override {
     if (fd_ < 0) return Spent();
-    auto wrote = writer_.Append(bytes);
-    appended_ = writer_.end();
-    return wrote;
+    return writer_.Append(bytes);
   }
 
   Result<void> Sync(std::optional<std::string> meta) override {
     if (fd_ < 0) return Spent();
-    if (appended_ == size_ && !meta) return {};
+    const uint64_t appended = writer_.end();
+    if (appended == size_ && !meta) return {};
     if (auto flushed = writer_.Flush(); !flushed) return flushed;
-    if (appended_ != size_ && ::fdatasync(fd_) != 0) {
+    if (appended != size_ && ::fdatasync(fd_) != 0) {
       return ErrnoError(errno, fmt::format("local storage: fdatasync staged '{}'", id_));
     }
     const std::string& next_meta = meta ? *meta : meta_;
-    if (auto wrote = WriteMeta(dir_, id_, appended_, next_meta); !wrote) return wrote;
-    size_ = appended_;
+    if (auto wrote = WriteMeta(dir_, id_, appended, next_meta); !wrote) return wrote;
+    size_ = appended;
     if (meta) meta_ = std::move(*meta);
     return {};
   }
@@ -485,7 +483,6 @@ class LocalStaged final : public StagedObject {
     if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
       return ErrnoError(errno, fmt::format("local storage: truncate staged '{}'", id_));
     }
-    appended_ = size_;
     writer_.Reset(size_);
     return {};
   }
@@ -528,10 +525,10 @@ class LocalStaged final : public StagedObject {
   const std::string dir_;
   const std::string id_;
   int fd_ = -1;
-  uint64_t size_ = 0;      // kept: fsynced and recorded in the .meta file
-  uint64_t appended_ = 0;  // written
+  uint64_t size_ = 0;  // kept: fsynced and recorded in the .meta file
   std::string meta_;
-  // Appends go past the page cache: an upload is not read again before its commit.
+  // Appends go past the page cache: an upload is not read again before its commit. Its end() is
+  // what was appended.
   DirectAppender writer_;
 };
 

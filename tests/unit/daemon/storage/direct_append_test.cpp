@@ -51,7 +51,7 @@ void Exercise(const std::string& folder, bool expect_direct) {
   const std::string path = folder + "/staged.data";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   REQUIRE(fd >= 0);
-  auto appender = std::make_unique<DirectAppender>(fd, path, 0, true);
+  auto appender = std::make_unique<DirectAppender>(fd, path, 0);
   std::mt19937_64 random(20261202);
   std::string expected;  // what the file holds after the next Flush
   uint64_t flushed = 0;  // what a Reset may go back to
@@ -92,7 +92,7 @@ void Exercise(const std::string& folder, bool expect_direct) {
         ::close(fd);
         fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
         REQUIRE(fd >= 0);
-        appender = std::make_unique<DirectAppender>(fd, path, flushed, true);
+        appender = std::make_unique<DirectAppender>(fd, path, flushed);
         break;
       default:
         break;
@@ -135,7 +135,7 @@ TEST_CASE("an appender whose file cannot be opened again writes through the page
   const std::string path = dir.path() + "/staged.data";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   REQUIRE(fd >= 0);
-  DirectAppender appender(fd, dir.path() + "/not-there", 0, true);
+  DirectAppender appender(fd, dir.path() + "/not-there", 0);
   CHECK_FALSE(appender.direct());
   REQUIRE(appender.Append("abc"));
   REQUIRE(appender.Flush());
@@ -167,7 +167,7 @@ TEST_CASE("a direct write cut short by the file size limit fails plainly and kee
     setrlimit(RLIMIT_FSIZE, &limit);
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) _exit(3);
-    DirectAppender appender(fd, path, 0, true);
+    DirectAppender appender(fd, path, 0);
     if (!appender.direct()) _exit(4);
     const bool appended = static_cast<bool>(appender.Append(bytes));
     const bool flushed = static_cast<bool>(appender.Flush());
