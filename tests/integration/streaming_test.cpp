@@ -348,7 +348,11 @@ TEST_CASE("hls.js and dash.js play the video in headless chromium", "[streaming]
       std::exit(77);
     }
     REQUIRE(played.exit_code == 0);
-    const auto verdict = json::parse(played.out.substr(played.out.rfind('{')));
+    // The verdict is the last line (play.mjs prints one JSON line); an error's message inside it
+    // may hold braces of its own, so the line, not the last '{'.
+    std::string out = played.out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    const auto verdict = json::parse(out.substr(out.rfind('\n') + 1));
     CHECK(verdict["ok"] == true);
     CHECK(verdict["currentTime"].get<double>() >= 3);
     CHECK(UnexpectedPlayerErrors(verdict["errors"]).empty());
