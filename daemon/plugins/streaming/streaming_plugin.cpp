@@ -205,29 +205,44 @@ struct Cached {
   std::string_view bytes;
 };
 
+// "sg2\n" ETAG "\n" MODIFIED "\n" PADDING "\n" BYTES. A value large enough to be held in a file
+// of its own (SharedBytes) is padded with spaces so that its bytes start on a page: sendfile from
+// a page-aligned offset moves whole pages, where from the header's end each page went out as
+// two pieces, twice the pipe buffers and socket fragments (a 1 MiB segment from S3 ran at
+// 0.8x the local file's rate).
 std::string EncodeCached(const ObjectInfo& info, const std::string& bytes) {
+  constexpr size_t kPage = 4096;
   const auto modified = std::chrono::system_clock::to_time_t(info.modified);
-  return fmt::format("sg1\n{}\n{}\n", info.etag, static_cast<int64_t>(modified)) + bytes;
+  std::string out = fmt::format("sg2\n{}\n{}\n", info.etag, static_cast<int64_t>(modified));
+  size_t pad = 0;
+  if (bytes.size() >= SharedBytes::kFileThreshold) pad = (kPage - (out.size() + 1) % kPage) % kPage;
+  out.reserve(out.size() + pad + 1 + bytes.size());
+  out.append(pad, ' ');
+  out += '\n';
+  out += bytes;
+  return out;
 }
 
 std::optional<Cached> DecodeCached(std::shared_ptr<const SharedBytes> whole) {
   if (whole == nullptr) return std::nullopt;
   const std::string_view text = whole->view();
-  if (text.rfind("sg1\n", 0) != 0) return std::nullopt;
+  if (text.rfind("sg2\n", 0) != 0) return std::nullopt;
   const size_t a = text.find('\n', 4);
   if (a == std::string_view::npos) return std::nullopt;
   const size_t b = text.find('\n', a + 1);
   if (b == std::string_view::npos) return std::nullopt;
-  Cached c;
-  c.etag = std::string(text.substr(4, a - 4));
+  const size_t c = text.find('\n', b + 1);
+  if (c == std::string_view::npos) return std::nullopt;
+  Cached out;
+  out.etag = std::string(text.substr(4, a - 4));
   const std::string_view number = text.substr(a + 1, b - a - 1);
   int64_t modified = 0;
   const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), modified);
   if (ec != std::errc() || end != number.data() + number.size()) return std::nullopt;
-  c.modified = static_cast<std::time_t>(modified);
-  c.bytes = text.substr(b + 1);
-  c.whole = std::move(whole);
-  return c;
+  out.modified = static_cast<std::time_t>(modified);
+  out.bytes = text.substr(c + 1);
+  out.whole = std::move(whole);
+  return out;
 }
 
 // A range of a large remote object, read a megabyte at a time on the blocking pool.
@@ -523,7 +538,9 @@ class StreamingPlugin final : public Plugin {
     return FromRemote(shared, key, kind, cache_control, *headers, DecodeCached(std::move(peeked)));
   }
 
-  static std::string CacheKey(const std::string& key) { return "streaming:" + key; }
+  // The cache key of an object: versioned with the encoding (EncodeCached), so that processes of
+  // two releases sharing a Redis cache during an upgrade never read each other's values.
+  static std::string CacheKey(const std::string& key) { return "streaming:2:" + key; }
 
   // How long a playlist or manifest stays cached: its max-age, at least a second.
   static std::chrono::milliseconds PlaylistTtl(const Shared& s) {
