@@ -3,7 +3,10 @@
 // connections against each in turn: by the monolith (one process), by the metadata and streaming
 // services directly (their own ports), and through the gateway to them. GET /api/v1/videos (a
 // small JSON answer from the catalogue) and a 1 MiB segment. Beside the rates, the CPU each
-// process spent per answer, which the two shared cores do not blur.
+// process spent per answer, which the two shared cores do not blur. For reference, nginx as a
+// reverse proxy in front of the same two services (kept-alive upstream connections, no
+// buffering, as many workers as the gateway has I/O threads): what a proxy costs on this machine
+// whoever writes it.
 //
 //   bench_proxy [SECONDS] [CONNECTIONS]     (defaults 8 32)
 #include <filesystem>
@@ -56,6 +59,15 @@ double CpuSeconds(pid_t pid) {
   double stime = 0;
   fields >> utime >> stime;
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// A process and its children (nginx's master and workers), from /proc/PID/task/PID/children.
+std::vector<pid_t> WithChildren(pid_t pid) {
+  std::vector<pid_t> out = {pid};
+  std::ifstream in(fmt::format("/proc/{0}/task/{0}/children", pid));
+  pid_t child = 0;
+  while (in >> child) out.push_back(child);
+  return out;
 }
 
 // What a run cost in CPU: microseconds per answer, of each process named.
@@ -141,9 +153,11 @@ int Bench(int argc, char** argv) {
   };
   struct Row {
     std::string label;
-    Cost monolith, direct, gateway;  // CPU: the monolith; the service; the gateway, the service
+    // CPU: the monolith; the service; the gateway, the service; nginx's processes, the service
+    Cost monolith, direct, gateway, nginx;
   };
-  std::vector<Row> rows = {{"GET /api/v1/videos", {}, {}, {}}, {"1 MiB segment", {}, {}, {}}};
+  std::vector<Row> rows = {{"GET /api/v1/videos", {}, {}, {}, {}},
+                           {"1 MiB segment", {}, {}, {}, {}}};
   {
     sg::test::TempDir run_dir;
     auto sets = common;
@@ -187,10 +201,42 @@ int Bench(int argc, char** argv) {
     std::cerr << "bench_proxy: the gateway does not route to the services\n";
     return 1;
   }
+  // nginx in front of the same services, as the reference proxy.
+  const uint16_t ng = sg::test::FreePort();
+  const std::string conf = dir.Write(
+      "nginx.conf",
+      fmt::format(
+          "user root root;\nworker_processes {0};\npid {1}/nginx.pid;\nerror_log {1}/error.log;\n"
+          "events {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n"
+          "  client_body_temp_path {1}/body;\n  proxy_temp_path {1}/proxy;\n"
+          "  upstream metadata {{ server 127.0.0.1:{3}; keepalive 64; }}\n"
+          "  upstream streaming {{ server 127.0.0.1:{4}; keepalive 64; }}\n"
+          "  proxy_http_version 1.1;\n  proxy_set_header Connection \"\";\n"
+          "  proxy_buffering off;\n  proxy_buffer_size 64k;\n  proxy_buffers 4 64k;\n"
+          "  server {{\n    listen 127.0.0.1:{2} reuseport;\n"
+          "    location /api/ {{ proxy_pass http://metadata; }}\n"
+          "    location /videos/ {{ proxy_pass http://streaming; }}\n  }}\n}}\n",
+          std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)), dir.path(), ng, md, st));
+  sg::test::Process nginx({"/usr/sbin/nginx", "-p", dir.path(), "-e", dir.path() + "/error.log",
+                           "-c", conf, "-g", "daemon off;"},
+                          dir);
+  if (!sg::test::WaitForPort(ng, 10s)) {
+    std::cerr << "bench_proxy: nginx did not start: " << nginx.Stderr() << '\n';
+    return 1;
+  }
+  const auto with_nginx = [&](pid_t service) {
+    std::vector<pid_t> pids = WithChildren(nginx.pid());
+    pids.insert(pids.begin(), service);  // the service first, then nginx's processes
+    return pids;
+  };
   rows[0].direct = Measured(videos(md), connections, seconds, {metadata.pid()});
   rows[0].gateway = Measured(videos(gw), connections, seconds, {gateway.pid(), metadata.pid()});
+  rows[0].nginx = Measured(videos(ng), connections, seconds, with_nginx(metadata.pid()));
   rows[1].direct = Measured(segment(st), connections, seconds, {streaming.pid()});
   rows[1].gateway = Measured(segment(gw), connections, seconds, {gateway.pid(), streaming.pid()});
+  rows[1].nginx = Measured(segment(ng), connections, seconds, with_nginx(streaming.pid()));
+  nginx.Signal(SIGQUIT);
+  (void)nginx.Wait(10s);
 
   std::cout << fmt::format(
       "The gateway's proxy: wrk -t2 -c{} -d{}s --latency, access logs off; monolith = one "
@@ -208,6 +254,17 @@ int Bench(int argc, char** argv) {
         m.rps, m.p99_ms, d.rps, d.p99_ms, g.rps, g.p99_ms, d.rps > 0 ? g.rps / d.rps : 0,
         m.rps > 0 ? g.rps / m.rps : 0);
   }
+  std::cout << "The reference: nginx as the reverse proxy in front of the same services\n";
+  std::cout << fmt::format("  {:20} {:>10} {:>8} {:>11} {:>10}\n", "request", "nginx/s", "p99 ms",
+                           "nginx/direct", "gw/nginx");
+  for (const auto& row : rows) {
+    const Figures& d = row.direct.figures;
+    const Figures& g = row.gateway.figures;
+    const Figures& n = row.nginx.figures;
+    std::cout << fmt::format("  {:20} {:10.0f} {:8.2f} {:11.2f} {:10.2f}\n", row.label, n.rps,
+                             n.p99_ms, d.rps > 0 ? n.rps / d.rps : 0,
+                             n.rps > 0 ? g.rps / n.rps : 0);
+  }
   // Two cores are shared by wrk and every process: the rates say what the machine does at once,
   // the CPU per answer what each process spends, which more cores would not change.
   std::cout << "CPU per answer (us): the monolith; the service alone (direct); through the "
@@ -220,7 +277,15 @@ int Bench(int argc, char** argv) {
         "  {:20} monolith {:7.1f}  direct {:7.1f}  gateway {:7.1f} + service {:7.1f}\n", row.label,
         us(row.monolith, 0), us(row.direct, 0), us(row.gateway, 0), us(row.gateway, 1));
   }
-  std::cout << "  (aim: gateway >= 0.8x direct)\n";
+  for (const auto& row : rows) {
+    double proxy = 0;  // nginx's master and workers together
+    for (size_t i = 1; i < row.nginx.us_per_request.size(); ++i)
+      proxy += row.nginx.us_per_request[i];
+    std::cout << fmt::format("  {:20} through nginx: nginx {:7.1f} + service {:7.1f}\n", row.label,
+                             proxy,
+                             row.nginx.us_per_request.empty() ? 0.0 : row.nginx.us_per_request[0]);
+  }
+  std::cout << "  (aim: gateway >= 0.8x direct; nginx/direct is what a mature proxy gets here)\n";
   return 0;
 }
 
