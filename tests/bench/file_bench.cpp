@@ -12,6 +12,7 @@
 
 #include "daemon/http/server.h"
 #include "tests/support/http_client.h"
+#include "tests/support/nginx.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -72,23 +73,13 @@ int main(int argc, char** argv) {
   }
 
   const uint16_t nginx_port = sg::test::FreePort();
-  const std::string conf = dir.Write(
-      "nginx.conf",
-      fmt::format(
-          "user root root;\nworker_processes {0};\npid {1}/nginx.pid;\nerror_log {1}/error.log;\n"
-          "events {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n"
-          "  sendfile on;\n  tcp_nopush on;\n  client_body_temp_path {1}/body;\n"
-          "  server {{\n    listen 127.0.0.1:{2} reuseport;\n"
-          "    location /files/ {{ alias {1}/; }}\n  }}\n}}\n",
-          threads, dir.path(), nginx_port));
-  // In the foreground, so that it is this program's child and stops with it.
-  sg::test::Process nginx({"/usr/sbin/nginx", "-p", dir.path(), "-e", dir.path() + "/error.log",
-                           "-c", conf, "-g", "daemon off;"},
-                          dir);
-  if (!sg::test::WaitForPort(nginx_port, std::chrono::seconds(10))) {
-    std::cerr << "bench_file: nginx did not start: " << nginx.Stderr() << '\n';
-    return 1;
-  }
+  auto nginx = sg::test::StartNginx(dir, threads,
+                                    fmt::format("  sendfile on;\n  tcp_nopush on;\n"
+                                                "  server {{\n    listen 127.0.0.1:{0} reuseport;\n"
+                                                "    location /files/ {{ alias {1}/; }}\n  }}\n",
+                                                nginx_port, dir.path()),
+                                    nginx_port);
+  if (nginx == nullptr) return 1;
 
   std::cout << fmt::format(
       "Files with sendfile, wrk -t{} -c{} -d{}s, both servers {} workers, "
@@ -107,8 +98,8 @@ int main(int argc, char** argv) {
                              n.rps > 0 ? s.rps / n.rps : 0,
                              n.bytes_per_second > 0 ? s.bytes_per_second / n.bytes_per_second : 0);
   }
-  nginx.Signal(SIGQUIT);  // a graceful stop: the master takes its workers with it
-  (void)nginx.Wait(std::chrono::seconds(10));
+  nginx->Signal(SIGQUIT);  // a graceful stop: the master takes its workers with it
+  (void)nginx->Wait(std::chrono::seconds(10));
   server.Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   return 0;
 }

@@ -26,6 +26,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/listener_port.h"
 #include "tests/support/nats_server.h"
+#include "tests/support/nginx.h"
 #include "tests/support/notify_socket.h"
 #include "tests/support/process.h"
 #include "tests/support/tools.h"
@@ -203,29 +204,20 @@ int Bench(int argc, char** argv) {
   }
   // nginx in front of the same services, as the reference proxy.
   const uint16_t ng = sg::test::FreePort();
-  const std::string conf = dir.Write(
-      "nginx.conf",
-      fmt::format(
-          "user root root;\nworker_processes {0};\npid {1}/nginx.pid;\nerror_log {1}/error.log;\n"
-          "events {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n"
-          "  client_body_temp_path {1}/body;\n  proxy_temp_path {1}/proxy;\n"
-          "  upstream metadata {{ server 127.0.0.1:{3}; keepalive 64; }}\n"
-          "  upstream streaming {{ server 127.0.0.1:{4}; keepalive 64; }}\n"
-          "  proxy_http_version 1.1;\n  proxy_set_header Connection \"\";\n"
-          "  proxy_buffering off;\n  proxy_buffer_size 64k;\n  proxy_buffers 4 64k;\n"
-          "  server {{\n    listen 127.0.0.1:{2} reuseport;\n"
-          "    location /api/ {{ proxy_pass http://metadata; }}\n"
-          "    location /videos/ {{ proxy_pass http://streaming; }}\n  }}\n}}\n",
-          std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)), dir.path(), ng, md, st));
-  sg::test::Process nginx({"/usr/sbin/nginx", "-p", dir.path(), "-e", dir.path() + "/error.log",
-                           "-c", conf, "-g", "daemon off;"},
-                          dir);
-  if (!sg::test::WaitForPort(ng, 10s)) {
-    std::cerr << "bench_proxy: nginx did not start: " << nginx.Stderr() << '\n';
-    return 1;
-  }
+  auto nginx = sg::test::StartNginx(
+      dir, std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)),
+      fmt::format("  upstream metadata {{ server 127.0.0.1:{1}; keepalive 64; }}\n"
+                  "  upstream streaming {{ server 127.0.0.1:{2}; keepalive 64; }}\n"
+                  "  proxy_http_version 1.1;\n  proxy_set_header Connection \"\";\n"
+                  "  proxy_buffering off;\n  proxy_buffer_size 64k;\n  proxy_buffers 4 64k;\n"
+                  "  server {{\n    listen 127.0.0.1:{0} reuseport;\n"
+                  "    location /api/ {{ proxy_pass http://metadata; }}\n"
+                  "    location /videos/ {{ proxy_pass http://streaming; }}\n  }}\n",
+                  ng, md, st),
+      ng);
+  if (nginx == nullptr) return 1;
   const auto with_nginx = [&](pid_t service) {
-    std::vector<pid_t> pids = WithChildren(nginx.pid());
+    std::vector<pid_t> pids = WithChildren(nginx->pid());
     pids.insert(pids.begin(), service);  // the service first, then nginx's processes
     return pids;
   };
@@ -235,8 +227,8 @@ int Bench(int argc, char** argv) {
   rows[1].direct = Measured(segment(st), connections, seconds, {streaming.pid()});
   rows[1].gateway = Measured(segment(gw), connections, seconds, {gateway.pid(), streaming.pid()});
   rows[1].nginx = Measured(segment(ng), connections, seconds, with_nginx(streaming.pid()));
-  nginx.Signal(SIGQUIT);
-  (void)nginx.Wait(10s);
+  nginx->Signal(SIGQUIT);
+  (void)nginx->Wait(10s);
 
   std::cout << fmt::format(
       "The gateway's proxy: wrk -t2 -c{} -d{}s --latency, access logs off; monolith = one "

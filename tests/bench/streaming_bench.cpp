@@ -24,6 +24,7 @@
 #include "tests/support/bench_daemon.h"
 #include "tests/support/bench_stats.h"
 #include "tests/support/http_client.h"
+#include "tests/support/nginx.h"
 #include "tests/support/process.h"
 #include "tests/support/tools.h"
 #include "tests/support/wrk.h"
@@ -121,22 +122,14 @@ int Bench(int argc, char** argv) {
       {"master playlist", "master.m3u8"}};
 
   const uint16_t nginx_port = sg::test::FreePort();
-  const std::string conf = dir.Write(
-      "nginx.conf",
-      fmt::format(
-          "user root root;\nworker_processes 2;\npid {0}/nginx.pid;\nerror_log {0}/error.log;\n"
-          "events {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n"
-          "  sendfile on;\n  tcp_nopush on;\n  client_body_temp_path {0}/body;\n"
-          "  server {{\n    listen 127.0.0.1:{1} reuseport;\n"
-          "    location /videos/ {{ alias {2}/videos/; }}\n  }}\n}}\n",
-          dir.path(), nginx_port, media));
-  sg::test::Process nginx({"/usr/sbin/nginx", "-p", dir.path(), "-e", dir.path() + "/error.log",
-                           "-c", conf, "-g", "daemon off;"},
-                          dir);
-  if (!sg::test::WaitForPort(nginx_port, 10s)) {
-    std::cerr << "bench_streaming: nginx did not start: " << nginx.Stderr() << '\n';
-    return 1;
-  }
+  auto nginx =
+      sg::test::StartNginx(dir, 2,
+                           fmt::format("  sendfile on;\n  tcp_nopush on;\n"
+                                       "  server {{\n    listen 127.0.0.1:{0} reuseport;\n"
+                                       "    location /videos/ {{ alias {1}/videos/; }}\n  }}\n",
+                                       nginx_port, media),
+                           nginx_port);
+  if (nginx == nullptr) return 1;
   // nginx serves the folder as stored (videos/ID/stream/FILE); StreamGate as /videos/ID/FILE.
   auto nginx_url = [&](const std::string& file) {
     return fmt::format("http://127.0.0.1:{}/videos/{}/stream/{}", nginx_port, id, file);
@@ -171,8 +164,8 @@ int Bench(int argc, char** argv) {
             InPairs(nginx_url(file), our_url(port, file), connections, kNginxRounds, nginx_seconds),
             1.0);
   }
-  nginx.Signal(SIGQUIT);
-  (void)nginx.Wait(10s);
+  nginx->Signal(SIGQUIT);
+  (void)nginx->Wait(10s);
 
   // The same segments behind a playback capability (/p/CAP/videos/...), as private and gated
   // videos are served: the check is an HMAC on the I/O thread. Signed here with the daemon's own
