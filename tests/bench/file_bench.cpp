@@ -98,8 +98,7 @@ int main(int argc, char** argv) {
                              n.rps > 0 ? s.rps / n.rps : 0,
                              n.bytes_per_second > 0 ? s.bytes_per_second / n.bytes_per_second : 0);
   }
-  nginx->Signal(SIGQUIT);  // a graceful stop: the master takes its workers with it
-  (void)nginx->Wait(std::chrono::seconds(10));
+  nginx.reset();  // stopped gracefully
   server.Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   return 0;
 }

@@ -5,8 +5,8 @@
 // small JSON answer from the catalogue) and a 1 MiB segment. Beside the rates, the CPU each
 // process spent per answer, which the two shared cores do not blur. For reference, nginx as a
 // reverse proxy in front of the same two services (kept-alive upstream connections, no
-// buffering, as many workers as the gateway has I/O threads): what a proxy costs on this machine
-// whoever writes it.
+// buffering, a worker per core as the gateway has an I/O thread per core): what a proxy costs on
+// this machine whoever writes it.
 //
 //   bench_proxy [SECONDS] [CONNECTIONS]     (defaults 8 32)
 #include <filesystem>
@@ -188,16 +188,19 @@ int Bench(int argc, char** argv) {
   const uint16_t md = metadata.WaitReady();
   const uint16_t st = streaming.WaitReady();
   if (gw == 0 || md == 0 || st == 0) return 1;
-  // Until the gateway has heard both services and proxies their routes.
-  const bool routed = sg::test::WaitFor(
-      [&] {
-        sg::test::HttpConnection a(gw);
-        sg::test::HttpConnection b(gw);
-        auto r1 = a.Request("GET", "/api/v1/videos");
-        auto r2 = b.Request("GET", fmt::format("/videos/{}/seg-9-00001.m4s", id));
-        return r1 && r1->status == 200 && r2 && r2->status == 200;
-      },
-      30s);
+  // Until a proxy at `port` answers both requests (the gateway: once it has heard both services).
+  const auto routes = [&id](uint16_t port, std::chrono::milliseconds timeout) {
+    return sg::test::WaitFor(
+        [&] {
+          sg::test::HttpConnection a(port);
+          sg::test::HttpConnection b(port);
+          auto r1 = a.Request("GET", "/api/v1/videos");
+          auto r2 = b.Request("GET", fmt::format("/videos/{}/seg-9-00001.m4s", id));
+          return r1 && r1->status == 200 && r2 && r2->status == 200;
+        },
+        timeout);
+  };
+  const bool routed = routes(gw, 30s);
   if (!routed) {
     std::cerr << "bench_proxy: the gateway does not route to the services\n";
     return 1;
@@ -216,6 +219,11 @@ int Bench(int argc, char** argv) {
                   ng, md, st),
       ng);
   if (nginx == nullptr) return 1;
+  const bool nginx_routes = routes(ng, 10s);
+  if (!nginx_routes) {
+    std::cerr << "bench_proxy: nginx does not proxy to the services\n";
+    return 1;
+  }
   const auto with_nginx = [&](pid_t service) {
     std::vector<pid_t> pids = WithChildren(nginx->pid());
     pids.insert(pids.begin(), service);  // the service first, then nginx's processes
@@ -227,8 +235,7 @@ int Bench(int argc, char** argv) {
   rows[1].direct = Measured(segment(st), connections, seconds, {streaming.pid()});
   rows[1].gateway = Measured(segment(gw), connections, seconds, {gateway.pid(), streaming.pid()});
   rows[1].nginx = Measured(segment(ng), connections, seconds, with_nginx(streaming.pid()));
-  nginx->Signal(SIGQUIT);
-  (void)nginx->Wait(10s);
+  nginx.reset();  // stopped gracefully
 
   std::cout << fmt::format(
       "The gateway's proxy: wrk -t2 -c{} -d{}s --latency, access logs off; monolith = one "

@@ -164,8 +164,7 @@ int Bench(int argc, char** argv) {
             InPairs(nginx_url(file), our_url(port, file), connections, kNginxRounds, nginx_seconds),
             1.0);
   }
-  nginx->Signal(SIGQUIT);
-  (void)nginx->Wait(10s);
+  nginx.reset();  // stopped gracefully
 
   // The same segments behind a playback capability (/p/CAP/videos/...), as private and gated
   // videos are served: the check is an HMAC on the I/O thread. Signed here with the daemon's own

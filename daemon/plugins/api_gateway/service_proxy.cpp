@@ -42,9 +42,10 @@ constexpr size_t kPiece = 256 * 1024;     // a response body is passed on in pie
 constexpr size_t kSmallBody = 64 * 1024;  // smaller answers are read whole, then sent
 // Room for an answer's head (and a small body behind it) in the first read. A whole piece's room
 // for every call made glibc grow and trim its heap around the 256 KiB chunks (madvise, page
-// faults, TLB flushes: 3% of the gateway's CPU for small answers); the room grows to a piece
-// only for a body read through it.
+// faults, TLB flushes: 3% of the gateway's CPU for small answers); the room grows to one read's
+// worth (Beast reads at most 64 KiB at a time) only for a body read through it.
 constexpr size_t kHeadRoom = 16 * 1024;
+constexpr size_t kReadRoom = 64 * 1024;
 
 // Header names compare without regard to case.
 bool SameName(std::string_view a, std::string_view b) {
@@ -600,7 +601,7 @@ class Call : public std::enable_shared_from_this<Call> {
     if (parser_->is_done()) return fn(HttpBodyChunk{"", true});
     if (read_buf_ == nullptr) {
       read_buf_ = std::make_unique_for_overwrite<char[]>(kPiece);
-      buffer_.reserve(kPiece);  // room for a whole piece makes one read a piece instead of many
+      buffer_.reserve(kReadRoom);  // a read of 64 KiB instead of 512 bytes
     }
     parser_->get().body().data = read_buf_.get();
     parser_->get().body().size = kPiece;
@@ -671,6 +672,7 @@ class Call : public std::enable_shared_from_this<Call> {
   }
 
   void Close() {
+    buffer_.clear();  // bytes of this connection must not be read as the next one's answer
     if (stream_ == nullptr) return;
     boost::system::error_code ignored;
     stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);

@@ -1,5 +1,6 @@
 #include "daemon/plugins/streaming/streaming_plugin.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -205,17 +206,19 @@ struct Cached {
   std::string_view bytes;
 };
 
-// "sg2\n" ETAG "\n" MODIFIED "\n" PADDING "\n" BYTES. A value large enough to be held in a file
-// of its own (SharedBytes) is padded with spaces so that its bytes start on a page: sendfile from
-// a page-aligned offset moves whole pages, where from the header's end each page went out as
-// two pieces, twice the pipe buffers and socket fragments (a 1 MiB segment from S3 ran at
-// 0.8x the local file's rate).
+// "sg2\n" ETAG "\n" MODIFIED "\n" PADDING "\n" BYTES (an ETag never holds a newline: it is a
+// header line's value, or ours). A value large enough to be held in a file of its own
+// (SharedBytes) is padded with spaces so that its bytes start on a page: sendfile from a
+// page-aligned offset moves whole pages, where from the header's end each page went out as two
+// pieces, twice the pipe buffers and socket fragments (a 1 MiB segment from S3 ran at 0.8x the
+// local file's rate).
 std::string EncodeCached(const ObjectInfo& info, const std::string& bytes) {
-  constexpr size_t kPage = 4096;
+  static const size_t page = static_cast<size_t>(std::max(4096L, ::sysconf(_SC_PAGESIZE)));
   const auto modified = std::chrono::system_clock::to_time_t(info.modified);
   std::string out = fmt::format("sg2\n{}\n{}\n", info.etag, static_cast<int64_t>(modified));
   size_t pad = 0;
-  if (bytes.size() >= SharedBytes::kFileThreshold) pad = (kPage - (out.size() + 1) % kPage) % kPage;
+  if (out.size() + 1 + bytes.size() >= SharedBytes::kFileThreshold)
+    pad = (page - (out.size() + 1) % page) % page;
   out.reserve(out.size() + pad + 1 + bytes.size());
   out.append(pad, ' ');
   out += '\n';
