@@ -1,6 +1,7 @@
-// Ethereum's signatures, as Sign-In with Ethereum needs them: Keccak-256 (Crypto++), the EIP-191
-// personal-message hash, public-key recovery with libsecp256k1's recovery module, and EIP-55
-// addresses. Pure functions: no I/O, no global state beyond libsecp256k1's context.
+// Ethereum's signatures, as Sign-In with Ethereum needs them: Keccak-256 (a sponge around
+// Nettle's Keccak-f[1600] permutation), the EIP-191 personal-message hash, public-key recovery
+// with libsecp256k1's recovery module, and EIP-55 addresses. Pure functions: no I/O, no global
+// state beyond libsecp256k1's context.
 #pragma once
 
 #include <array>
@@ -15,7 +16,13 @@ namespace sg::plugins::eth {
 using Hash = std::array<uint8_t, 32>;
 using Address = std::array<uint8_t, 20>;
 
+/// Keccak-256 as Ethereum uses it: the original Keccak padding (domain bits 0x01), not
+/// SHA3-256's (0x06).
 Hash Keccak256(std::string_view bytes);
+
+/// The 256-bit sponge with the given domain bits: 0x01 is Keccak-256, 0x06 SHA3-256 (which the
+/// tests compare with Nettle's own).
+Hash Sponge256(std::string_view bytes, uint8_t domain);
 
 /// keccak256("\x19Ethereum Signed Message:\n" + decimal length + message) (EIP-191 v0x45).
 Hash PersonalMessageHash(std::string_view message);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <nettle/sha3.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
@@ -98,6 +99,40 @@ TEST_CASE("Keccak-256 and the personal-message hash match the known vectors", "[
         "1da44b586eb0729ff70a73c326926f6ed5a25f5b056e7f47fbc6e58d86871655");
   CHECK(PersonalMessageHash("") == Keccak256("\x19"
                                              "Ethereum Signed Message:\n0"));
+}
+
+TEST_CASE("Keccak-256 across block boundaries, and the same sponge as SHA3-256 matches Nettle's",
+          "[ethereum]") {
+  // Crypto++'s Keccak_256 (the implementation before this one) of bytes i*7+3 for i < n: the
+  // last block empty, one byte short, exact, and one over, at one and two blocks of 136 bytes.
+  const std::vector<std::pair<size_t, std::string>> vectors = {
+      {135, "00ef96af9cf4b24c7f269d922294444a197d0a33638c2e56634c57e892103a8f"},
+      {136, "742061bcad767ed4c4f5883b1dcb1aad11afdcc140dc469d953759b127b9f9ed"},
+      {137, "e3371f61e770abf254c34239c3b0099ad90594507415bc81dd0a10b9692bbf2a"},
+      {271, "4401c4afbe16ff911bdbf2d38e556e5b861f3fdf0f9d4306b1c46f6ae4f73584"},
+      {272, "ac141fd7b0a0ffcd2e967254d508da3ec616596493c36fa304425647d90e6de5"},
+      {273, "16192ea86793083e47731cb3c970600f04768414d92bc0540e54ce8607a0fce0"},
+      {1000, "80cdc8dd52cbb3dbaea8f383209893fa2bb52efbd5aedbb4b26dcfe307fcdc9b"}};
+  auto input = [](size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s.push_back(static_cast<char>(i * 7 + 3));
+    return s;
+  };
+  for (const auto& [n, hex] : vectors) {
+    INFO("length " << n);
+    CHECK(Hex(Keccak256(input(n))) == hex);
+  }
+  // With SHA3's domain bits the sponge is SHA3-256: Nettle's own, at every length to three blocks.
+  for (size_t n = 0; n <= 3 * SHA3_256_BLOCK_SIZE + 1; ++n) {
+    const std::string in = input(n);
+    sha3_256_ctx ctx;
+    sha3_256_init(&ctx);
+    sha3_256_update(&ctx, in.size(), reinterpret_cast<const uint8_t*>(in.data()));
+    Hash want{};
+    sha3_256_digest(&ctx, want.size(), want.data());
+    INFO("length " << n);
+    CHECK(Sponge256(in, 0x06) == want);
+  }
 }
 
 TEST_CASE("web3.js's published signature recovers its documented address", "[ethereum]") {
