@@ -1,18 +1,19 @@
 #include "daemon/daemon.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <signal.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "common/build_info.h"
 #include "common/exit_codes.h"
 #include "common/fd_limits.h"
 #include "common/paths.h"
+#include "common/shared_library.h"
 #include "common/strings.h"
 #include "daemon/bus/memory_bus.h"
 #include "daemon/bus/nats_locks.h"
@@ -60,7 +61,34 @@ void WarnIfRoot(spdlog::logger& logger) {
 
 }  // namespace
 
-void Daemon::Notify(const std::string& state) { sd_notify(0, state.c_str()); }
+// sd_notify from libsystemd, loaded the first time there is a service manager to tell (systemd
+// sets NOTIFY_SOCKET for a Type=notify unit). Linked, libsystemd and the six libraries it brings
+// (libgcrypt, libgpg-error, liblzma, libzstd, liblz4, libcap) cost every other daemon about
+// 1 MiB of resident memory (tests/bench/README.md).
+void Daemon::Notify(const std::string& state) {
+  if (std::getenv("NOTIFY_SOCKET") == nullptr) return;
+  struct Systemd {
+    int (*notify)(int, const char*) = nullptr;
+  };
+  static const Result<Systemd> systemd = []() -> Result<Systemd> {
+    auto library = OpenLibrary("libsystemd.so.0", "libsystemd0");
+    if (!library) return library.error();
+    Systemd table;
+    std::string missing;
+    BindSymbol(*library, "sd_notify", table.notify, missing);
+    if (!missing.empty()) {
+      return Fail(ErrorCode::kUnavailable, "libsystemd.so.0 has no " + missing);
+    }
+    return table;
+  }();
+  if (systemd) {
+    systemd->notify(0, state.c_str());
+    return;
+  }
+  // The service manager waits for READY=1 and gives up at its timeout: say why, every time.
+  std::fprintf(stderr, "streamgated: cannot tell the service manager \"%s\": %s\n",
+               state.substr(0, state.find('\n')).c_str(), systemd.error().message.c_str());
+}
 
 int Daemon::Run() {
   // Take the signals first: one that arrives during startup waits for WaitForSignals instead of

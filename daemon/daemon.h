@@ -105,7 +105,8 @@ class Daemon final : public control::ControlTarget {
   void RefreshStatus();
   // What this process serves over HTTP, for its heartbeats.
   HttpPresence HttpPresenceNow() const;
-  /// Tells the service manager (sd_notify); a no-op when none listens.
+  /// Tells the service manager (sd_notify, libsystemd loaded on first use); a no-op when none
+  /// listens (no NOTIFY_SOCKET).
   static void Notify(const std::string& state);
 
   const Options& options_;

@@ -22,7 +22,7 @@ set -euo pipefail
 build_pkgs=(
   g++ cmake ninja-build ccache pkg-config git
   libcli11-dev libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
-  libzmq3-dev cppzmq-dev nlohmann-json3-dev libsystemd-dev libhiredis-dev libnats-dev
+  libzmq3-dev cppzmq-dev nlohmann-json3-dev libhiredis-dev libnats-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libsecp256k1-dev nettle-dev
   ffmpeg
 )

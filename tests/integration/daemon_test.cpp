@@ -1,4 +1,7 @@
 // The real streamgated process: configuration errors, readiness, signals, reload and the pid file.
+#include <fstream>
+#include <sstream>
+
 #include <catch2/catch.hpp>
 #include <signal.h>
 
@@ -72,6 +75,24 @@ TEST_CASE("streamgated is ready within a deadline and stops cleanly on SIGTERM",
   CHECK(*code == 0);
   CHECK(notify.WaitFor("STOPPING=1", 1s));
   CHECK(LogSays(daemon, "StreamGate stopped"));
+}
+
+TEST_CASE("without a service manager streamgated maps no libsystemd, libcurl or libpq",
+          "[daemon]") {
+  // They are loaded when first needed (sd_notify under a Type=notify unit, S3, PostgreSQL), so a
+  // monolith on embedded defaults does not map them and what they bring (tests/bench/README.md).
+  TempDir dir;
+  Process daemon({SG_DAEMON_BIN}, dir, DaemonEnv(dir));
+  REQUIRE(WaitFor([&] { return LogSays(daemon, "Microkernel started successfully"); }, 10s));
+  std::ifstream maps("/proc/" + std::to_string(daemon.pid()) + "/maps");
+  std::stringstream text;
+  text << maps.rdbuf();
+  REQUIRE_THAT(text.str(), Catch::Contains("libc.so"));  // the file was read
+  CHECK_THAT(text.str(), !Catch::Contains("libsystemd"));
+  CHECK_THAT(text.str(), !Catch::Contains("libcurl"));
+  CHECK_THAT(text.str(), !Catch::Contains("libpq"));
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(10s) == 0);
 }
 
 TEST_CASE("SIGHUP with a bad file keeps the running configuration; a good one is applied",
