@@ -59,35 +59,33 @@ void WarnIfRoot(spdlog::logger& logger) {
                   "unprivileged user streamgate, or start it as any user who is not root"}}));
 }
 
-}  // namespace
-
-// sd_notify from libsystemd, loaded the first time there is a service manager to tell (systemd
-// sets NOTIFY_SOCKET for a Type=notify unit). Linked, libsystemd and the six libraries it brings
+// sd_notify from libsystemd, loaded when there is a service manager to tell (systemd sets
+// NOTIFY_SOCKET for a Type=notify unit). Linked, libsystemd and the six libraries it brings
 // (libgcrypt, libgpg-error, liblzma, libzstd, liblz4, libcap) cost every other daemon about
 // 1 MiB of resident memory (tests/bench/README.md).
+struct SystemdLibrary {
+  int (*notify)(int unset_environment, const char* state) = nullptr;
+};
+
+Result<SystemdLibrary> LoadSystemd() {
+  auto library = OpenLibrary("libsystemd.so.0", "libsystemd0");
+  if (!library) return library.error();
+  SystemdLibrary table;
+  std::string missing;
+  BindSymbol(*library, "sd_notify", table.notify, missing);
+  if (!missing.empty()) return Fail(ErrorCode::kUnavailable, "libsystemd.so.0 has no " + missing);
+  return table;
+}
+
+bool HasServiceManager() { return std::getenv("NOTIFY_SOCKET") != nullptr; }
+
+}  // namespace
+
 void Daemon::Notify(const std::string& state) {
-  if (std::getenv("NOTIFY_SOCKET") == nullptr) return;
-  struct Systemd {
-    int (*notify)(int, const char*) = nullptr;
-  };
-  static const Result<Systemd> systemd = []() -> Result<Systemd> {
-    auto library = OpenLibrary("libsystemd.so.0", "libsystemd0");
-    if (!library) return library.error();
-    Systemd table;
-    std::string missing;
-    BindSymbol(*library, "sd_notify", table.notify, missing);
-    if (!missing.empty()) {
-      return Fail(ErrorCode::kUnavailable, "libsystemd.so.0 has no " + missing);
-    }
-    return table;
-  }();
-  if (systemd) {
-    systemd->notify(0, state.c_str());
-    return;
-  }
-  // The service manager waits for READY=1 and gives up at its timeout: say why, every time.
-  std::fprintf(stderr, "streamgated: cannot tell the service manager \"%s\": %s\n",
-               state.substr(0, state.find('\n')).c_str(), systemd.error().message.c_str());
+  if (!HasServiceManager()) return;
+  // Run() checked the load before the first notification: this cannot fail then.
+  auto systemd = LoadOnce<SystemdLibrary, LoadSystemd>();
+  if (systemd) (*systemd)->notify(0, state.c_str());
 }
 
 int Daemon::Run() {
@@ -99,6 +97,16 @@ int Daemon::Run() {
     for (const auto& d : loaded.diagnostics) std::cerr << d.Format() << '\n';
     std::cerr << "streamgated: " << config::Summary(loaded, false) << '\n';
     return kExitConfig;
+  }
+  // Under a service manager that waits for READY=1, a libsystemd that cannot be loaded would
+  // only show as a start timeout (and a restart loop): say so now, and stop.
+  if (HasServiceManager()) {
+    if (auto systemd = LoadOnce<SystemdLibrary, LoadSystemd>(); !systemd) {
+      std::cerr << "streamgated: NOTIFY_SOCKET is set but the service manager cannot be told "
+                   "that the daemon is ready: "
+                << systemd.error().message << '\n';
+      return kExitFailure;
+    }
   }
   config_ = std::make_shared<const config::Config>(std::move(loaded.config));
   // The startup configuration, held here: a reload replaces config_ while this runs.

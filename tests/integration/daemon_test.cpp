@@ -84,6 +84,9 @@ TEST_CASE("without a service manager streamgated maps no libsystemd, libcurl or 
   TempDir dir;
   Process daemon({SG_DAEMON_BIN}, dir, DaemonEnv(dir));
   REQUIRE(WaitFor([&] { return LogSays(daemon, "Microkernel started successfully"); }, 10s));
+  // A reload notifies twice (RELOADING=1, READY=1): the path that would load libsystemd has run.
+  daemon.Signal(SIGHUP);
+  REQUIRE(WaitFor([&] { return LogSays(daemon, "Configuration reloaded: nothing changed"); }, 10s));
   std::ifstream maps("/proc/" + std::to_string(daemon.pid()) + "/maps");
   std::stringstream text;
   text << maps.rdbuf();
@@ -93,6 +96,23 @@ TEST_CASE("without a service manager streamgated maps no libsystemd, libcurl or 
   CHECK_THAT(text.str(), !Catch::Contains("libpq"));
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(10s) == 0);
+}
+
+TEST_CASE("under a service manager a libsystemd that cannot be loaded stops the start at once",
+          "[daemon]") {
+  TempDir dir;
+  NotifySocket notify(dir.path() + "/notify");
+  SpawnOptions env = DaemonEnv(dir);
+  env.env["NOTIFY_SOCKET"] = notify.path();
+  // Found first on the library path, and not a library.
+  dir.Write("libsystemd.so.0", "not an ELF file\n");
+  env.env["LD_LIBRARY_PATH"] = dir.path();
+  Process daemon({SG_DAEMON_BIN}, dir, env);
+
+  REQUIRE(daemon.Wait(10s) == 1);
+  CHECK_THAT(daemon.Stderr(), Catch::Contains("NOTIFY_SOCKET is set but the service manager "
+                                              "cannot be told that the daemon is ready"));
+  CHECK_THAT(daemon.Stderr(), Catch::Contains("apt install libsystemd0"));
 }
 
 TEST_CASE("SIGHUP with a bad file keeps the running configuration; a good one is applied",

@@ -103,8 +103,9 @@ TEST_CASE("Keccak-256 and the personal-message hash match the known vectors", "[
 
 TEST_CASE("Keccak-256 across block boundaries, and the same sponge as SHA3-256 matches Nettle's",
           "[ethereum]") {
-  // Crypto++'s Keccak_256 (the implementation before this one) of bytes i*7+3 for i < n: the
-  // last block empty, one byte short, exact, and one over, at one and two blocks of 136 bytes.
+  // Crypto++'s Keccak_256 (the implementation before this one) of bytes i*7+3 for i < n: one
+  // byte short of, exactly and one byte over one and two blocks of 136 bytes (exact: the padding
+  // takes a block of its own; short: the domain bits and the final bit share a byte), and 1000.
   const std::vector<std::pair<size_t, std::string>> vectors = {
       {135, "00ef96af9cf4b24c7f269d922294444a197d0a33638c2e56634c57e892103a8f"},
       {136, "742061bcad767ed4c4f5883b1dcb1aad11afdcc140dc469d953759b127b9f9ed"},
