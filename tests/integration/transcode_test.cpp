@@ -225,6 +225,14 @@ TEST_CASE("an uploaded video with sound becomes HLS and DASH: ladder, keyframes,
   INFO(video.dump(2));
   REQUIRE(video["state"] == "ready");
   CHECK(video["duration"].get<double>() == Approx(5).margin(0.1));
+  // The transcoder's health names the ffmpeg it checked at start (its banner, one run).
+  const auto report = json::parse(t.daemon->Cli({"--json", "health"}).out, nullptr, false);
+  std::string transcoder_health;
+  for (const auto& p : report.value("plugins", json::array())) {
+    if (p.value("name", "") == "transcoder") transcoder_health = p.value("message", "");
+  }
+  CHECK_THAT(transcoder_health, Catch::Contains("ffmpeg version "));
+  CHECK_THAT(transcoder_health, !Catch::Contains("Copyright"));
   // Never upscaled: 1080p is left out of a 720p source.
   REQUIRE(video["renditions"].size() == 3);
   std::vector<std::string> names;
