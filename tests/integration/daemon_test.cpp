@@ -25,6 +25,13 @@ SpawnOptions DaemonEnv(const TempDir& dir) {
   return options;
 }
 
+// DaemonEnv under a service manager: the daemon's notifications go to `notify`.
+SpawnOptions ManagedEnv(const TempDir& dir, const NotifySocket& notify) {
+  SpawnOptions options = DaemonEnv(dir);
+  options.env["NOTIFY_SOCKET"] = notify.path();
+  return options;
+}
+
 bool LogSays(const Process& p, const std::string& text) {
   return p.Stderr().find(text) != std::string::npos;
 }
@@ -58,8 +65,7 @@ TEST_CASE("streamgated rejects a bad flag value naming the flag", "[daemon]") {
 TEST_CASE("streamgated is ready within a deadline and stops cleanly on SIGTERM", "[daemon]") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify");
-  SpawnOptions env = DaemonEnv(dir);
-  env.env["NOTIFY_SOCKET"] = notify.path();
+  SpawnOptions env = ManagedEnv(dir, notify);
   Process daemon({SG_DAEMON_BIN, "--log-format", "json"}, dir, env);
 
   REQUIRE(notify.WaitFor("READY=1", 10s));
@@ -102,8 +108,7 @@ TEST_CASE("under a service manager a libsystemd that cannot be loaded stops the 
           "[daemon]") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify");
-  SpawnOptions env = DaemonEnv(dir);
-  env.env["NOTIFY_SOCKET"] = notify.path();
+  SpawnOptions env = ManagedEnv(dir, notify);
   // Found first on the library path, and not a library.
   dir.Write("libsystemd.so.0", "not an ELF file\n");
   env.env["LD_LIBRARY_PATH"] = dir.path();
@@ -119,8 +124,7 @@ TEST_CASE("SIGHUP with a bad file keeps the running configuration; a good one is
           "[daemon]") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify");
-  SpawnOptions env = DaemonEnv(dir);
-  env.env["NOTIFY_SOCKET"] = notify.path();
+  SpawnOptions env = ManagedEnv(dir, notify);
   const std::string file = dir.Write("sg.yaml", "logging:\n  level: info\n");
   Process daemon({SG_DAEMON_BIN, "--config", file}, dir, env);
   REQUIRE(notify.WaitFor("READY=1", 10s));
@@ -144,8 +148,7 @@ TEST_CASE("SIGHUP with a bad file keeps the running configuration; a good one is
 TEST_CASE("a second daemon on the same endpoint is refused, naming the first", "[daemon]") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify");
-  SpawnOptions env = DaemonEnv(dir);
-  env.env["NOTIFY_SOCKET"] = notify.path();
+  SpawnOptions env = ManagedEnv(dir, notify);
   Process first({SG_DAEMON_BIN}, dir, env);
   REQUIRE(notify.WaitFor("READY=1", 10s));
 
@@ -160,8 +163,7 @@ TEST_CASE("a second daemon on the same endpoint is refused, naming the first", "
 TEST_CASE("a stale pid file left by a killed daemon is detected and replaced", "[daemon]") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify");
-  SpawnOptions env = DaemonEnv(dir);
-  env.env["NOTIFY_SOCKET"] = notify.path();
+  SpawnOptions env = ManagedEnv(dir, notify);
   Process first({SG_DAEMON_BIN}, dir, env);
   REQUIRE(notify.WaitFor("READY=1", 10s));
   const pid_t old_pid = first.pid();
@@ -182,8 +184,7 @@ TEST_CASE("a stale pid file left by a killed daemon is detected and replaced", "
 TEST_CASE("a second SIGTERM during shutdown exits at once", "[daemon]") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify");
-  SpawnOptions env = DaemonEnv(dir);
-  env.env["NOTIFY_SOCKET"] = notify.path();
+  SpawnOptions env = ManagedEnv(dir, notify);
   Process daemon({SG_DAEMON_BIN}, dir, env);
   REQUIRE(notify.WaitFor("READY=1", 10s));
 
