@@ -222,7 +222,7 @@ function __streamgated_keys
     monitoring.prometheus_port monitoring.jaeger_endpoint monitoring.log_level \
     metadata.engine metadata.sqlite_path metadata.retry_interval metadata.max_body_size \
     worker.concurrency worker.max_attempts worker.lease worker.poll_interval worker.backoff_base worker.backoff_max worker.gc_interval \
-    upload.max_size upload.expiry upload.max_concurrent_per_client upload.sync_every upload.cors_origins \
+    upload.max_size upload.expiry upload.max_concurrent_per_client upload.sync_every upload.lock_wait upload.cors_origins \
     transcoder.concurrency transcoder.ladder transcoder.encoder transcoder.preset transcoder.audio_bitrate transcoder.segment_duration transcoder.nice transcoder.timeout transcoder.max_dimension transcoder.ffmpeg transcoder.ffprobe transcoder.work_dir \
     streaming.playlist_max_age streaming.state_ttl streaming.cache_max_object streaming.cache_ttl streaming.cors_origins \
     auth.required auth.keys_file auth.token_ttl auth.capability_ttl auth.key_overlap auth.siwe_domain auth.siwe_uris auth.nonce_ttl auth.siwe_max_age

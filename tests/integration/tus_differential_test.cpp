@@ -48,7 +48,8 @@ TEST_CASE("differential: the harness finds no difference between @tus/server and
 TEST_CASE("differential: StreamGate answers tus requests as @tus/server does", "[tus]") {
   const TusReferenceServer reference(kMaxSize);
   TempDir media;
-  RunningDaemon d(UploadDaemonSets(media.path(), {"upload.max_size=" + std::to_string(kMaxSize)}));
+  RunningDaemon d(UploadDaemonSets(
+      media.path(), {"upload.max_size=" + std::to_string(kMaxSize), "upload.lock_wait=1s"}));
   const json report = RunDifferential(reference.url(), UploadsUrl(d), false);
   // The declared differences and the extensions @tus/server lacks, for the record.
   std::cout << "differential: " << report["differences"].size() << " declared differences, "

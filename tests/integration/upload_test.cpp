@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -92,6 +94,35 @@ int64_t Offset(uint16_t port, const std::string& id) {
   return std::stoll(Header(r, "Upload-Offset"));
 }
 
+// The offset synced so far, as GET reports it at once while a PATCH writes (HEAD waits for the
+// PATCH to end, up to upload.lock_wait); -1 when it answers otherwise.
+int64_t Synced(uint16_t port, const std::string& id) {
+  auto r = Ask(port, "GET", "/api/v1/uploads/" + id);
+  if (r.status != 200) return -1;
+  return json::parse(r.body).value("offset", int64_t{-1});
+}
+
+// True while a PATCH writes the upload: GET says a body is arriving.
+bool Receiving(uint16_t port, const std::string& id) {
+  auto r = Ask(port, "GET", "/api/v1/uploads/" + id);
+  return r.status == 200 && json::parse(r.body).value("receiving", false);
+}
+
+// A gauge or counter of the daemon's /metrics, summed over its labels; -1 when it is missing.
+double Metric(uint16_t metrics_port, const std::string& name) {
+  HttpConnection c(metrics_port);
+  auto reply = c.Request("GET", "/metrics");
+  if (!reply) return -1;
+  double sum = -1;
+  std::istringstream lines(reply->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(name) || line.size() <= name.size()) continue;
+    if (line[name.size()] != ' ' && line[name.size()] != '{') continue;
+    sum = std::max(sum, 0.0) + std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
 json Video(uint16_t port, const std::string& id) {
   auto r = Ask(port, "GET", "/api/v1/videos/" + id);
   REQUIRE(r.status == 200);
@@ -138,7 +169,7 @@ void KillNineAndResume(const std::vector<std::string>& sets, const std::string& 
     id = Create(d.port, "Upload-Length: " + std::to_string(source.size()) +
                             "\r\nUpload-Metadata: filename Y2xpcC5tcDQ=\r\n");
     OpenPatch patch(d.port, id, 0, source.size(), std::string_view(source).substr(0, sent));
-    REQUIRE(WaitFor([&] { return Offset(d.port, id) >= static_cast<int64_t>(synced); }, 30s));
+    REQUIRE(WaitFor([&] { return Synced(d.port, id) >= static_cast<int64_t>(synced); }, 30s));
     d.daemon->Signal(SIGKILL);
     REQUIRE(d.daemon->Wait(10s));
   }
@@ -225,23 +256,23 @@ TEST_CASE("a client that stalls mid-PATCH is cut at the read timeout and its byt
 TEST_CASE("a second PATCH to an upload being written is refused with 423 and writes nothing",
           "[upload]") {
   Store store;
-  RunningDaemon d(store.Sets({"upload.max_concurrent_per_client=1"}));
+  RunningDaemon d(store.Sets({"upload.max_concurrent_per_client=1", "upload.lock_wait=300ms"}));
   const std::string source = RandomBytes(1 << 20, 3);
   const std::string id = Create(d.port, "Upload-Length: " + std::to_string(source.size()) + "\r\n");
   const std::string other = Create(d.port, "Upload-Length: 10\r\n");
   {
     OpenPatch first(d.port, id, 0, source.size(), std::string_view(source).substr(0, 1000));
-    // Wait until the first PATCH holds the upload: HEAD says a body is arriving.
-    REQUIRE(WaitFor(
-        [&] {
-          auto r = Ask(d.port, "GET", "/api/v1/uploads/" + id);
-          return r.status == 200 && json::parse(r.body).value("receiving", false);
-        },
-        10s));
+    // Wait until the first PATCH holds the upload.
+    REQUIRE(WaitFor([&] { return Receiving(d.port, id); }, 10s));
     auto second = Patch(d.port, id, 0, source);
     CHECK(second.status == 423);
     CHECK(Header(second, "Tus-Resumable") == "1.0.0");
     CHECK(json::parse(second.body)["code"] == "locked");
+    CHECK(Contains(json::parse(second.body)["error"].get<std::string>(), "upload.lock_wait"));
+    // HEAD waits for the writer as long, then answers the offset synced so far.
+    auto head = Ask(d.port, "HEAD", "/api/v1/uploads/" + id, kTus);
+    CHECK(head.status == 200);
+    CHECK(Header(head, "Upload-Offset") == "0");
     // The same client's second upload at once breaks upload.max_concurrent_per_client = 1.
     auto third = Patch(d.port, other, 0, "0123456789");
     CHECK(third.status == 429);
@@ -254,6 +285,47 @@ TEST_CASE("a second PATCH to an upload being written is refused with 423 and wri
     CHECK(reply->status == 204);
   }
   CHECK(Sha256(ReadFile(store.media() + "/videos/" + id + "/source")) == Sha256(source));
+}
+
+TEST_CASE("a PATCH and a HEAD that come while the last PATCH ends wait for it, not 423",
+          "[upload]") {
+  // A client that lost its connection resumes at once (a reloaded page): HEAD must give the
+  // offset the daemon keeps once it sees the old connection close, and the PATCH must get in.
+  Store store;
+  RunningDaemon d(store.Sets({"upload.lock_wait=60s"}));
+  const std::string source = RandomBytes(1 << 20, 9);
+  const std::string id = Create(d.port, "Upload-Length: " + std::to_string(source.size()) + "\r\n");
+  const auto waiting = [&](double n) {
+    return WaitFor([&] { return Metric(d.metrics_port, "streamgate_upload_lock_waiting") == n; },
+                   10s);
+  };
+  // HEAD, while a PATCH has sent 1000 bytes and waits: it waits (on a thread of its own) ...
+  auto first = std::make_unique<OpenPatch>(d.port, id, 0, source.size(),
+                                           std::string_view(source).substr(0, 1000));
+  REQUIRE(WaitFor([&] { return Receiving(d.port, id); }, 10s));
+  auto head = std::async(std::launch::async,
+                         [&] { return Ask(d.port, "HEAD", "/api/v1/uploads/" + id, kTus); });
+  REQUIRE(waiting(1));
+  first.reset();  // ... the connection closes, the 1000 bytes are kept, and HEAD says so
+  const HttpReply headed = head.get();
+  CHECK(headed.status == 200);
+  CHECK(Header(headed, "Upload-Offset") == "1000");
+  // A PATCH, while another has sent 1000 more bytes: it waits, and gets in once that one ends.
+  auto held = std::make_unique<OpenPatch>(d.port, id, 1000, source.size() - 1000,
+                                          std::string_view(source).substr(1000, 1000));
+  REQUIRE(WaitFor([&] { return Receiving(d.port, id); }, 10s));
+  OpenPatch second(d.port, id, 2000, source.size() - 2000, "");
+  REQUIRE(waiting(1));
+  held.reset();
+  second.conn.Send(source.substr(2000));
+  auto reply = second.conn.Read(20s);
+  REQUIRE(reply);
+  INFO(reply->body);
+  CHECK(reply->status == 204);
+  CHECK(Header(*reply, "Upload-Offset") == std::to_string(source.size()));
+  CHECK(Sha256(ReadFile(store.media() + "/videos/" + id + "/source")) == Sha256(source));
+  CHECK(Metric(d.metrics_port, "streamgate_upload_lock_waiting") == 0);
+  CHECK(Metric(d.metrics_port, "streamgate_upload_failures_total{reason=\"locked\"}") == 0);
 }
 
 TEST_CASE("an upload past upload.expiry answers 410 and the worker's job removes its bytes",
@@ -483,12 +555,7 @@ TEST_CASE("microservice mode: two upload instances on one store never write one 
       20s));
   {
     OpenPatch writing(a.port, id, 0, source.size(), std::string_view(source).substr(0, 1000));
-    REQUIRE(WaitFor(
-        [&] {
-          auto r = Ask(a.port, "GET", "/api/v1/uploads/" + id);
-          return r.status == 200 && json::parse(r.body).value("receiving", false);
-        },
-        10s));
+    REQUIRE(WaitFor([&] { return Receiving(a.port, id); }, 10s));
     // The other instance sees the hold through NATS: no second writer, no termination.
     auto second = Patch(b.port, id, 0, source);
     INFO(second.body);

@@ -50,6 +50,17 @@ config::ConfigDeclaration UploadConfig() {
                         .min = kMiB,
                         .max = int64_t{1} << 40,
                         .reload = Reload::kRestartPlugin},
+                       {.path = "upload.lock_wait",
+                        .type = Type::kDuration,
+                        .default_value = "5s",
+                        .doc = "How long a PATCH, DELETE or HEAD waits for another request that "
+                               "holds the upload (a PATCH still writing, or one whose client "
+                               "just left and whose bytes are being kept) before a PATCH or "
+                               "DELETE is answered 423 and a HEAD with the offset synced so far; "
+                               "0 answers at once",
+                        .min = 0,
+                        .max = 300 * kSecond,
+                        .reload = Reload::kRestartPlugin},
                        {.path = "upload.cors_origins",
                         .type = Type::kStringList,
                         .default_value = "[\"*\"]",

@@ -3,11 +3,17 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -111,6 +117,7 @@ struct Settings {
   int per_client = 8;
   uint64_t sync_every = uint64_t{64} << 20;
   std::vector<std::string> cors_origins = {"*"};
+  std::chrono::milliseconds lock_wait{5000};
 };
 
 // What is known of an upload that a request holds: HEAD answers from it while a PATCH writes.
@@ -120,6 +127,14 @@ struct Held {
   std::optional<uint64_t> length;
   int64_t expires = 0;
   bool partial = false;
+};
+
+// What a request waiting for an upload that another holds is woken with when it is let go:
+// `fn` runs on the releasing thread, under no lock, and must only post; not at all once `owner`
+// (the waiting request) is gone.
+struct Wake {
+  std::weak_ptr<void> owner;
+  std::function<void()> fn;
 };
 
 // What the plugin shares with work on other threads, which may finish after a Stop.
@@ -139,6 +154,8 @@ struct Shared {
   uint64_t failures[static_cast<size_t>(Reason::kCount)] = {};   // guarded by mu
   std::unique_ptr<JobQueue::Registration> expire_handler;        // guarded by mu
   bool running = false;                                          // guarded by mu
+  // guarded by mu: what to call when a held upload is let go (requests waiting for it)
+  std::map<std::string, std::vector<Wake>> waiters;
 
   std::atomic<uint64_t> bytes{0};       // bytes kept (synced) from clients
   std::atomic<uint64_t> created{0};     // uploads created
@@ -148,6 +165,7 @@ struct Shared {
   std::atomic<uint64_t> syncs{0};       // fsyncs that made bytes count
   std::atomic<int64_t> transfers{0};    // bodies being received now
   std::atomic<uint64_t> staged{0};      // unfinished uploads, as last counted
+  std::atomic<int64_t> waiting{0};      // requests waiting for an upload another one holds
 
   // Takes an upload for a request; false when another holds it. It counts as being written
   // (HEAD answers from it, GET says "receiving") from the first Publish, once the request holds
@@ -156,9 +174,42 @@ struct Shared {
     std::lock_guard lock(mu);
     return held.try_emplace(id).second;
   }
-  void Release(const std::string& id) {
+  // Hold, or, when another request holds the upload, keeps `wake` (when it has an owner) to be
+  // called once it is let go.
+  bool HoldOr(const std::string& id, Wake wake) {
     std::lock_guard lock(mu);
-    held.erase(id);
+    if (held.try_emplace(id).second) return true;
+    KeepWake(id, std::move(wake));
+    return false;
+  }
+  // True when no request holds the upload; otherwise keeps `wake` as HoldOr does.
+  bool FreeOr(const std::string& id, Wake wake) {
+    std::lock_guard lock(mu);
+    if (!held.contains(id)) return true;
+    KeepWake(id, std::move(wake));
+    return false;
+  }
+  void Release(const std::string& id) {
+    std::vector<Wake> wake;
+    {
+      std::lock_guard lock(mu);
+      held.erase(id);
+      if (auto it = waiters.find(id); it != waiters.end()) {
+        wake = std::move(it->second);
+        waiters.erase(it);
+      }
+    }
+    for (auto& w : wake) {
+      if (auto owner = w.owner.lock()) w.fn();
+    }
+  }
+  // Under mu. Wake-ups whose waiter gave up are dropped, so a holder that keeps an upload long
+  // collects no more of them than there are requests waiting.
+  void KeepWake(const std::string& id, Wake wake) {
+    if (wake.owner.expired()) return;
+    auto& list = waiters[id];
+    std::erase_if(list, [](const Wake& w) { return w.owner.expired(); });
+    list.push_back(std::move(wake));
   }
   std::optional<Held> Writer(const std::string& id) const {
     std::lock_guard lock(mu);
@@ -277,6 +328,86 @@ void AddOffsetHeaders(HttpResponse& res, uint64_t offset, const std::optional<ui
 
 std::string SourceKey(const std::string& id) { return "videos/" + id + "/source"; }
 std::string PartKey(const std::string& id) { return "uploads/" + id; }
+
+// ---- Waiting for an upload that another request holds --------------------------------------
+
+// A request for an upload that another request holds (a PATCH still writing it, or one whose
+// client has just gone and whose bytes are being kept) waits up to upload.lock_wait for it to be
+// let go, as tusd and @tus/server do, instead of a 423 at once: a client that lost its
+// connection and resumes at once would otherwise be refused until the daemon has seen the old
+// connection close. `attempt` is Shared::HoldOr (PATCH, DELETE: take the upload) or
+// Shared::FreeOr (HEAD: an offset no writer is about to change). Everything here runs on the
+// request's I/O thread (one thread), so the timer and the wake-ups never race.
+class LockWait : public std::enable_shared_from_this<LockWait> {
+ public:
+  using Attempt = bool (Shared::*)(const std::string&, Wake);
+  using Then = std::function<void(bool got)>;
+
+  // Calls `then(true)` once `attempt` succeeds, at once or when the holder lets go, or
+  // `then(false)` when upload.lock_wait passes first. Without an executor (no I/O thread) or with
+  // upload.lock_wait 0, it does not wait.
+  static void Run(const std::shared_ptr<Shared>& s, const std::string& id, Attempt attempt,
+                  const boost::asio::any_io_executor& executor, Then then) {
+    if (!executor || s->settings.lock_wait.count() <= 0) {
+      return then(((*s).*attempt)(id, Wake{}));
+    }
+    auto wait = std::shared_ptr<LockWait>(new LockWait(s, id, attempt, executor, std::move(then)));
+    wait->Begin();
+  }
+
+  LockWait(const LockWait&) = delete;
+  LockWait& operator=(const LockWait&) = delete;
+
+ private:
+  LockWait(std::shared_ptr<Shared> s, std::string id, Attempt attempt,
+           const boost::asio::any_io_executor& executor, Then then)
+      : s_(std::move(s)),
+        id_(std::move(id)),
+        attempt_(attempt),
+        timer_(executor),
+        then_(std::move(then)) {}
+
+  void Begin() {
+    if (Try()) return;
+    waiting_ = true;
+    s_->waiting.fetch_add(1);
+    timer_.expires_after(s_->settings.lock_wait);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->Finish(false);
+    });
+  }
+
+  // True once it got what it waits for; otherwise a wake-up is kept with the holder.
+  bool Try() {
+    if (done_) return true;
+    std::weak_ptr<LockWait> weak = weak_from_this();
+    const auto executor = timer_.get_executor();
+    const bool got = ((*s_).*attempt_)(id_, Wake{weak, [weak, executor] {
+                                                   boost::asio::post(executor, [weak] {
+                                                     if (auto self = weak.lock()) self->Try();
+                                                   });
+                                                 }});
+    if (got) Finish(true);
+    return got;
+  }
+
+  void Finish(bool got) {
+    if (done_) return;
+    done_ = true;
+    if (waiting_) s_->waiting.fetch_sub(1);
+    timer_.cancel();
+    Then then = std::move(then_);
+    then(got);
+  }
+
+  std::shared_ptr<Shared> s_;
+  std::string id_;
+  Attempt attempt_;
+  boost::asio::steady_timer timer_;
+  Then then_;
+  bool waiting_ = false;
+  bool done_ = false;
+};
 
 // ---- Holding an upload across processes -------------------------------------------------------
 
@@ -746,6 +877,7 @@ class UploadPlugin final : public Plugin {
     s.settings.per_client = static_cast<int>(config.Int("upload.max_concurrent_per_client"));
     s.settings.sync_every = static_cast<uint64_t>(config.Int("upload.sync_every"));
     s.settings.cors_origins = config.List("upload.cors_origins");
+    s.settings.lock_wait = config.Duration("upload.lock_wait");
     s.storage = context.storage;
     s.blocking = context.blocking;
     s.services = context.services;
@@ -1233,29 +1365,48 @@ class UploadPlugin final : public Plugin {
       }
       checksum = std::move(*parsed);
     }
-    if (!s->Hold(id)) {
-      return answer(
-          TusError(423, "locked", fmt::format("another request is writing upload '{}' now", id),
-                   "wait for it to end (or cancel it), then HEAD for the offset"),
-          Reason::kLocked);
-    }
-    const std::string remote(req.remote);
-    if (!s->EnterClient(remote)) {
-      s->Release(id);
-      return answer(TooMany(*s), Reason::kTooMany);
-    }
-    Call call{id, "PATCH", std::string(req.request_id), remote};
+    Call call{id, "PATCH", std::string(req.request_id), std::string(req.remote)};
     auto shared_checksum = std::make_shared<std::optional<tus::Checksum>>(std::move(checksum));
-    const auto content_length = body->ContentLength();
-    if (!s->blocking->Submit([s, call, offset = *offset, late_length, content_length, body,
-                              responder, shared_checksum] {
-          PatchOnPool(s, call, offset, late_length, content_length, body, responder,
-                      std::move(*shared_checksum));
-        })) {
-      s->Release(id);
-      s->LeaveClient(remote);
-      return answer(Overloaded(), Reason::kOverloaded);
-    }
+    LockWait::Run(
+        s, id, &Shared::HoldOr, responder->executor(),
+        [s, call, offset = *offset, late_length, body, responder, shared_checksum](bool held) {
+          if (!held) return Refuse(*s, call, *responder, Locked(*s, call.id));
+          if (responder->ClientGone()) return s->Release(call.id);  // left while it waited
+          if (!s->EnterClient(call.remote)) {
+            s->Release(call.id);
+            return Refuse(*s, call, *responder, {TooMany(*s), Reason::kTooMany});
+          }
+          if (!s->blocking->Submit(
+                  [s, call, offset, late_length, body, responder, shared_checksum] {
+                    PatchOnPool(s, call, offset, late_length, body->ContentLength(), body,
+                                responder, std::move(*shared_checksum));
+                  })) {
+            s->Release(call.id);
+            s->LeaveClient(call.remote);
+            Refuse(*s, call, *responder, {Overloaded(), Reason::kOverloaded});
+          }
+        });
+  }
+
+  // A refusal of a request that holds nothing: counted, and sent.
+  struct Refusal {
+    HttpResponse response;
+    Reason reason;
+  };
+  static void Refuse(Shared& s, const Call& call, HttpResponder& responder, Refusal refusal) {
+    s.Failed(refusal.reason);
+    s.Answered(call.method, refusal.response.status);
+    responder.Send(std::move(refusal.response));
+  }
+
+  // Another request held the upload for all of upload.lock_wait.
+  static Refusal Locked(const Shared& s, const std::string& id) {
+    return {TusError(423, "locked",
+                     fmt::format("another request is still writing upload '{}' after {} ms "
+                                 "(upload.lock_wait)",
+                                 id, s.settings.lock_wait.count()),
+                     "wait for it to end (or cancel it), then HEAD for the offset"),
+            Reason::kLocked};
   }
 
   static void PatchOnPool(const std::shared_ptr<Shared>& s, const Call& call, uint64_t offset,
@@ -1484,15 +1635,20 @@ class UploadPlugin final : public Plugin {
     }
     Call call{std::string(req.Param("id")), head ? "HEAD" : "GET", std::string(req.request_id),
               std::string(req.remote)};
-    if (!s->blocking->Submit([s, call, responder] {
-          HttpResponse res = HeadOnPool(*s, call);
-          s->Answered(call.method, res.status);
-          responder->Send(std::move(res));
-        })) {
-      s->Failed(Reason::kOverloaded);
-      s->Answered(call.method, 503);
-      responder->Send(Overloaded());
-    }
+    auto describe = [s, call, responder](bool) {
+      if (!s->blocking->Submit([s, call, responder] {
+            HttpResponse res = HeadOnPool(*s, call);
+            s->Answered(call.method, res.status);
+            responder->Send(std::move(res));
+          })) {
+        Refuse(*s, call, *responder, {Overloaded(), Reason::kOverloaded});
+      }
+    };
+    // A tus client HEADs to resume: the offset it gets must be final, so HEAD waits (up to
+    // upload.lock_wait) for a PATCH in progress to end; past that it answers the offset synced
+    // so far. GET, the JSON view for people and progress bars, answers at once ("receiving").
+    if (!head) return describe(true);
+    LockWait::Run(s, call.id, &Shared::FreeOr, responder->executor(), std::move(describe));
   }
 
   static HttpResponse Describe(const std::string& id, const State& state, bool writing) {
@@ -1566,21 +1722,19 @@ class UploadPlugin final : public Plugin {
     }
     const std::string id(req.Param("id"));
     if (!ValidateStagedId(id)) return answer(Missing(id), Reason::kNotFound);
-    if (!s->Hold(id)) {
-      return answer(TusError(423, "locked", fmt::format("a request is writing upload '{}' now", id),
-                             "wait for it to end, then DELETE again"),
-                    Reason::kLocked);
-    }
     Call call{id, "DELETE", std::string(req.request_id), std::string(req.remote)};
-    if (!s->blocking->Submit([s, call, responder] {
-          HttpResponse res = TerminateOnPool(*s, call);
-          s->Release(call.id);
-          s->Answered("DELETE", res.status);
-          responder->Send(std::move(res));
-        })) {
-      s->Release(id);
-      return answer(Overloaded(), Reason::kOverloaded);
-    }
+    LockWait::Run(s, id, &Shared::HoldOr, responder->executor(), [s, call, responder](bool held) {
+      if (!held) return Refuse(*s, call, *responder, Locked(*s, call.id));
+      if (!s->blocking->Submit([s, call, responder] {
+            HttpResponse res = TerminateOnPool(*s, call);
+            s->Release(call.id);
+            s->Answered("DELETE", res.status);
+            responder->Send(std::move(res));
+          })) {
+        s->Release(call.id);
+        Refuse(*s, call, *responder, {Overloaded(), Reason::kOverloaded});
+      }
+    });
   }
 
   static HttpResponse TerminateOnPool(Shared& s, const Call& call) {
@@ -1770,6 +1924,9 @@ class UploadPlugin final : public Plugin {
              static_cast<double>(s.transfers.load()));
     AddValue(out, "streamgate_upload_unfinished", "Unfinished uploads, as last counted", "gauge",
              static_cast<double>(s.staged.load()));
+    AddValue(out, "streamgate_upload_lock_waiting",
+             "Requests waiting (up to upload.lock_wait) for an upload another request holds",
+             "gauge", static_cast<double>(s.waiting.load()));
   }
 
   std::shared_ptr<Shared> shared_;

@@ -264,7 +264,8 @@ const SEQUENCES = [
     ] },
   { name: 'locking: a second PATCH while the first is still sending gets 423', candidateOnly:
       "@tus/server's MemoryLocker makes the first request give the lock up (it is cut), then " +
-      'serves the second: no 423',
+      'serves the second: no 423. The candidate waits upload.lock_wait for the first to end ' +
+      '(it does not: it is stalled), then answers 423',
     steps: [
       { method: 'POST', headers: { ...T, 'Upload-Length': '100' }, expect: 201 },
       // Sends 10 of the 100 bytes it announces and waits: the upload's PATCH is in progress.
