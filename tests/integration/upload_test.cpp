@@ -123,6 +123,12 @@ double Metric(uint16_t metrics_port, const std::string& name) {
   return sum;
 }
 
+// Waits until `n` requests wait for an upload another request holds (the daemon's gauge).
+bool LockWaiting(const RunningDaemon& d, double n) {
+  return WaitFor([&] { return Metric(d.metrics_port, "streamgate_upload_lock_waiting") == n; },
+                 10s);
+}
+
 json Video(uint16_t port, const std::string& id) {
   auto r = Ask(port, "GET", "/api/v1/videos/" + id);
   REQUIRE(r.status == 200);
@@ -295,17 +301,13 @@ TEST_CASE("a PATCH and a HEAD that come while the last PATCH ends wait for it, n
   RunningDaemon d(store.Sets({"upload.lock_wait=60s"}));
   const std::string source = RandomBytes(1 << 20, 9);
   const std::string id = Create(d.port, "Upload-Length: " + std::to_string(source.size()) + "\r\n");
-  const auto waiting = [&](double n) {
-    return WaitFor([&] { return Metric(d.metrics_port, "streamgate_upload_lock_waiting") == n; },
-                   10s);
-  };
   // HEAD, while a PATCH has sent 1000 bytes and waits: it waits (on a thread of its own) ...
   auto first = std::make_unique<OpenPatch>(d.port, id, 0, source.size(),
                                            std::string_view(source).substr(0, 1000));
   REQUIRE(WaitFor([&] { return Receiving(d.port, id); }, 10s));
   auto head = std::async(std::launch::async,
                          [&] { return Ask(d.port, "HEAD", "/api/v1/uploads/" + id, kTus); });
-  REQUIRE(waiting(1));
+  REQUIRE(LockWaiting(d, 1));
   first.reset();  // ... the connection closes, the 1000 bytes are kept, and HEAD says so
   const HttpReply headed = head.get();
   CHECK(headed.status == 200);
@@ -315,7 +317,7 @@ TEST_CASE("a PATCH and a HEAD that come while the last PATCH ends wait for it, n
                                           std::string_view(source).substr(1000, 1000));
   REQUIRE(WaitFor([&] { return Receiving(d.port, id); }, 10s));
   OpenPatch second(d.port, id, 2000, source.size() - 2000, "");
-  REQUIRE(waiting(1));
+  REQUIRE(LockWaiting(d, 1));
   held.reset();
   second.conn.Send(source.substr(2000));
   auto reply = second.conn.Read(20s);
@@ -326,6 +328,29 @@ TEST_CASE("a PATCH and a HEAD that come while the last PATCH ends wait for it, n
   CHECK(Sha256(ReadFile(store.media() + "/videos/" + id + "/source")) == Sha256(source));
   CHECK(Metric(d.metrics_port, "streamgate_upload_lock_waiting") == 0);
   CHECK(Metric(d.metrics_port, "streamgate_upload_failures_total{reason=\"locked\"}") == 0);
+}
+
+TEST_CASE("a request that waits for an upload and whose client leaves is dropped at once",
+          "[upload]") {
+  Store store;
+  RunningDaemon d(store.Sets({"upload.lock_wait=60s"}));
+  const std::string source = RandomBytes(1 << 20, 10);
+  const std::string id = Create(d.port, "Upload-Length: " + std::to_string(source.size()) + "\r\n");
+  OpenPatch holder(d.port, id, 0, source.size(), std::string_view(source).substr(0, 1000));
+  REQUIRE(WaitFor([&] { return Receiving(d.port, id); }, 10s));
+  // A DELETE waits for the PATCH; its client gives up long before upload.lock_wait.
+  auto terminate = std::make_unique<HttpConnection>(d.port);
+  terminate->Send("DELETE /api/v1/uploads/" + id + " HTTP/1.1\r\nHost: t\r\n" + kTus + "\r\n");
+  REQUIRE(LockWaiting(d, 1));
+  terminate.reset();
+  CHECK(LockWaiting(d, 0));  // dropped when the client left, not at the end of the wait
+  holder.conn.Send(source.substr(1000));
+  auto reply = holder.conn.Read(20s);
+  REQUIRE(reply);
+  CHECK(reply->status == 204);
+  // The DELETE whose client left deleted nothing.
+  CHECK(Ask(d.port, "HEAD", "/api/v1/uploads/" + id, kTus).status == 200);
+  CHECK(Sha256(ReadFile(store.media() + "/videos/" + id + "/source")) == Sha256(source));
 }
 
 TEST_CASE("an upload past upload.expiry answers 410 and the worker's job removes its bytes",

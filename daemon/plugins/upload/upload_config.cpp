@@ -57,7 +57,8 @@ config::ConfigDeclaration UploadConfig() {
                                "holds the upload (a PATCH still writing, or one whose client "
                                "just left and whose bytes are being kept) before a PATCH or "
                                "DELETE is answered 423 and a HEAD with the offset synced so far; "
-                               "0 answers at once",
+                               "0 answers at once. At most three quarters of "
+                               "server.write_timeout is used",
                         .min = 0,
                         .max = 300 * kSecond,
                         .reload = Reload::kRestartPlugin},
@@ -70,7 +71,7 @@ config::ConfigDeclaration UploadConfig() {
                         .reload = Reload::kRestartPlugin},
                    }},
           },
-      .also_reads = {"app.mode"},
+      .also_reads = {"app.mode", "server.write_timeout"},
   };
 }
 

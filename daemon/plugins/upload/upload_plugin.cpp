@@ -344,17 +344,27 @@ class LockWait : public std::enable_shared_from_this<LockWait> {
   using Then = std::function<void(bool got)>;
 
   // Calls `then(true)` once `attempt` succeeds, at once or when the holder lets go, or
-  // `then(false)` when upload.lock_wait passes first. Without an executor (no I/O thread) or with
-  // upload.lock_wait 0, it does not wait.
+  // `then(false)` when upload.lock_wait passes first; never when the client leaves meanwhile (or
+  // the request's deadline passes): the wait just ends. Without an executor (no I/O thread) or
+  // with upload.lock_wait 0, it does not wait.
   static void Run(const std::shared_ptr<Shared>& s, const std::string& id, Attempt attempt,
-                  const boost::asio::any_io_executor& executor, Then then) {
+                  HttpResponder& responder, Then then) {
+    const auto executor = responder.executor();
     if (!executor || s->settings.lock_wait.count() <= 0) {
       return then(((*s).*attempt)(id, Wake{}));
     }
     auto wait = std::shared_ptr<LockWait>(new LockWait(s, id, attempt, executor, std::move(then)));
-    wait->Begin();
+    if (!wait->Begin()) {
+      // Runs on the request's I/O thread too, at once if the client is already gone.
+      responder.OnClientGone([weak = std::weak_ptr<LockWait>(wait)] {
+        if (auto self = weak.lock()) self->Abandon();
+      });
+    }
   }
 
+  ~LockWait() {
+    if (waiting_ && !done_) s_->waiting.fetch_sub(1);  // its I/O thread ended first
+  }
   LockWait(const LockWait&) = delete;
   LockWait& operator=(const LockWait&) = delete;
 
@@ -367,14 +377,26 @@ class LockWait : public std::enable_shared_from_this<LockWait> {
         timer_(executor),
         then_(std::move(then)) {}
 
-  void Begin() {
-    if (Try()) return;
+  // True when it got what it waits for at once; otherwise it waits.
+  bool Begin() {
+    if (Try()) return true;
     waiting_ = true;
     s_->waiting.fetch_add(1);
     timer_.expires_after(s_->settings.lock_wait);
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->Finish(false);
     });
+    return false;
+  }
+
+  // The client left: nobody is waiting any more. The wake-up kept with the holder lapses with
+  // this object (once the timer's handler lets it go).
+  void Abandon() {
+    if (done_) return;
+    done_ = true;
+    s_->waiting.fetch_sub(1);
+    timer_.cancel();
+    then_ = nullptr;
   }
 
   // True once it got what it waits for; otherwise a wake-up is kept with the holder.
@@ -877,7 +899,17 @@ class UploadPlugin final : public Plugin {
     s.settings.per_client = static_cast<int>(config.Int("upload.max_concurrent_per_client"));
     s.settings.sync_every = static_cast<uint64_t>(config.Int("upload.sync_every"));
     s.settings.cors_origins = config.List("upload.cors_origins");
-    s.settings.lock_wait = config.Duration("upload.lock_wait");
+    // A wait must end before the request's deadline (504 at server.write_timeout), so that the
+    // client gets the 423 or the offset: at most three quarters of it.
+    const auto deadline = config.Duration("server.write_timeout");
+    s.settings.lock_wait = std::min(config.Duration("upload.lock_wait"), deadline * 3 / 4);
+    if (s.settings.lock_wait < config.Duration("upload.lock_wait")) {
+      s.logger->warn(log::With(
+          "upload.lock_wait is longer than the request's deadline allows: waits end sooner",
+          {{"lock_wait_ms", static_cast<int64_t>(s.settings.lock_wait.count())},
+           {"remedy", std::string("set upload.lock_wait below three quarters of "
+                                  "server.write_timeout, or raise server.write_timeout")}}));
+    }
     s.storage = context.storage;
     s.blocking = context.blocking;
     s.services = context.services;
@@ -1368,7 +1400,7 @@ class UploadPlugin final : public Plugin {
     Call call{id, "PATCH", std::string(req.request_id), std::string(req.remote)};
     auto shared_checksum = std::make_shared<std::optional<tus::Checksum>>(std::move(checksum));
     LockWait::Run(
-        s, id, &Shared::HoldOr, responder->executor(),
+        s, id, &Shared::HoldOr, *responder,
         [s, call, offset = *offset, late_length, body, responder, shared_checksum](bool held) {
           if (!held) return Refuse(*s, call, *responder, Locked(*s, call.id));
           if (responder->ClientGone()) return s->Release(call.id);  // left while it waited
@@ -1648,7 +1680,7 @@ class UploadPlugin final : public Plugin {
     // upload.lock_wait) for a PATCH in progress to end; past that it answers the offset synced
     // so far. GET, the JSON view for people and progress bars, answers at once ("receiving").
     if (!head) return describe(true);
-    LockWait::Run(s, call.id, &Shared::FreeOr, responder->executor(), std::move(describe));
+    LockWait::Run(s, call.id, &Shared::FreeOr, *responder, std::move(describe));
   }
 
   static HttpResponse Describe(const std::string& id, const State& state, bool writing) {
@@ -1723,8 +1755,9 @@ class UploadPlugin final : public Plugin {
     const std::string id(req.Param("id"));
     if (!ValidateStagedId(id)) return answer(Missing(id), Reason::kNotFound);
     Call call{id, "DELETE", std::string(req.request_id), std::string(req.remote)};
-    LockWait::Run(s, id, &Shared::HoldOr, responder->executor(), [s, call, responder](bool held) {
+    LockWait::Run(s, id, &Shared::HoldOr, *responder, [s, call, responder](bool held) {
       if (!held) return Refuse(*s, call, *responder, Locked(*s, call.id));
+      if (responder->ClientGone()) return s->Release(call.id);  // left while it waited
       if (!s->blocking->Submit([s, call, responder] {
             HttpResponse res = TerminateOnPool(*s, call);
             s->Release(call.id);
