@@ -1070,14 +1070,34 @@ class UploadPlugin final : public Plugin {
     res.headers.emplace_back("Tus-Checksum-Algorithm", std::string(tus::kChecksumAlgorithms));
   }
 
+  // A refusal of a request that holds nothing: counted (its reason and its answer), and sent.
+  struct Refusal {
+    HttpResponse response;
+    Reason reason;
+  };
+  static void Refuse(Shared& s, std::string_view method, HttpResponder& responder,
+                     Refusal refusal) {
+    s.Failed(refusal.reason);
+    s.Answered(method, refusal.response.status);
+    responder.Send(std::move(refusal.response));
+  }
+
+  // Another request held the upload for all of upload.lock_wait.
+  static Refusal Locked(const Shared& s, const std::string& id) {
+    return {TusError(423, "locked",
+                     fmt::format("another request is still writing upload '{}' after {} ms "
+                                 "(upload.lock_wait)",
+                                 id, s.settings.lock_wait.count()),
+                     "wait for it to end (or cancel it), then HEAD for the offset"),
+            Reason::kLocked};
+  }
+
   // POST /api/v1/uploads: creation, with or without a first body, partial or final.
   static void Create(const std::shared_ptr<Shared>& s, const HttpRequest& req,
                      const std::shared_ptr<HttpBodyReader>& body,
                      std::shared_ptr<HttpResponder> responder) {
     auto answer = [&](HttpResponse res, Reason reason) {
-      s->Failed(reason);
-      s->Answered("POST", res.status);
-      responder->Send(std::move(res));
+      Refuse(*s, "POST", *responder, {std::move(res), reason});
     };
     if (auto bad = CheckVersion(req)) return answer(std::move(*bad), Reason::kVersion);
     auto who = Authorize(*s, req);
@@ -1349,9 +1369,7 @@ class UploadPlugin final : public Plugin {
                     const std::shared_ptr<HttpBodyReader>& body,
                     std::shared_ptr<HttpResponder> responder) {
     auto answer = [&](HttpResponse res, Reason reason) {
-      s->Failed(reason);
-      s->Answered("PATCH", res.status);
-      responder->Send(std::move(res));
+      Refuse(*s, "PATCH", *responder, {std::move(res), reason});
     };
     if (auto bad = CheckVersion(req)) return answer(std::move(*bad), Reason::kVersion);
     auto who = Authorize(*s, req);
@@ -1402,11 +1420,11 @@ class UploadPlugin final : public Plugin {
     LockWait::Run(
         s, id, &Shared::HoldOr, *responder,
         [s, call, offset = *offset, late_length, body, responder, shared_checksum](bool held) {
-          if (!held) return Refuse(*s, call, *responder, Locked(*s, call.id));
+          if (!held) return Refuse(*s, call.method, *responder, Locked(*s, call.id));
           if (responder->ClientGone()) return s->Release(call.id);  // left while it waited
           if (!s->EnterClient(call.remote)) {
             s->Release(call.id);
-            return Refuse(*s, call, *responder, {TooMany(*s), Reason::kTooMany});
+            return Refuse(*s, call.method, *responder, {TooMany(*s), Reason::kTooMany});
           }
           if (!s->blocking->Submit(
                   [s, call, offset, late_length, body, responder, shared_checksum] {
@@ -1415,30 +1433,9 @@ class UploadPlugin final : public Plugin {
                   })) {
             s->Release(call.id);
             s->LeaveClient(call.remote);
-            Refuse(*s, call, *responder, {Overloaded(), Reason::kOverloaded});
+            Refuse(*s, call.method, *responder, {Overloaded(), Reason::kOverloaded});
           }
         });
-  }
-
-  // A refusal of a request that holds nothing: counted, and sent.
-  struct Refusal {
-    HttpResponse response;
-    Reason reason;
-  };
-  static void Refuse(Shared& s, const Call& call, HttpResponder& responder, Refusal refusal) {
-    s.Failed(refusal.reason);
-    s.Answered(call.method, refusal.response.status);
-    responder.Send(std::move(refusal.response));
-  }
-
-  // Another request held the upload for all of upload.lock_wait.
-  static Refusal Locked(const Shared& s, const std::string& id) {
-    return {TusError(423, "locked",
-                     fmt::format("another request is still writing upload '{}' after {} ms "
-                                 "(upload.lock_wait)",
-                                 id, s.settings.lock_wait.count()),
-                     "wait for it to end (or cancel it), then HEAD for the offset"),
-            Reason::kLocked};
   }
 
   static void PatchOnPool(const std::shared_ptr<Shared>& s, const Call& call, uint64_t offset,
@@ -1654,16 +1651,13 @@ class UploadPlugin final : public Plugin {
     const bool head = req.method == "HEAD";
     if (head) {
       if (auto bad = CheckVersion(req)) {
-        s->Failed(Reason::kVersion);
-        s->Answered("HEAD", bad->status);
-        return responder->Send(std::move(*bad));
+        return Refuse(*s, "HEAD", *responder, {std::move(*bad), Reason::kVersion});
       }
     }
     auto who = Authorize(*s, req);
     if (auto* denied = std::get_if<HttpResponse>(&who)) {
-      s->Failed(Reason::kUnauthorized);
-      s->Answered(head ? "HEAD" : "GET", denied->status);
-      return responder->Send(std::move(*denied));
+      return Refuse(*s, head ? "HEAD" : "GET", *responder,
+                    {std::move(*denied), Reason::kUnauthorized});
     }
     Call call{std::string(req.Param("id")), head ? "HEAD" : "GET", std::string(req.request_id),
               std::string(req.remote)};
@@ -1673,7 +1667,7 @@ class UploadPlugin final : public Plugin {
             s->Answered(call.method, res.status);
             responder->Send(std::move(res));
           })) {
-        Refuse(*s, call, *responder, {Overloaded(), Reason::kOverloaded});
+        Refuse(*s, call.method, *responder, {Overloaded(), Reason::kOverloaded});
       }
     };
     // A tus client HEADs to resume: the offset it gets must be final, so HEAD waits (up to
@@ -1743,9 +1737,7 @@ class UploadPlugin final : public Plugin {
   static void Terminate(const std::shared_ptr<Shared>& s, const HttpRequest& req,
                         std::shared_ptr<HttpResponder> responder) {
     auto answer = [&](HttpResponse res, Reason reason) {
-      s->Failed(reason);
-      s->Answered("DELETE", res.status);
-      responder->Send(std::move(res));
+      Refuse(*s, "DELETE", *responder, {std::move(res), reason});
     };
     if (auto bad = CheckVersion(req)) return answer(std::move(*bad), Reason::kVersion);
     auto who = Authorize(*s, req);
@@ -1756,7 +1748,7 @@ class UploadPlugin final : public Plugin {
     if (!ValidateStagedId(id)) return answer(Missing(id), Reason::kNotFound);
     Call call{id, "DELETE", std::string(req.request_id), std::string(req.remote)};
     LockWait::Run(s, id, &Shared::HoldOr, *responder, [s, call, responder](bool held) {
-      if (!held) return Refuse(*s, call, *responder, Locked(*s, call.id));
+      if (!held) return Refuse(*s, call.method, *responder, Locked(*s, call.id));
       if (responder->ClientGone()) return s->Release(call.id);  // left while it waited
       if (!s->blocking->Submit([s, call, responder] {
             HttpResponse res = TerminateOnPool(*s, call);
@@ -1765,7 +1757,7 @@ class UploadPlugin final : public Plugin {
             responder->Send(std::move(res));
           })) {
         s->Release(call.id);
-        Refuse(*s, call, *responder, {Overloaded(), Reason::kOverloaded});
+        Refuse(*s, call.method, *responder, {Overloaded(), Reason::kOverloaded});
       }
     });
   }
