@@ -26,11 +26,16 @@
 #include "daemon/plugin_api/locks.h"
 #include "daemon/plugin_api/periodic_timer.h"
 #include "daemon/plugin_api/registration.h"
+#include "daemon/plugins/upload/holds.h"
 #include "daemon/plugins/upload/tus.h"
 #include "daemon/plugins/upload/upload_config.h"
 
 namespace sg::plugins {
 namespace {
+
+using upload::Held;
+using upload::Holds;
+using upload::LockWait;
 
 // How often the upload service looks for committed uploads whose video was left "uploading".
 constexpr auto kSweepEvery = std::chrono::seconds(10);
@@ -111,6 +116,11 @@ struct Record {
   }
 };
 
+// What HEAD answers from while a request writes an upload that has `kept` bytes so far.
+Held Writing(uint64_t kept, const Record& record) {
+  return Held{true, kept, record.length, record.expires, record.partial};
+}
+
 struct Settings {
   uint64_t max_size = uint64_t{16} << 30;
   std::chrono::milliseconds expiry{24 * 3600 * 1000};
@@ -118,23 +128,6 @@ struct Settings {
   uint64_t sync_every = uint64_t{64} << 20;
   std::vector<std::string> cors_origins = {"*"};
   std::chrono::milliseconds lock_wait{5000};
-};
-
-// What is known of an upload that a request holds: HEAD answers from it while a PATCH writes.
-struct Held {
-  bool writing = false;
-  uint64_t kept = 0;
-  std::optional<uint64_t> length;
-  int64_t expires = 0;
-  bool partial = false;
-};
-
-// What a request waiting for an upload that another holds is woken with when it is let go:
-// `fn` runs on the releasing thread, under no lock, and must only post; not at all once `owner`
-// (the waiting request) is gone.
-struct Wake {
-  std::weak_ptr<void> owner;
-  std::function<void()> fn;
 };
 
 // What the plugin shares with work on other threads, which may finish after a Stop.
@@ -148,14 +141,12 @@ struct Shared {
   std::shared_ptr<AccessGuard> access;  // null (everything open) only without a daemon: tests
 
   mutable std::mutex mu;
-  std::map<std::string, Held> held;       // guarded by mu: uploads a request works on
+  const std::shared_ptr<Holds> holds = std::make_shared<Holds>();  // uploads requests work on
   std::map<std::string, int> per_client;  // guarded by mu: body-carrying requests by address
   std::map<std::pair<std::string, unsigned>, uint64_t> answers;  // guarded by mu
   uint64_t failures[static_cast<size_t>(Reason::kCount)] = {};   // guarded by mu
   std::unique_ptr<JobQueue::Registration> expire_handler;        // guarded by mu
   bool running = false;                                          // guarded by mu
-  // guarded by mu: what to call when a held upload is let go (requests waiting for it)
-  std::map<std::string, std::vector<Wake>> waiters;
 
   std::atomic<uint64_t> bytes{0};       // bytes kept (synced) from clients
   std::atomic<uint64_t> created{0};     // uploads created
@@ -165,68 +156,7 @@ struct Shared {
   std::atomic<uint64_t> syncs{0};       // fsyncs that made bytes count
   std::atomic<int64_t> transfers{0};    // bodies being received now
   std::atomic<uint64_t> staged{0};      // unfinished uploads, as last counted
-  std::atomic<int64_t> waiting{0};      // requests waiting for an upload another one holds
 
-  // Takes an upload for a request; false when another holds it. It counts as being written
-  // (HEAD answers from it, GET says "receiving") from the first Publish, once the request holds
-  // the deployment-wide lease and has opened the staged bytes.
-  bool Hold(const std::string& id) {
-    std::lock_guard lock(mu);
-    return held.try_emplace(id).second;
-  }
-  // Hold, or, when another request holds the upload, keeps `wake` (when it has an owner) to be
-  // called once it is let go.
-  bool HoldOr(const std::string& id, Wake wake) {
-    std::lock_guard lock(mu);
-    if (held.try_emplace(id).second) return true;
-    KeepWake(id, std::move(wake));
-    return false;
-  }
-  // True when no request holds the upload; otherwise keeps `wake` as HoldOr does.
-  bool FreeOr(const std::string& id, Wake wake) {
-    std::lock_guard lock(mu);
-    if (!held.contains(id)) return true;
-    KeepWake(id, std::move(wake));
-    return false;
-  }
-  void Release(const std::string& id) {
-    std::vector<Wake> wake;
-    {
-      std::lock_guard lock(mu);
-      held.erase(id);
-      if (auto it = waiters.find(id); it != waiters.end()) {
-        wake = std::move(it->second);
-        waiters.erase(it);
-      }
-    }
-    for (auto& w : wake) {
-      if (auto owner = w.owner.lock()) w.fn();
-    }
-  }
-  // Under mu. Wake-ups whose waiter gave up are dropped, so a holder that keeps an upload long
-  // collects no more of them than there are requests waiting.
-  void KeepWake(const std::string& id, Wake wake) {
-    if (wake.owner.expired()) return;
-    auto& list = waiters[id];
-    std::erase_if(list, [](const Wake& w) { return w.owner.expired(); });
-    list.push_back(std::move(wake));
-  }
-  std::optional<Held> Writer(const std::string& id) const {
-    std::lock_guard lock(mu);
-    auto it = held.find(id);
-    if (it == held.end() || !it->second.writing) return std::nullopt;
-    return it->second;
-  }
-  void Publish(const std::string& id, uint64_t kept, const Record& record) {
-    std::lock_guard lock(mu);
-    auto it = held.find(id);
-    if (it == held.end()) return;
-    it->second.writing = true;
-    it->second.kept = kept;
-    it->second.length = record.length;
-    it->second.expires = record.expires;
-    it->second.partial = record.partial;
-  }
   bool EnterClient(const std::string& remote) {
     std::lock_guard lock(mu);
     int& n = per_client[remote];
@@ -328,108 +258,6 @@ void AddOffsetHeaders(HttpResponse& res, uint64_t offset, const std::optional<ui
 
 std::string SourceKey(const std::string& id) { return "videos/" + id + "/source"; }
 std::string PartKey(const std::string& id) { return "uploads/" + id; }
-
-// ---- Waiting for an upload that another request holds --------------------------------------
-
-// A request for an upload that another request holds (a PATCH still writing it, or one whose
-// client has just gone and whose bytes are being kept) waits up to upload.lock_wait for it to be
-// let go, as tusd and @tus/server do, instead of a 423 at once: a client that lost its
-// connection and resumes at once would otherwise be refused until the daemon has seen the old
-// connection close. `attempt` is Shared::HoldOr (PATCH, DELETE: take the upload) or
-// Shared::FreeOr (HEAD: an offset no writer is about to change). Everything here runs on the
-// request's I/O thread (one thread), so the timer and the wake-ups never race.
-class LockWait : public std::enable_shared_from_this<LockWait> {
- public:
-  using Attempt = bool (Shared::*)(const std::string&, Wake);
-  using Then = std::function<void(bool got)>;
-
-  // Calls `then(true)` once `attempt` succeeds, at once or when the holder lets go, or
-  // `then(false)` when upload.lock_wait passes first; never when the client leaves meanwhile (or
-  // the request's deadline passes): the wait just ends. Without an executor (no I/O thread) or
-  // with upload.lock_wait 0, it does not wait.
-  static void Run(const std::shared_ptr<Shared>& s, const std::string& id, Attempt attempt,
-                  HttpResponder& responder, Then then) {
-    const auto executor = responder.executor();
-    if (!executor || s->settings.lock_wait.count() <= 0) {
-      return then(((*s).*attempt)(id, Wake{}));
-    }
-    auto wait = std::shared_ptr<LockWait>(new LockWait(s, id, attempt, executor, std::move(then)));
-    if (!wait->Begin()) {
-      // Runs on the request's I/O thread too, at once if the client is already gone.
-      responder.OnClientGone([weak = std::weak_ptr<LockWait>(wait)] {
-        if (auto self = weak.lock()) self->Abandon();
-      });
-    }
-  }
-
-  ~LockWait() {
-    if (waiting_ && !done_) s_->waiting.fetch_sub(1);  // its I/O thread ended first
-  }
-  LockWait(const LockWait&) = delete;
-  LockWait& operator=(const LockWait&) = delete;
-
- private:
-  LockWait(std::shared_ptr<Shared> s, std::string id, Attempt attempt,
-           const boost::asio::any_io_executor& executor, Then then)
-      : s_(std::move(s)),
-        id_(std::move(id)),
-        attempt_(attempt),
-        timer_(executor),
-        then_(std::move(then)) {}
-
-  // True when it got what it waits for at once; otherwise it waits.
-  bool Begin() {
-    if (Try()) return true;
-    waiting_ = true;
-    s_->waiting.fetch_add(1);
-    timer_.expires_after(s_->settings.lock_wait);
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) self->Finish(false);
-    });
-    return false;
-  }
-
-  // The client left: nobody is waiting any more. The wake-up kept with the holder lapses with
-  // this object (once the timer's handler lets it go).
-  void Abandon() {
-    if (done_) return;
-    done_ = true;
-    s_->waiting.fetch_sub(1);
-    timer_.cancel();
-    then_ = nullptr;
-  }
-
-  // True once it got what it waits for; otherwise a wake-up is kept with the holder.
-  bool Try() {
-    if (done_) return true;
-    std::weak_ptr<LockWait> weak = weak_from_this();
-    const auto executor = timer_.get_executor();
-    const bool got = ((*s_).*attempt_)(id_, Wake{weak, [weak, executor] {
-                                                   boost::asio::post(executor, [weak] {
-                                                     if (auto self = weak.lock()) self->Try();
-                                                   });
-                                                 }});
-    if (got) Finish(true);
-    return got;
-  }
-
-  void Finish(bool got) {
-    if (done_) return;
-    done_ = true;
-    if (waiting_) s_->waiting.fetch_sub(1);
-    timer_.cancel();
-    Then then = std::move(then_);
-    then(got);
-  }
-
-  std::shared_ptr<Shared> s_;
-  std::string id_;
-  Attempt attempt_;
-  boost::asio::steady_timer timer_;
-  Then then_;
-  bool waiting_ = false;
-  bool done_ = false;
-};
 
 // ---- Holding an upload across processes -------------------------------------------------------
 
@@ -594,7 +422,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   Transfer& operator=(const Transfer&) = delete;
 
   void Begin() {
-    s_->Publish(p_.id, staged_->size(), record_);
+    s_->holds->Publish(p_.id, Writing(staged_->size(), record_));
     Pump();
   }
 
@@ -747,7 +575,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
     s_->syncs.fetch_add(1);
     s_->bytes.fetch_add(staged_->size() - before);
     since_sync_ = 0;
-    s_->Publish(p_.id, staged_->size(), record_);
+    s_->holds->Publish(p_.id, Writing(staged_->size(), record_));
     return {};
   }
 
@@ -838,7 +666,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
     if (let_) return;
     let_ = true;
     p_.lease.reset();
-    s_->Release(p_.id);
+    s_->holds->Release(p_.id);
     s_->LeaveClient(p_.remote);
   }
 
@@ -1328,7 +1156,7 @@ class UploadPlugin final : public Plugin {
           {{"id", id}, {"video", record.partial ? json(nullptr) : json("/api/v1/videos/" + id)}});
       return answer(std::move(created));
     }
-    if (!s->Hold(id)) {  // nobody knows the id yet: cannot be held
+    if (!s->holds->Hold(id)) {  // nobody knows the id yet: cannot be held
       return answer(TusError(500, "internal", "a new upload is already held", "try again"));
     }
     Transfer::Params params;
@@ -1418,12 +1246,12 @@ class UploadPlugin final : public Plugin {
     Call call{id, "PATCH", std::string(req.request_id), std::string(req.remote)};
     auto shared_checksum = std::make_shared<std::optional<tus::Checksum>>(std::move(checksum));
     LockWait::Run(
-        s, id, &Shared::HoldOr, *responder,
+        s->holds, id, &Holds::HoldOr, s->settings.lock_wait, *responder,
         [s, call, offset = *offset, late_length, body, responder, shared_checksum](bool held) {
           if (!held) return Refuse(*s, call.method, *responder, Locked(*s, call.id));
-          if (responder->ClientGone()) return s->Release(call.id);  // left while it waited
+          if (responder->ClientGone()) return s->holds->Release(call.id);  // left while it waited
           if (!s->EnterClient(call.remote)) {
-            s->Release(call.id);
+            s->holds->Release(call.id);
             return Refuse(*s, call.method, *responder, {TooMany(*s), Reason::kTooMany});
           }
           if (!s->blocking->Submit(
@@ -1431,7 +1259,7 @@ class UploadPlugin final : public Plugin {
                     PatchOnPool(s, call, offset, late_length, body->ContentLength(), body,
                                 responder, std::move(*shared_checksum));
                   })) {
-            s->Release(call.id);
+            s->holds->Release(call.id);
             s->LeaveClient(call.remote);
             Refuse(*s, call.method, *responder, {Overloaded(), Reason::kOverloaded});
           }
@@ -1446,7 +1274,7 @@ class UploadPlugin final : public Plugin {
                           std::optional<tus::Checksum> checksum) {
     auto answer = [&](HttpResponse res, std::optional<Reason> reason) {
       if (reason) s->Failed(*reason);
-      s->Release(call.id);
+      s->holds->Release(call.id);
       s->LeaveClient(call.remote);
       s->Answered("PATCH", res.status);
       responder->Send(std::move(res));
@@ -1674,7 +1502,8 @@ class UploadPlugin final : public Plugin {
     // upload.lock_wait) for a PATCH in progress to end; past that it answers the offset synced
     // so far. GET, the JSON view for people and progress bars, answers at once ("receiving").
     if (!head) return describe(true);
-    LockWait::Run(s, call.id, &Shared::FreeOr, *responder, std::move(describe));
+    LockWait::Run(s->holds, call.id, &Holds::FreeOr, s->settings.lock_wait, *responder,
+                  std::move(describe));
   }
 
   static HttpResponse Describe(const std::string& id, const State& state, bool writing) {
@@ -1699,7 +1528,7 @@ class UploadPlugin final : public Plugin {
       s.Failed(Reason::kNotFound);
       return Missing(call.id);
     }
-    if (auto writer = s.Writer(call.id)) {
+    if (auto writer = s.holds->Writer(call.id)) {
       // A PATCH here is writing it: its offset as last synced.
       State state{200, writer->kept, writer->length, writer->expires, writer->partial, {}};
       return Describe(call.id, state, true);
@@ -1747,19 +1576,21 @@ class UploadPlugin final : public Plugin {
     const std::string id(req.Param("id"));
     if (!ValidateStagedId(id)) return answer(Missing(id), Reason::kNotFound);
     Call call{id, "DELETE", std::string(req.request_id), std::string(req.remote)};
-    LockWait::Run(s, id, &Shared::HoldOr, *responder, [s, call, responder](bool held) {
-      if (!held) return Refuse(*s, call.method, *responder, Locked(*s, call.id));
-      if (responder->ClientGone()) return s->Release(call.id);  // left while it waited
-      if (!s->blocking->Submit([s, call, responder] {
-            HttpResponse res = TerminateOnPool(*s, call);
-            s->Release(call.id);
-            s->Answered("DELETE", res.status);
-            responder->Send(std::move(res));
-          })) {
-        s->Release(call.id);
-        Refuse(*s, call.method, *responder, {Overloaded(), Reason::kOverloaded});
-      }
-    });
+    LockWait::Run(s->holds, id, &Holds::HoldOr, s->settings.lock_wait, *responder,
+                  [s, call, responder](bool held) {
+                    if (!held) return Refuse(*s, call.method, *responder, Locked(*s, call.id));
+                    if (responder->ClientGone())
+                      return s->holds->Release(call.id);  // left while it waited
+                    if (!s->blocking->Submit([s, call, responder] {
+                          HttpResponse res = TerminateOnPool(*s, call);
+                          s->holds->Release(call.id);
+                          s->Answered("DELETE", res.status);
+                          responder->Send(std::move(res));
+                        })) {
+                      s->holds->Release(call.id);
+                      Refuse(*s, call.method, *responder, {Overloaded(), Reason::kOverloaded});
+                    }
+                  });
   }
 
   static HttpResponse TerminateOnPool(Shared& s, const Call& call) {
@@ -1886,19 +1717,19 @@ class UploadPlugin final : public Plugin {
         ++left;
         continue;
       }
-      if (!s.Hold(info.id)) {
+      if (!s.holds->Hold(info.id)) {
         ++left;
         continue;  // a request works on it: not abandoned
       }
       auto lease = TakeLease(s, info.id);
       if (!lease) {
-        s.Release(info.id);
+        s.holds->Release(info.id);
         ++left;
         continue;  // another instance works on it
       }
       Expire(s, info.id, info.size, *record, "job:" + job.job().id);
       ++removed;
-      s.Release(info.id);
+      s.holds->Release(info.id);
     }
     s.staged.store(left);
     if (removed > 0) {
@@ -1951,7 +1782,7 @@ class UploadPlugin final : public Plugin {
              static_cast<double>(s.staged.load()));
     AddValue(out, "streamgate_upload_lock_waiting",
              "Requests waiting (up to upload.lock_wait) for an upload another request holds",
-             "gauge", static_cast<double>(s.waiting.load()));
+             "gauge", static_cast<double>(s.holds->waiting.load()));
   }
 
   std::shared_ptr<Shared> shared_;
