@@ -540,8 +540,9 @@ struct MicroService {
     process = std::make_unique<Process>(argv, dir, env);
     INFO(process->Stderr());
     REQUIRE(notify.WaitFor("READY=1", 15s));
-    port =
-        ListenerPort(Run({SG_CLI_BIN, "--service", service, "--json", "status"}, env).out, "http");
+    const std::string status = Run({SG_CLI_BIN, "--service", service, "--json", "status"}, env).out;
+    port = ListenerPort(status, "http");
+    metrics_port = ListenerPort(status, "metrics");
   }
   ~MicroService() {
     process->Signal(SIGTERM);
@@ -552,6 +553,7 @@ struct MicroService {
   SpawnOptions env;
   std::unique_ptr<Process> process;
   uint16_t port = 0;
+  uint16_t metrics_port = 0;
 };
 
 TEST_CASE("microservice mode: two upload instances on one store never write one upload at once",
@@ -562,10 +564,17 @@ TEST_CASE("microservice mode: two upload instances on one store never write one 
                         {"metadata.sqlite_path=" + store.dir.path() + "/streamgate.db"});
   const std::vector<std::string> sets = {"storage.path=" + store.media()};
   MicroService a("upload", nats.Url(), sets);
+  // B waits for the other instance's hold as long as a request can (upload.lock_wait's
+  // default, 5 s); C does not wait at all (upload.lock_wait=0).
   MicroService b("upload", nats.Url(), sets);
+  std::vector<std::string> no_wait = sets;
+  no_wait.push_back("upload.lock_wait=0");
+  MicroService c("upload", nats.Url(), no_wait);
   REQUIRE(a.port != 0);
   REQUIRE(b.port != 0);
+  REQUIRE(c.port != 0);
   REQUIRE(a.port != b.port);
+  REQUIRE(b.metrics_port != 0);
   const std::string source = RandomBytes(1 << 20, 5);
   // The instances reach the catalogue over NATS once their buses are up.
   std::string id;
@@ -581,17 +590,29 @@ TEST_CASE("microservice mode: two upload instances on one store never write one 
   {
     OpenPatch writing(a.port, id, 0, source.size(), std::string_view(source).substr(0, 1000));
     REQUIRE(WaitFor([&] { return Receiving(a.port, id); }, 10s));
-    // The other instance sees the hold through NATS: no second writer, no termination.
-    auto second = Patch(b.port, id, 0, source);
+    // The other instances see the hold through NATS: no second writer, no termination.
+    auto second = Patch(c.port, id, 0, source);
     INFO(second.body);
     CHECK(second.status == 423);
     CHECK(Contains(second.body, "another upload instance"));
-    CHECK(Ask(b.port, "DELETE", "/api/v1/uploads/" + id, kTus).status == 423);
-    CHECK(Offset(b.port, id) == 0);
+    CHECK(Ask(c.port, "DELETE", "/api/v1/uploads/" + id, kTus).status == 423);
+    CHECK(Offset(c.port, id) == 0);
+    // A PATCH to B waits for A's hold to go (the gauge shows it waiting), and then finds what
+    // A left: the upload complete, so its offset is wrong (409), not 423.
+    OpenPatch waiting(b.port, id, 0, source.size(), "");
+    REQUIRE(WaitFor([&] { return Metric(b.metrics_port, "streamgate_upload_lock_waiting") == 1; },
+                    10s));
     writing.conn.Send(source.substr(1000));
     auto done = writing.conn.Read(20s);
     REQUIRE(done);
     CHECK(done->status == 204);
+    auto late = waiting.conn.Read(20s);
+    REQUIRE(late);
+    INFO(late->body);
+    CHECK(late->status == 409);
+    CHECK(Contains(late->body, "complete"));
+    CHECK(Metric(b.metrics_port, "streamgate_upload_lock_waiting") == 0);
+    CHECK(Metric(b.metrics_port, "streamgate_upload_failures_total{reason=\"locked\"}") == 0);
   }
   // Complete, as either instance says; the bytes are the source's.
   CHECK(Offset(b.port, id) == static_cast<int64_t>(source.size()));

@@ -57,8 +57,9 @@ config::ConfigDeclaration UploadConfig() {
                                "holds the upload (a PATCH still writing, or one whose client "
                                "just left and whose bytes are being kept) before a PATCH or "
                                "DELETE is answered 423 and a HEAD with the offset synced so far; "
-                               "0 answers at once. At most three quarters of "
-                               "server.write_timeout is used",
+                               "0 answers at once. In microservice mode PATCH and DELETE also "
+                               "wait, within the same time, for another instance that holds "
+                               "it. At most three quarters of server.write_timeout is used",
                         .min = 0,
                         .max = 300 * kSecond,
                         .reload = Reload::kRestartPlugin},

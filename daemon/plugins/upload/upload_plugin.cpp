@@ -264,7 +264,9 @@ std::string PartKey(const std::string& id) { return "uploads/" + id; }
 // In microservice mode the "locks" service makes an upload's hold deployment-wide, so that two
 // upload instances never write one upload at once. Null (and fine) in monolith mode, where the
 // plugin's own map is the whole truth. The error is the answer to send.
-Result<std::unique_ptr<Locks::Lease>> TakeLease(Shared& s, const std::string& id) {
+using Lease = std::unique_ptr<Locks::Lease>;
+
+Result<Lease> TakeLease(Shared& s, const std::string& id) {
   auto locks = s.services->Find<Locks>("locks");
   if (!locks) return std::unique_ptr<Locks::Lease>();
   auto lease = (*locks)->TryTake("upload." + id);
@@ -707,6 +709,9 @@ struct Call {
   std::string request_id;
   std::string remote;
   std::string owner = {};  // the token's subject: who a new video belongs to
+  // Until when the request may wait for an upload another request holds (upload.lock_wait from
+  // its arrival), in this process (LockWait) and then in another (LeaseWait).
+  std::chrono::steady_clock::time_point wait_until = {};
 };
 
 class UploadPlugin final : public Plugin {
@@ -919,6 +924,71 @@ class UploadPlugin final : public Plugin {
                      "wait for it to end (or cancel it), then HEAD for the offset"),
             Reason::kLocked};
   }
+
+  // The deployment-wide lease of an upload (TakeLease), taken on the blocking pool; while
+  // another instance holds it, tried again every kLeaseRetry on a timer of the request's I/O
+  // thread (the pool is not kept waiting) until the call's wait_until: the counterpart across
+  // processes of LockWait. The request holds the upload in this process meanwhile.
+  struct LeaseWait {
+    std::shared_ptr<Shared> s;
+    Call call;
+    std::shared_ptr<HttpResponder> responder;
+    std::function<void(Lease)> then;      // on the pool, with the lease (null in monolith mode)
+    std::function<void(Refusal)> refuse;  // lets go of what the request holds, and answers
+    std::function<void()> gone;           // lets go of it: the client left while it waited
+    bool counted = false;                 // in holds->waiting
+    bool done = false;
+
+    LeaseWait(std::shared_ptr<Shared> shared, Call c, std::shared_ptr<HttpResponder> r)
+        : s(std::move(shared)), call(std::move(c)), responder(std::move(r)) {}
+    ~LeaseWait() {
+      if (counted) s->holds->waiting.fetch_sub(1);
+      if (!done && gone) gone();  // the I/O thread ended with the wait
+    }
+    LeaseWait(const LeaseWait&) = delete;
+    LeaseWait& operator=(const LeaseWait&) = delete;
+
+    static constexpr auto kLeaseRetry = std::chrono::milliseconds(100);
+
+    // Starts it from the request's I/O thread.
+    static void Start(const std::shared_ptr<LeaseWait>& w) {
+      if (!w->s->blocking->Submit([w] { Take(w); }))
+        w->Refused({Overloaded(), Reason::kOverloaded});
+    }
+
+   private:
+    void Refused(Refusal r) {
+      done = true;
+      refuse(std::move(r));
+    }
+
+    static void Take(const std::shared_ptr<LeaseWait>& w) {
+      auto lease = TakeLease(*w->s, w->call.id);
+      if (lease) {
+        w->done = true;
+        return w->then(std::move(*lease));
+      }
+      const auto executor = w->responder->executor();
+      const bool held_elsewhere = lease.error().code == ErrorCode::kFailedPrecondition;
+      if (!held_elsewhere || !executor ||
+          std::chrono::steady_clock::now() + kLeaseRetry > w->call.wait_until) {
+        return w->Refused({LeaseRefused(lease.error(), w->call.id),
+                           held_elsewhere ? Reason::kLocked : Reason::kOverloaded});
+      }
+      if (!w->counted) {
+        w->counted = true;
+        w->s->holds->waiting.fetch_add(1);
+      }
+      auto timer = std::make_shared<boost::asio::steady_timer>(executor, kLeaseRetry);
+      timer->async_wait([w, timer](const boost::system::error_code&) {
+        if (w->responder->ClientGone()) {
+          w->done = true;
+          return w->gone();
+        }
+        Start(w);
+      });
+    }
+  };
 
   // POST /api/v1/uploads: creation, with or without a first body, partial or final.
   static void Create(const std::shared_ptr<Shared>& s, const HttpRequest& req,
@@ -1244,6 +1314,7 @@ class UploadPlugin final : public Plugin {
       checksum = std::move(*parsed);
     }
     Call call{id, "PATCH", std::string(req.request_id), std::string(req.remote)};
+    call.wait_until = std::chrono::steady_clock::now() + s->settings.lock_wait;
     auto shared_checksum = std::make_shared<std::optional<tus::Checksum>>(std::move(checksum));
     LockWait::Run(
         s->holds, id, &Holds::HoldOr, s->settings.lock_wait, *responder,
@@ -1254,15 +1325,22 @@ class UploadPlugin final : public Plugin {
             s->holds->Release(call.id);
             return Refuse(*s, call.method, *responder, {TooMany(*s), Reason::kTooMany});
           }
-          if (!s->blocking->Submit(
-                  [s, call, offset, late_length, body, responder, shared_checksum] {
-                    PatchOnPool(s, call, offset, late_length, body->ContentLength(), body,
-                                responder, std::move(*shared_checksum));
-                  })) {
+          auto wait = std::make_shared<LeaseWait>(s, call, responder);
+          wait->then = [s, call, offset, late_length, body, responder,
+                        shared_checksum](Lease lease) {
+            PatchOnPool(s, call, offset, late_length, body->ContentLength(), body, responder,
+                        std::move(*shared_checksum), std::move(lease));
+          };
+          wait->gone = [s, call] {
             s->holds->Release(call.id);
             s->LeaveClient(call.remote);
-            Refuse(*s, call.method, *responder, {Overloaded(), Reason::kOverloaded});
-          }
+          };
+          wait->refuse = [s, call, responder](Refusal r) {
+            s->holds->Release(call.id);
+            s->LeaveClient(call.remote);
+            Refuse(*s, call.method, *responder, std::move(r));
+          };
+          LeaseWait::Start(wait);
         });
   }
 
@@ -1271,7 +1349,7 @@ class UploadPlugin final : public Plugin {
                           std::optional<uint64_t> content_length,
                           const std::shared_ptr<HttpBodyReader>& body,
                           const std::shared_ptr<HttpResponder>& responder,
-                          std::optional<tus::Checksum> checksum) {
+                          std::optional<tus::Checksum> checksum, Lease lease) {
     auto answer = [&](HttpResponse res, std::optional<Reason> reason) {
       if (reason) s->Failed(*reason);
       s->holds->Release(call.id);
@@ -1279,12 +1357,6 @@ class UploadPlugin final : public Plugin {
       s->Answered("PATCH", res.status);
       responder->Send(std::move(res));
     };
-    auto lease = TakeLease(*s, call.id);
-    if (!lease) {
-      return answer(LeaseRefused(lease.error(), call.id),
-                    lease.error().code == ErrorCode::kFailedPrecondition ? Reason::kLocked
-                                                                         : Reason::kOverloaded);
-    }
     auto opened = s->storage->OpenStaged(call.id);
     if (!opened) {
       if (opened.error().code != ErrorCode::kNotFound) {
@@ -1371,7 +1443,7 @@ class UploadPlugin final : public Plugin {
     params.remote = call.remote;
     params.checksum = std::move(checksum);
     params.success_status = 204;
-    params.lease = std::move(*lease);
+    params.lease = std::move(lease);
     std::make_shared<Transfer>(s, std::move(params), std::move(staged), *record, body, responder)
         ->Begin();
   }
@@ -1576,29 +1648,31 @@ class UploadPlugin final : public Plugin {
     const std::string id(req.Param("id"));
     if (!ValidateStagedId(id)) return answer(Missing(id), Reason::kNotFound);
     Call call{id, "DELETE", std::string(req.request_id), std::string(req.remote)};
+    call.wait_until = std::chrono::steady_clock::now() + s->settings.lock_wait;
     LockWait::Run(s->holds, id, &Holds::HoldOr, s->settings.lock_wait, *responder,
                   [s, call, responder](bool held) {
                     if (!held) return Refuse(*s, call.method, *responder, Locked(*s, call.id));
                     if (responder->ClientGone())
                       return s->holds->Release(call.id);  // left while it waited
-                    if (!s->blocking->Submit([s, call, responder] {
-                          HttpResponse res = TerminateOnPool(*s, call);
-                          s->holds->Release(call.id);
-                          s->Answered("DELETE", res.status);
-                          responder->Send(std::move(res));
-                        })) {
+                    auto wait = std::make_shared<LeaseWait>(s, call, responder);
+                    wait->then = [s, call, responder](Lease lease) {
+                      HttpResponse res = TerminateOnPool(*s, call);
+                      lease.reset();
                       s->holds->Release(call.id);
-                      Refuse(*s, call.method, *responder, {Overloaded(), Reason::kOverloaded});
-                    }
+                      s->Answered("DELETE", res.status);
+                      responder->Send(std::move(res));
+                    };
+                    wait->gone = [s, call] { s->holds->Release(call.id); };
+                    wait->refuse = [s, call, responder](Refusal r) {
+                      s->holds->Release(call.id);
+                      Refuse(*s, call.method, *responder, std::move(r));
+                    };
+                    LeaseWait::Start(wait);
                   });
   }
 
+  // Under the request's hold of the upload and its lease.
   static HttpResponse TerminateOnPool(Shared& s, const Call& call) {
-    auto lease = TakeLease(s, call.id);
-    if (!lease) {
-      s.Failed(Reason::kLocked);
-      return LeaseRefused(lease.error(), call.id);
-    }
     bool partial = false;
     bool found = false;
     if (auto opened = s.storage->OpenStaged(call.id); opened) {
