@@ -63,15 +63,25 @@ class NatsLocks final : public Locks, public std::enable_shared_from_this<NatsLo
     std::lock_guard lock(mu_);
     if (auto ready = Open(); !ready) return ready.error();
     uint64_t revision = 0;
-    const natsStatus s = kvStore_CreateString(&revision, kv_, name.c_str(), holder_.c_str());
-    if (s != NATS_OK) {
+    natsStatus s = NATS_OK;
+    // A holder may let go between our create and our read (the read then finds nothing): the
+    // name is free, so the create is tried again, a few times.
+    for (int attempt = 0;; ++attempt) {
+      s = kvStore_CreateString(&revision, kv_, name.c_str(), holder_.c_str());
+      if (s == NATS_OK) break;
       // Taken: the key exists (JetStream answers "wrong last sequence").
       kvEntry* e = nullptr;
-      if (kvStore_Get(&e, kv_, name.c_str()) == NATS_OK) {
+      const natsStatus g = kvStore_Get(&e, kv_, name.c_str());
+      if (g == NATS_OK) {
         const std::string owner = kvEntry_ValueString(e);
         kvEntry_Destroy(e);
         return Fail(ErrorCode::kFailedPrecondition,
                     fmt::format("locks: '{}' is held by {}", name, owner));
+      }
+      if (g == NATS_NOT_FOUND && s == NATS_ERR) {
+        if (attempt < 3) continue;
+        return Fail(ErrorCode::kFailedPrecondition,
+                    fmt::format("locks: '{}' is being taken and let go by others", name));
       }
       Close();
       return NatsFailure(s, "take '" + name + "'");

@@ -564,9 +564,11 @@ TEST_CASE("microservice mode: two upload instances on one store never write one 
                         {"metadata.sqlite_path=" + store.dir.path() + "/streamgate.db"});
   const std::vector<std::string> sets = {"storage.path=" + store.media()};
   MicroService a("upload", nats.Url(), sets);
-  // B waits for the other instance's hold as long as a request can (upload.lock_wait's
-  // default, 5 s); C does not wait at all (upload.lock_wait=0).
-  MicroService b("upload", nats.Url(), sets);
+  // B waits for the other instance's hold (20 s, long enough for a slow build), C does not wait
+  // at all (upload.lock_wait=0).
+  std::vector<std::string> long_wait = sets;
+  long_wait.push_back("upload.lock_wait=20s");
+  MicroService b("upload", nats.Url(), long_wait);
   std::vector<std::string> no_wait = sets;
   no_wait.push_back("upload.lock_wait=0");
   MicroService c("upload", nats.Url(), no_wait);
@@ -597,21 +599,42 @@ TEST_CASE("microservice mode: two upload instances on one store never write one 
     CHECK(Contains(second.body, "another upload instance"));
     CHECK(Ask(c.port, "DELETE", "/api/v1/uploads/" + id, kTus).status == 423);
     CHECK(Offset(c.port, id) == 0);
+    auto b_waiting = [&](double n) {
+      return WaitFor([&] { return Metric(b.metrics_port, "streamgate_upload_lock_waiting") == n; },
+                     10s);
+    };
+    // A DELETE to B waits for A's hold of another upload; its client leaves: it is dropped (off
+    // the gauge), and nothing is deleted once A lets go.
+    const std::string small = Create(a.port, "Upload-Length: 2000\r\n");
+    {
+      OpenPatch holding(a.port, small, 0, 2000, std::string(1000, 's'));
+      REQUIRE(WaitFor([&] { return Receiving(a.port, small); }, 10s));
+      auto terminate = std::make_unique<HttpConnection>(b.port);
+      terminate->Send("DELETE /api/v1/uploads/" + small + " HTTP/1.1\r\nHost: t\r\n" + kTus +
+                      "\r\n");
+      REQUIRE(b_waiting(1));
+      terminate.reset();
+      CHECK(b_waiting(0));
+      holding.conn.Send(std::string(1000, 's'));
+      auto whole = holding.conn.Read(20s);
+      REQUIRE(whole);
+      CHECK(whole->status == 204);
+      CHECK(ReadFile(store.media() + "/videos/" + small + "/source") == std::string(2000, 's'));
+    }
     // A PATCH to B waits for A's hold to go (the gauge shows it waiting), and then finds what
     // A left: the upload complete, so its offset is wrong (409), not 423.
     OpenPatch waiting(b.port, id, 0, source.size(), "");
-    REQUIRE(WaitFor([&] { return Metric(b.metrics_port, "streamgate_upload_lock_waiting") == 1; },
-                    10s));
+    REQUIRE(b_waiting(1));
     writing.conn.Send(source.substr(1000));
     auto done = writing.conn.Read(20s);
     REQUIRE(done);
     CHECK(done->status == 204);
-    auto late = waiting.conn.Read(20s);
+    auto late = waiting.conn.Read(30s);
     REQUIRE(late);
     INFO(late->body);
     CHECK(late->status == 409);
     CHECK(Contains(late->body, "complete"));
-    CHECK(Metric(b.metrics_port, "streamgate_upload_lock_waiting") == 0);
+    CHECK(b_waiting(0));
     CHECK(Metric(b.metrics_port, "streamgate_upload_failures_total{reason=\"locked\"}") == 0);
   }
   // Complete, as either instance says; the bytes are the source's.

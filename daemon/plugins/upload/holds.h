@@ -59,7 +59,8 @@ class Holds {
   /// The holder writes the upload and has kept `now.kept` bytes of it (now.writing is set here).
   void Publish(const std::string& id, Held now);
 
-  /// Requests waiting (LockWait) for an upload another request holds: a gauge.
+  /// Requests waiting for an upload another request holds (LockWait), or in microservice mode
+  /// another instance (the upload plugin's lease wait): a gauge.
   std::atomic<int64_t> waiting{0};
 
  private:

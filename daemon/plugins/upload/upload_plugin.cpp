@@ -103,6 +103,7 @@ class UploadPlugin final : public Plugin {
     router_ = context.router;
     metrics_ = context.metrics;
     executor_ = context.executor;
+    s.executor = context.executor;
     if (s.storage == nullptr) {
       return Fail(ErrorCode::kConfig, "upload: no media store (storage.*) to keep uploads in");
     }
@@ -278,9 +279,10 @@ class UploadPlugin final : public Plugin {
   }
 
   // The deployment-wide lease of an upload (TakeLease), taken on the blocking pool; while
-  // another instance holds it, tried again every kLeaseRetry on a timer of the request's I/O
-  // thread (the pool is not kept waiting) until the call's wait_until: the counterpart across
-  // processes of LockWait. The request holds the upload in this process meanwhile.
+  // another instance holds it, tried again after 100 ms, then 200, 400 and every 500 ms, on a
+  // timer of the daemon's executor (the pool is not kept waiting; a request's I/O thread may end
+  // first), until the call's wait_until: the counterpart across processes of LockWait. The
+  // request holds the upload in this process meanwhile, and counts in the waiting gauge.
   struct LeaseWait {
     std::shared_ptr<Shared> s;
     Call call;
@@ -288,42 +290,59 @@ class UploadPlugin final : public Plugin {
     std::function<void(Lease)> then;      // on the pool, with the lease (null in monolith mode)
     std::function<void(Refusal)> refuse;  // lets go of what the request holds, and answers
     std::function<void()> gone;           // lets go of it: the client left while it waited
-    bool counted = false;                 // in holds->waiting
+    std::chrono::milliseconds retry{100};
+    bool counted = false;  // in holds->waiting
     bool done = false;
 
     LeaseWait(std::shared_ptr<Shared> shared, Call c, std::shared_ptr<HttpResponder> r)
         : s(std::move(shared)), call(std::move(c)), responder(std::move(r)) {}
     ~LeaseWait() {
-      if (counted) s->holds->waiting.fetch_sub(1);
-      if (!done && gone) gone();  // the I/O thread ended with the wait
+      if (!done && gone) Gone();  // the executor ended with the wait
     }
     LeaseWait(const LeaseWait&) = delete;
     LeaseWait& operator=(const LeaseWait&) = delete;
 
-    static constexpr auto kLeaseRetry = std::chrono::milliseconds(100);
+    static constexpr auto kMaxRetry = std::chrono::milliseconds(500);
+    static constexpr auto kLeastWait = std::chrono::milliseconds(10);
 
-    // Starts it from the request's I/O thread.
+    // Starts it (and goes on after each wait).
     static void Start(const std::shared_ptr<LeaseWait>& w) {
-      if (!w->s->blocking->Submit([w] { Take(w); }))
+      if (!w->s->blocking->Submit([w] { Take(w); })) {
         w->Refused({Overloaded(), Reason::kOverloaded});
+      }
     }
 
    private:
-    void Refused(Refusal r) {
+    void Stop() {
       done = true;
+      if (counted) s->holds->waiting.fetch_sub(1);
+      counted = false;
+    }
+    void Refused(Refusal r) {
+      Stop();
       refuse(std::move(r));
+    }
+    void Gone() {
+      Stop();
+      gone();
     }
 
     static void Take(const std::shared_ptr<LeaseWait>& w) {
+      if (w->responder->ClientGone()) return w->Gone();
       auto lease = TakeLease(*w->s, w->call.id);
       if (lease) {
-        w->done = true;
+        // A client that left while the lease was taken gets nothing done (a DELETE least of all).
+        if (w->responder->ClientGone()) {
+          lease->reset();
+          return w->Gone();
+        }
+        w->Stop();
         return w->then(std::move(*lease));
       }
-      const auto executor = w->responder->executor();
       const bool held_elsewhere = lease.error().code == ErrorCode::kFailedPrecondition;
-      if (!held_elsewhere || !executor ||
-          std::chrono::steady_clock::now() + kLeaseRetry > w->call.wait_until) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          w->call.wait_until - std::chrono::steady_clock::now());
+      if (!held_elsewhere || !w->s->executor || left < kLeastWait) {
         return w->Refused({LeaseRefused(lease.error(), w->call.id),
                            held_elsewhere ? Reason::kLocked : Reason::kOverloaded});
       }
@@ -331,12 +350,11 @@ class UploadPlugin final : public Plugin {
         w->counted = true;
         w->s->holds->waiting.fetch_add(1);
       }
-      auto timer = std::make_shared<boost::asio::steady_timer>(executor, kLeaseRetry);
+      auto timer =
+          std::make_shared<boost::asio::steady_timer>(w->s->executor, std::min(w->retry, left));
+      w->retry = std::min(w->retry * 2, kMaxRetry);
       timer->async_wait([w, timer](const boost::system::error_code&) {
-        if (w->responder->ClientGone()) {
-          w->done = true;
-          return w->gone();
-        }
+        if (w->responder->ClientGone()) return w->Gone();
         Start(w);
       });
     }
@@ -1205,7 +1223,8 @@ class UploadPlugin final : public Plugin {
     AddValue(out, "streamgate_upload_unfinished", "Unfinished uploads, as last counted", "gauge",
              static_cast<double>(s.staged.load()));
     AddValue(out, "streamgate_upload_lock_waiting",
-             "Requests waiting (up to upload.lock_wait) for an upload another request holds",
+             "Requests waiting (up to upload.lock_wait) for an upload another request (or, in "
+             "microservice mode, another instance) holds",
              "gauge", static_cast<double>(s.holds->waiting.load()));
   }
 

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
@@ -126,7 +127,8 @@ struct Shared {
   BlockingPool* blocking = nullptr;
   ServiceRegistry* services = nullptr;
   Bus* bus = nullptr;
-  std::shared_ptr<AccessGuard> access;  // null (everything open) only without a daemon: tests
+  std::shared_ptr<AccessGuard> access;    // null (everything open) only without a daemon: tests
+  boost::asio::any_io_executor executor;  // the daemon's: timers that outlive a request's thread
 
   mutable std::mutex mu;
   const std::shared_ptr<Holds> holds = std::make_shared<Holds>();  // uploads requests work on
