@@ -63,11 +63,10 @@ class NatsLocks final : public Locks, public std::enable_shared_from_this<NatsLo
     std::lock_guard lock(mu_);
     if (auto ready = Open(); !ready) return ready.error();
     uint64_t revision = 0;
-    natsStatus s = NATS_OK;
     // A holder may let go between our create and our read (the read then finds nothing): the
     // name is free, so the create is tried again, a few times.
     for (int attempt = 0;; ++attempt) {
-      s = kvStore_CreateString(&revision, kv_, name.c_str(), holder_.c_str());
+      const natsStatus s = kvStore_CreateString(&revision, kv_, name.c_str(), holder_.c_str());
       if (s == NATS_OK) break;
       // Taken: the key exists (JetStream answers "wrong last sequence").
       kvEntry* e = nullptr;

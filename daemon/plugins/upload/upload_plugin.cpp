@@ -36,7 +36,7 @@
 namespace sg::plugins {
 namespace {
 
-using namespace upload;  // NOLINT: the plugin's own parts
+using namespace upload;  // the plugin's own parts
 
 // How often the upload service looks for committed uploads whose video was left "uploading".
 constexpr auto kSweepEvery = std::chrono::seconds(10);
@@ -283,81 +283,97 @@ class UploadPlugin final : public Plugin {
   // timer of the daemon's executor (the pool is not kept waiting; a request's I/O thread may end
   // first), until the call's wait_until: the counterpart across processes of LockWait. The
   // request holds the upload in this process meanwhile, and counts in the waiting gauge.
-  struct LeaseWait {
-    std::shared_ptr<Shared> s;
-    Call call;
-    std::shared_ptr<HttpResponder> responder;
-    std::function<void(Lease)> then;      // on the pool, with the lease (null in monolith mode)
-    std::function<void(Refusal)> refuse;  // lets go of what the request holds, and answers
-    std::function<void()> gone;           // lets go of it: the client left while it waited
-    std::chrono::milliseconds retry{100};
-    bool counted = false;  // in holds->waiting
-    bool done = false;
+  class LeaseWait {
+   public:
+    using Then = std::function<void(Lease)>;
+    using LetGo = std::function<void()>;
 
-    LeaseWait(std::shared_ptr<Shared> shared, Call c, std::shared_ptr<HttpResponder> r)
-        : s(std::move(shared)), call(std::move(c)), responder(std::move(r)) {}
+    // `then` runs on the pool with the lease (null in monolith mode); `let_go` lets go of what
+    // the request holds here (the upload, its client's slot) when it ends without the lease: a
+    // refusal (then answered) or a client that left while it waited.
+    static void Start(std::shared_ptr<Shared> s, Call call,
+                      std::shared_ptr<HttpResponder> responder, Then then, LetGo let_go) {
+      Submit(std::make_shared<LeaseWait>(std::move(s), std::move(call), std::move(responder),
+                                         std::move(then), std::move(let_go)));
+    }
+
+    LeaseWait(std::shared_ptr<Shared> s, Call call, std::shared_ptr<HttpResponder> responder,
+              Then then, LetGo let_go)
+        : s_(std::move(s)),
+          call_(std::move(call)),
+          responder_(std::move(responder)),
+          then_(std::move(then)),
+          let_go_(std::move(let_go)) {}
     ~LeaseWait() {
-      if (!done && gone) Gone();  // the executor ended with the wait
+      if (!done_) Gone();  // the executor ended with the wait
     }
     LeaseWait(const LeaseWait&) = delete;
     LeaseWait& operator=(const LeaseWait&) = delete;
 
+   private:
     static constexpr auto kMaxRetry = std::chrono::milliseconds(500);
     static constexpr auto kLeastWait = std::chrono::milliseconds(10);
 
-    // Starts it (and goes on after each wait).
-    static void Start(const std::shared_ptr<LeaseWait>& w) {
-      if (!w->s->blocking->Submit([w] { Take(w); })) {
+    static void Submit(const std::shared_ptr<LeaseWait>& w) {
+      if (!w->s_->blocking->Submit([w] { Take(w); })) {
         w->Refused({Overloaded(), Reason::kOverloaded});
       }
     }
 
-   private:
     void Stop() {
-      done = true;
-      if (counted) s->holds->waiting.fetch_sub(1);
-      counted = false;
+      done_ = true;
+      if (counted_) s_->holds->waiting.fetch_sub(1);
+      counted_ = false;
     }
     void Refused(Refusal r) {
-      Stop();
-      refuse(std::move(r));
+      Gone();
+      Refuse(*s_, call_.method, *responder_, std::move(r));
     }
     void Gone() {
       Stop();
-      gone();
+      let_go_();
     }
 
     static void Take(const std::shared_ptr<LeaseWait>& w) {
-      if (w->responder->ClientGone()) return w->Gone();
-      auto lease = TakeLease(*w->s, w->call.id);
+      if (w->responder_->ClientGone()) return w->Gone();
+      auto lease = TakeLease(*w->s_, w->call_.id);
       if (lease) {
         // A client that left while the lease was taken gets nothing done (a DELETE least of all).
-        if (w->responder->ClientGone()) {
+        if (w->responder_->ClientGone()) {
           lease->reset();
           return w->Gone();
         }
         w->Stop();
-        return w->then(std::move(*lease));
+        return w->then_(std::move(*lease));
       }
       const bool held_elsewhere = lease.error().code == ErrorCode::kFailedPrecondition;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          w->call.wait_until - std::chrono::steady_clock::now());
-      if (!held_elsewhere || !w->s->executor || left < kLeastWait) {
-        return w->Refused({LeaseRefused(lease.error(), w->call.id),
+          w->call_.wait_until - std::chrono::steady_clock::now());
+      if (!held_elsewhere || !w->s_->executor || left < kLeastWait) {
+        return w->Refused({LeaseRefused(lease.error(), w->call_.id),
                            held_elsewhere ? Reason::kLocked : Reason::kOverloaded});
       }
-      if (!w->counted) {
-        w->counted = true;
-        w->s->holds->waiting.fetch_add(1);
+      if (!w->counted_) {
+        w->counted_ = true;
+        w->s_->holds->waiting.fetch_add(1);
       }
       auto timer =
-          std::make_shared<boost::asio::steady_timer>(w->s->executor, std::min(w->retry, left));
-      w->retry = std::min(w->retry * 2, kMaxRetry);
+          std::make_shared<boost::asio::steady_timer>(w->s_->executor, std::min(w->retry_, left));
+      w->retry_ = std::min(w->retry_ * 2, kMaxRetry);
       timer->async_wait([w, timer](const boost::system::error_code&) {
-        if (w->responder->ClientGone()) return w->Gone();
-        Start(w);
+        if (w->responder_->ClientGone()) return w->Gone();
+        Submit(w);
       });
     }
+
+    std::shared_ptr<Shared> s_;
+    Call call_;
+    std::shared_ptr<HttpResponder> responder_;
+    Then then_;
+    LetGo let_go_;
+    std::chrono::milliseconds retry_{100};
+    bool counted_ = false;  // in holds->waiting
+    bool done_ = false;
   };
 
   // POST /api/v1/uploads: creation, with or without a first body, partial or final.
@@ -694,22 +710,16 @@ class UploadPlugin final : public Plugin {
             s->holds->Release(call.id);
             return Refuse(*s, call.method, *responder, {TooMany(*s), Reason::kTooMany});
           }
-          auto wait = std::make_shared<LeaseWait>(s, call, responder);
-          wait->then = [s, call, offset, late_length, body, responder,
-                        shared_checksum](Lease lease) {
-            PatchOnPool(s, call, offset, late_length, body->ContentLength(), body, responder,
-                        std::move(*shared_checksum), std::move(lease));
-          };
-          wait->gone = [s, call] {
-            s->holds->Release(call.id);
-            s->LeaveClient(call.remote);
-          };
-          wait->refuse = [s, call, responder](Refusal r) {
-            s->holds->Release(call.id);
-            s->LeaveClient(call.remote);
-            Refuse(*s, call.method, *responder, std::move(r));
-          };
-          LeaseWait::Start(wait);
+          LeaseWait::Start(
+              s, call, responder,
+              [s, call, offset, late_length, body, responder, shared_checksum](Lease lease) {
+                PatchOnPool(s, call, offset, late_length, body->ContentLength(), body, responder,
+                            std::move(*shared_checksum), std::move(lease));
+              },
+              [s, call] {
+                s->holds->Release(call.id);
+                s->LeaveClient(call.remote);
+              });
         });
   }
 
@@ -1022,20 +1032,16 @@ class UploadPlugin final : public Plugin {
                     if (!held) return Refuse(*s, call.method, *responder, Locked(*s, call.id));
                     if (responder->ClientGone())
                       return s->holds->Release(call.id);  // left while it waited
-                    auto wait = std::make_shared<LeaseWait>(s, call, responder);
-                    wait->then = [s, call, responder](Lease lease) {
-                      HttpResponse res = TerminateOnPool(*s, call);
-                      lease.reset();
-                      s->holds->Release(call.id);
-                      s->Answered("DELETE", res.status);
-                      responder->Send(std::move(res));
-                    };
-                    wait->gone = [s, call] { s->holds->Release(call.id); };
-                    wait->refuse = [s, call, responder](Refusal r) {
-                      s->holds->Release(call.id);
-                      Refuse(*s, call.method, *responder, std::move(r));
-                    };
-                    LeaseWait::Start(wait);
+                    LeaseWait::Start(
+                        s, call, responder,
+                        [s, call, responder](Lease lease) {
+                          HttpResponse res = TerminateOnPool(*s, call);
+                          lease.reset();
+                          s->holds->Release(call.id);
+                          s->Answered("DELETE", res.status);
+                          responder->Send(std::move(res));
+                        },
+                        [s, call] { s->holds->Release(call.id); });
                   });
   }
 

@@ -187,7 +187,7 @@ using Lease = std::unique_ptr<Locks::Lease>;
 
 inline Result<Lease> TakeLease(Shared& s, const std::string& id) {
   auto locks = s.services->Find<Locks>("locks");
-  if (!locks) return std::unique_ptr<Locks::Lease>();
+  if (!locks) return Lease();
   auto lease = (*locks)->TryTake("upload." + id);
   if (!lease) return lease.error();
   return std::move(*lease);
